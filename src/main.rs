@@ -1,0 +1,126 @@
+//! The `podwall` command line: parses flags and wires the library's parts together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use podwall::telemetry::LogFormat;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "podwall", version, about = "A live wall-screen view of a Kubernetes cluster")]
+struct Cli {
+    /// Log format: `text` for people, `json` for log pipelines.
+    #[arg(long, global = true, env = "PODWALL_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the wall server against a cluster (in-cluster ServiceAccount or KUBECONFIG).
+    Serve(ServeArgs),
+    /// Run the wall against a simulated cluster in this process (zero setup).
+    Demo(DemoArgs),
+    /// Run the simulated Kubernetes API server alone.
+    Sim(SimArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to serve HTTP on.
+    #[arg(long, env = "PODWALL_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// Kubeconfig file; without it, KUBECONFIG or the in-cluster ServiceAccount is used.
+    #[arg(long, env = "PODWALL_KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// Watch only these namespaces (repeatable or comma-separated); all when absent.
+    #[arg(long = "namespace", env = "PODWALL_NAMESPACE", value_delimiter = ',')]
+    namespaces: Vec<String>,
+}
+
+#[derive(Args)]
+struct ClusterArgs {
+    /// Number of nodes in the simulated cluster.
+    #[arg(long, env = "PODWALL_NODES", default_value_t = 12)]
+    nodes: usize,
+    /// Number of pods in the simulated cluster.
+    #[arg(long, env = "PODWALL_PODS", default_value_t = 240)]
+    pods: usize,
+    /// Changes per second made by the simulated cluster (0 for a still cluster).
+    #[arg(long, env = "PODWALL_CHURN", default_value_t = 4.0)]
+    churn: f64,
+    /// Seed of the simulated cluster and its churn; the same seed gives the same cluster.
+    #[arg(long, env = "PODWALL_SEED", default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Address to serve the wall on.
+    #[arg(long, env = "PODWALL_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Address the simulated API server listens on.
+    #[arg(long, env = "PODWALL_SIM_LISTEN", default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Write a kubeconfig pointing at the simulator to this file.
+    #[arg(long, env = "PODWALL_KUBECONFIG_OUT")]
+    kubeconfig_out: Option<PathBuf>,
+}
+
+impl ClusterArgs {
+    fn sim_config(&self, listen: SocketAddr) -> podwall::sim::SimConfig {
+        podwall::sim::SimConfig {
+            listen,
+            nodes: self.nodes,
+            pods: self.pods,
+            churn: self.churn,
+            seed: self.seed,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    podwall::telemetry::init(cli.log_format);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(podwall::telemetry::cancel_on_signal(shutdown.clone()));
+    let result = match cli.command {
+        Command::Serve(a) => {
+            let config = podwall::server::ServeConfig {
+                listen: a.listen,
+                namespaces: a.namespaces,
+                kube: podwall::server::KubeSource::Infer { kubeconfig: a.kubeconfig },
+            };
+            podwall::server::run(config, shutdown).await.map_err(|e| e.to_string())
+        }
+        Command::Demo(a) => podwall::demo::run(
+            a.cluster.sim_config("127.0.0.1:0".parse().expect("static address")),
+            a.listen,
+            shutdown,
+        )
+        .await
+        .map_err(|e| e.to_string()),
+        Command::Sim(a) => podwall::sim::run(a.cluster.sim_config(a.listen), a.kubeconfig_out, shutdown)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "podwall stopped with an error");
+            eprintln!("podwall: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
