@@ -27,10 +27,16 @@ pub struct SimConfig {
 pub enum SimError {
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     /// Writing the kubeconfig failed.
     #[error("cannot write kubeconfig {path}: {source}")]
-    Kubeconfig { path: PathBuf, source: std::io::Error },
+    Kubeconfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The server failed while running.
     #[error("simulated API server failed: {0}")]
     Server(std::io::Error),
@@ -51,7 +57,11 @@ impl RunningSim {
 
     /// A kube client configuration pointing at the simulator.
     pub fn kube_config(&self) -> kube::Config {
-        kube::Config::new(self.url().parse().expect("a socket address makes a valid URI"))
+        kube::Config::new(
+            self.url()
+                .parse()
+                .expect("a socket address makes a valid URI"),
+        )
     }
 
     /// Waits until the simulator has stopped (after the shutdown token is cancelled).
@@ -67,7 +77,11 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Run
 }
 
 /// Runs the simulator until `shutdown` is cancelled (the `podwall sim` command).
-pub async fn run(config: SimConfig, kubeconfig_out: Option<PathBuf>, shutdown: CancellationToken) -> Result<(), SimError> {
+pub async fn run(
+    config: SimConfig,
+    kubeconfig_out: Option<PathBuf>,
+    shutdown: CancellationToken,
+) -> Result<(), SimError> {
     let _ = kubeconfig_out;
     start(config, shutdown).await?.stopped().await
 }

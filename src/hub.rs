@@ -1,0 +1,305 @@
+//! Fan-out of cache changes to SSE clients.
+//!
+//! Each change's frames are encoded once, on first use, and shared by every client as
+//! `Bytes` (per format: JSON diffs for `/api/events`, HTML fragments for `/events`).
+//! A client's filter only decides which of a change's frames it gets: the change itself,
+//! a delete (the object left the client's filter), or nothing. A client that falls behind
+//! the shared broadcast channel gets a fresh `reset` instead of an ever-growing queue.
+
+use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use serde_json::json;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::{Cache, Change, Diff, Position, Snapshot, Start};
+use crate::filter::Filter;
+use crate::render;
+
+/// How often an idle stream gets a `: ping` comment.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The reconnect delay suggested to EventSource clients.
+const RETRY_MS: u64 = 2000;
+
+/// Which encoding a stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `/api/events`: JSON views.
+    Json,
+    /// `/events`: rendered HTML fragments keyed by element id.
+    Html,
+}
+
+/// The lazily encoded frames of one change.
+#[derive(Debug, Default)]
+pub struct Frames {
+    json: OnceLock<Bytes>,
+    json_as_delete: OnceLock<Bytes>,
+    html: OnceLock<Bytes>,
+    html_as_delete: OnceLock<Bytes>,
+}
+
+/// What a filter makes of one change.
+enum Visible {
+    /// Send the change as it is.
+    AsIs,
+    /// The object left the filter: send a delete.
+    AsDelete,
+    /// Not visible to this client.
+    Skip,
+}
+
+fn visibility(diff: &Diff, filter: &Filter) -> Visible {
+    let (old, new) = match diff {
+        Diff::Pod { old, new } => (
+            old.as_ref().is_some_and(|p| filter.matches_pod(p)),
+            new.as_ref().is_some_and(|p| filter.matches_pod(p)),
+        ),
+        Diff::Node { old, new } => (
+            old.as_ref().is_some_and(|n| filter.matches_node(n)),
+            new.as_ref().is_some_and(|n| filter.matches_node(n)),
+        ),
+        Diff::Status(_) => return Visible::AsIs,
+    };
+    match (old, new) {
+        (_, true) => Visible::AsIs,
+        (true, false) if is_delete(diff) => Visible::AsIs,
+        (true, false) => Visible::AsDelete,
+        (false, false) => Visible::Skip,
+    }
+}
+
+fn is_delete(diff: &Diff) -> bool {
+    matches!(
+        diff,
+        Diff::Pod { new: None, .. } | Diff::Node { new: None, .. }
+    )
+}
+
+/// The frame of `change` for a client with `filter`, if it should see it.
+pub fn frame_for(change: &Change, filter: &Filter, format: Format) -> Option<Bytes> {
+    let as_delete = match visibility(&change.diff, filter) {
+        Visible::Skip => return None,
+        Visible::AsIs => false,
+        Visible::AsDelete => true,
+    };
+    let f = &change.frames;
+    let cell = match (format, as_delete) {
+        (Format::Json, false) => &f.json,
+        (Format::Json, true) => &f.json_as_delete,
+        (Format::Html, false) => &f.html,
+        (Format::Html, true) => &f.html_as_delete,
+    };
+    Some(
+        cell.get_or_init(|| encode_change(change, format, as_delete))
+            .clone(),
+    )
+}
+
+fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
+    let position = Position {
+        epoch: change.epoch,
+        seq: change.seq,
+    };
+    let (event, data) = match (&change.diff, format) {
+        (Diff::Status(status), _) => ("status", serde_json::to_string(status)),
+        (Diff::Pod { old, new }, Format::Json) => match new.as_ref().filter(|_| !as_delete) {
+            Some(p) => (
+                "upsert",
+                serde_json::to_string(&json!({"kind": "Pod", "object": p})),
+            ),
+            None => {
+                let p = old.as_ref().or(new.as_ref());
+                let (ns, name) = p.map_or((None, None), |p| (Some(&*p.namespace), Some(&p.name)));
+                (
+                    "delete",
+                    serde_json::to_string(&json!({"kind": "Pod", "namespace": ns, "name": name})),
+                )
+            }
+        },
+        (Diff::Node { old, new }, Format::Json) => match new.as_ref().filter(|_| !as_delete) {
+            Some(n) => (
+                "upsert",
+                serde_json::to_string(&json!({"kind": "Node", "object": n})),
+            ),
+            None => {
+                let name = old.as_ref().or(new.as_ref()).map(|n| &*n.name);
+                (
+                    "delete",
+                    serde_json::to_string(
+                        &json!({"kind": "Node", "namespace": null, "name": name}),
+                    ),
+                )
+            }
+        },
+        (Diff::Pod { old, new }, Format::Html) => match new.as_ref().filter(|_| !as_delete) {
+            Some(p) => {
+                let parent = p
+                    .node
+                    .as_ref()
+                    .map_or_else(|| "unscheduled".to_owned(), |n| format!("node/{n}"));
+                let html = render::pod(p).unwrap_or_default();
+                (
+                    "upsert",
+                    serde_json::to_string(
+                        &json!({"id": pod_id(p), "parent": parent, "html": html}),
+                    ),
+                )
+            }
+            None => {
+                let id = old.as_ref().or(new.as_ref()).map(|p| pod_id(p));
+                ("delete", serde_json::to_string(&json!({"id": id})))
+            }
+        },
+        (Diff::Node { old, new }, Format::Html) => match new.as_ref().filter(|_| !as_delete) {
+            Some(n) => {
+                let html = render::node_header(n).unwrap_or_default();
+                (
+                    "upsert",
+                    serde_json::to_string(&json!({"id": format!("node/{}", n.name), "html": html})),
+                )
+            }
+            None => {
+                let name = old
+                    .as_ref()
+                    .or(new.as_ref())
+                    .map(|n| n.name.to_string())
+                    .unwrap_or_default();
+                // Pods may still run there: the page keeps the box, with this header.
+                let html = render::unavailable_node_header(&name).unwrap_or_default();
+                (
+                    "delete",
+                    serde_json::to_string(&json!({"id": format!("node/{name}"), "html": html})),
+                )
+            }
+        },
+    };
+    frame(
+        &position.to_string(),
+        event,
+        &data.unwrap_or_else(|_| "{}".to_owned()),
+    )
+}
+
+fn pod_id(p: &crate::view::PodView) -> String {
+    format!("pod/{}/{}", p.namespace, p.name)
+}
+
+/// Encodes a `reset` frame for a snapshot.
+pub fn reset_frame(snap: &Snapshot, format: Format) -> Bytes {
+    let data = match format {
+        Format::Json => serde_json::to_string(snap),
+        Format::Html => serde_json::to_string(&json!({
+            "html": render::wall(snap).unwrap_or_default(),
+            "apiserver": snap.apiserver,
+        })),
+    };
+    frame(
+        &snap.position().to_string(),
+        "reset",
+        &data.unwrap_or_else(|_| "{}".to_owned()),
+    )
+}
+
+fn frame(id: &str, event: &str, data: &str) -> Bytes {
+    // serde_json never emits raw newlines, so one `data:` line carries the whole payload.
+    Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))
+}
+
+/// Counts a connected client for as long as its stream lives.
+struct ClientGuard(Arc<Cache>);
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.metrics().clients.dec();
+    }
+}
+
+struct ClientState {
+    cache: Arc<Cache>,
+    filter: Filter,
+    format: Format,
+    rx: broadcast::Receiver<Arc<Change>>,
+    pending: std::collections::VecDeque<Bytes>,
+    ping: tokio::time::Interval,
+    shutdown: CancellationToken,
+    _guard: ClientGuard,
+}
+
+/// The SSE body of one client: a `retry:` hint, a reset or the missed changes, then every
+/// visible change as it happens, `: ping` when idle; ends when `shutdown` is cancelled.
+pub fn client_stream(
+    cache: Arc<Cache>,
+    filter: Filter,
+    format: Format,
+    resume: Option<Position>,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+    cache.metrics().clients.inc();
+    let (rx, start) = cache.subscribe(&filter, resume);
+    let mut pending = std::collections::VecDeque::new();
+    pending.push_back(Bytes::from(format!("retry: {RETRY_MS}\n\n")));
+    match start {
+        Start::Reset(snap) => {
+            cache.metrics().resets_sent.inc();
+            pending.push_back(reset_frame(&snap, format));
+        }
+        Start::Replay(changes) => {
+            pending.extend(changes.iter().filter_map(|c| frame_for(c, &filter, format)))
+        }
+    }
+    let state = ClientState {
+        _guard: ClientGuard(cache.clone()),
+        cache,
+        filter,
+        format,
+        rx,
+        pending,
+        ping: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
+        shutdown,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        let bytes = next_frame(&mut st).await?;
+        st.cache.metrics().frames_sent.inc();
+        Some((Ok(bytes), st))
+    })
+}
+
+async fn next_frame(st: &mut ClientState) -> Option<Bytes> {
+    loop {
+        if st.shutdown.is_cancelled() {
+            return None;
+        }
+        if let Some(bytes) = st.pending.pop_front() {
+            return Some(bytes);
+        }
+        tokio::select! {
+            biased;
+            _ = st.shutdown.cancelled() => return None,
+            received = st.rx.recv() => match received {
+                Ok(change) => {
+                    if let Some(bytes) = frame_for(&change, &st.filter, st.format) {
+                        st.ping.reset();
+                        return Some(bytes);
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "slow SSE client lagged; sending a reset");
+                    st.cache.metrics().lagged_clients.inc();
+                    st.cache.metrics().resets_sent.inc();
+                    let (rx, start) = st.cache.subscribe(&st.filter, None);
+                    st.rx = rx;
+                    if let Start::Reset(snap) = start {
+                        st.pending.push_back(reset_frame(&snap, st.format));
+                    }
+                }
+                Err(RecvError::Closed) => return None,
+            },
+            _ = st.ping.tick() => return Some(Bytes::from_static(b": ping\n\n")),
+        }
+    }
+}
