@@ -17,7 +17,11 @@ pub enum Error {
 }
 
 /// Runs the simulator and the wall until `shutdown` is cancelled.
-pub async fn run(sim: crate::sim::SimConfig, listen: SocketAddr, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn run(
+    sim: crate::sim::SimConfig,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let running = crate::sim::start(sim, shutdown.clone()).await?;
     let config = crate::server::ServeConfig {
         listen,
