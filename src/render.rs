@@ -104,7 +104,6 @@ impl Counts {
 #[template(path = "page.html")]
 struct Page<'a> {
     position: Position,
-    query: &'a str,
     filter_text: &'a str,
     counts: Counts,
     apiserver: &'a ApiStatus,
@@ -140,12 +139,10 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-/// Renders the page for a snapshot; `query` is the page's own (filter) query string and
-/// `filter_text` its human-readable form.
-pub fn page(snap: &Snapshot, query: &str, filter_text: &str) -> Result<String, askama::Error> {
+/// Renders the page for a snapshot; `filter_text` is the filter in readable form.
+pub fn page(snap: &Snapshot, filter_text: &str) -> Result<String, askama::Error> {
     Page {
         position: snap.position(),
-        query,
         filter_text,
         counts: Counts::of(snap),
         apiserver: &snap.apiserver,

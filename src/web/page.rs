@@ -19,12 +19,6 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         }
     };
     let snap = state.cache.snapshot(&filter);
-    let query: String = req
-        .query_string()
-        .split('&')
-        .filter(|part| !part.is_empty() && !part.starts_with("lastEventId="))
-        .collect::<Vec<_>>()
-        .join("&");
     let filter_text = [
         ("ns", &params.ns),
         ("label", &params.label),
@@ -39,7 +33,7 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     })
     .collect::<Vec<_>>()
     .join("  ");
-    html(StatusCode::OK, render::page(&snap, &query, &filter_text))
+    html(StatusCode::OK, render::page(&snap, &filter_text))
 }
 
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {

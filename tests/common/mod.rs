@@ -32,10 +32,17 @@ impl Drop for Stack {
     }
 }
 
+/// Process-wide test setup: logging, and one rustls crypto provider (the dev-dependencies
+/// enable two, and rustls refuses to guess).
+pub fn init() {
+    podwall::telemetry::init(podwall::telemetry::LogFormat::Text);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Stack {
     /// Starts a simulator with `nodes`/`pods`/`churn` and a server against it; waits for /readyz.
     pub async fn start(nodes: usize, pods: usize, churn: f64) -> Stack {
-        podwall::telemetry::init(podwall::telemetry::LogFormat::Text);
+        init();
         let token = CancellationToken::new();
         let sim = podwall::sim::start(
             SimConfig {
