@@ -284,11 +284,11 @@ impl Cache {
     /// `Ok` once every registered scope has completed a full list; otherwise why not.
     pub fn readiness(&self) -> Result<(), String> {
         let st = self.state.read();
-        let waiting: BTreeSet<&'static str> = st
+        let waiting: BTreeSet<Kind> = st
             .scopes
             .iter()
             .filter(|(_, s)| !s.synced)
-            .map(|(scope, _)| scope.kind.as_str())
+            .map(|(scope, _)| scope.kind)
             .collect();
         if st.scopes.is_empty() {
             return Err("no watches started".to_owned());
@@ -298,7 +298,11 @@ impl Cache {
         }
         let mut reason = format!(
             "waiting for first sync of {}",
-            waiting.into_iter().collect::<Vec<_>>().join(", ")
+            waiting
+                .into_iter()
+                .map(Kind::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         if st.status.apiserver != "ok" {
             reason.push_str(&format!(
@@ -316,6 +320,13 @@ impl Cache {
             epoch: st.epoch,
             seq: st.seq,
         }
+    }
+
+    /// Counts `scope` as synced without a list: for optional data the ServiceAccount may not
+    /// read (nodes under a namespaced Role), so readiness does not wait for it forever.
+    pub fn mark_unreadable(&self, scope: &Scope) {
+        let mut st = self.state.write();
+        st.scopes.entry(scope.clone()).or_default().synced = true;
     }
 
     /// A re-list of `scope` begins: objects it does not list again will be deleted.
@@ -515,6 +526,17 @@ impl Cache {
     /// Records the health of one watch scope; publishes a status change when the
     /// overall health (the worst scope) changes.
     pub fn set_health(&self, scope: &Scope, health: Health) {
+        // Called for every watch event: the common "still ok" case only reads.
+        if self
+            .state
+            .read()
+            .scopes
+            .get(scope)
+            .and_then(|s| s.health.as_ref())
+            == Some(&health)
+        {
+            return;
+        }
         let mut guard = self.state.write();
         let st = &mut *guard;
         let entry = st.scopes.entry(scope.clone()).or_default();

@@ -303,3 +303,105 @@ async fn next_frame(st: &mut ClientState) -> Option<Bytes> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::cache::{CHANNEL_CAPACITY, Kind, Scope};
+    use crate::view::PodView;
+
+    fn pod(name: &str, node: &str) -> PodView {
+        PodView {
+            namespace: Arc::from("ns"),
+            name: name.to_owned(),
+            node: Some(Arc::from(node)),
+            phase: "Running".into(),
+            status: "Running".into(),
+            ready: "1/1".into(),
+            restarts: 0,
+            owner: None,
+            labels: BTreeMap::new(),
+            cpu_request_millis: 0,
+            memory_request_bytes: 0,
+            created: None,
+        }
+    }
+
+    const PODS: Scope = Scope {
+        kind: Kind::Pod,
+        namespace: None,
+    };
+
+    fn text(b: &Bytes) -> &str {
+        std::str::from_utf8(b).expect("utf-8 frame")
+    }
+
+    #[test]
+    fn a_filter_turns_leaving_objects_into_deletes() {
+        let cache = Cache::new(Arc::default());
+        let (mut rx, _) = cache.subscribe(&Filter::default(), None);
+        let (on_n1, _) = Filter::from_query("node=n1").expect("filter");
+        cache.upsert_pod(&PODS, pod("a", "n2"));
+        cache.upsert_pod(&PODS, pod("a", "n1"));
+        cache.upsert_pod(&PODS, pod("a", "n2"));
+        let enter = rx.try_recv().expect("change");
+        let arrive = rx.try_recv().expect("change");
+        let leave = rx.try_recv().expect("change");
+        assert!(frame_for(&enter, &on_n1, Format::Json).is_none());
+        let up = frame_for(&arrive, &on_n1, Format::Json).expect("upsert");
+        assert!(text(&up).contains("event: upsert"), "{}", text(&up));
+        let del = frame_for(&leave, &on_n1, Format::Json).expect("delete");
+        assert!(text(&del).contains("event: delete") && text(&del).contains("\"name\":\"a\""));
+        let html_del = frame_for(&leave, &on_n1, Format::Html).expect("delete");
+        assert!(
+            text(&html_del).contains("\"id\":\"pod/ns/a\""),
+            "{}",
+            text(&html_del)
+        );
+        // Unfiltered clients share the one upsert frame.
+        let all = frame_for(&leave, &Filter::default(), Format::Json).expect("upsert");
+        assert!(text(&all).contains("event: upsert"));
+        let again = frame_for(&leave, &Filter::default(), Format::Json).expect("upsert");
+        assert_eq!(all.as_ptr(), again.as_ptr(), "encoded once, shared");
+    }
+
+    #[tokio::test]
+    async fn a_lagging_client_gets_a_reset_not_a_growing_queue() {
+        let cache = Arc::new(Cache::new(Arc::default()));
+        let token = CancellationToken::new();
+        let stream = client_stream(
+            cache.clone(),
+            Filter::default(),
+            Format::Json,
+            None,
+            token.clone(),
+        );
+        let mut stream = std::pin::pin!(stream);
+        let retry = stream
+            .next()
+            .await
+            .and_then(Result::ok)
+            .expect("retry hint");
+        assert!(text(&retry).starts_with("retry: "));
+        let reset = stream.next().await.and_then(Result::ok).expect("reset");
+        assert!(text(&reset).contains("event: reset"));
+        let total = CHANNEL_CAPACITY + 10;
+        for i in 0..total {
+            cache.upsert_pod(&PODS, pod(&i.to_string(), "n1"));
+        }
+        let next = stream.next().await.and_then(Result::ok).expect("a frame");
+        let next = text(&next);
+        assert!(
+            next.contains("event: reset") && next.contains(&format!("-{total}\n")),
+            "{}",
+            &next[..80]
+        );
+        assert_eq!(cache.metrics().lagged_clients.get(), 1);
+        token.cancel();
+        assert!(stream.next().await.is_none(), "the stream ends on shutdown");
+    }
+}

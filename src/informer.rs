@@ -32,9 +32,13 @@ pub fn spawn(
         namespace: None,
     };
     cache.register_scope(node_scope.clone());
+    // With --namespace the ServiceAccount may hold only a namespaced Role: nodes are then
+    // optional, and pods on them show under their node's name without details.
+    let nodes_optional = !namespaces.is_empty();
     tasks.push(tokio::spawn(run_scope(
         Api::<NodeFields>::all(client.clone()),
         node_scope,
+        nodes_optional,
         cache.clone(),
         shutdown.clone(),
         apply_node,
@@ -66,6 +70,7 @@ pub fn spawn(
         tasks.push(tokio::spawn(run_scope(
             api,
             scope,
+            false,
             cache.clone(),
             shutdown.clone(),
             apply_pod,
@@ -77,6 +82,7 @@ pub fn spawn(
 async fn run_scope<K>(
     api: Api<K>,
     scope: Scope,
+    optional: bool,
     cache: Arc<Cache>,
     shutdown: CancellationToken,
     apply: fn(&Cache, &Scope, Event<K>),
@@ -99,6 +105,11 @@ async fn run_scope<K>(
             }
             Some(Err(e)) => {
                 let health = health_of(&e, &scope);
+                if optional && matches!(health, Health::Forbidden(_)) {
+                    tracing::info!(%scope, error = %e, "not readable; node boxes show names only");
+                    cache.mark_unreadable(&scope);
+                    continue;
+                }
                 tracing::warn!(%scope, error = %e, "watch failed; retrying with backoff");
                 cache.set_health(&scope, health);
             }

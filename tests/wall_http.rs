@@ -241,6 +241,99 @@ async fn a_forbidden_resource_is_reported_and_recovers() {
         .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaced_mode_without_node_access_still_shows_pods() {
+    common::init();
+    let token = CancellationToken::new();
+    let _cancel = token.clone().drop_guard();
+    let sim = podwall::sim::start(
+        SimConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            nodes: 2,
+            pods: 10,
+            churn: 0.0,
+            seed: 9,
+        },
+        token.clone(),
+    )
+    .await
+    .expect("sim");
+    let http = reqwest::Client::new();
+    let forbid = http
+        .post(format!("{}/_sim/faults/forbid?resource=nodes", sim.url()))
+        .send()
+        .await
+        .expect("forbid");
+    assert!(forbid.status().is_success());
+    let server = podwall::server::start(
+        ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            namespaces: vec!["default".to_owned()],
+            kube: KubeSource::Config(sim.kube_config()),
+        },
+        token.clone(),
+    )
+    .await
+    .expect("server");
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(
+        kube::Client::try_from(sim.kube_config()).expect("client"),
+        "default",
+    );
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ns-probe", "namespace": "default"},
+        "spec": {"nodeName": "worker-0", "containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .expect("pod");
+    pods.create(&Default::default(), &pod)
+        .await
+        .expect("create pod");
+    let start = std::time::Instant::now();
+    while http
+        .get(format!("{}/readyz", server.url()))
+        .send()
+        .await
+        .expect("readyz")
+        .status()
+        != 200
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "namespaced mode never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = eventually("the pod on the page", || async {
+        let page = http
+            .get(server.url())
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        page.contains("data-pod=\"default/ns-probe\"")
+            .then_some(page)
+    })
+    .await;
+    assert!(page.contains("data-node=\"worker-0\"") && page.contains("node details unavailable"));
+    let snap: serde_json::Value = http
+        .get(format!("{}/api/snapshot", server.url()))
+        .send()
+        .await
+        .expect("snapshot")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(snap["nodes"].as_array().map(Vec::len), Some(0));
+    assert!(
+        snap["pods"]
+            .as_array()
+            .expect("pods")
+            .iter()
+            .all(|p| p["namespace"] == "default")
+    );
+}
+
 async fn common_sse(http: &reqwest::Client, url: &str) -> common::SseClient {
     let resp = http.get(url).send().await.expect("SSE");
     assert_eq!(resp.status(), 200);

@@ -190,3 +190,39 @@ async fn pods_on_a_node_without_details_stay_visible() {
     assert!(holder.contains("data-node=\"no-such-node\""), "{holder}");
     assert!(page.contains("node details unavailable"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_stream_sends_rendered_fragments_keyed_by_element_id() {
+    let stack = Stack::start(2, 3, 0.0).await;
+    let mut events = stack.sse("/events", None).await;
+    let reset = events.next().await;
+    assert_eq!(reset.event, "reset");
+    let html = reset.json()["html"].as_str().expect("wall html").to_owned();
+    assert_eq!(html.matches("data-pod=").count(), 3);
+    assert!(html.contains("id=\"unscheduled\""));
+
+    let node = stack.snapshot("").await["nodes"][0]["name"]
+        .as_str()
+        .expect("node")
+        .to_owned();
+    stack.create_pod("default", "frag-probe", Some(&node)).await;
+    let up = events
+        .until("pod fragment", |e| {
+            e.event == "upsert" && e.json()["id"] == "pod/default/frag-probe"
+        })
+        .await;
+    let d = up.json();
+    assert_eq!(d["parent"], format!("node/{node}").as_str());
+    let block = d["html"].as_str().expect("block html");
+    assert!(
+        block.contains("data-pod=\"default/frag-probe\"") && block.contains("data-status=\""),
+        "{block}"
+    );
+    stack.delete_pod("default", "frag-probe").await;
+    let del = events
+        .until("pod delete", |e| {
+            e.event == "delete" && e.json()["id"] == "pod/default/frag-probe"
+        })
+        .await;
+    assert!(del.id.is_some());
+}
