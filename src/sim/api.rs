@@ -39,17 +39,15 @@ impl Target {
             && seg[0] == "namespaces"
             && let Some(r) = Resource::from_plural(seg[2]).filter(|r| r.namespaced())
         {
-            {
-                if seg.len() > 5 {
-                    return None;
-                }
-                return Some(Target {
-                    resource: r,
-                    namespace: own(&seg[1]),
-                    name: seg.get(3).and_then(own),
-                    subresource: seg.get(4).and_then(own),
-                });
+            if seg.len() > 5 {
+                return None;
             }
+            return Some(Target {
+                resource: r,
+                namespace: own(&seg[1]),
+                name: seg.get(3).and_then(own),
+                subresource: seg.get(4).and_then(own),
+            });
         }
         let resource = Resource::from_plural(seg.first()?)?;
         if seg.len() > 3 {

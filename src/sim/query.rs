@@ -136,8 +136,48 @@ impl ListOptions {
         Ok(o)
     }
 
-    /// Cross-field rules of apimachinery's `ValidateListOptions` and the storage layer.
+    /// Cross-field rules of apimachinery's `ValidateListOptions` (`validateWatchOptions`
+    /// for watches) and of the storage layer.
     fn validate(&self, rv_text: Option<&str>) -> Result<(), ApiError> {
+        if self.continue_from.is_some() && self.resource_version.is_some_and(|rv| rv != 0) {
+            return Err(ApiError::bad_request(
+                "specifying resource version is not allowed when using continue",
+            ));
+        }
+        if self.watch {
+            if let Some(send) = self.send_initial_events {
+                if self.rv_match != Some(RvMatch::NotOlderThan) {
+                    return Err(invalid_options(
+                        "resourceVersionMatch",
+                        "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+                            .into(),
+                    ));
+                }
+                if send && !self.bookmarks {
+                    return Err(ApiError::bad_request(
+                        "sendInitialEvents requires setting allowWatchBookmarks to true",
+                    ));
+                }
+            } else if self.rv_match.is_some() {
+                return Err(invalid_options(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided".into(),
+                ));
+            }
+            if self.rv_match == Some(RvMatch::Exact) {
+                return Err(invalid_options(
+                    "resourceVersionMatch",
+                    "Unsupported value: \"Exact\": supported values: \"NotOlderThan\"".into(),
+                ));
+            }
+            return Ok(());
+        }
+        if self.send_initial_events.is_some() {
+            return Err(invalid_options(
+                "sendInitialEvents",
+                "sendInitialEvents is forbidden for list".into(),
+            ));
+        }
         if let Some(m) = self.rv_match {
             match (rv_text, m) {
                 (None, _) => {
@@ -162,37 +202,6 @@ impl ListOptions {
                     "resourceVersionMatch is forbidden when continue is provided".into(),
                 ));
             }
-        }
-        if self.continue_from.is_some() && self.resource_version.is_some_and(|rv| rv != 0) {
-            return Err(ApiError::bad_request(
-                "specifying resource version is not allowed when using continue",
-            ));
-        }
-        if let Some(send) = self.send_initial_events {
-            if !self.watch {
-                return Err(invalid_options(
-                    "sendInitialEvents",
-                    "sendInitialEvents is forbidden for list".into(),
-                ));
-            }
-            if self.rv_match != Some(RvMatch::NotOlderThan) {
-                return Err(invalid_options(
-                    "sendInitialEvents",
-                    "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan".into(),
-                ));
-            }
-            if send && !self.bookmarks {
-                return Err(invalid_options(
-                    "allowWatchBookmarks",
-                    "allowWatchBookmarks must be set to true when sendInitialEvents is true".into(),
-                ));
-            }
-        } else if self.watch && self.rv_match.is_some() {
-            return Err(invalid_options(
-                "resourceVersionMatch",
-                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"
-                    .into(),
-            ));
         }
         Ok(())
     }

@@ -21,6 +21,9 @@ use super::store::{Event, EventKind, Stored, watch_frame};
 /// them about once a minute; the simulator is more eager so tests need not wait.
 pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Time between the half line and the abort of a cut watch, so the half line is flushed.
+const CUT_FLUSH_DELAY: Duration = Duration::from_millis(100);
+
 /// Events read from the ring per lock.
 const BATCH: usize = 256;
 
@@ -114,6 +117,8 @@ impl Watch {
                 _ = cut_rx.changed() => {
                     // Half a line, then an error: the chunked body is aborted mid-event.
                     let _ = self.tx.send(Ok(Bytes::from_static(b"{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Po"))).await;
+                    // Let the half line reach the socket before the abort.
+                    tokio::time::sleep(CUT_FLUSH_DELAY).await;
                     let _ = self.tx.send(Err(WatchCut)).await;
                     return;
                 }
