@@ -67,6 +67,17 @@ async fn a_foreign_or_unknown_event_id_gets_a_reset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compaction_and_410_relist_rebuild_the_state() {
+    relist_rebuilds_the_state(&["/_sim/faults/compact", "/_sim/faults/cut-watches"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apiserver_restart_with_a_new_history_rebuilds_the_state() {
+    relist_rebuilds_the_state(&["/_sim/faults/restart"]).await;
+}
+
+/// Stalls the watches, changes the cluster (only a re-list can see it), applies `faults`
+/// (which must make the watcher's resume fail with 410), and checks the wall converges.
+async fn relist_rebuilds_the_state(faults: &[&'static str]) {
     let stack = Stack::start(3, 12, 0.0).await;
     let mut events = stack.sse("/api/events", None).await;
     let mut model = Model::from_snapshot(&events.next().await.json());
@@ -86,20 +97,12 @@ async fn compaction_and_410_relist_rebuild_the_state() {
     );
     stack.delete_pod(ns, name).await;
     stack.create_pod("default", "after-compaction", None).await;
-    assert!(
-        post("/_sim/faults/compact")
-            .await
-            .expect("compact")
-            .status()
-            .is_success()
-    );
-    assert!(
-        post("/_sim/faults/cut-watches")
-            .await
-            .expect("cut")
-            .status()
-            .is_success()
-    );
+    for fault in faults {
+        assert!(
+            post(fault).await.expect("fault").status().is_success(),
+            "{fault}"
+        );
+    }
     assert!(
         post("/_sim/faults/clear")
             .await
