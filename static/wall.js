@@ -10,6 +10,10 @@
   const placeholder = document.getElementById("node-placeholder");
   let source = null;
   let countsQueued = false;
+  // The API server's health as last reported; the indicator shows it once connected.
+  let apiStatus = conn
+    ? { apiserver: conn.classList[1] || "ok", message: conn.querySelector(".conn-msg").textContent }
+    : { apiserver: "ok", message: "" };
 
   function fromHtml(html) {
     const t = document.createElement("template");
@@ -117,7 +121,8 @@
       if (n) n.textContent = box.querySelectorAll("[data-pod]").length;
     }
     const pods = wall.querySelectorAll("[data-pod]");
-    document.getElementById("count-nodes").textContent = wall.querySelectorAll(".nodes > [data-node]").length;
+    document.getElementById("count-nodes").textContent =
+      wall.querySelectorAll(".nodes > [data-node] > .node-head:not(.unavailable)").length;
     document.getElementById("count-pods").textContent = pods.length;
     const by = new Map();
     for (const p of pods) {
@@ -154,6 +159,7 @@
   }
 
   function showStatus(s) {
+    apiStatus = s;
     if (s.apiserver === "ok") setConn("ok", "live", "");
     else setConn(s.apiserver, "apiserver " + s.apiserver, s.message);
   }
@@ -162,7 +168,7 @@
     const params = new URLSearchParams(location.search);
     params.set("lastEventId", root.dataset.seq);
     source = new EventSource("/events?" + params.toString());
-    source.onopen = function () { setConn("ok", "live", ""); };
+    source.onopen = function () { showStatus(apiStatus); };
     source.onerror = function () {
       setConn("reconnecting", "reconnecting…", "");
       if (source.readyState === EventSource.CLOSED) {
