@@ -434,3 +434,51 @@ async fn headers_escaping_health_and_metrics() {
     let (_, js) = stack.get("/static/wall.js").await;
     assert!(js.contains("EventSource"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_open_streams_and_stops_the_server() {
+    common::init();
+    let token = CancellationToken::new();
+    let _cancel = token.clone().drop_guard();
+    let sim = podwall::sim::start(
+        SimConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            nodes: 1,
+            pods: 2,
+            churn: 0.0,
+            seed: 1,
+        },
+        token.child_token(),
+    )
+    .await
+    .expect("sim");
+    let server_token = token.child_token();
+    let server = podwall::server::start(
+        ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            namespaces: Vec::new(),
+            kube: KubeSource::Config(sim.kube_config()),
+        },
+        server_token.clone(),
+    )
+    .await
+    .expect("server");
+    let http = reqwest::Client::new();
+    let mut stream = common_sse(&http, &format!("{}/api/events", server.url())).await;
+    assert_eq!(stream.next().await.event, "reset");
+    let url = server.url();
+
+    server_token.cancel();
+    assert!(
+        stream.next_within(common::DEADLINE).await.is_none(),
+        "the open stream ends on shutdown"
+    );
+    tokio::time::timeout(common::DEADLINE, server.stopped())
+        .await
+        .expect("the server stops within the deadline")
+        .expect("and stops cleanly");
+    assert!(
+        http.get(format!("{url}/healthz")).send().await.is_err(),
+        "nothing listens any more"
+    );
+}
