@@ -142,7 +142,7 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
                     .node
                     .as_ref()
                     .map_or_else(|| "unscheduled".to_owned(), |n| format!("node/{n}"));
-                let html = render::pod(p).unwrap_or_default();
+                let html = rendered(render::pod(p));
                 (
                     "upsert",
                     serde_json::to_string(
@@ -157,7 +157,7 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
         },
         (Diff::Node { old, new }, Format::Html) => match new.as_ref().filter(|_| !as_delete) {
             Some(n) => {
-                let html = render::node_header(n).unwrap_or_default();
+                let html = rendered(render::node_header(n));
                 (
                     "upsert",
                     serde_json::to_string(&json!({"id": format!("node/{}", n.name), "html": html})),
@@ -170,7 +170,7 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
                     .map(|n| n.name.to_string())
                     .unwrap_or_default();
                 // Pods may still run there: the page keeps the box, with this header.
-                let html = render::unavailable_node_header(&name).unwrap_or_default();
+                let html = rendered(render::unavailable_node_header(&name));
                 (
                     "delete",
                     serde_json::to_string(&json!({"id": format!("node/{name}"), "html": html})),
@@ -185,6 +185,14 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
     )
 }
 
+/// The rendered HTML, or empty (logged) if a template failed; the page then resyncs.
+fn rendered(html: Result<String, askama::Error>) -> String {
+    html.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot render a fragment");
+        String::new()
+    })
+}
+
 fn pod_id(p: &crate::view::PodView) -> String {
     format!("pod/{}/{}", p.namespace, p.name)
 }
@@ -194,7 +202,7 @@ pub fn reset_frame(snap: &Snapshot, format: Format) -> Bytes {
     let data = match format {
         Format::Json => serde_json::to_string(snap),
         Format::Html => serde_json::to_string(&json!({
-            "html": render::wall(snap).unwrap_or_default(),
+            "html": rendered(render::wall(snap)),
             "apiserver": snap.apiserver,
         })),
     };

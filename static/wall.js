@@ -153,7 +153,15 @@
       } catch (e) {
         return;
       }
-      handler(data);
+      try {
+        handler(data);
+      } catch (e) {
+        // The page no longer matches the stream: start over from a fresh reset.
+        source.close();
+        root.dataset.seq = "";
+        connect();
+        return;
+      }
       applied(ev.lastEventId);
     });
   }

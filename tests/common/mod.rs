@@ -46,7 +46,7 @@ impl Stack {
         let token = CancellationToken::new();
         let sim = podwall::sim::start(
             SimConfig {
-                listen: "127.0.0.1:0".parse().unwrap(),
+                listen: "127.0.0.1:0".parse().expect("static address"),
                 nodes,
                 pods,
                 churn,
@@ -58,7 +58,7 @@ impl Stack {
         .expect("sim starts");
         let server = podwall::server::start(
             ServeConfig {
-                listen: "127.0.0.1:0".parse().unwrap(),
+                listen: "127.0.0.1:0".parse().expect("static address"),
                 namespaces: Vec::new(),
                 kube: KubeSource::Config(sim.kube_config()),
             },
