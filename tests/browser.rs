@@ -127,12 +127,16 @@ async fn page_follows_the_cluster_live_in_a_browser() {
         (n == json!(0)).then_some(())
     })
     .await;
-    let count = js(
-        &browser,
-        "return Number(document.getElementById('count-pods').textContent)",
-    )
+    // The header counts are recomputed on the next animation frame.
+    eventually("the header count to follow the DOM", || async {
+        let count = js(
+            &browser,
+            "return Number(document.getElementById('count-pods').textContent)",
+        )
+        .await;
+        (count == json!(sim_pods)).then_some(())
+    })
     .await;
-    assert_eq!(count, json!(sim_pods), "header count follows the DOM");
 
     // A churning cluster for the picture.
     let churn = reqwest::Client::new()
