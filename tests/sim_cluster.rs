@@ -26,27 +26,19 @@ async fn sim(nodes: usize, pods: usize, seed: u64) -> (RunningSim, Client, Cance
     (sim, client, token)
 }
 
-/// What must be equal between two clusters built from the same seed (timestamps aside).
-fn fingerprint(
-    pods: &[Pod],
-) -> Vec<(
-    String,
-    String,
-    Option<String>,
-    BTreeMap<String, String>,
-    Option<String>,
-    Option<String>,
-)> {
+/// What must be equal between two clusters built from the same seed (timestamps aside):
+/// namespace/name, node, labels, phase, uid — as one JSON value per pod.
+fn fingerprint(pods: &[Pod]) -> Vec<serde_json::Value> {
     pods.iter()
         .map(|p| {
-            (
-                p.metadata.namespace.clone().unwrap_or_default(),
-                p.metadata.name.clone().unwrap_or_default(),
+            serde_json::json!([
+                p.metadata.namespace,
+                p.metadata.name,
                 p.spec.as_ref().and_then(|s| s.node_name.clone()),
-                p.metadata.labels.clone().unwrap_or_default(),
+                p.metadata.labels,
                 p.status.as_ref().and_then(|s| s.phase.clone()),
-                p.metadata.uid.clone(),
-            )
+                p.metadata.uid,
+            ])
         })
         .collect()
 }
