@@ -14,6 +14,7 @@ use super::query::{ListOptions, query_pairs};
 use super::resource::Resource;
 use super::status::ApiError;
 use super::store::{Deletion, Stored};
+use super::table::{table, wants_table};
 use super::validate::validate;
 use super::{list, watch};
 
@@ -126,15 +127,18 @@ async fn handle(
     ) {
         ("GET", None, None) => {
             let opts = opts.unwrap_or_default();
+            let as_table = wants_table(req);
             if opts.watch {
-                Ok(watch::serve(
-                    ctx.clone(),
-                    resource,
-                    target.namespace.clone(),
-                    opts,
-                ))
+                let ns = target.namespace.clone();
+                Ok(watch::serve(ctx.clone(), resource, ns, opts, as_table))
             } else {
-                list::serve(&ctx.store, resource, target.namespace.as_deref(), &opts)
+                list::serve(
+                    &ctx.store,
+                    resource,
+                    target.namespace.as_deref(),
+                    &opts,
+                    as_table,
+                )
             }
         }
         ("POST", None, None) => {
@@ -148,6 +152,13 @@ async fn handle(
                 .store
                 .get(resource, &ns, name)
                 .ok_or_else(|| ApiError::not_found(resource, name))?;
+            if wants_table(req) {
+                let meta = json!({"resourceVersion": obj.index.rv.to_string()});
+                let body = table(resource, &[obj.decode()], meta, true).to_string();
+                return Ok(HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(body));
+            }
             Ok(object_response(200, &obj))
         }
         ("PUT", Some(name), sub @ (None | Some("status"))) => {

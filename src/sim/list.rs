@@ -11,6 +11,7 @@ use super::query::{ContinueToken, ListOptions, RvMatch};
 use super::resource::Resource;
 use super::status::ApiError;
 use super::store::{Store, Stored};
+use super::table::table;
 
 /// Answers a list request, following "Semantics for get and list" of the API concepts
 /// documentation: unset = most recent, "0" = any (served as most recent), a version with
@@ -20,6 +21,7 @@ pub fn serve(
     resource: Resource,
     namespace: Option<&str>,
     opts: &ListOptions,
+    as_table: bool,
 ) -> Result<HttpResponse, ApiError> {
     let (rv, after) = match &opts.continue_from {
         Some(token) => {
@@ -63,6 +65,13 @@ pub fn serve(
         if !opts.filtered() {
             meta["remainingItemCount"] = page.remaining.into();
         }
+    }
+    if as_table {
+        let objects: Vec<serde_json::Value> = page.items.iter().map(|i| i.decode()).collect();
+        let body = table(resource, &objects, meta, true).to_string();
+        return Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body));
     }
     let head = format!(
         "{{\"kind\":\"{}\",\"apiVersion\":\"v1\",\"metadata\":{meta},\"items\":[",

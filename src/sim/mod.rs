@@ -14,6 +14,7 @@ mod query;
 mod resource;
 mod status;
 mod store;
+mod table;
 mod validate;
 mod watch;
 

@@ -16,6 +16,7 @@ use super::SimContext;
 use super::query::ListOptions;
 use super::resource::Resource;
 use super::store::{Event, EventKind, Stored, watch_frame};
+use super::table::table;
 
 /// How often an idle watch that asked for bookmarks gets one. The real apiserver sends
 /// them about once a minute; the simulator is more eager so tests need not wait.
@@ -41,6 +42,10 @@ struct Watch {
     namespace: Option<String>,
     opts: ListOptions,
     tx: mpsc::Sender<Chunk>,
+    /// Objects are sent as one-row Tables (kubectl's `get -w`).
+    table: bool,
+    /// Whether the first Table (with column definitions) went out.
+    columns_sent: bool,
 }
 
 /// Starts a watch and returns the streaming response.
@@ -49,6 +54,7 @@ pub fn serve(
     resource: Resource,
     namespace: Option<String>,
     opts: ListOptions,
+    table: bool,
 ) -> HttpResponse {
     let (tx, rx) = mpsc::channel::<Chunk>(32);
     let watch = Watch {
@@ -57,6 +63,8 @@ pub fn serve(
         namespace,
         opts,
         tx,
+        table,
+        columns_sent: false,
     };
     let span =
         tracing::debug_span!("watch", resource = resource.plural(), namespace = ?watch.namespace);
@@ -67,7 +75,7 @@ pub fn serve(
 }
 
 impl Watch {
-    async fn run(self) {
+    async fn run(mut self) {
         let deadline = self.opts.timeout.map(|t| tokio::time::Instant::now() + t);
         let mut rv_rx = self.ctx.store.subscribe();
         let (mut cut_rx, mut stall_rx) = self.ctx.faults.watch_signals();
@@ -92,9 +100,11 @@ impl Watch {
                         let full = events.len() == BATCH;
                         for e in events {
                             cursor = e.rv;
-                            if let Some(frame) = self.frame_for(&e)
-                                && self.tx.send(Ok(frame)).await.is_err()
-                            {
+                            let Some(frame) = self.frame_for(&e) else {
+                                continue;
+                            };
+                            let frame = self.shape(frame);
+                            if self.tx.send(Ok(frame)).await.is_err() {
                                 return;
                             }
                         }
@@ -135,7 +145,7 @@ impl Watch {
     }
 
     /// Sends what comes before the live events and returns the cursor to follow from.
-    async fn initial(&self) -> Option<u64> {
+    async fn initial(&mut self) -> Option<u64> {
         let synthetic = match (self.opts.send_initial_events, self.opts.resource_version) {
             (Some(send), _) => send,
             (None, None | Some(0)) => true,
@@ -152,10 +162,18 @@ impl Watch {
             .store
             .snapshot(self.resource, self.namespace.as_deref());
         let mut buf = BytesMut::with_capacity(64 * 1024);
-        for item in items.iter().filter(|i| self.opts.matches(&i.index)) {
-            buf.put_slice(b"{\"type\":\"ADDED\",\"object\":");
-            buf.put_slice(&item.bytes);
-            buf.put_slice(b"}\n");
+        for item in items.iter() {
+            if !self.opts.matches(&item.index) {
+                continue;
+            }
+            if self.table {
+                let frame = self.shape(watch_frame("ADDED", &item.bytes));
+                buf.put_slice(&frame);
+            } else {
+                buf.put_slice(b"{\"type\":\"ADDED\",\"object\":");
+                buf.put_slice(&item.bytes);
+                buf.put_slice(b"}\n");
+            }
             if buf.len() >= 64 * 1024 && self.tx.send(Ok(buf.split().freeze())).await.is_err() {
                 return None;
             }
@@ -167,6 +185,34 @@ impl Watch {
             return None;
         }
         Some(rv)
+    }
+
+    /// The frame as this client wants it: as is, or its object as a one-row Table.
+    fn shape(&mut self, frame: Bytes) -> Bytes {
+        if !self.table {
+            return frame;
+        }
+        let Ok(mut event) = serde_json::from_slice::<serde_json::Value>(&frame) else {
+            return frame;
+        };
+        if !matches!(
+            event["type"].as_str(),
+            Some("ADDED" | "MODIFIED" | "DELETED")
+        ) {
+            return frame;
+        }
+        let object = event["object"].take();
+        let rv = object["metadata"]["resourceVersion"].clone();
+        event["object"] = table(
+            self.resource,
+            &[object],
+            json!({"resourceVersion": rv}),
+            !self.columns_sent,
+        );
+        self.columns_sent = true;
+        let mut line = event.to_string().into_bytes();
+        line.push(b'\n');
+        Bytes::from(line)
     }
 
     fn bookmark(&self, rv: u64, initial_events_end: bool) -> Bytes {
