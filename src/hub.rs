@@ -412,4 +412,43 @@ mod tests {
         token.cancel();
         assert!(stream.next().await.is_none(), "the stream ends on shutdown");
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_stream_gets_a_ping_every_keep_alive_period() {
+        let cache = Arc::new(Cache::new(Arc::default()));
+        let token = CancellationToken::new();
+        let stream = client_stream(
+            cache.clone(),
+            Filter::default(),
+            Format::Html,
+            None,
+            token.clone(),
+        );
+        let mut stream = std::pin::pin!(stream);
+        for _ in 0..2 {
+            stream
+                .next()
+                .await
+                .and_then(Result::ok)
+                .expect("retry and reset");
+        }
+        let started = tokio::time::Instant::now();
+        let ping = stream.next().await.and_then(Result::ok).expect("a ping");
+        assert_eq!(text(&ping), ": ping\n\n");
+        assert_eq!(started.elapsed(), KEEP_ALIVE);
+        cache.upsert_pod(&PODS, pod("a", "n1"));
+        let frame = stream.next().await.and_then(Result::ok).expect("an upsert");
+        assert!(text(&frame).contains("event: upsert"));
+        let after_change = tokio::time::Instant::now();
+        stream
+            .next()
+            .await
+            .and_then(Result::ok)
+            .expect("the next ping");
+        assert_eq!(
+            after_change.elapsed(),
+            KEEP_ALIVE,
+            "a sent frame restarts the idle timer"
+        );
+    }
 }
