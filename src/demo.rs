@@ -1,5 +1,5 @@
 //! `podwall demo`: the simulator in-process, and the server against it through the real
-//! kube client. (Interface stub; being built.)
+//! kube client — exactly the production path.
 
 use std::net::SocketAddr;
 
@@ -17,14 +17,22 @@ pub enum Error {
 }
 
 /// Runs the simulator and the wall until `shutdown` is cancelled.
-pub async fn run(sim: crate::sim::SimConfig, listen: SocketAddr, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn run(
+    sim: crate::sim::SimConfig,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let running = crate::sim::start(sim, shutdown.clone()).await?;
+    tracing::info!(url = %running.url(), "simulated API server started");
     let config = crate::server::ServeConfig {
         listen,
         namespaces: Vec::new(),
         kube: crate::server::KubeSource::Config(running.kube_config()),
     };
-    crate::server::run(config, shutdown).await?;
+    let server = crate::server::start(config, shutdown).await?;
+    // The one user-facing line of the demo: where to look.
+    println!("podwall demo: open http://{}/", server.addr);
+    server.stopped().await?;
     running.stopped().await?;
     Ok(())
 }

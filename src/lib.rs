@@ -3,8 +3,18 @@
 //! `informer` watches the API server, `cache` keeps compact views, `hub` fans diffs out
 //! as shared SSE frames, `web` serves pages and APIs; `sim` is a simulated API server.
 
+pub mod cache;
 pub mod demo;
+pub mod filter;
+pub mod hub;
+pub mod informer;
+pub mod metrics;
+pub mod quantity;
+pub mod render;
 pub mod selector;
 pub mod server;
 pub mod sim;
+pub mod slim;
 pub mod telemetry;
+pub mod view;
+pub mod web;

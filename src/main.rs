@@ -8,10 +8,19 @@ use podwall::telemetry::LogFormat;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "podwall", version, about = "A live wall-screen view of a Kubernetes cluster")]
+#[command(
+    name = "podwall",
+    version,
+    about = "A live wall-screen view of a Kubernetes cluster"
+)]
 struct Cli {
     /// Log format: `text` for people, `json` for log pipelines.
-    #[arg(long, global = true, env = "PODWALL_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "PODWALL_LOG_FORMAT",
+        default_value = "text"
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -100,20 +109,27 @@ async fn main() -> std::process::ExitCode {
             let config = podwall::server::ServeConfig {
                 listen: a.listen,
                 namespaces: a.namespaces,
-                kube: podwall::server::KubeSource::Infer { kubeconfig: a.kubeconfig },
+                kube: podwall::server::KubeSource::Infer {
+                    kubeconfig: a.kubeconfig,
+                },
             };
-            podwall::server::run(config, shutdown).await.map_err(|e| e.to_string())
+            podwall::server::run(config, shutdown)
+                .await
+                .map_err(|e| e.to_string())
         }
         Command::Demo(a) => podwall::demo::run(
-            a.cluster.sim_config("127.0.0.1:0".parse().expect("static address")),
+            a.cluster
+                .sim_config("127.0.0.1:0".parse().expect("static address")),
             a.listen,
             shutdown,
         )
         .await
         .map_err(|e| e.to_string()),
-        Command::Sim(a) => podwall::sim::run(a.cluster.sim_config(a.listen), a.kubeconfig_out, shutdown)
-            .await
-            .map_err(|e| e.to_string()),
+        Command::Sim(a) => {
+            podwall::sim::run(a.cluster.sim_config(a.listen), a.kubeconfig_out, shutdown)
+                .await
+                .map_err(|e| e.to_string())
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

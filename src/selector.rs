@@ -120,17 +120,29 @@ fn parse_requirement(lexer: &mut Lexer<'_>) -> Result<Requirement, SelectorError
     };
     validate_key(&key).map_err(|e| err(format!("key {key:?}: {e}")))?;
     if negated {
-        return Ok(Requirement { key, op: Op::DoesNotExist, values: Vec::new() });
+        return Ok(Requirement {
+            key,
+            op: Op::DoesNotExist,
+            values: Vec::new(),
+        });
     }
     let op = match lexer.peek() {
         Token::Comma | Token::End => {
-            return Ok(Requirement { key, op: Op::Exists, values: Vec::new() });
+            return Ok(Requirement {
+                key,
+                op: Op::Exists,
+                values: Vec::new(),
+            });
         }
         Token::Equals | Token::DoubleEquals => Op::Equals,
         Token::NotEquals => Op::NotEquals,
         Token::Word("in") => Op::In,
         Token::Word("notin") => Op::NotIn,
-        other => return Err(err(format!("expected an operator after {key:?}, found {other}"))),
+        other => {
+            return Err(err(format!(
+                "expected an operator after {key:?}, found {other}"
+            )));
+        }
     };
     lexer.next();
     let values = match op {
@@ -283,9 +295,15 @@ impl FieldSelector {
             };
             let field = field.trim();
             if field.is_empty() {
-                return Err(SelectorError(format!("invalid field selector {input:?}: empty field name")));
+                return Err(SelectorError(format!(
+                    "invalid field selector {input:?}: empty field name"
+                )));
             }
-            terms.push(FieldTerm { field: field.to_string(), equals, value: unescape_field_value(value.trim()) });
+            terms.push(FieldTerm {
+                field: field.to_string(),
+                equals,
+                value: unescape_field_value(value.trim()),
+            });
         }
         Ok(Self { terms })
     }
@@ -399,7 +417,9 @@ impl<'a> Lexer<'a> {
         let trimmed = rest.trim_start();
         let start = self.pos + (rest.len() - trimmed.len());
         let mut chars = trimmed.chars();
-        let Some(c) = chars.next() else { return (Token::End, start) };
+        let Some(c) = chars.next() else {
+            return (Token::End, start);
+        };
         let two = trimmed.get(..2);
         match (c, two) {
             (_, Some("==")) => (Token::DoubleEquals, start + 2),
@@ -410,7 +430,9 @@ impl<'a> Lexer<'a> {
             ('(', _) => (Token::OpenParen, start + 1),
             (')', _) => (Token::CloseParen, start + 1),
             _ if is_word_char(c) => {
-                let len = trimmed.find(|ch: char| !is_word_char(ch)).unwrap_or(trimmed.len());
+                let len = trimmed
+                    .find(|ch: char| !is_word_char(ch))
+                    .unwrap_or(trimmed.len());
                 (Token::Word(&trimmed[..len]), start + len)
             }
             _ => (Token::Invalid(c), start + c.len_utf8()),
@@ -428,33 +450,55 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn sel_matches(sel: &str, l: &BTreeMap<String, String>) -> bool {
-        LabelSelector::parse(sel).unwrap().matches(|k| l.get(k).map(String::as_str))
+        LabelSelector::parse(sel)
+            .unwrap()
+            .matches(|k| l.get(k).map(String::as_str))
     }
 
     #[test]
     fn parses_every_operator() {
-        let s = LabelSelector::parse("app=web, tier!=db,env in (prod, staging),x notin (a),has,!gone,b==c")
-            .unwrap();
+        let s = LabelSelector::parse(
+            "app=web, tier!=db,env in (prod, staging),x notin (a),has,!gone,b==c",
+        )
+        .unwrap();
         let ops: Vec<Op> = s.requirements().iter().map(|r| r.op).collect();
         assert_eq!(
             ops,
-            [Op::Equals, Op::NotEquals, Op::In, Op::NotIn, Op::Exists, Op::DoesNotExist, Op::Equals]
+            [
+                Op::Equals,
+                Op::NotEquals,
+                Op::In,
+                Op::NotIn,
+                Op::Exists,
+                Op::DoesNotExist,
+                Op::Equals
+            ]
         );
         assert_eq!(s.requirements()[2].values, ["prod", "staging"]);
     }
 
     #[test]
     fn matching_follows_apimachinery() {
-        let l = labels(&[("app", "web"), ("env", "prod"), ("app.kubernetes.io/name", "x")]);
+        let l = labels(&[
+            ("app", "web"),
+            ("env", "prod"),
+            ("app.kubernetes.io/name", "x"),
+        ]);
         assert!(sel_matches("app=web", &l));
         assert!(sel_matches("app==web,env in (prod,dev)", &l));
         assert!(!sel_matches("app!=web", &l));
         assert!(sel_matches("tier!=db", &l), "!= matches an absent key");
-        assert!(sel_matches("tier notin (db)", &l), "notin matches an absent key");
+        assert!(
+            sel_matches("tier notin (db)", &l),
+            "notin matches an absent key"
+        );
         assert!(!sel_matches("tier in (db)", &l));
         assert!(sel_matches("app", &l));
         assert!(!sel_matches("!app", &l));
@@ -465,14 +509,29 @@ mod tests {
 
     #[test]
     fn rejects_malformed_selectors_with_a_reason() {
-        for bad in ["app=", "=web", "app=web,", "app in web", "app in (a", "a b", "app=<script>", "-a=b", "a=b)", "!", "app=web=x"] {
+        for bad in [
+            "app=",
+            "=web",
+            "app=web,",
+            "app in web",
+            "app in (a",
+            "a b",
+            "app=<script>",
+            "-a=b",
+            "a=b)",
+            "!",
+            "app=web=x",
+        ] {
             let r = LabelSelector::parse(bad);
             if bad == "app=" {
                 assert!(r.is_ok(), "app= selects the empty value");
                 continue;
             }
             let e = r.expect_err(bad);
-            assert!(e.to_string().contains("invalid label selector"), "{bad}: {e}");
+            assert!(
+                e.to_string().contains("invalid label selector"),
+                "{bad}: {e}"
+            );
         }
         let long = format!("k={}", "a".repeat(64));
         assert!(LabelSelector::parse(&long).is_err());
@@ -488,7 +547,10 @@ mod tests {
         };
         assert!(f.matches(get));
         let g = FieldSelector::parse("spec.nodeName=").unwrap();
-        assert!(g.matches(|_| None), "unscheduled pods have an empty nodeName");
+        assert!(
+            g.matches(|_| None),
+            "unscheduled pods have an empty nodeName"
+        );
         assert!(FieldSelector::parse("spec.nodeName").is_err());
         assert!(FieldSelector::parse("=x").is_err());
     }

@@ -1,11 +1,49 @@
-//! A simulated kube-apiserver: core/v1 Pods, Nodes and Namespaces with real list/watch
-//! semantics, a churn generator and fault injection. (Interface stub; being built.)
+//! A simulated kube-apiserver: core/v1 Pods, Nodes and Namespaces over plain HTTP/JSON
+//! with real list/watch semantics, a generated cluster, a churn generator and fault
+//! injection under `/_sim/`.
+
+mod api;
+mod churn;
+mod cluster;
+mod control;
+mod discovery;
+mod faults;
+mod list;
+mod patch;
+mod query;
+mod resource;
+mod status;
+mod store;
+mod table;
+mod validate;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
+use actix_web::{App, HttpServer, web};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+pub use control::{RESTART_BUMP, SimHandle};
+pub use faults::ErrorKind;
+pub use resource::Resource;
+pub use store::StoreStats;
+pub use watch::BOOKMARK_INTERVAL;
+
+use faults::Faults;
+use status::ApiError;
+use store::Store;
+
+/// Events kept for watch resume and exact-resourceVersion lists; older ones get 410.
+pub const HISTORY_LIMIT: usize = 20_000;
+
+/// The resourceVersion of an empty store; generated objects count up from here.
+const BASE_RESOURCE_VERSION: u64 = 100;
 
 /// How to build and run a simulated cluster.
 #[derive(Debug, Clone)]
@@ -27,19 +65,57 @@ pub struct SimConfig {
 pub enum SimError {
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     /// Writing the kubeconfig failed.
     #[error("cannot write kubeconfig {path}: {source}")]
-    Kubeconfig { path: PathBuf, source: std::io::Error },
+    Kubeconfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The server failed while running.
     #[error("simulated API server failed: {0}")]
     Server(std::io::Error),
+}
+
+/// What every part of a running simulator shares.
+pub struct SimContext {
+    store: Store,
+    faults: Faults,
+    churn_rate: tokio::sync::watch::Sender<f64>,
+    shutdown: CancellationToken,
+}
+
+impl SimContext {
+    /// Removes a Terminating object when its grace period is over (the kubelet's part).
+    fn remove_after_grace(
+        self: &Arc<Self>,
+        resource: Resource,
+        namespace: String,
+        name: String,
+        uid: String,
+        grace: i64,
+    ) {
+        let ctx = self.clone();
+        let wait = Duration::from_secs(u64::try_from(grace).unwrap_or(0));
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = ctx.shutdown.cancelled() => {}
+                _ = tokio::time::sleep(wait) => {
+                    let _ = ctx.store.remove(resource, &namespace, &name, Some(&uid));
+                }
+            }
+        });
+    }
 }
 
 /// A running simulator.
 pub struct RunningSim {
     /// The bound address.
     pub addr: SocketAddr,
+    ctx: Arc<SimContext>,
     task: JoinHandle<Result<(), SimError>>,
 }
 
@@ -51,7 +127,21 @@ impl RunningSim {
 
     /// A kube client configuration pointing at the simulator.
     pub fn kube_config(&self) -> kube::Config {
-        kube::Config::new(self.url().parse().expect("a socket address makes a valid URI"))
+        kube::Config::new(
+            self.url()
+                .parse()
+                .expect("a socket address makes a valid URI"),
+        )
+    }
+
+    /// A kubeconfig file's content pointing at the simulator (dummy token user).
+    pub fn kubeconfig_yaml(&self) -> String {
+        kubeconfig_yaml(&self.url())
+    }
+
+    /// A handle to inject faults and change churn in-process.
+    pub fn handle(&self) -> SimHandle {
+        SimHandle(self.ctx.clone())
     }
 
     /// Waits until the simulator has stopped (after the shutdown token is cancelled).
@@ -60,14 +150,88 @@ impl RunningSim {
     }
 }
 
-/// Starts the simulator in the background.
+fn kubeconfig_yaml(server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: podwall-sim\n  cluster:\n    server: {server}\ncontexts:\n- name: podwall-sim\n  context:\n    cluster: podwall-sim\n    user: podwall-sim\n    namespace: default\ncurrent-context: podwall-sim\nusers:\n- name: podwall-sim\n  user:\n    token: podwall-sim-dummy-token\n"
+    )
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/version", web::get().to(discovery::version))
+        .route("/version/", web::get().to(discovery::version))
+        .route("/api", web::get().to(discovery::api_versions))
+        .route("/api/", web::get().to(discovery::api_versions))
+        .route("/api/v1", web::get().to(discovery::core_v1))
+        .route("/api/v1/", web::get().to(discovery::core_v1))
+        .route("/apis", web::get().to(discovery::api_groups))
+        .route("/apis/", web::get().to(discovery::api_groups))
+        .route("/api/v1/{tail:.*}", web::route().to(api::dispatch))
+        .route("/_sim/state", web::get().to(control::state))
+        .route("/_sim/churn", web::post().to(control::churn))
+        .route("/_sim/faults/{fault}", web::post().to(control::fault))
+        .default_service(web::to(|req: actix_web::HttpRequest| async move {
+            ApiError::no_route(req.path()).to_response()
+        }));
+}
+
+/// Starts the simulator in the background: builds the cluster, binds, starts churn.
 pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<RunningSim, SimError> {
-    let _ = (config, shutdown);
-    unimplemented!("the simulator is being built")
+    let store = Store::new(BASE_RESOURCE_VERSION, HISTORY_LIMIT, config.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let started = std::time::Instant::now();
+    let model = cluster::generate(&store, config.nodes, config.pods, &mut rng);
+    tracing::info!(nodes = config.nodes, pods = config.pods, seed = config.seed, elapsed = ?started.elapsed(), "simulated cluster generated");
+    let (churn_rate, churn_rx) = tokio::sync::watch::channel(config.churn.max(0.0));
+    let ctx = Arc::new(SimContext {
+        store,
+        faults: Faults::new(),
+        churn_rate,
+        shutdown: shutdown.clone(),
+    });
+
+    let data = web::Data::from(ctx.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
+            .configure(routes)
+    })
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(2)
+    .bind(config.listen)
+    .map_err(|source| SimError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let addr = server.addrs().first().copied().unwrap_or(config.listen);
+    let server = server.run();
+    let server_handle = server.handle();
+    let stop_token = shutdown.clone();
+    tokio::spawn(async move {
+        stop_token.cancelled().await;
+        server_handle.stop(true).await;
+    });
+    let churn = churn::Churn::new(ctx.clone(), model, rng, config.pods);
+    tokio::spawn(churn.run(churn_rx));
+    let task = tokio::spawn(async move { server.await.map_err(SimError::Server) });
+    tracing::info!(url = %format!("http://{addr}"), "simulated API server listening");
+    Ok(RunningSim { addr, ctx, task })
 }
 
 /// Runs the simulator until `shutdown` is cancelled (the `podwall sim` command).
-pub async fn run(config: SimConfig, kubeconfig_out: Option<PathBuf>, shutdown: CancellationToken) -> Result<(), SimError> {
-    let _ = kubeconfig_out;
-    start(config, shutdown).await?.stopped().await
+pub async fn run(
+    config: SimConfig,
+    kubeconfig_out: Option<PathBuf>,
+    shutdown: CancellationToken,
+) -> Result<(), SimError> {
+    let sim = start(config, shutdown).await?;
+    if let Some(path) = kubeconfig_out {
+        std::fs::write(&path, sim.kubeconfig_yaml()).map_err(|source| SimError::Kubeconfig {
+            path: path.clone(),
+            source,
+        })?;
+        tracing::info!(path = %path.display(), "kubeconfig written; try: KUBECONFIG={} kubectl get pods -A", path.display());
+    }
+    sim.stopped().await
 }

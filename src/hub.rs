@@ -1,0 +1,454 @@
+//! Fan-out of cache changes to SSE clients.
+//!
+//! Each change's frames are encoded once, on first use, and shared by every client as
+//! `Bytes` (per format: JSON diffs for `/api/events`, HTML fragments for `/events`).
+//! A client's filter only decides which of a change's frames it gets: the change itself,
+//! a delete (the object left the client's filter), or nothing. A client that falls behind
+//! the shared broadcast channel gets a fresh `reset` instead of an ever-growing queue.
+
+use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use serde_json::json;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::{Cache, Change, Diff, Position, Snapshot, Start};
+use crate::filter::Filter;
+use crate::render;
+
+/// How often an idle stream gets a `: ping` comment.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The reconnect delay suggested to EventSource clients.
+const RETRY_MS: u64 = 2000;
+
+/// Which encoding a stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `/api/events`: JSON views.
+    Json,
+    /// `/events`: rendered HTML fragments keyed by element id.
+    Html,
+}
+
+/// The lazily encoded frames of one change.
+#[derive(Debug, Default)]
+pub struct Frames {
+    json: OnceLock<Bytes>,
+    json_as_delete: OnceLock<Bytes>,
+    html: OnceLock<Bytes>,
+    html_as_delete: OnceLock<Bytes>,
+}
+
+/// What a filter makes of one change.
+enum Visible {
+    /// Send the change as it is.
+    AsIs,
+    /// The object left the filter: send a delete.
+    AsDelete,
+    /// Not visible to this client.
+    Skip,
+}
+
+fn visibility(diff: &Diff, filter: &Filter) -> Visible {
+    let (old, new) = match diff {
+        Diff::Pod { old, new } => (
+            old.as_ref().is_some_and(|p| filter.matches_pod(p)),
+            new.as_ref().is_some_and(|p| filter.matches_pod(p)),
+        ),
+        Diff::Node { old, new } => (
+            old.as_ref().is_some_and(|n| filter.matches_node(n)),
+            new.as_ref().is_some_and(|n| filter.matches_node(n)),
+        ),
+        Diff::Status(_) => return Visible::AsIs,
+    };
+    match (old, new) {
+        (_, true) => Visible::AsIs,
+        (true, false) if is_delete(diff) => Visible::AsIs,
+        (true, false) => Visible::AsDelete,
+        (false, false) => Visible::Skip,
+    }
+}
+
+fn is_delete(diff: &Diff) -> bool {
+    matches!(
+        diff,
+        Diff::Pod { new: None, .. } | Diff::Node { new: None, .. }
+    )
+}
+
+/// The frame of `change` for a client with `filter`, if it should see it.
+pub fn frame_for(change: &Change, filter: &Filter, format: Format) -> Option<Bytes> {
+    let as_delete = match visibility(&change.diff, filter) {
+        Visible::Skip => return None,
+        Visible::AsIs => false,
+        Visible::AsDelete => true,
+    };
+    let f = &change.frames;
+    let cell = match (format, as_delete) {
+        (Format::Json, false) => &f.json,
+        (Format::Json, true) => &f.json_as_delete,
+        (Format::Html, false) => &f.html,
+        (Format::Html, true) => &f.html_as_delete,
+    };
+    Some(
+        cell.get_or_init(|| encode_change(change, format, as_delete))
+            .clone(),
+    )
+}
+
+fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
+    let position = Position {
+        epoch: change.epoch,
+        seq: change.seq,
+    };
+    let (event, data) = match (&change.diff, format) {
+        (Diff::Status(status), _) => ("status", serde_json::to_string(status)),
+        (Diff::Pod { old, new }, Format::Json) => match new.as_ref().filter(|_| !as_delete) {
+            Some(p) => (
+                "upsert",
+                serde_json::to_string(&json!({"kind": "Pod", "object": p})),
+            ),
+            None => {
+                let p = old.as_ref().or(new.as_ref());
+                let (ns, name) = p.map_or((None, None), |p| (Some(&*p.namespace), Some(&p.name)));
+                (
+                    "delete",
+                    serde_json::to_string(&json!({"kind": "Pod", "namespace": ns, "name": name})),
+                )
+            }
+        },
+        (Diff::Node { old, new }, Format::Json) => match new.as_ref().filter(|_| !as_delete) {
+            Some(n) => (
+                "upsert",
+                serde_json::to_string(&json!({"kind": "Node", "object": n})),
+            ),
+            None => {
+                let name = old.as_ref().or(new.as_ref()).map(|n| &*n.name);
+                (
+                    "delete",
+                    serde_json::to_string(
+                        &json!({"kind": "Node", "namespace": null, "name": name}),
+                    ),
+                )
+            }
+        },
+        (Diff::Pod { old, new }, Format::Html) => match new.as_ref().filter(|_| !as_delete) {
+            Some(p) => {
+                let parent = p
+                    .node
+                    .as_ref()
+                    .map_or_else(|| "unscheduled".to_owned(), |n| format!("node/{n}"));
+                let html = rendered(render::pod(p));
+                (
+                    "upsert",
+                    serde_json::to_string(
+                        &json!({"id": pod_id(p), "parent": parent, "html": html}),
+                    ),
+                )
+            }
+            None => {
+                let id = old.as_ref().or(new.as_ref()).map(|p| pod_id(p));
+                ("delete", serde_json::to_string(&json!({"id": id})))
+            }
+        },
+        (Diff::Node { old, new }, Format::Html) => match new.as_ref().filter(|_| !as_delete) {
+            Some(n) => {
+                let html = rendered(render::node_header(n));
+                (
+                    "upsert",
+                    serde_json::to_string(&json!({"id": format!("node/{}", n.name), "html": html})),
+                )
+            }
+            None => {
+                let name = old
+                    .as_ref()
+                    .or(new.as_ref())
+                    .map(|n| n.name.to_string())
+                    .unwrap_or_default();
+                // Pods may still run there: the page keeps the box, with this header.
+                let html = rendered(render::unavailable_node_header(&name));
+                (
+                    "delete",
+                    serde_json::to_string(&json!({"id": format!("node/{name}"), "html": html})),
+                )
+            }
+        },
+    };
+    frame(
+        &position.to_string(),
+        event,
+        &data.unwrap_or_else(|_| "{}".to_owned()),
+    )
+}
+
+/// The rendered HTML, or empty (logged) if a template failed; the page then resyncs.
+fn rendered(html: Result<String, askama::Error>) -> String {
+    html.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot render a fragment");
+        String::new()
+    })
+}
+
+fn pod_id(p: &crate::view::PodView) -> String {
+    format!("pod/{}/{}", p.namespace, p.name)
+}
+
+/// Encodes a `reset` frame for a snapshot.
+pub fn reset_frame(snap: &Snapshot, format: Format) -> Bytes {
+    let data = match format {
+        Format::Json => serde_json::to_string(snap),
+        Format::Html => serde_json::to_string(&json!({
+            "html": rendered(render::wall(snap)),
+            "apiserver": snap.apiserver,
+        })),
+    };
+    frame(
+        &snap.position().to_string(),
+        "reset",
+        &data.unwrap_or_else(|_| "{}".to_owned()),
+    )
+}
+
+fn frame(id: &str, event: &str, data: &str) -> Bytes {
+    // serde_json never emits raw newlines, so one `data:` line carries the whole payload.
+    Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))
+}
+
+/// Counts a connected client for as long as its stream lives.
+struct ClientGuard(Arc<Cache>);
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.metrics().clients.dec();
+    }
+}
+
+struct ClientState {
+    cache: Arc<Cache>,
+    filter: Filter,
+    format: Format,
+    rx: broadcast::Receiver<Arc<Change>>,
+    pending: std::collections::VecDeque<Bytes>,
+    ping: tokio::time::Interval,
+    shutdown: CancellationToken,
+    _guard: ClientGuard,
+}
+
+/// The SSE body of one client: a `retry:` hint, a reset or the missed changes, then every
+/// visible change as it happens, `: ping` when idle; ends when `shutdown` is cancelled.
+pub fn client_stream(
+    cache: Arc<Cache>,
+    filter: Filter,
+    format: Format,
+    resume: Option<Position>,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+    cache.metrics().clients.inc();
+    let (rx, start) = cache.subscribe(&filter, resume);
+    let mut pending = std::collections::VecDeque::new();
+    pending.push_back(Bytes::from(format!("retry: {RETRY_MS}\n\n")));
+    match start {
+        Start::Reset(snap) => {
+            cache.metrics().resets_sent.inc();
+            pending.push_back(reset_frame(&snap, format));
+        }
+        Start::Replay(changes) => {
+            pending.extend(changes.iter().filter_map(|c| frame_for(c, &filter, format)))
+        }
+    }
+    let state = ClientState {
+        _guard: ClientGuard(cache.clone()),
+        cache,
+        filter,
+        format,
+        rx,
+        pending,
+        ping: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
+        shutdown,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        let bytes = next_frame(&mut st).await?;
+        st.cache.metrics().frames_sent.inc();
+        Some((Ok(bytes), st))
+    })
+}
+
+async fn next_frame(st: &mut ClientState) -> Option<Bytes> {
+    loop {
+        if st.shutdown.is_cancelled() {
+            return None;
+        }
+        if let Some(bytes) = st.pending.pop_front() {
+            return Some(bytes);
+        }
+        tokio::select! {
+            biased;
+            _ = st.shutdown.cancelled() => return None,
+            received = st.rx.recv() => match received {
+                Ok(change) => {
+                    if let Some(bytes) = frame_for(&change, &st.filter, st.format) {
+                        st.ping.reset();
+                        return Some(bytes);
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "slow SSE client lagged; sending a reset");
+                    st.cache.metrics().lagged_clients.inc();
+                    st.cache.metrics().resets_sent.inc();
+                    let (rx, start) = st.cache.subscribe(&st.filter, None);
+                    st.rx = rx;
+                    if let Start::Reset(snap) = start {
+                        st.pending.push_back(reset_frame(&snap, st.format));
+                    }
+                }
+                Err(RecvError::Closed) => return None,
+            },
+            _ = st.ping.tick() => return Some(Bytes::from_static(b": ping\n\n")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::cache::{CHANNEL_CAPACITY, Kind, Scope};
+    use crate::view::PodView;
+
+    fn pod(name: &str, node: &str) -> PodView {
+        PodView {
+            namespace: Arc::from("ns"),
+            name: name.to_owned(),
+            node: Some(Arc::from(node)),
+            phase: "Running".into(),
+            status: "Running".into(),
+            ready: "1/1".into(),
+            restarts: 0,
+            owner: None,
+            labels: BTreeMap::new(),
+            cpu_request_millis: 0,
+            memory_request_bytes: 0,
+            created: None,
+        }
+    }
+
+    const PODS: Scope = Scope {
+        kind: Kind::Pod,
+        namespace: None,
+    };
+
+    fn text(b: &Bytes) -> &str {
+        std::str::from_utf8(b).expect("utf-8 frame")
+    }
+
+    #[test]
+    fn a_filter_turns_leaving_objects_into_deletes() {
+        let cache = Cache::new(Arc::default());
+        let (mut rx, _) = cache.subscribe(&Filter::default(), None);
+        let (on_n1, _) = Filter::from_query("node=n1").expect("filter");
+        cache.upsert_pod(&PODS, pod("a", "n2"));
+        cache.upsert_pod(&PODS, pod("a", "n1"));
+        cache.upsert_pod(&PODS, pod("a", "n2"));
+        let enter = rx.try_recv().expect("change");
+        let arrive = rx.try_recv().expect("change");
+        let leave = rx.try_recv().expect("change");
+        assert!(frame_for(&enter, &on_n1, Format::Json).is_none());
+        let up = frame_for(&arrive, &on_n1, Format::Json).expect("upsert");
+        assert!(text(&up).contains("event: upsert"), "{}", text(&up));
+        let del = frame_for(&leave, &on_n1, Format::Json).expect("delete");
+        assert!(text(&del).contains("event: delete") && text(&del).contains("\"name\":\"a\""));
+        let html_del = frame_for(&leave, &on_n1, Format::Html).expect("delete");
+        assert!(
+            text(&html_del).contains("\"id\":\"pod/ns/a\""),
+            "{}",
+            text(&html_del)
+        );
+        // Unfiltered clients share the one upsert frame.
+        let all = frame_for(&leave, &Filter::default(), Format::Json).expect("upsert");
+        assert!(text(&all).contains("event: upsert"));
+        let again = frame_for(&leave, &Filter::default(), Format::Json).expect("upsert");
+        assert_eq!(all.as_ptr(), again.as_ptr(), "encoded once, shared");
+    }
+
+    #[tokio::test]
+    async fn a_lagging_client_gets_a_reset_not_a_growing_queue() {
+        let cache = Arc::new(Cache::new(Arc::default()));
+        let token = CancellationToken::new();
+        let stream = client_stream(
+            cache.clone(),
+            Filter::default(),
+            Format::Json,
+            None,
+            token.clone(),
+        );
+        let mut stream = std::pin::pin!(stream);
+        let retry = stream
+            .next()
+            .await
+            .and_then(Result::ok)
+            .expect("retry hint");
+        assert!(text(&retry).starts_with("retry: "));
+        let reset = stream.next().await.and_then(Result::ok).expect("reset");
+        assert!(text(&reset).contains("event: reset"));
+        let total = CHANNEL_CAPACITY + 10;
+        for i in 0..total {
+            cache.upsert_pod(&PODS, pod(&i.to_string(), "n1"));
+        }
+        let next = stream.next().await.and_then(Result::ok).expect("a frame");
+        let next = text(&next);
+        assert!(
+            next.contains("event: reset") && next.contains(&format!("-{total}\n")),
+            "{}",
+            &next[..80]
+        );
+        assert_eq!(cache.metrics().lagged_clients.get(), 1);
+        token.cancel();
+        assert!(stream.next().await.is_none(), "the stream ends on shutdown");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_stream_gets_a_ping_every_keep_alive_period() {
+        let cache = Arc::new(Cache::new(Arc::default()));
+        let token = CancellationToken::new();
+        let stream = client_stream(
+            cache.clone(),
+            Filter::default(),
+            Format::Html,
+            None,
+            token.clone(),
+        );
+        let mut stream = std::pin::pin!(stream);
+        for _ in 0..2 {
+            stream
+                .next()
+                .await
+                .and_then(Result::ok)
+                .expect("retry and reset");
+        }
+        let started = tokio::time::Instant::now();
+        let ping = stream.next().await.and_then(Result::ok).expect("a ping");
+        assert_eq!(text(&ping), ": ping\n\n");
+        assert_eq!(started.elapsed(), KEEP_ALIVE);
+        cache.upsert_pod(&PODS, pod("a", "n1"));
+        let frame = stream.next().await.and_then(Result::ok).expect("an upsert");
+        assert!(text(&frame).contains("event: upsert"));
+        let after_change = tokio::time::Instant::now();
+        stream
+            .next()
+            .await
+            .and_then(Result::ok)
+            .expect("the next ping");
+        assert_eq!(
+            after_change.elapsed(),
+            KEEP_ALIVE,
+            "a sent frame restarts the idle timer"
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! The informer: one kube-runtime `watcher` per scope (pods cluster-wide or per namespace,
+//! nodes cluster-wide) feeding the cache.
+//!
+//! The watcher lists, then watches from the list's resourceVersion, and re-lists on
+//! 410 Gone; `default_backoff` spaces out retries. A re-list is applied in place
+//! (`Init` → `InitApply`… → `InitDone`) rather than buffered, so it costs no second copy
+//! of the cluster: the cache tags what the re-list saw and drops the rest at `InitDone`.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::{Cache, Health, Kind, Scope};
+use crate::slim::{NodeFields, PodFields};
+use crate::view::{NodeView, PodView};
+
+/// Starts the watchers; they run until `shutdown` is cancelled.
+pub fn spawn(
+    client: kube::Client,
+    namespaces: &[String],
+    cache: Arc<Cache>,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let node_scope = Scope {
+        kind: Kind::Node,
+        namespace: None,
+    };
+    cache.register_scope(node_scope.clone());
+    // With --namespace the ServiceAccount may hold only a namespaced Role: nodes are then
+    // optional, and pods on them show under their node's name without details.
+    let nodes_optional = !namespaces.is_empty();
+    tasks.push(tokio::spawn(run_scope(
+        Api::<NodeFields>::all(client.clone()),
+        node_scope,
+        nodes_optional,
+        cache.clone(),
+        shutdown.clone(),
+        apply_node,
+    )));
+    let pod_apis: Vec<(Api<PodFields>, Scope)> = if namespaces.is_empty() {
+        vec![(
+            Api::all(client),
+            Scope {
+                kind: Kind::Pod,
+                namespace: None,
+            },
+        )]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| {
+                (
+                    Api::namespaced(client.clone(), ns),
+                    Scope {
+                        kind: Kind::Pod,
+                        namespace: Some(Arc::from(ns.as_str())),
+                    },
+                )
+            })
+            .collect()
+    };
+    for (api, scope) in pod_apis {
+        cache.register_scope(scope.clone());
+        tasks.push(tokio::spawn(run_scope(
+            api,
+            scope,
+            false,
+            cache.clone(),
+            shutdown.clone(),
+            apply_pod,
+        )));
+    }
+    tasks
+}
+
+async fn run_scope<K>(
+    api: Api<K>,
+    scope: Scope,
+    optional: bool,
+    cache: Arc<Cache>,
+    shutdown: CancellationToken,
+    apply: fn(&Cache, &Scope, Event<K>),
+) where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let stream = watcher(api).default_backoff();
+    let mut stream = std::pin::pin!(stream);
+    tracing::info!(%scope, "watch started");
+    loop {
+        let item = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            item = stream.next() => item,
+        };
+        match item {
+            None => break,
+            Some(Ok(event)) => {
+                cache.set_health(&scope, Health::Ok);
+                apply(&cache, &scope, event);
+            }
+            Some(Err(e)) => {
+                let health = health_of(&e, &scope);
+                if optional && matches!(health, Health::Forbidden(_)) {
+                    tracing::info!(%scope, error = %e, "not readable; node boxes show names only");
+                    cache.mark_unreadable(&scope);
+                    continue;
+                }
+                tracing::warn!(%scope, error = %e, "watch failed; retrying with backoff");
+                cache.set_health(&scope, health);
+            }
+        }
+    }
+    tracing::info!(%scope, "watch stopped");
+}
+
+fn watcher<K>(api: Api<K>) -> impl futures::Stream<Item = watcher::Result<Event<K>>> + Send
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    watcher::watcher(api, watcher::Config::default())
+}
+
+fn apply_pod(cache: &Cache, scope: &Scope, event: Event<PodFields>) {
+    match event {
+        Event::Init => cache.begin_relist(scope),
+        Event::InitDone => cache.end_relist(scope),
+        Event::InitApply(pod) | Event::Apply(pod) => match PodView::from_fields(&pod) {
+            Ok(view) => cache.upsert_pod(scope, view),
+            Err(e) => tracing::warn!(error = %e, "skipping a pod"),
+        },
+        Event::Delete(pod) => {
+            if let (Some(ns), Some(name)) = (
+                pod.metadata.namespace.as_deref(),
+                pod.metadata.name.as_deref(),
+            ) {
+                cache.delete_pod(ns, name);
+            }
+        }
+    }
+}
+
+fn apply_node(cache: &Cache, scope: &Scope, event: Event<NodeFields>) {
+    match event {
+        Event::Init => cache.begin_relist(scope),
+        Event::InitDone => cache.end_relist(scope),
+        Event::InitApply(node) | Event::Apply(node) => match NodeView::from_fields(&node) {
+            Ok(view) => cache.upsert_node(scope, view),
+            Err(e) => tracing::warn!(error = %e, "skipping a node"),
+        },
+        Event::Delete(node) => {
+            if let Some(name) = node.metadata.name.as_deref() {
+                cache.delete_node(name);
+            }
+        }
+    }
+}
+
+/// Maps a watch error to what the wall shows: 403 names the missing permission.
+fn health_of(e: &watcher::Error, scope: &Scope) -> Health {
+    let status = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s))
+        | watcher::Error::WatchError(s) => Some(s),
+        _ => None,
+    };
+    let verb = if matches!(e, watcher::Error::InitialListFailed(_)) {
+        "list"
+    } else {
+        "watch"
+    };
+    match status {
+        Some(s) if s.code == 403 => Health::Forbidden(format!(
+            "forbidden: podwall needs \"list\" and \"watch\" on {scope} ({verb} was denied: {})",
+            s.message
+        )),
+        Some(s) if s.code == 401 => {
+            Health::Error(format!("unauthorized to {verb} {scope}: {}", s.message))
+        }
+        Some(s) if s.code == 410 => {
+            Health::Reconnecting(format!("{scope}: history compacted (410 Gone), re-listing"))
+        }
+        Some(s) => Health::Reconnecting(format!("{verb} {scope} failed: {} {}", s.code, s.message)),
+        None if matches!(e, watcher::Error::NoResourceVersion) => {
+            Health::Error(format!("{scope}: {e}"))
+        }
+        None => Health::Reconnecting(format!("{verb} {scope} failed: {e}")),
+    }
+}

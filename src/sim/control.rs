@@ -1,0 +1,172 @@
+//! The simulator's own control surface: in-process ([`SimHandle`]) and over HTTP under
+//! `/_sim/` (fault injection, churn rate, state). Faults never apply to these paths.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::SimContext;
+use super::faults::ErrorKind;
+use super::query::query_pairs;
+use super::resource::Resource;
+use super::status::ApiError;
+
+/// How far the resourceVersion jumps on a simulated restart (etcd restore with
+/// `--bump-revision`).
+pub const RESTART_BUMP: u64 = 1_000_000;
+
+/// Drives a running simulator in-process: faults, churn, state.
+#[derive(Clone)]
+pub struct SimHandle(pub(super) Arc<SimContext>);
+
+impl SimHandle {
+    /// Cuts every open watch mid-line.
+    pub fn cut_watches(&self) {
+        tracing::info!("fault: cutting every watch");
+        self.0.faults.cut_watches();
+    }
+
+    /// Drops the history: resumes and continue tokens from before get 410.
+    pub fn compact(&self) {
+        tracing::info!("fault: compacting history");
+        self.0.store.compact();
+    }
+
+    /// Answers API requests with 500 or 429, `count` times or for `duration`.
+    pub fn fail_requests(&self, kind: ErrorKind, count: Option<u32>, duration: Option<Duration>) {
+        tracing::info!(?kind, ?count, ?duration, "fault: failing requests");
+        self.0.faults.fail_requests(kind, count, duration);
+    }
+
+    /// Answers every request on `resource` with 403.
+    pub fn forbid(&self, resource: Resource) {
+        tracing::info!(resource = resource.plural(), "fault: forbidding resource");
+        self.0.faults.forbid(resource);
+    }
+
+    /// Keeps watch streams open but silent until [`SimHandle::clear`].
+    pub fn stall(&self) {
+        tracing::info!("fault: stalling watches");
+        self.0.faults.set_stall(true);
+    }
+
+    /// Simulates an apiserver restart after an etcd restore: the resourceVersion jumps
+    /// ahead, history is compacted (old versions get 410), every watch is cut.
+    pub fn restart(&self) {
+        tracing::info!("fault: restart with a new resourceVersion history");
+        self.0.store.restart(RESTART_BUMP);
+        self.0.faults.cut_watches();
+    }
+
+    /// Clears every fault.
+    pub fn clear(&self) {
+        tracing::info!("faults cleared");
+        self.0.faults.clear();
+    }
+
+    /// Sets the churn rate (changes per second; 0 stops).
+    pub fn set_churn(&self, rate: f64) {
+        tracing::info!(rate, "churn rate changed");
+        self.0.churn_rate.send_replace(rate.max(0.0));
+    }
+
+    /// Counts, resourceVersion, active faults and churn rate as JSON.
+    pub fn state(&self) -> serde_json::Value {
+        json!({
+            "store": self.0.store.stats(),
+            "faults": self.0.faults.summary(),
+            "churn": *self.0.churn_rate.borrow(),
+        })
+    }
+}
+
+fn ok(handle: &SimHandle) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(handle.state().to_string())
+}
+
+fn param(req: &HttpRequest, name: &str) -> Result<Option<String>, ApiError> {
+    Ok(query_pairs(req.query_string())?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v))
+}
+
+fn parse<T: std::str::FromStr>(req: &HttpRequest, name: &str) -> Result<Option<T>, ApiError> {
+    param(req, name)?
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|_| ApiError::bad_request(format!("invalid {name}={v:?}")))
+        })
+        .transpose()
+}
+
+/// `POST /_sim/faults/{fault}` and `POST /_sim/churn`, `GET /_sim/state`.
+pub async fn fault(
+    req: HttpRequest,
+    path: web::Path<String>,
+    ctx: web::Data<SimContext>,
+) -> HttpResponse {
+    let handle = SimHandle(ctx.into_inner());
+    let result = (|| -> Result<(), ApiError> {
+        match path.as_str() {
+            "cut-watches" => handle.cut_watches(),
+            "compact" => handle.compact(),
+            "stall" => handle.stall(),
+            "restart" => handle.restart(),
+            "clear" => handle.clear(),
+            "errors" => {
+                let kind = match parse::<u16>(&req, "code")?.unwrap_or(500) {
+                    500 => ErrorKind::Internal,
+                    429 => ErrorKind::TooManyRequests,
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "code must be 500 or 429, not {other}"
+                        )));
+                    }
+                };
+                let count = parse::<u32>(&req, "count")?;
+                let seconds = parse::<f64>(&req, "seconds")?
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map(Duration::from_secs_f64);
+                handle.fail_requests(kind, count, seconds);
+            }
+            "forbid" => {
+                let name = param(&req, "resource")?.unwrap_or_default();
+                let resource = Resource::from_plural(&name).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "resource must be pods, nodes or namespaces, not {name:?}"
+                    ))
+                })?;
+                handle.forbid(resource);
+            }
+            other => return Err(ApiError::no_route(&format!("/_sim/faults/{other}"))),
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => ok(&handle),
+        Err(e) => e.to_response(),
+    }
+}
+
+/// `POST /_sim/churn?rate=R`.
+pub async fn churn(req: HttpRequest, ctx: web::Data<SimContext>) -> HttpResponse {
+    let handle = SimHandle(ctx.into_inner());
+    match parse::<f64>(&req, "rate") {
+        Ok(Some(rate)) if rate.is_finite() && rate >= 0.0 => {
+            handle.set_churn(rate);
+            ok(&handle)
+        }
+        Ok(_) => ApiError::bad_request("rate must be a number >= 0").to_response(),
+        Err(e) => e.to_response(),
+    }
+}
+
+/// `GET /_sim/state`.
+pub async fn state(ctx: web::Data<SimContext>) -> HttpResponse {
+    ok(&SimHandle(ctx.into_inner()))
+}

@@ -1,0 +1,118 @@
+//! The resource types the simulator serves, and what the API says about each.
+
+use serde_json::{Value, json};
+
+/// A core/v1 resource type served by the simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Resource {
+    /// `pods` (namespaced).
+    Pods,
+    /// `nodes` (cluster-scoped).
+    Nodes,
+    /// `namespaces` (cluster-scoped).
+    Namespaces,
+}
+
+impl Resource {
+    /// Every served resource, in a fixed order.
+    pub const ALL: [Resource; 3] = [Resource::Pods, Resource::Nodes, Resource::Namespaces];
+
+    /// Index into per-resource arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The plural name used in paths, e.g. `pods`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Resource::Pods => "pods",
+            Resource::Nodes => "nodes",
+            Resource::Namespaces => "namespaces",
+        }
+    }
+
+    /// Parses a plural path segment.
+    pub fn from_plural(s: &str) -> Option<Resource> {
+        Resource::ALL.into_iter().find(|r| r.plural() == s)
+    }
+
+    /// The object kind, e.g. `Pod`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Resource::Pods => "Pod",
+            Resource::Nodes => "Node",
+            Resource::Namespaces => "Namespace",
+        }
+    }
+
+    /// The list kind, e.g. `PodList`.
+    pub fn list_kind(self) -> &'static str {
+        match self {
+            Resource::Pods => "PodList",
+            Resource::Nodes => "NodeList",
+            Resource::Namespaces => "NamespaceList",
+        }
+    }
+
+    /// Whether objects live inside a namespace.
+    pub fn namespaced(self) -> bool {
+        matches!(self, Resource::Pods)
+    }
+
+    /// The field selector labels the real apiserver supports for this resource
+    /// (`pkg/registry/core/*/strategy.go` `*ToSelectableFields`).
+    pub fn selectable_fields(self) -> &'static [&'static str] {
+        match self {
+            Resource::Pods => &[
+                "metadata.name",
+                "metadata.namespace",
+                "spec.nodeName",
+                "spec.restartPolicy",
+                "spec.schedulerName",
+                "spec.serviceAccountName",
+                "spec.hostNetwork",
+                "status.phase",
+                "status.podIP",
+                "status.nominatedNodeName",
+            ],
+            Resource::Nodes => &["metadata.name", "spec.unschedulable"],
+            Resource::Namespaces => &["metadata.name", "status.phase"],
+        }
+    }
+
+    /// The `APIResource` entries for discovery (`/api/v1`), this resource and its subresources.
+    pub fn discovery(self) -> Vec<Value> {
+        let namespaced = self.namespaced();
+        let (short, singular) = match self {
+            Resource::Pods => ("po", "pod"),
+            Resource::Nodes => ("no", "node"),
+            Resource::Namespaces => ("ns", "namespace"),
+        };
+        let mut out = vec![json!({
+            "name": self.plural(),
+            "singularName": singular,
+            "namespaced": namespaced,
+            "kind": self.kind(),
+            "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+            "shortNames": [short],
+            "categories": if self == Resource::Pods { json!(["all"]) } else { json!([]) },
+        })];
+        out.push(json!({
+            "name": format!("{}/status", self.plural()),
+            "singularName": "",
+            "namespaced": namespaced,
+            "kind": self.kind(),
+            "verbs": ["get", "patch", "update"],
+        }));
+        if self == Resource::Pods {
+            out.push(json!({
+                "name": "pods/binding",
+                "singularName": "",
+                "namespaced": true,
+                "kind": "Binding",
+                "verbs": ["create"],
+            }));
+        }
+        out
+    }
+}

@@ -1,0 +1,508 @@
+//! Compact views of Pods and Nodes: what the wall shows, derived from the slim wire types.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::quantity;
+use crate::slim::{NodeFields, PodFields};
+
+/// What the wall knows about one Pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodView {
+    /// Namespace (interned).
+    pub namespace: Arc<str>,
+    /// Name.
+    pub name: String,
+    /// Node it is bound to; `None` while unscheduled.
+    pub node: Option<Arc<str>>,
+    /// `status.phase`.
+    pub phase: String,
+    /// The one word `kubectl get pods` shows in its STATUS column.
+    pub status: String,
+    /// Ready containers over containers, e.g. "1/2".
+    pub ready: String,
+    /// Container restarts.
+    pub restarts: u32,
+    /// Controlling owner as "Kind/name".
+    pub owner: Option<String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Sum of container CPU requests in millicores.
+    pub cpu_request_millis: u64,
+    /// Sum of container memory requests in bytes.
+    pub memory_request_bytes: u64,
+    /// Creation time (RFC 3339).
+    pub created: Option<String>,
+}
+
+/// What the wall knows about one Node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeView {
+    /// Name (interned).
+    pub name: Arc<str>,
+    /// The Ready condition is True.
+    pub ready: bool,
+    /// Cordoned.
+    pub unschedulable: bool,
+    /// Roles from `node-role.kubernetes.io/<role>` labels.
+    pub roles: Vec<String>,
+    /// Allocatable CPU in millicores.
+    pub allocatable_cpu_millis: u64,
+    /// Allocatable memory in bytes.
+    pub allocatable_memory_bytes: u64,
+    /// How many pods the node accepts.
+    pub pod_capacity: u32,
+}
+
+/// Why an object could not become a view.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// The object had no `metadata.name` (or no namespace for a pod).
+    #[error("object without {0}")]
+    Missing(&'static str),
+}
+
+/// The status class used for colours: a small closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    /// Running and ready.
+    Ok,
+    /// Starting: Pending, ContainerCreating, Init:…
+    Starting,
+    /// Running but not all containers ready.
+    NotReady,
+    /// Crash loops, image pull errors, failures.
+    Bad,
+    /// Finished successfully.
+    Done,
+    /// Being deleted.
+    Terminating,
+    /// Anything else.
+    Unknown,
+}
+
+impl StatusClass {
+    /// The CSS class suffix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Starting => "starting",
+            Self::NotReady => "notready",
+            Self::Bad => "bad",
+            Self::Done => "done",
+            Self::Terminating => "terminating",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl PodView {
+    /// Builds the view of a decoded Pod.
+    pub fn from_fields(pod: &PodFields) -> Result<Self, ViewError> {
+        let meta = &pod.metadata;
+        let name = meta
+            .name
+            .clone()
+            .ok_or(ViewError::Missing("metadata.name"))?;
+        let namespace = meta
+            .namespace
+            .as_deref()
+            .ok_or(ViewError::Missing("metadata.namespace"))?;
+        let (status, ready_containers, restarts) = derive_status(pod);
+        let owner = meta.owner_references.as_ref().and_then(|owners| {
+            owners
+                .iter()
+                .find(|o| o.controller == Some(true))
+                .or_else(|| owners.first())
+                .map(|o| format!("{}/{}", o.kind, o.name))
+        });
+        let requests = |resource: &str, parse: fn(&str) -> Option<u64>| -> u64 {
+            pod.spec
+                .containers
+                .iter()
+                .filter_map(|c| c.resources.requests.get(resource))
+                .filter_map(|q| parse(q))
+                .sum()
+        };
+        Ok(Self {
+            namespace: Arc::from(namespace),
+            name,
+            node: pod
+                .spec
+                .node_name
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .map(Arc::from),
+            phase: pod.status.phase.clone().unwrap_or_default(),
+            status,
+            ready: format!("{ready_containers}/{}", pod.spec.containers.len()),
+            restarts: u32::try_from(restarts.max(0)).unwrap_or(u32::MAX),
+            owner,
+            labels: meta.labels.clone().unwrap_or_default(),
+            cpu_request_millis: requests("cpu", quantity::cpu_millis),
+            memory_request_bytes: requests("memory", quantity::whole_units),
+            created: meta.creation_timestamp.as_ref().map(|t| t.0.to_string()),
+        })
+    }
+
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The colour class of the status.
+    pub fn status_class(&self) -> StatusClass {
+        classify(&self.status, &self.ready)
+    }
+}
+
+fn classify(status: &str, ready: &str) -> StatusClass {
+    let all_ready = ready
+        .split_once('/')
+        .is_some_and(|(a, b)| a == b && b != "0");
+    match status {
+        "Running" if all_ready => StatusClass::Ok,
+        "Running" | "NotReady" => StatusClass::NotReady,
+        "Pending" | "ContainerCreating" | "PodInitializing" => StatusClass::Starting,
+        s if s.starts_with("Init:") && !is_bad_reason(&s[5..]) => StatusClass::Starting,
+        "Completed" | "Succeeded" => StatusClass::Done,
+        "Terminating" => StatusClass::Terminating,
+        "Unknown" => StatusClass::Unknown,
+        _ => StatusClass::Bad,
+    }
+}
+
+fn is_bad_reason(reason: &str) -> bool {
+    reason.contains("Err")
+        || reason.contains("BackOff")
+        || reason.contains("Error")
+        || reason.starts_with("ExitCode")
+        || reason.starts_with("Signal")
+        || reason == "OOMKilled"
+}
+
+/// The STATUS column of `kubectl get pods`, plus ready containers and restarts.
+///
+/// Follows `printPod` in kubernetes `pkg/printers/internalversion/printers.go`:
+/// phase, overridden by `status.reason`, by the first unfinished init container
+/// (`Init:<reason>`, `Init:N/M`), then by app container waiting/terminated reasons
+/// (scanned last to first), and `Terminating` whenever a deletion timestamp is set.
+fn derive_status(pod: &PodFields) -> (String, usize, i64) {
+    let status = &pod.status;
+    let mut reason = status.phase.clone().unwrap_or_default();
+    if let Some(r) = status.reason.as_deref().filter(|r| !r.is_empty()) {
+        reason = r.to_owned();
+    }
+    let mut restarts: i64 = 0;
+    let mut ready_containers = 0;
+    let mut initializing = false;
+    let init_total = pod.spec.init_containers.len();
+    for (i, c) in status.init_container_statuses.iter().enumerate() {
+        restarts += c.restart_count;
+        let is_sidecar = pod
+            .spec
+            .init_containers
+            .get(i)
+            .and_then(|s| s.restart_policy.as_deref())
+            == Some("Always");
+        if is_sidecar && c.started == Some(true) {
+            continue;
+        }
+        if let Some(t) = &c.state.terminated {
+            if t.exit_code == 0 {
+                continue;
+            }
+            reason = if !t.reason.is_empty() {
+                format!("Init:{}", t.reason)
+            } else if t.signal != 0 {
+                format!("Init:Signal:{}", t.signal)
+            } else {
+                format!("Init:ExitCode:{}", t.exit_code)
+            };
+        } else if let Some(w) = c
+            .state
+            .waiting
+            .as_ref()
+            .filter(|w| !w.reason.is_empty() && w.reason != "PodInitializing")
+        {
+            reason = format!("Init:{}", w.reason);
+        } else {
+            reason = format!(
+                "Init:{i}/{}",
+                init_total.max(status.init_container_statuses.len())
+            );
+        }
+        initializing = true;
+        break;
+    }
+    let initialized = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Initialized" && c.status == "True");
+    if !initializing || initialized {
+        restarts = 0;
+        let mut has_running = false;
+        for c in status.container_statuses.iter().rev() {
+            restarts += c.restart_count;
+            if let Some(w) = c.state.waiting.as_ref().filter(|w| !w.reason.is_empty()) {
+                reason = w.reason.clone();
+            } else if let Some(t) = &c.state.terminated {
+                reason = terminated_reason(t);
+            } else if c.ready && c.state.running.is_some() {
+                has_running = true;
+                ready_containers += 1;
+            }
+        }
+        if reason == "Completed" && has_running {
+            let ready_cond = status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            reason = if ready_cond { "Running" } else { "NotReady" }.to_owned();
+        }
+    }
+    if reason == "Succeeded" {
+        reason = "Completed".to_owned();
+    }
+    if pod.metadata.deletion_timestamp.is_some() {
+        reason = if status.reason.as_deref() == Some("NodeLost") {
+            "Unknown"
+        } else {
+            "Terminating"
+        }
+        .to_owned();
+    }
+    if reason.is_empty() {
+        reason = "Unknown".to_owned();
+    }
+    (reason, ready_containers, restarts)
+}
+
+fn terminated_reason(t: &crate::slim::StateReason) -> String {
+    if !t.reason.is_empty() {
+        t.reason.clone()
+    } else if t.signal != 0 {
+        format!("Signal:{}", t.signal)
+    } else {
+        format!("ExitCode:{}", t.exit_code)
+    }
+}
+
+impl NodeView {
+    /// Builds the view of a decoded Node.
+    pub fn from_fields(node: &NodeFields) -> Result<Self, ViewError> {
+        let name = node
+            .metadata
+            .name
+            .as_deref()
+            .ok_or(ViewError::Missing("metadata.name"))?;
+        let labels = node.metadata.labels.as_ref();
+        let mut roles: Vec<String> = labels
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| {
+                if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
+                    Some(role.to_owned())
+                } else if k == "kubernetes.io/role" {
+                    Some(v.clone())
+                } else {
+                    None
+                }
+            })
+            .filter(|r| !r.is_empty())
+            .collect();
+        roles.sort();
+        roles.dedup();
+        let alloc = &node.status.allocatable;
+        Ok(Self {
+            name: Arc::from(name),
+            ready: node
+                .status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True"),
+            unschedulable: node.spec.unschedulable,
+            roles,
+            allocatable_cpu_millis: alloc
+                .get("cpu")
+                .and_then(|q| quantity::cpu_millis(q))
+                .unwrap_or(0),
+            allocatable_memory_bytes: alloc
+                .get("memory")
+                .and_then(|q| quantity::whole_units(q))
+                .unwrap_or(0),
+            pod_capacity: alloc
+                .get("pods")
+                .and_then(|q| quantity::whole_units(q))
+                .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        })
+    }
+
+    /// "Ready", "NotReady", with ",SchedulingDisabled" when cordoned — as kubectl prints.
+    pub fn state_text(&self) -> String {
+        let base = if self.ready { "Ready" } else { "NotReady" };
+        if self.unschedulable {
+            format!("{base},SchedulingDisabled")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    /// Roles joined for display, `<none>` when there are none.
+    pub fn roles_text(&self) -> String {
+        if self.roles.is_empty() {
+            "<none>".to_owned()
+        } else {
+            self.roles.join(",")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(json: serde_json::Value) -> PodView {
+        let mut base = serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"containers": [{"name": "a"}]},
+        });
+        if let (Some(b), Some(extra)) = (base.as_object_mut(), json.as_object()) {
+            for (k, v) in extra {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let fields: PodFields = serde_json::from_value(base).expect("pod json");
+        PodView::from_fields(&fields).expect("view")
+    }
+
+    fn cs(state: serde_json::Value, ready: bool, restarts: i64) -> serde_json::Value {
+        serde_json::json!({"name": "a", "ready": ready, "restartCount": restarts, "state": state})
+    }
+
+    #[test]
+    fn running_and_ready() {
+        let p = pod(serde_json::json!({"status": {"phase": "Running",
+            "containerStatuses": [cs(serde_json::json!({"running": {}}), true, 2)]}}));
+        assert_eq!(
+            (p.status.as_str(), p.ready.as_str(), p.restarts),
+            ("Running", "1/1", 2)
+        );
+        assert_eq!(p.status_class(), StatusClass::Ok);
+    }
+
+    #[test]
+    fn waiting_reasons_win() {
+        for reason in [
+            "ContainerCreating",
+            "CrashLoopBackOff",
+            "ImagePullBackOff",
+            "ErrImagePull",
+        ] {
+            let p = pod(serde_json::json!({"status": {"phase": "Pending",
+                "containerStatuses": [cs(serde_json::json!({"waiting": {"reason": reason}}), false, 0)]}}));
+            assert_eq!(p.status, reason);
+            assert_eq!(p.ready, "0/1");
+        }
+    }
+
+    #[test]
+    fn terminated_reasons() {
+        for (reason, code, want) in [
+            ("Completed", 0, "Completed"),
+            ("Error", 1, "Error"),
+            ("OOMKilled", 137, "OOMKilled"),
+            ("", 3, "ExitCode:3"),
+        ] {
+            let p = pod(serde_json::json!({"status": {"phase": "Running",
+                "containerStatuses": [cs(serde_json::json!({"terminated": {"reason": reason, "exitCode": code}}), false, 0)]}}));
+            assert_eq!(p.status, want);
+        }
+    }
+
+    #[test]
+    fn phases() {
+        assert_eq!(
+            pod(serde_json::json!({"status": {"phase": "Succeeded"}})).status,
+            "Completed"
+        );
+        assert_eq!(
+            pod(serde_json::json!({"status": {"phase": "Failed"}})).status,
+            "Failed"
+        );
+        assert_eq!(
+            pod(serde_json::json!({"status": {"phase": "Unknown"}})).status,
+            "Unknown"
+        );
+        assert_eq!(
+            pod(serde_json::json!({"status": {"phase": "Pending"}})).status,
+            "Pending"
+        );
+        assert_eq!(
+            pod(serde_json::json!({"status": {"phase": "Failed", "reason": "Evicted"}})).status,
+            "Evicted"
+        );
+        assert_eq!(pod(serde_json::json!({})).status, "Unknown");
+    }
+
+    #[test]
+    fn init_containers() {
+        let p = pod(serde_json::json!({
+            "spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "i1"}, {"name": "i2"}]},
+            "status": {"phase": "Pending", "initContainerStatuses": [
+                cs(serde_json::json!({"terminated": {"exitCode": 0, "reason": "Completed"}}), false, 0),
+                cs(serde_json::json!({"waiting": {"reason": "CrashLoopBackOff"}}), false, 4)]}}));
+        assert_eq!(p.status, "Init:CrashLoopBackOff");
+        assert_eq!(p.restarts, 4);
+        assert_eq!(p.status_class(), StatusClass::Bad);
+        let p = pod(serde_json::json!({
+            "spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "i1"}, {"name": "i2"}]},
+            "status": {"phase": "Pending", "initContainerStatuses": [
+                cs(serde_json::json!({"terminated": {"exitCode": 0}}), false, 0),
+                cs(serde_json::json!({"running": {}}), false, 0)]}}));
+        assert_eq!(p.status, "Init:1/2");
+        assert_eq!(p.status_class(), StatusClass::Starting);
+    }
+
+    #[test]
+    fn terminating_wins() {
+        let p = pod(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"phase": "Running", "containerStatuses": [cs(serde_json::json!({"running": {}}), true, 0)]}}));
+        assert_eq!(p.status, "Terminating");
+    }
+
+    #[test]
+    fn requests_owner_and_node() {
+        let p = pod(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns", "ownerReferences": [
+                {"kind": "ReplicaSet", "name": "rs1", "controller": true, "apiVersion": "apps/v1", "uid": "u"}]},
+            "spec": {"nodeName": "n1", "containers": [
+                {"name": "a", "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}},
+                {"name": "b", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}}));
+        assert_eq!(p.cpu_request_millis, 1250);
+        assert_eq!(p.memory_request_bytes, (64 << 20) + (1 << 30));
+        assert_eq!(p.owner.as_deref(), Some("ReplicaSet/rs1"));
+        assert_eq!(p.node.as_deref(), Some("n1"));
+        assert_eq!(p.ready, "0/2");
+    }
+
+    #[test]
+    fn node_view() {
+        let node: NodeFields = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "spec": {"unschedulable": true},
+            "status": {"allocatable": {"cpu": "3900m", "memory": "16Gi", "pods": "110"},
+                "conditions": [{"type": "Ready", "status": "True"}]}}))
+        .expect("node json");
+        let v = NodeView::from_fields(&node).expect("view");
+        assert_eq!(v.roles, ["control-plane"]);
+        assert_eq!(v.state_text(), "Ready,SchedulingDisabled");
+        assert_eq!((v.allocatable_cpu_millis, v.pod_capacity), (3900, 110));
+        assert_eq!(v.allocatable_memory_bytes, 16 << 30);
+    }
+}

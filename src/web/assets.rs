@@ -1,0 +1,22 @@
+//! The page's script and stylesheet, embedded in the binary.
+
+use actix_web::HttpResponse;
+
+const SCRIPT: &str = include_str!("../../static/wall.js");
+const STYLE: &str = include_str!("../../static/wall.css");
+
+/// `/static/wall.js`.
+pub async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .body(SCRIPT)
+}
+
+/// `/static/wall.css`.
+pub async fn style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .body(STYLE)
+}

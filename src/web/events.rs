@@ -1,0 +1,38 @@
+//! `GET /events` (HTML fragments for the page) and `GET /api/events` (JSON diffs).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{AppState, json_error, resume_position};
+use crate::filter::Filter;
+use crate::hub::{self, Format};
+
+/// The page's stream of rendered fragments.
+pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    stream(&req, &state, Format::Html)
+}
+
+/// The public stream of JSON diffs.
+pub async fn json(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    stream(&req, &state, Format::Json)
+}
+
+fn stream(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
+    let (filter, params) = match Filter::from_query(req.query_string()) {
+        Ok(parsed) => parsed,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let resume = resume_position(req, params.last_event_id.as_deref());
+    let body = hub::client_stream(
+        state.cache.clone(),
+        filter,
+        format,
+        resume,
+        state.shutdown.clone(),
+    );
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body)
+}

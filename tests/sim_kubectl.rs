@@ -1,0 +1,149 @@
+//! kubectl against the simulator: discovery, tables, watch, create and delete work the way
+//! people will use them (`podwall sim --kubeconfig-out FILE`, `KUBECONFIG=FILE kubectl …`).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use podwall::sim::{SimConfig, start};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn kubectl_on_path() -> bool {
+    std::process::Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> String {
+    let out = tokio::time::timeout(
+        DEADLINE,
+        Command::new("kubectl")
+            .env("KUBECONFIG", kubeconfig)
+            .args(args)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
+    .expect("kubectl runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_gets_watches_creates_and_deletes() {
+    if !kubectl_on_path() {
+        eprintln!("skipping: kubectl not on PATH — THIS TEST DID NOT RUN");
+        return;
+    }
+    let token = CancellationToken::new();
+    let config = SimConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        nodes: 4,
+        pods: 40,
+        churn: 0.0,
+        seed: 3,
+    };
+    let sim = start(config, token.clone()).await.expect("sim starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, sim.kubeconfig_yaml()).expect("kubeconfig written");
+
+    let nodes = kubectl(&kc, &["get", "nodes"]).await;
+    let header: Vec<&str> = nodes
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]);
+    assert_eq!(nodes.lines().count(), 1 + 4, "{nodes}");
+    assert!(nodes.contains("control-plane"), "{nodes}");
+
+    let pods = kubectl(&kc, &["get", "pods", "-A"]).await;
+    let header: Vec<&str> = pods
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
+    assert_eq!(pods.lines().count(), 1 + 40, "{pods}");
+    assert!(pods.contains("Running"), "{pods}");
+
+    // `get -w`: the initial table, then a pod created meanwhile shows up.
+    let mut watch = Command::new("kubectl")
+        .env("KUBECONFIG", &kc)
+        .args(["get", "pods", "-n", "default", "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubectl -w starts");
+    let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
+
+    let manifest = dir.path().join("pod.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\n  namespace: default\n  labels:\n    app: hello\nspec:\n  containers:\n  - name: main\n    image: nginx:1.27\n",
+    )
+    .expect("manifest written");
+    // The simulator serves no OpenAPI document, so client-side validation is off.
+    let created = kubectl(
+        &kc,
+        &[
+            "create",
+            "--validate=false",
+            "-f",
+            manifest.to_str().expect("utf-8 path"),
+        ],
+    )
+    .await;
+    assert_eq!(created.trim(), "pod/hello created");
+    let seen = tokio::time::timeout(DEADLINE, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with("hello ") {
+                return Some(line);
+            }
+        }
+        None
+    })
+    .await
+    .expect("kubectl -w shows the new pod in time")
+    .expect("kubectl -w keeps running");
+    assert!(seen.contains("Pending"), "{seen}");
+    watch.kill().await.expect("kubectl -w stops");
+
+    let got = kubectl(
+        &kc,
+        &[
+            "get",
+            "pod",
+            "hello",
+            "-o",
+            "jsonpath={.metadata.labels.app}",
+        ],
+    )
+    .await;
+    assert_eq!(got, "hello");
+    let deleted = kubectl(&kc, &["delete", "pod", "hello", "--wait=false"]).await;
+    assert_eq!(deleted.trim(), "pod \"hello\" deleted");
+    let after = kubectl(&kc, &["get", "pods", "-n", "default", "-o", "name"]).await;
+    assert!(!after.contains("pod/hello"), "{after}");
+    token.cancel();
+    sim.stopped().await.expect("sim stops cleanly");
+}

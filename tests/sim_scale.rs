@@ -1,0 +1,104 @@
+//! Scale check of the simulator (not a timed test; prints numbers for BENCHMARKS.md):
+//! 100,000 pods on 5,000 nodes — RSS, full-list time, and 1,000 watches receiving one
+//! event. Run with:
+//! `cargo test --release --test sim_scale -- --ignored --nocapture`
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use podwall::sim::{SimConfig, start};
+use tokio_util::sync::CancellationToken;
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "scale check: run explicitly in release mode"]
+async fn hundred_thousand_pods_five_thousand_nodes_thousand_watches() {
+    const PODS: usize = 100_000;
+    const NODES: usize = 5_000;
+    const WATCHES: usize = 1_000;
+    let token = CancellationToken::new();
+    let rss_before = rss_mib();
+    let t = Instant::now();
+    let config = SimConfig { listen: "127.0.0.1:0".parse().expect("address"), nodes: NODES, pods: PODS, churn: 0.0, seed: 1 };
+    let sim = start(config, token.clone()).await.expect("sim starts");
+    let generated = t.elapsed();
+    let rss_after = rss_mib();
+    println!("generate {PODS} pods / {NODES} nodes: {generated:?}; RSS {rss_before:.0} MiB -> {rss_after:.0} MiB");
+
+    let http = reqwest::Client::new();
+    for round in 0..3 {
+        let t = Instant::now();
+        let body = http.get(format!("{}/api/v1/pods", sim.url())).send().await.expect("list").bytes().await.expect("body");
+        println!("full list #{round}: {} MiB in {:?}", body.len() / (1024 * 1024), t.elapsed());
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("list JSON");
+        assert_eq!(v["items"].as_array().map(Vec::len), Some(PODS));
+    }
+    let t = Instant::now();
+    let mut token_next: Option<String> = None;
+    let mut items = 0;
+    loop {
+        let mut url = format!("{}/api/v1/pods?limit=500", sim.url());
+        if let Some(c) = &token_next {
+            url.push_str(&format!("&continue={c}"));
+        }
+        let v: serde_json::Value = http.get(url).send().await.expect("page").json().await.expect("page JSON");
+        items += v["items"].as_array().map(Vec::len).unwrap_or(0);
+        token_next = v["metadata"]["continue"].as_str().map(str::to_string);
+        if token_next.is_none() {
+            break;
+        }
+    }
+    assert_eq!(items, PODS);
+    println!("paged list (limit=500, {} pages): {:?}", PODS / 500, t.elapsed());
+    println!("RSS after lists: {:.0} MiB", rss_mib());
+
+    let state: serde_json::Value = http.get(format!("{}/_sim/state", sim.url())).send().await.expect("state").json().await.expect("json");
+    let rv = state["store"]["resource_version"].as_u64().expect("rv");
+    let t = Instant::now();
+    let mut waiters = Vec::new();
+    for _ in 0..WATCHES {
+        let resp = http
+            .get(format!("{}/api/v1/pods?watch=1&resourceVersion={rv}", sim.url()))
+            .send()
+            .await
+            .expect("watch opens");
+        waiters.push(tokio::spawn(async move {
+            let mut body = resp.bytes_stream();
+            let mut seen = Vec::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                seen.extend_from_slice(&chunk);
+                if seen.windows(11).any(|w| w == b"scale-probe") {
+                    return Some(Instant::now());
+                }
+            }
+            None
+        }));
+    }
+    println!("{WATCHES} watches opened in {:?}; RSS {:.0} MiB", t.elapsed(), rss_mib());
+    let pod = serde_json::json!({"metadata": {"name": "scale-probe"}, "spec": {"containers": [{"name": "m", "image": "i"}]}});
+    let sent = Instant::now();
+    let r = http.post(format!("{}/api/v1/namespaces/default/pods", sim.url())).json(&pod).send().await.expect("create");
+    assert_eq!(r.status(), 201);
+    let mut latest = Duration::ZERO;
+    let mut received = 0;
+    for w in waiters {
+        if let Ok(Ok(Some(at))) = tokio::time::timeout(Duration::from_secs(60), w).await {
+            received += 1;
+            latest = latest.max(at.saturating_duration_since(sent));
+        }
+    }
+    assert_eq!(received, WATCHES);
+    println!("one event reached all {WATCHES} watches within {latest:?}; RSS {:.0} MiB", rss_mib());
+    token.cancel();
+    sim.stopped().await.expect("sim stops");
+}
