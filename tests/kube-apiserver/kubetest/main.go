@@ -6,7 +6,9 @@
 //	    until SIGTERM/SIGINT.
 //	podwall-kubetest compact --endpoint URL [--revision N]
 //	    compacts etcd's history up to revision N (default: the current revision) and
-//	    prints the revision it compacted at; like `etcdctl compact --physical`.
+//	    prints the revision it compacted at; like `etcdctl compact --physical`, but it
+//	    also records the revision under "compact_rev_key" the way kube-apiserver's own
+//	    compactor does, so the apiserver's watch cache learns about it.
 //	podwall-kubetest revision --endpoint URL
 //	    prints etcd's current revision.
 //	podwall-kubetest freeports N
@@ -162,11 +164,45 @@ func runCompact(args []string) error {
 			return err
 		}
 	}
-	if _, err := c.Compact(ctx, r, clientv3.WithCompactPhysical()); err != nil {
+	if err := compactLikeAPIServer(ctx, c, r); err != nil {
 		return err
 	}
 	fmt.Println(r)
 	return nil
+}
+
+// compactRevKey is the etcd key through which kube-apiservers agree on compactions: the
+// apiserver's own compactor (k8s.io/apiserver/pkg/storage/etcd3) writes the revision it
+// compacts to there, and every apiserver watches that key to learn the compacted
+// revision (it then drops cache snapshots older than that, so exact-RV lists get 410).
+// A bare etcd compaction (etcdctl compact) would not be seen by the apiserver's cache,
+// so this does the same dance: bump the key (compare-and-swap on its version), then compact.
+const compactRevKey = "compact_rev_key"
+
+func compactLikeAPIServer(ctx context.Context, c *clientv3.Client, rev int64) error {
+	for attempt := 0; attempt < 10; attempt++ {
+		get, err := c.Get(ctx, compactRevKey)
+		if err != nil {
+			return err
+		}
+		var version int64
+		if len(get.Kvs) > 0 {
+			version = get.Kvs[0].Version
+		}
+		txn, err := c.Txn(ctx).
+			If(clientv3.Compare(clientv3.Version(compactRevKey), "=", version)).
+			Then(clientv3.OpPut(compactRevKey, strconv.FormatInt(rev, 10))).
+			Commit()
+		if err != nil {
+			return err
+		}
+		if !txn.Succeeded {
+			continue // an apiserver compacted concurrently; read again
+		}
+		_, err = c.Compact(ctx, rev, clientv3.WithCompactPhysical())
+		return err
+	}
+	return fmt.Errorf("could not update %s: too much contention", compactRevKey)
 }
 
 func runRevision(args []string) error {
