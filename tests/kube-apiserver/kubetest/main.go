@@ -5,7 +5,8 @@
 //	    runs a single-member etcd (go.etcd.io/etcd/server/v3/embed) on 127.0.0.1 only,
 //	    until SIGTERM/SIGINT.
 //	podwall-kubetest compact --endpoint URL [--revision N]
-//	    compacts etcd's history up to revision N (default: the current revision) and
+//	    compacts etcd's history up to revision N (default: the revision of a marker
+//	    write made just now, i.e. all history up to now) and
 //	    prints the revision it compacted at; like `etcdctl compact --physical`, but it
 //	    also records the revision under "compact_rev_key" the way kube-apiserver's own
 //	    compactor does, so the apiserver's watch cache learns about it.
@@ -160,9 +161,16 @@ func runCompact(args []string) error {
 	defer cancel()
 	r := *rev
 	if r == 0 {
-		if r, err = currentRevision(ctx, c); err != nil {
+		// Compact at the revision of a write of our own, not at the revision of the
+		// latest object change: a kube-apiserver watch resumed exactly at the
+		// compaction revision would otherwise receive that change with its previous
+		// version compacted away ("etcd event received with PrevKv=nil", an internal
+		// error instead of a clean 410 Gone).
+		put, err := c.Put(ctx, "podwall-kubetest/compact-marker", time.Now().UTC().Format(time.RFC3339Nano))
+		if err != nil {
 			return err
 		}
+		r = put.Header.Revision
 	}
 	if err := compactLikeAPIServer(ctx, c, r); err != nil {
 		return err
