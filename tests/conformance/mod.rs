@@ -15,6 +15,10 @@ use podwall::sim::{RunningSim, SimConfig, SimHandle};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+#[path = "../control_plane/mod.rs"]
+pub mod control_plane;
+use control_plane::ControlPlane;
+
 /// The generous deadline for anything "eventually" on a busy machine.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -29,6 +33,8 @@ pub struct Target {
     /// The simulator's base URL, when the target is the simulator.
     pub sim_url: Option<String>,
     running: Option<(RunningSim, CancellationToken)>,
+    /// A private real control plane (see [`target_private`]); the field order stops it last.
+    control_plane: Option<ControlPlane>,
 }
 
 impl Drop for Target {
@@ -52,10 +58,27 @@ pub fn unique() -> String {
 
 /// The test's target; `test` names the namespace.
 pub async fn target(test: &str) -> Target {
+    target_with(test, None).await
+}
+
+/// Like [`target`], but on a real server a control plane of the test's own, started with
+/// `settings` (`PODWALL_KUBE_*`), for tests that disrupt the server (compaction).
+pub async fn target_private(test: &str, settings: &[(&str, &str)]) -> Target {
+    if std::env::var_os("PODWALL_CONFORMANCE_KUBECONFIG").is_none() {
+        return target_with(test, None).await;
+    }
+    target_with(test, Some(ControlPlane::start(settings).await)).await
+}
+
+async fn target_with(test: &str, control_plane: Option<ControlPlane>) -> Target {
     // Dev-dependencies enable two rustls providers; the process must choose one.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (client, sim, sim_url, running) = match std::env::var("PODWALL_CONFORMANCE_KUBECONFIG") {
-        Ok(path) => {
+    let real = control_plane
+        .as_ref()
+        .map(|cp| cp.kubeconfig.display().to_string())
+        .or_else(|| std::env::var("PODWALL_CONFORMANCE_KUBECONFIG").ok());
+    let (client, sim, sim_url, running) = match real {
+        Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(&path)
                 .expect("PODWALL_CONFORMANCE_KUBECONFIG is readable");
             let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default())
@@ -63,7 +86,7 @@ pub async fn target(test: &str) -> Target {
                 .expect("kubeconfig is usable");
             (Client::try_from(config).expect("client"), None, None, None)
         }
-        Err(_) => {
+        None => {
             let token = CancellationToken::new();
             let config = SimConfig {
                 listen: "127.0.0.1:0".parse().expect("address"),
@@ -102,6 +125,7 @@ pub async fn target(test: &str) -> Target {
         sim,
         sim_url,
         running,
+        control_plane,
     }
 }
 
@@ -116,15 +140,40 @@ impl Target {
         self.sim.is_some()
     }
 
-    /// A node pods can be bound to.
+    /// A node pods can be bound to; on a bare real control plane (no kubelet ever
+    /// registers one) the test creates it, as a kubelet would.
     pub async fn some_node(&self) -> String {
         let nodes: Api<Node> = Api::all(self.client.clone());
         let list = nodes.list(&Default::default()).await.expect("nodes list");
-        list.items
+        let found = list
+            .items
             .iter()
             .find(|n| n.spec.as_ref().and_then(|s| s.unschedulable) != Some(true))
-            .and_then(|n| n.metadata.name.clone())
-            .expect("a schedulable node")
+            .and_then(|n| n.metadata.name.clone());
+        if let Some(name) = found {
+            return name;
+        }
+        let name = format!("pwc-node-{}", unique());
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                       "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}
+        }))
+        .expect("node");
+        nodes
+            .create(&PostParams::default(), &node)
+            .await
+            .expect("node is created");
+        name
+    }
+
+    /// Compacts the server's history: `/_sim/faults/compact` on the simulator,
+    /// `scripts/test-control-plane compact` on a private real control plane.
+    pub async fn compact(&self) {
+        match &self.control_plane {
+            Some(cp) => cp.compact().await,
+            None => self.sim_control("/_sim/faults/compact").await,
+        }
     }
 
     /// Creates a pod with `labels`, optionally bound to `node`.
