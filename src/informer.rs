@@ -19,6 +19,12 @@ use crate::cache::{Cache, Health, Kind, Scope};
 use crate::slim::{NodeFields, PodFields};
 use crate::view::{NodeView, PodView};
 
+/// What the watchers ask of the API server, as core-group RBAC (resource, verbs): a
+/// `watcher` lists, then watches. `deploy/` grants exactly this (tests/real_install.rs
+/// compares them), so a new watch without its RBAC rule fails a test.
+pub const WATCHED: &[(&str, &[&str])] =
+    &[("pods", &["list", "watch"]), ("nodes", &["list", "watch"])];
+
 /// Starts the watchers; they run until `shutdown` is cancelled.
 pub fn spawn(
     client: kube::Client,

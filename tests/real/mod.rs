@@ -1,0 +1,274 @@
+//! Shared parts of the real-server tests: the wall server in process against a real
+//! kube-apiserver, and a test's namespace driven the way an operator, a scheduler and a
+//! kubelet would drive it.
+
+#![allow(dead_code)] // each test binary uses a different part of this helper
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use podwall::server::{KubeSource, RunningServer, ServeConfig};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{SseClient, init};
+use crate::control_plane::client_from;
+
+/// Restarts and re-lists take a few seconds on top of the usual deadline.
+pub const SLOW_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A wall server against a real apiserver, stopped on drop.
+pub struct Wall {
+    pub server: RunningServer,
+    token: CancellationToken,
+    pub http: reqwest::Client,
+}
+
+impl Drop for Wall {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+impl Wall {
+    /// `podwall serve --kubeconfig FILE [--namespace NS…]`, in process; waits for /readyz.
+    pub async fn start(kubeconfig: &Path, namespaces: &[&str]) -> Wall {
+        init();
+        let token = CancellationToken::new();
+        let server = podwall::server::start(
+            ServeConfig {
+                listen: "127.0.0.1:0".parse().expect("static address"),
+                namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
+                kube: KubeSource::Infer {
+                    kubeconfig: Some(kubeconfig.to_path_buf()),
+                },
+            },
+            token.clone(),
+        )
+        .await
+        .expect("server starts with the kubeconfig");
+        let wall = Wall {
+            server,
+            token,
+            http: reqwest::Client::new(),
+        };
+        wall.wait_ready().await;
+        wall
+    }
+
+    pub async fn wait_ready(&self) {
+        let url = format!("{}/readyz", self.server.url());
+        poll("readyz 200", SLOW_DEADLINE, || async {
+            let resp = self.http.get(&url).send().await.ok()?;
+            (resp.status() == 200).then_some(())
+        })
+        .await;
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.server.url()))
+            .send()
+            .await
+            .expect("GET");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.expect("body"))
+    }
+
+    pub async fn snapshot(&self, query: &str) -> Value {
+        let (status, body) = self.get(&format!("/api/snapshot{query}")).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("snapshot JSON")
+    }
+
+    pub async fn events(&self, query: &str) -> SseClient {
+        let resp = self
+            .http
+            .get(format!("{}/api/events{query}", self.server.url()))
+            .send()
+            .await
+            .expect("SSE connect");
+        assert_eq!(resp.status(), 200);
+        SseClient::from_response(resp)
+    }
+}
+
+/// Polls `check` until it gives `Some`, or panics after `deadline`.
+pub async fn poll<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A unique suffix for names shared across tests on one server.
+pub fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}", nanos & 0xffff_ffff_ffff)
+}
+
+/// What the test does with the API, as an operator, a scheduler and a kubelet would.
+pub struct Cluster {
+    pub client: kube::Client,
+    pub namespace: String,
+}
+
+impl Cluster {
+    pub async fn new(kubeconfig: &Path, test: &str) -> Cluster {
+        let client = client_from(kubeconfig).await;
+        let namespace = format!("pwr-{test}-{}", unique());
+        let ns: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": namespace}})).expect("namespace");
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("namespace is created");
+        Cluster { client, namespace }
+    }
+
+    pub fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    pub fn nodes(&self) -> Api<Node> {
+        Api::all(self.client.clone())
+    }
+
+    /// Registers a node and reports it Ready, like a kubelet.
+    pub async fn create_node(&self, name: &str) {
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"node-role.kubernetes.io/worker": ""}},
+            "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                       "allocatable": {"cpu": "3900m", "memory": "7Gi", "pods": "110"}}
+        }))
+        .expect("node");
+        self.nodes()
+            .create(&PostParams::default(), &node)
+            .await
+            .expect("node is created");
+        let now = jiff::Timestamp::now().to_string();
+        self.nodes()
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"conditions": [{
+                    "type": "Ready", "status": "True", "reason": "KubeletReady",
+                    "lastHeartbeatTime": now, "lastTransitionTime": now}]}})),
+            )
+            .await
+            .expect("node status is patched");
+    }
+
+    /// Creates a pod; `node` sets `spec.nodeName` directly.
+    pub async fn create_pod(&self, name: &str, node: Option<&str>) {
+        let mut spec = json!({"containers": [{"name": "app", "image": "nginx:1.27",
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]});
+        if let Some(node) = node {
+            spec["nodeName"] = Value::from(node);
+        }
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": "probe"}},
+            "spec": spec,
+        }))
+        .expect("pod");
+        self.pods()
+            .create(&PostParams::default(), &pod)
+            .await
+            .expect("pod is created");
+    }
+
+    /// Binds an unscheduled pod, as the scheduler does.
+    pub async fn bind(&self, pod: &str, node: &str) {
+        let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node}});
+        let _: Value = self
+            .pods()
+            .create_subresource("binding", pod, &PostParams::default(), &binding)
+            .await
+            .expect("binding is accepted");
+    }
+
+    /// Reports the pod Running and ready through the status subresource, as a kubelet.
+    pub async fn run_pod(&self, pod: &str) {
+        let now = jiff::Timestamp::now().to_string();
+        self.pods()
+            .patch_status(
+                pod,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {
+                    "phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
+                    "containerStatuses": [{"name": "app", "image": "nginx:1.27", "imageID": "",
+                        "ready": true, "started": true, "restartCount": 0,
+                        "state": {"running": {"startedAt": now}}}]}})),
+            )
+            .await
+            .expect("pod status is patched");
+    }
+
+    /// Deletes a pod gracefully (a bound pod then stays Terminating: no kubelet).
+    pub async fn delete_pod(&self, pod: &str) {
+        self.pods()
+            .delete(pod, &DeleteParams::default())
+            .await
+            .expect("delete");
+    }
+
+    /// The kubelet's final delete with grace period 0.
+    pub async fn force_delete_pod(&self, pod: &str) {
+        match self
+            .pods()
+            .delete(pod, &DeleteParams::default().grace_period(0))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => panic!("force delete failed: {e:?}"),
+        }
+    }
+
+    /// name → (node, status) of this namespace's pods as the wall should show them.
+    pub async fn expected(&self) -> BTreeMap<String, (Value, String)> {
+        let list = self.pods().list(&Default::default()).await.expect("list");
+        list.items
+            .iter()
+            .map(|p| {
+                let name = p.metadata.name.clone().unwrap_or_default();
+                let node = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.clone())
+                    .map(Value::from)
+                    .unwrap_or(Value::Null);
+                let status = if p.metadata.deletion_timestamp.is_some() {
+                    "Terminating".to_string()
+                } else {
+                    p.status
+                        .as_ref()
+                        .and_then(|s| s.phase.clone())
+                        .unwrap_or_default()
+                };
+                (name, (node, status))
+            })
+            .collect()
+    }
+}
