@@ -195,6 +195,22 @@ fn health_of(e: &watcher::Error, scope: &Scope) -> Health {
         None if matches!(e, watcher::Error::NoResourceVersion) => {
             Health::Error(format!("{scope}: {e}"))
         }
-        None => Health::Reconnecting(format!("{verb} {scope} failed: {e}")),
+        None => Health::Reconnecting(format!("{verb} {scope} failed: {}", with_causes(e))),
     }
+}
+
+/// The error and its sources, so the wall names the cause a client error wraps (a
+/// refused certificate, a refused connection) instead of "client error (Connect)".
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+        source = cause.source();
+    }
+    text
 }

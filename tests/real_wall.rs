@@ -267,3 +267,88 @@ async fn the_wall_relists_after_etcd_compaction() {
     converge(&wall, &mut events, &mut model, &cluster).await;
     assert!(!model.pods.contains_key(&format!("{}/b", cluster.namespace)));
 }
+
+/// A CA that signed nothing the test control plane serves (public certificate only).
+const FOREIGN_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBmjCCAUGgAwIBAgIUen7DmrBNIUajk536b+h2Udga5nQwCgYIKoZIzj0EAwIw
+IjEgMB4GA1UEAwwXbm90LXRoZS1wb2R3YWxsLXRlc3QtY2EwIBcNMjYxMTI2MTUy
+NTMyWhgPMjEyNjExMDIxNTI1MzJaMCIxIDAeBgNVBAMMF25vdC10aGUtcG9kd2Fs
+bC10ZXN0LWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE+zKtv/IDfJt+um32
+qYLoyh3Xrz75QfmQGjmLChEOeo3zWmJrfwFZ20wkLjTBcrxsjFl0dq2gM8soAlQk
+5Q5RAqNTMFEwHQYDVR0OBBYEFMrOsANzrEg4Herz88u1uqj1ANPaMB8GA1UdIwQY
+MBaAFMrOsANzrEg4Herz88u1uqj1ANPaMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZI
+zj0EAwIDRwAwRAIgEBXddh7UXAga+/OWKG8m7kMMW9bLeQeyO7/66YC0yvICICrp
+e5d4KbhVNx1h2fikG29Zr1dWIPuKRHIyNSVbhZuB
+-----END CERTIFICATE-----
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubeconfig_ca_is_verified() {
+    let Some(kubeconfig) = shared_kubeconfig("PODWALL_REAL_KUBECONFIG") else {
+        return;
+    };
+    // The same kubeconfig with another CA: rustls must refuse the serving certificate.
+    use base64::Engine as _;
+    let mut kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
+    for cluster in &mut kc.clusters {
+        if let Some(c) = cluster.cluster.as_mut() {
+            c.certificate_authority_data =
+                Some(base64::engine::general_purpose::STANDARD.encode(FOREIGN_CA));
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, serde_json::to_string(&kc).expect("json")).expect("write");
+    // The right CA is accepted, the foreign one refused by certificate verification.
+    let version = |path: std::path::PathBuf| async move {
+        control_plane::client_from(&path)
+            .await
+            .apiserver_version()
+            .await
+    };
+    version(kubeconfig.clone())
+        .await
+        .expect("the control plane's own CA is accepted");
+    let refused = version(path.clone())
+        .await
+        .expect_err("a foreign CA must be refused");
+    let mut chain = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(&refused);
+    while let Some(e) = source {
+        chain.push_str(&format!("{e}: "));
+        source = e.source();
+    }
+    assert!(chain.contains("UnknownIssuer"), "{chain}");
+    common::init();
+    let token = tokio_util::sync::CancellationToken::new();
+    let server = podwall::server::start(
+        podwall::server::ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("static address"),
+            namespaces: Vec::new(),
+            kube: podwall::server::KubeSource::Infer {
+                kubeconfig: Some(path),
+            },
+        },
+        token.clone(),
+    )
+    .await
+    .expect("server starts");
+    let http = reqwest::Client::new();
+    let reason = poll(
+        "readyz to report the failed list",
+        SLOW_DEADLINE,
+        || async {
+            let resp = http
+                .get(format!("{}/readyz", server.url()))
+                .send()
+                .await
+                .ok()?;
+            let status = resp.status();
+            let body = resp.text().await.ok()?;
+            body.contains("failed").then_some((status, body))
+        },
+    )
+    .await;
+    assert_eq!(reason.0, 503, "{}", reason.1);
+    token.cancel();
+}
