@@ -349,7 +349,7 @@ fn update(
     }
     let expect = parse_rv(&v)?;
     let stored = ctx.store.update(resource, ns, name, expect, |old| {
-        let new = keep_other_half(&old, v, status_only);
+        let new = keep_other_half(&old, v.clone(), status_only);
         let mut checked = new.clone();
         checked["metadata"]["name"] = name.into();
         validate(resource, &checked)?;

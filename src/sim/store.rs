@@ -371,15 +371,37 @@ impl Store {
     }
 
     /// Replaces an object with what `change` makes of it. `expect_rv` is the optimistic
-    /// concurrency precondition. A change that alters nothing does not bump the
-    /// resourceVersion (like the real apiserver).
+    /// concurrency precondition; without one, a write that races another is retried on
+    /// the newer object (like the apiserver's `GuaranteedUpdate`). A change that alters
+    /// nothing does not bump the resourceVersion (like the real apiserver).
     pub fn update(
         &self,
         resource: Resource,
         namespace: &str,
         name: &str,
         expect_rv: Option<u64>,
-        change: impl FnOnce(Value) -> Result<Value, ApiError>,
+        mut change: impl FnMut(Value) -> Result<Value, ApiError>,
+    ) -> Result<Arc<Stored>, ApiError> {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_update(resource, namespace, name, expect_rv, &mut change) {
+                Err(e) if e.reason == "Conflict" && expect_rv.is_none() && attempt < ATTEMPTS => {
+                    continue;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn try_update(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        expect_rv: Option<u64>,
+        change: &mut impl FnMut(Value) -> Result<Value, ApiError>,
     ) -> Result<Arc<Stored>, ApiError> {
         let key = (namespace.to_string(), name.to_string());
         let current = self
@@ -388,7 +410,7 @@ impl Store {
         if expect_rv.is_some_and(|rv| rv != current.index.rv) {
             return Err(ApiError::conflict(resource, name));
         }
-        // Decode and change outside the lock; re-check the version when committing.
+        // Decode and change outside the lock; `swap` re-checks the version.
         let old = current.decode();
         let mut new = change(old.clone())?;
         // Identity and bookkeeping fields stay the server's.
