@@ -50,7 +50,8 @@ pub fn serve(
             (exact, None)
         }
     };
-    let page = store.list(resource, rv, namespace, after, opts.limit, |i| {
+    let count = !opts.filtered();
+    let page = store.list(resource, rv, namespace, after, opts.limit, count, |i| {
         opts.matches(i)
     })?;
     let mut meta = json!({"resourceVersion": page.rv.to_string()});

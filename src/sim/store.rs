@@ -197,7 +197,7 @@ pub struct Page {
     pub items: Vec<Arc<Stored>>,
     /// Key of the last item when more matching items remain.
     pub next: Option<Key>,
-    /// How many matching items remain after this page.
+    /// How many matching items remain after this page (only 0 or 1 when not counted).
     pub remaining: usize,
 }
 
@@ -625,7 +625,8 @@ impl Store {
     }
 
     /// One page of objects as they were at `rv` (`None`: now), after key `after`, that
-    /// satisfy `filter`. Older states are rebuilt by undoing newer events.
+    /// satisfy `filter`. Older states are rebuilt by undoing newer events. With
+    /// `count_remaining`, [`Page::remaining`] is exact.
     pub fn list(
         &self,
         resource: Resource,
@@ -633,6 +634,7 @@ impl Store {
         namespace: Option<&str>,
         after: Option<&Key>,
         limit: Option<usize>,
+        count_remaining: bool,
         filter: impl Fn(&ObjectIndex) -> bool,
     ) -> Result<Page, ApiError> {
         let s = self.state.lock();
@@ -663,39 +665,57 @@ impl Store {
                 undo.insert(e.object.index.key(), prev);
             }
         }
+        let undo_is_empty = undo.is_empty();
         let mut current = s.objects[resource.index()].range(range.clone()).peekable();
         let mut undone = undo.range(range).peekable();
+        // The state at `at`, in key order: current objects with the undone keys overlaid.
+        let mut merged = std::iter::from_fn(|| {
+            loop {
+                let item: Option<&Arc<Stored>> = match (current.peek(), undone.peek()) {
+                    (None, None) => return None,
+                    (Some(_), None) => current.next().map(|(_, v)| v),
+                    (None, Some(_)) => undone.next().and_then(|(_, v)| v.as_ref()),
+                    (Some((ck, _)), Some((uk, _))) => match ck.cmp(uk) {
+                        std::cmp::Ordering::Less => current.next().map(|(_, v)| v),
+                        std::cmp::Ordering::Greater => undone.next().and_then(|(_, v)| v.as_ref()),
+                        std::cmp::Ordering::Equal => {
+                            current.next();
+                            undone.next().and_then(|(_, v)| v.as_ref())
+                        }
+                    },
+                };
+                if item.is_some() {
+                    return item;
+                }
+            }
+        });
+        let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
         let mut items = Vec::new();
-        let mut next = None;
-        let mut remaining = 0usize;
-        let limit = limit.filter(|l| *l > 0);
-        loop {
-            let item: Option<Arc<Stored>> = match (current.peek(), undone.peek()) {
-                (None, None) => break,
-                (Some(_), None) => current.next().map(|(_, v)| v.clone()),
-                (None, Some(_)) => undone.next().and_then(|(_, v)| v.clone()),
-                (Some((ck, _)), Some((uk, _))) => match ck.cmp(uk) {
-                    std::cmp::Ordering::Less => current.next().map(|(_, v)| v.clone()),
-                    std::cmp::Ordering::Greater => undone.next().and_then(|(_, v)| v.clone()),
-                    std::cmp::Ordering::Equal => {
-                        current.next();
-                        undone.next().and_then(|(_, v)| v.clone())
-                    }
-                },
-            };
-            let Some(item) = item else { continue };
-            if !filter(&item.index) {
-                continue;
-            }
-            if limit.is_some_and(|l| items.len() >= l) {
-                remaining += 1;
-            } else {
-                items.push(item);
+        for item in merged.by_ref() {
+            if filter(&item.index) {
+                items.push(item.clone());
+                if items.len() == limit {
+                    break;
+                }
             }
         }
-        if remaining > 0 {
-            next = items.last().map(|i| i.index.key());
-        }
+        // What is left: counted only when the caller reports it (unfiltered lists);
+        // otherwise it is enough to know that one more item matches.
+        let remaining = if items.len() < limit {
+            0
+        } else if !count_remaining {
+            usize::from(merged.any(|i| filter(&i.index)))
+        } else if undo_is_empty {
+            drop(merged);
+            current.count()
+        } else {
+            merged.count()
+        };
+        let next = if remaining > 0 {
+            items.last().map(|i| i.index.key())
+        } else {
+            None
+        };
         Ok(Page {
             rv: at,
             items,
