@@ -188,6 +188,21 @@ pub fn watch_frame(kind: &str, object: &[u8]) -> Bytes {
     b.freeze()
 }
 
+/// Which page of a list to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageRequest<'a> {
+    /// The resourceVersion to read at (`None`: now).
+    pub rv: Option<u64>,
+    /// Only this namespace.
+    pub namespace: Option<&'a str>,
+    /// Start after this key (the continue token's).
+    pub after: Option<&'a Key>,
+    /// At most this many items.
+    pub limit: Option<usize>,
+    /// Count every remaining item (for `remainingItemCount`), not just whether one exists.
+    pub count_remaining: bool,
+}
+
 /// One page of a list.
 #[derive(Debug)]
 pub struct Page {
@@ -624,19 +639,21 @@ impl Store {
         }
     }
 
-    /// One page of objects as they were at `rv` (`None`: now), after key `after`, that
-    /// satisfy `filter`. Older states are rebuilt by undoing newer events. With
-    /// `count_remaining`, [`Page::remaining`] is exact.
+    /// One page of objects, as [`PageRequest`] says, that satisfy `filter`. Older
+    /// states are rebuilt by undoing newer events.
     pub fn list(
         &self,
         resource: Resource,
-        rv: Option<u64>,
-        namespace: Option<&str>,
-        after: Option<&Key>,
-        limit: Option<usize>,
-        count_remaining: bool,
+        request: PageRequest<'_>,
         filter: impl Fn(&ObjectIndex) -> bool,
     ) -> Result<Page, ApiError> {
+        let PageRequest {
+            rv,
+            namespace,
+            after,
+            limit,
+            count_remaining,
+        } = request;
         let s = self.state.lock();
         let at = rv.unwrap_or(s.rv);
         if at < s.compacted {
@@ -706,7 +723,6 @@ impl Store {
         } else if !count_remaining {
             usize::from(merged.any(|i| filter(&i.index)))
         } else if undo_is_empty {
-            drop(merged);
             current.count()
         } else {
             merged.count()
