@@ -744,3 +744,22 @@ async fn merge_patch_status_and_binding_subresources() {
     );
     t.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_ends_after_timeout_seconds() {
+    let t = target("watch-timeout").await;
+    let from = list_rv(&t).await;
+    let params = WatchParams::default().timeout(1);
+    let mut w = t.pods().watch(&params, &from).await.expect("watch").boxed();
+    let ended = tokio::time::timeout(DEADLINE, async {
+        while let Some(e) = w.next().await {
+            e.expect("a clean end, not an error");
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the watch closes by itself after timeoutSeconds"
+    );
+    t.finish().await;
+}
