@@ -171,8 +171,7 @@ async fn handle(
         ("POST", Some(name), Some("binding")) if resource == Resource::Pods => {
             bind(&ctx, &ns, name, &body)
         }
-        (m, _, Some(sub)) if !matches!(sub, "status" | "binding") => {
-            let _ = m;
+        (_, _, Some(sub)) if !matches!(sub, "status" | "binding") => {
             Err(ApiError::no_route(req.path()))
         }
         (m, _, _) => Err(ApiError::method_not_allowed(m)),
