@@ -789,3 +789,186 @@ pub fn uid_from(rng: &mut impl RngCore) -> String {
         &h[20..32]
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(ns: &str, name: &str, app: &str) -> Value {
+        json!({"metadata": {"namespace": ns, "name": name, "labels": {"app": app}}, "spec": {}, "status": {}})
+    }
+
+    fn store_with_namespaces(limit: usize) -> Store {
+        let store = Store::new(100, limit, 1);
+        for ns in ["a", "b"] {
+            store.load(Resource::Namespaces, json!({"metadata": {"name": ns}}));
+        }
+        store
+    }
+
+    fn names(page: &Page) -> Vec<String> {
+        page.items
+            .iter()
+            .map(|i| format!("{}/{}", i.index.namespace, i.index.name))
+            .collect()
+    }
+
+    #[test]
+    fn lists_at_an_older_version_undo_later_changes() {
+        let store = store_with_namespaces(100);
+        for n in ["p1", "p2", "p3"] {
+            store
+                .create(Resource::Pods, pod("a", n, "web"))
+                .expect("create");
+        }
+        let then = store.rv();
+        store
+            .remove(Resource::Pods, "a", "p2", None)
+            .expect("remove");
+        store
+            .create(Resource::Pods, pod("a", "p0", "web"))
+            .expect("create");
+        store
+            .update(Resource::Pods, "a", "p3", None, |mut v| {
+                v["metadata"]["labels"]["app"] = "api".into();
+                Ok(v)
+            })
+            .expect("update");
+        let old = store
+            .list(
+                Resource::Pods,
+                PageRequest {
+                    rv: Some(then),
+                    ..Default::default()
+                },
+                |_| true,
+            )
+            .expect("list");
+        assert_eq!(names(&old), ["a/p1", "a/p2", "a/p3"]);
+        assert_eq!(old.items[2].index.label("app"), Some("web"));
+        let now = store
+            .list(Resource::Pods, PageRequest::default(), |_| true)
+            .expect("list");
+        assert_eq!(names(&now), ["a/p0", "a/p1", "a/p3"]);
+        assert_eq!(now.items[2].index.label("app"), Some("api"));
+    }
+
+    #[test]
+    fn pages_continue_after_a_key_within_a_namespace() {
+        let store = store_with_namespaces(100);
+        for (ns, n) in [("a", "x"), ("a", "y"), ("a", "z"), ("b", "w")] {
+            store
+                .create(
+                    Resource::Pods,
+                    pod(ns, n, if n == "y" { "db" } else { "web" }),
+                )
+                .expect("create");
+        }
+        let req = PageRequest {
+            namespace: Some("a"),
+            limit: Some(1),
+            count_remaining: true,
+            ..Default::default()
+        };
+        let first = store.list(Resource::Pods, req, |_| true).expect("page");
+        assert_eq!(
+            (names(&first), first.remaining),
+            (vec!["a/x".to_string()], 2)
+        );
+        let after = first.next.clone().expect("more");
+        let second = store
+            .list(
+                Resource::Pods,
+                PageRequest {
+                    after: Some(&after),
+                    limit: Some(5),
+                    ..req
+                },
+                |_| true,
+            )
+            .expect("page");
+        assert_eq!(
+            (names(&second), second.remaining, second.next),
+            (vec!["a/y".to_string(), "a/z".to_string()], 0, None)
+        );
+        // A filtered page only learns whether another match exists.
+        let web = |i: &ObjectIndex| i.label("app") == Some("web");
+        let filtered = store
+            .list(
+                Resource::Pods,
+                PageRequest {
+                    namespace: None,
+                    count_remaining: false,
+                    ..req
+                },
+                web,
+            )
+            .expect("page");
+        assert_eq!(
+            (names(&filtered), filtered.remaining),
+            (vec!["a/x".to_string()], 1)
+        );
+        let other_ns = ("b".to_string(), "w".to_string());
+        let wrong = store.list(
+            Resource::Pods,
+            PageRequest {
+                after: Some(&other_ns),
+                ..req
+            },
+            |_| true,
+        );
+        assert_eq!(wrong.map(|_| ()).map_err(|e| e.code), Err(400));
+    }
+
+    #[test]
+    fn resuming_behind_the_window_is_gone() {
+        let store = store_with_namespaces(3);
+        let start = store.rv();
+        for n in ["p1", "p2", "p3", "p4"] {
+            store
+                .create(Resource::Pods, pod("a", n, "web"))
+                .expect("create");
+        }
+        let err = store
+            .events_after(start, 10)
+            .expect_err("fell out of the window");
+        assert_eq!((err.code, err.reason), (410, "Expired"));
+        let (events, _) = store
+            .events_after(start + 1, 10)
+            .expect("inside the window");
+        assert_eq!(events.len(), 3);
+        assert!(events.windows(2).all(|w| w[0].rv < w[1].rv));
+        assert!(
+            store
+                .list(
+                    Resource::Pods,
+                    PageRequest {
+                        rv: Some(start),
+                        ..Default::default()
+                    },
+                    |_| true
+                )
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn unchanged_updates_keep_the_version_and_deletes_stamp_a_new_one() {
+        let store = store_with_namespaces(100);
+        let created = store
+            .create(Resource::Pods, pod("a", "p", "web"))
+            .expect("create");
+        let same = store
+            .update(Resource::Pods, "a", "p", None, Ok)
+            .expect("no-op update");
+        assert_eq!(same.index.rv, created.index.rv);
+        let stale = store.update(Resource::Pods, "a", "p", Some(created.index.rv - 1), Ok);
+        assert_eq!(stale.map(|_| ()).map_err(|e| e.reason), Err("Conflict"));
+        let gone = store
+            .remove(Resource::Pods, "a", "p", None)
+            .expect("remove");
+        assert_eq!(gone.index.rv, store.rv());
+        assert!(gone.index.rv > created.index.rv);
+    }
+}
