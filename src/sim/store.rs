@@ -489,6 +489,8 @@ impl Store {
     /// Deletes an object. Pods that are scheduled and not finished get a grace period
     /// (`grace` or their `terminationGracePeriodSeconds`): they are marked with
     /// `deletionTimestamp` and the caller removes them later with [`Store::remove`].
+    /// Namespaces are marked Terminating; the caller finishes them with
+    /// [`Store::finish_namespace`].
     pub fn delete(
         &self,
         resource: Resource,
@@ -538,7 +540,16 @@ impl Store {
             }
         }
         if resource == Resource::Namespaces {
-            self.remove_namespace_content(name);
+            // The namespace shows Terminating; the namespace controller's part
+            // (`Store::finish_namespace`) empties and removes it.
+            if current.index.deleting {
+                return Ok(Deletion::Terminating(current, 0));
+            }
+            let mut new = current.decode();
+            new["metadata"]["deletionTimestamp"] = Value::String(now_rfc3339());
+            new["status"]["phase"] = Value::String("Terminating".into());
+            let stored = self.swap(resource, current.index.key(), &current, new)?;
+            return Ok(Deletion::Terminating(stored, 0));
         }
         self.remove(resource, namespace, name, None)
             .map(Deletion::Gone)
@@ -579,11 +590,13 @@ impl Store {
         Ok(stored)
     }
 
-    fn remove_namespace_content(&self, namespace: &str) {
+    /// Deletes a Terminating namespace's pods, then the namespace (that incarnation only).
+    pub fn finish_namespace(&self, namespace: &str, uid: &str) {
         let (_, pods) = self.snapshot(Resource::Pods, Some(namespace));
         for pod in pods {
             let _ = self.remove(Resource::Pods, namespace, &pod.index.name, None);
         }
+        let _ = self.remove(Resource::Namespaces, "", namespace, Some(uid));
     }
 
     fn commit(
