@@ -766,3 +766,59 @@ async fn merge_patch_status_and_binding_subresources() {
     );
     t.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_ends_after_timeout_seconds() {
+    let t = target("watch-timeout").await;
+    let from = list_rv(&t).await;
+    let params = WatchParams::default().timeout(1);
+    let mut w = t.pods().watch(&params, &from).await.expect("watch").boxed();
+    let ended = tokio::time::timeout(DEADLINE, async {
+        while let Some(e) = w.next().await {
+            e.expect("a clean end, not an error");
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the watch closes by itself after timeoutSeconds"
+    );
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_namespace_terminates_it_and_its_pods() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let t = target("ns-delete").await;
+    t.create_pod("inside", json!({}), None).await;
+    let namespaces: kube::Api<Namespace> = kube::Api::all(t.client.clone());
+    let deleted = namespaces
+        .delete(&t.namespace, &DeleteParams::default())
+        .await
+        .expect("delete");
+    if let Some(ns) = deleted.left() {
+        assert!(ns.metadata.deletion_timestamp.is_some());
+        assert_eq!(
+            ns.status.and_then(|s| s.phase).as_deref(),
+            Some("Terminating")
+        );
+    }
+    // The real apiserver needs its namespace controller; allow it a minute there.
+    let deadline = if t.is_sim() {
+        DEADLINE
+    } else {
+        Duration::from_secs(60)
+    };
+    let gone = tokio::time::timeout(deadline, async {
+        loop {
+            match namespaces.get(&t.namespace).await {
+                Err(kube::Error::Api(s)) if s.code == 404 => return,
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the namespace goes away");
+    let e = api_error(t.pods().get("inside").await.expect_err("its pods are gone"));
+    assert_eq!(e.code, 404);
+}

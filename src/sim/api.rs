@@ -171,8 +171,7 @@ async fn handle(
         ("POST", Some(name), Some("binding")) if resource == Resource::Pods => {
             bind(&ctx, &ns, name, &body)
         }
-        (m, _, Some(sub)) if !matches!(sub, "status" | "binding") => {
-            let _ = m;
+        (_, _, Some(sub)) if !matches!(sub, "status" | "binding") => {
             Err(ApiError::no_route(req.path()))
         }
         (m, _, _) => Err(ApiError::method_not_allowed(m)),
@@ -349,7 +348,7 @@ fn update(
     }
     let expect = parse_rv(&v)?;
     let stored = ctx.store.update(resource, ns, name, expect, |old| {
-        let new = keep_other_half(&old, v, status_only);
+        let new = keep_other_half(&old, v.clone(), status_only);
         let mut checked = new.clone();
         checked["metadata"]["name"] = name.into();
         validate(resource, &checked)?;

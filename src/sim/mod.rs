@@ -89,7 +89,8 @@ pub struct SimContext {
 }
 
 impl SimContext {
-    /// Removes a Terminating object when its grace period is over (the kubelet's part).
+    /// Removes a Terminating object when its grace period is over: the kubelet's part for
+    /// pods, the namespace controller's for namespaces.
     fn remove_after_grace(
         self: &Arc<Self>,
         resource: Resource,
@@ -104,7 +105,11 @@ impl SimContext {
             tokio::select! {
                 _ = ctx.shutdown.cancelled() => {}
                 _ = tokio::time::sleep(wait) => {
-                    let _ = ctx.store.remove(resource, &namespace, &name, Some(&uid));
+                    if resource == Resource::Namespaces {
+                        ctx.store.finish_namespace(&name, &uid);
+                    } else {
+                        let _ = ctx.store.remove(resource, &namespace, &name, Some(&uid));
+                    }
                 }
             }
         });
