@@ -222,7 +222,7 @@ fn create(
     ns: &str,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
-    let directive = FieldValidation::from_query(req.query_string(), Write::Create)?;
+    let directive = FieldValidation::from_query(req.query_string(), "CreateOptions")?;
     let mut v = parse_body(body)?;
     check_kind(resource, &v)?;
     let warnings = directive.apply(resource, Write::Create, &mut v)?;
@@ -331,7 +331,7 @@ fn update(
     status_only: bool,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
-    let directive = FieldValidation::from_query(req.query_string(), Write::Update)?;
+    let directive = FieldValidation::from_query(req.query_string(), "UpdateOptions")?;
     let mut v = parse_body(body)?;
     check_kind(resource, &v)?;
     let warnings = directive.apply(resource, Write::Update, &mut v)?;
@@ -387,7 +387,7 @@ fn patch(
     ) {
         return Err(ApiError::unsupported_media_type(content_type));
     }
-    let directive = FieldValidation::from_query(req.query_string(), Write::Patch)?;
+    let directive = FieldValidation::from_query(req.query_string(), "PatchOptions")?;
     let mut p = parse_body(body)?;
     if media == "application/strategic-merge-patch+json" {
         strip_element_order(&mut p);
@@ -397,7 +397,7 @@ fn patch(
     let stored = ctx.store.update(resource, ns, name, expect, |old| {
         let mut patched = old.clone();
         merge_patch(&mut patched, &p);
-        warnings = directive.apply(resource, Write::Patch, &mut patched)?;
+        warnings = directive.apply(resource, Write::Patch(&p), &mut patched)?;
         let new = keep_other_half(&old, patched, status_only);
         validate(resource, &new)?;
         Ok(new)

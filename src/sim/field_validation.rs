@@ -11,7 +11,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header::{HeaderValue, WARNING};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::query::query_pairs;
 use super::resource::Resource;
@@ -29,31 +29,22 @@ pub enum FieldValidation {
 }
 
 /// Which request an object came with: the real server words its errors differently for
-/// a decoded body and for a patched object.
+/// a decoded body (400 BadRequest) and for a patched object (422 Invalid on `patch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Write {
+pub enum Write<'a> {
     /// POST: the body is the object.
     Create,
     /// PUT: the body is the object.
     Update,
-    /// PATCH: the object is the stored one with the patch applied.
-    Patch,
-}
-
-impl Write {
-    /// The options kind the request's query parameters belong to.
-    fn options_kind(self) -> &'static str {
-        match self {
-            Write::Create => "CreateOptions",
-            Write::Update => "UpdateOptions",
-            Write::Patch => "PatchOptions",
-        }
-    }
+    /// PATCH: the object is the stored one with this patch applied.
+    Patch(&'a Value),
 }
 
 impl FieldValidation {
-    /// Reads the `fieldValidation` query parameter; unset or empty means `Warn`.
-    pub fn from_query(query: &str, write: Write) -> Result<Self, ApiError> {
+    /// Reads the `fieldValidation` query parameter of a request whose options are of
+    /// `kind` (`CreateOptions`, `UpdateOptions`, `PatchOptions`); unset or empty
+    /// means `Warn`.
+    pub fn from_query(query: &str, kind: &str) -> Result<Self, ApiError> {
         let mut directive = Self::Warn;
         for (k, v) in query_pairs(query)? {
             if k != "fieldValidation" {
@@ -65,17 +56,22 @@ impl FieldValidation {
                 "Strict" => Self::Strict,
                 other => {
                     // Values are case-sensitive (apimachinery `ValidateFieldValidation`).
-                    return Err(ApiError::invalid(
-                        write.options_kind(),
+                    let message = format!(
+                        "Unsupported value: \"{other}\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
+                    );
+                    let mut e = ApiError::invalid(
+                        &format!("{kind}.meta.k8s.io"),
                         "",
                         vec![Cause {
                             reason: "FieldValueNotSupported",
-                            message: format!(
-                                "Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
-                            ),
+                            message: message.clone(),
                             field: "fieldValidation".into(),
                         }],
-                    ));
+                    );
+                    e.details = Some(json!({"group": "meta.k8s.io", "kind": kind, "causes": [
+                        {"reason": "FieldValueNotSupported", "message": message, "field": "fieldValidation"}
+                    ]}));
+                    return Err(e);
                 }
             };
         }
@@ -137,7 +133,17 @@ fn decode_error(resource: Resource, write: Write, message: String) -> ApiError {
         Write::Create | Write::Update => ApiError::bad_request(format!(
             "{kind} in version \"v1\" cannot be handled as a {kind}: {message}"
         )),
-        Write::Patch => ApiError::bad_request(message),
+        // The real server names the patched object (merge patch) or the patch (strategic
+        // merge patch) as the invalid value; the simulator names the patch.
+        Write::Patch(patch) => ApiError::invalid(
+            "",
+            "",
+            vec![Cause {
+                reason: "FieldValueInvalid",
+                message: format!("Invalid value: {:?}: {message}", patch.to_string()),
+                field: "patch".into(),
+            }],
+        ),
     }
 }
 
@@ -244,12 +250,17 @@ mod tests {
             err.message,
             "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"metadata.bogus\", unknown field \"spec.containers[0].colour\", unknown field \"spec.foo\""
         );
+        let patch = json!({"spec": {"foo": true}});
         let err = FieldValidation::Strict
-            .apply(Resource::Pods, Write::Patch, &mut v)
+            .apply(Resource::Pods, Write::Patch(&patch), &mut v)
             .unwrap_err();
+        assert_eq!((err.code, err.reason), (422, "Invalid"));
         assert!(
+            err.message.starts_with(
+                " \"\" is invalid: patch: Invalid value: \"{\\\"spec\\\":{\\\"foo\\\":true}}\": strict decoding error: unknown field"
+            ),
+            "{}",
             err.message
-                .starts_with("strict decoding error: unknown field")
         );
     }
 
@@ -301,7 +312,7 @@ mod tests {
 
     #[test]
     fn directive_parsing() {
-        let parse = |q| FieldValidation::from_query(q, Write::Create);
+        let parse = |q| FieldValidation::from_query(q, "CreateOptions");
         assert_eq!(parse("").unwrap(), FieldValidation::Warn);
         assert_eq!(
             parse("fieldValidation=Strict").unwrap(),
@@ -313,10 +324,9 @@ mod tests {
         );
         let err = parse("fieldValidation=strict").unwrap_err();
         assert_eq!(err.code, 422);
-        assert!(
-            err.message.contains("Unsupported value: \"strict\""),
-            "{}",
-            err.message
+        assert_eq!(
+            err.message,
+            "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: \"strict\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
         );
     }
 }
