@@ -24,7 +24,7 @@ pub enum FieldValidation {
     Ignore,
     /// Drop them and warn about each (the server's default).
     Warn,
-    /// Reject the request with 400 BadRequest.
+    /// Reject the request (400 BadRequest; 422 Invalid for a patch).
     Strict,
 }
 
