@@ -506,10 +506,11 @@ impl Churn {
                 pod: (ns, name),
                 uid,
             } => {
+                // The kubelet's final delete: grace 0, MODIFIED then DELETED.
                 let _ = self
                     .ctx
                     .store
-                    .remove(Resource::Pods, &ns, &name, Some(&uid));
+                    .delete(Resource::Pods, &ns, &name, Some(0), Some(&uid));
             }
             Step::NodeReady { node } => {
                 self.update_node(&node, |v| {

@@ -110,7 +110,8 @@ impl SimContext {
                     if resource == Resource::Namespaces {
                         ctx.store.finish_namespace(&name, &uid);
                     } else {
-                        let _ = ctx.store.remove(resource, &namespace, &name, Some(&uid));
+                        // The kubelet's final delete has grace period 0, like a real one.
+                        let _ = ctx.store.delete(resource, &namespace, &name, Some(0), Some(&uid));
                     }
                 }
             }

@@ -538,6 +538,28 @@ impl Store {
                 let stored = self.swap(resource, current.index.key(), &current, new)?;
                 return Ok(Deletion::Terminating(stored, grace));
             }
+            // Grace 0 still goes through the graceful path (CheckGracefulDelete returns
+            // true for every pod): the apiserver first records deletionTimestamp with
+            // deletionGracePeriodSeconds 0 (MODIFIED), then removes the pod (DELETED).
+            // apiserver pkg/registry/rest/delete.go BeforeDelete, registry/generic Store.Delete.
+            if value["metadata"]["deletionGracePeriodSeconds"].as_i64() != Some(0) {
+                let mut new = value;
+                // A shortened grace period moves the deadline back to when the deletion was
+                // requested: old deadline - old grace + 0.
+                let requested = new["metadata"]["deletionTimestamp"]
+                    .as_str()
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .zip(new["metadata"]["deletionGracePeriodSeconds"].as_i64())
+                    .and_then(|(t, g)| t.checked_sub(jiff::SignedDuration::from_secs(g)).ok())
+                    .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .unwrap_or_else(now_rfc3339);
+                new["metadata"]["deletionTimestamp"] = Value::String(requested);
+                new["metadata"]["deletionGracePeriodSeconds"] = Value::from(0);
+                let marked = self.swap(resource, current.index.key(), &current, new)?;
+                return self
+                    .remove(resource, namespace, name, Some(&marked.index.uid))
+                    .map(Deletion::Gone);
+            }
         }
         if resource == Resource::Namespaces {
             // The namespace shows Terminating; the namespace controller's part
