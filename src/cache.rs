@@ -71,6 +71,8 @@ pub struct Change {
     pub seq: u64,
     /// What changed.
     pub diff: Diff,
+    /// When it entered the cache (for the fan-out latency metric).
+    pub published: std::time::Instant,
     pub(crate) frames: Frames,
 }
 
@@ -169,7 +171,8 @@ impl Kind {
         }
     }
 
-    fn label(self) -> KindLabel {
+    /// The metric label of this kind.
+    pub fn label(self) -> KindLabel {
         KindLabel {
             kind: if self == Self::Pod { "pod" } else { "node" },
         }
@@ -331,6 +334,7 @@ impl Cache {
 
     /// A re-list of `scope` begins: objects it does not list again will be deleted.
     pub fn begin_relist(&self, scope: &Scope) {
+        self.metrics.lists.get_or_create(&scope.kind.label()).inc();
         let mut st = self.state.write();
         let generation = st.next_generation;
         st.next_generation += 1;
@@ -543,12 +547,6 @@ impl Cache {
         if entry.health.as_ref() == Some(&health) {
             return;
         }
-        if health != Health::Ok {
-            self.metrics
-                .watch_errors
-                .get_or_create(&scope.kind.label())
-                .inc();
-        }
         entry.health = Some(health);
         let worst = st
             .scopes
@@ -606,6 +604,7 @@ impl Cache {
             epoch: st.epoch,
             seq: st.seq,
             diff,
+            published: std::time::Instant::now(),
             frames: Frames::default(),
         });
         if st.ring.len() == RING_CAPACITY {

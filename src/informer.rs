@@ -104,6 +104,7 @@ async fn run_scope<K>(
                 apply(&cache, &scope, event);
             }
             Some(Err(e)) => {
+                cache.metrics().record_watch_error(scope.kind, &e);
                 let health = health_of(&e, &scope);
                 if optional && matches!(health, Health::Forbidden(_)) {
                     tracing::info!(%scope, error = %e, "not readable; node boxes show names only");
