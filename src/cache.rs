@@ -105,7 +105,12 @@ impl Position {
     /// Parses an event id; `None` when it is not one of ours.
     pub fn parse(s: &str) -> Option<Self> {
         let (epoch, seq) = s.trim().split_once('-')?;
-        if epoch.len() != 16 {
+        // Digits only: `from_str_radix` and `parse` would also take a leading `+`.
+        if epoch.len() != 16
+            || !epoch.bytes().all(|b| b.is_ascii_hexdigit())
+            || seq.is_empty()
+            || !seq.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         Some(Self {
@@ -314,6 +319,11 @@ impl Cache {
             ));
         }
         Err(reason)
+    }
+
+    /// The API server health clients currently see.
+    pub fn api_status(&self) -> ApiStatus {
+        self.state.read().status.clone()
     }
 
     /// The current position.
