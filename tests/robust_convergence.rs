@@ -109,7 +109,7 @@ struct Totals {
 
 impl Totals {
     fn add(&mut self, o: &Totals) {
-        self.seeds += 1;
+        self.seeds += o.seeds;
         self.faults += o.faults;
         self.changes += o.changes;
         self.events += o.events;
@@ -188,6 +188,7 @@ async fn run_seed(seed: u64) -> Totals {
     let snap = settle(&stack, seed).await;
     let settle_ms = settle_start.elapsed().as_millis();
     let mut totals = Totals {
+        seeds: 1,
         faults,
         changes: stack.server.cache.position().seq - seq_before,
         pods: snap.pods.len(),
