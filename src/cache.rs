@@ -71,6 +71,8 @@ pub struct Change {
     pub seq: u64,
     /// What changed.
     pub diff: Diff,
+    /// When it entered the cache (for the fan-out latency metric).
+    pub published: std::time::Instant,
     pub(crate) frames: Frames,
 }
 
@@ -103,7 +105,12 @@ impl Position {
     /// Parses an event id; `None` when it is not one of ours.
     pub fn parse(s: &str) -> Option<Self> {
         let (epoch, seq) = s.trim().split_once('-')?;
-        if epoch.len() != 16 {
+        // Digits only: `from_str_radix` and `parse` would also take a leading `+`.
+        if epoch.len() != 16
+            || !epoch.bytes().all(|b| b.is_ascii_hexdigit())
+            || seq.is_empty()
+            || !seq.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         Some(Self {
@@ -169,7 +176,8 @@ impl Kind {
         }
     }
 
-    fn label(self) -> KindLabel {
+    /// The metric label of this kind.
+    pub fn label(self) -> KindLabel {
         KindLabel {
             kind: if self == Self::Pod { "pod" } else { "node" },
         }
@@ -313,6 +321,11 @@ impl Cache {
         Err(reason)
     }
 
+    /// The API server health clients currently see.
+    pub fn api_status(&self) -> ApiStatus {
+        self.state.read().status.clone()
+    }
+
     /// The current position.
     pub fn position(&self) -> Position {
         let st = self.state.read();
@@ -331,6 +344,7 @@ impl Cache {
 
     /// A re-list of `scope` begins: objects it does not list again will be deleted.
     pub fn begin_relist(&self, scope: &Scope) {
+        self.metrics.lists.get_or_create(&scope.kind.label()).inc();
         let mut st = self.state.write();
         let generation = st.next_generation;
         st.next_generation += 1;
@@ -543,12 +557,6 @@ impl Cache {
         if entry.health.as_ref() == Some(&health) {
             return;
         }
-        if health != Health::Ok {
-            self.metrics
-                .watch_errors
-                .get_or_create(&scope.kind.label())
-                .inc();
-        }
         entry.health = Some(health);
         let worst = st
             .scopes
@@ -606,6 +614,7 @@ impl Cache {
             epoch: st.epoch,
             seq: st.seq,
             diff,
+            published: std::time::Instant::now(),
             frames: Frames::default(),
         });
         if st.ring.len() == RING_CAPACITY {

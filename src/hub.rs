@@ -7,6 +7,7 @@
 //! the shared broadcast channel gets a fresh `reset` instead of an ever-growing queue.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -218,12 +219,85 @@ fn frame(id: &str, event: &str, data: &str) -> Bytes {
     Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))
 }
 
-/// Counts a connected client for as long as its stream lives.
-struct ClientGuard(Arc<Cache>);
+/// Largest piece of a frame handed to the HTTP layer at once.
+const WRITE_CHUNK: usize = 8 * 1024;
 
-impl Drop for ClientGuard {
+/// How long after a lag-reset a second lag disconnects the client instead: a client
+/// that cannot keep up even right after a fresh snapshot only wastes resets.
+const SLOW_WINDOW: Duration = Duration::from_secs(30);
+
+/// What every stream of a server shares: the connected-client limit (`--max-clients`)
+/// and the latest unfiltered reset frame per format, so a connect storm encodes the
+/// snapshot once per change, not once per client.
+#[derive(Debug, Clone)]
+pub struct ClientSlots {
+    used: Arc<AtomicUsize>,
+    max: usize,
+    resets: Arc<LatestResets>,
+}
+
+/// The latest unfiltered reset frame and its position, per [`Format`].
+type LatestResets = parking_lot::Mutex<[Option<(Position, Bytes)>; 2]>;
+
+impl ClientSlots {
+    /// Room for `max` concurrent streams.
+    pub fn new(max: usize) -> Self {
+        Self {
+            used: Arc::default(),
+            max,
+            resets: Arc::default(),
+        }
+    }
+
+    /// The limit.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// A slot for one more stream, or `None` when `max` are connected.
+    pub fn try_acquire(&self, cache: &Arc<Cache>) -> Option<ClientSlot> {
+        let before = self.used.fetch_add(1, Ordering::AcqRel);
+        if before >= self.max {
+            self.used.fetch_sub(1, Ordering::AcqRel);
+            cache.metrics().clients_rejected.inc();
+            return None;
+        }
+        cache.metrics().clients.inc();
+        Some(ClientSlot {
+            slots: self.clone(),
+            cache: cache.clone(),
+        })
+    }
+
+    /// The reset frame of `snap`, shared when the filter is empty.
+    fn reset_frame(&self, snap: &Snapshot, filter: &Filter, format: Format) -> Bytes {
+        if !filter.is_empty() {
+            return reset_frame(snap, format);
+        }
+        let position = snap.position();
+        let mut resets = self.resets.lock();
+        let cell = &mut resets[format as usize];
+        match cell {
+            Some((at, bytes)) if *at == position => bytes.clone(),
+            _ => {
+                let bytes = reset_frame(snap, format);
+                *cell = Some((position, bytes.clone()));
+                bytes
+            }
+        }
+    }
+}
+
+/// One connected client, counted until its stream is dropped.
+pub struct ClientSlot {
+    slots: ClientSlots,
+    cache: Arc<Cache>,
+}
+
+impl Drop for ClientSlot {
     fn drop(&mut self) {
-        self.0.metrics().clients.dec();
+        self.slots.used.fetch_sub(1, Ordering::AcqRel);
+        self.cache.metrics().clients.dec();
     }
 }
 
@@ -234,45 +308,60 @@ struct ClientState {
     rx: broadcast::Receiver<Arc<Change>>,
     pending: std::collections::VecDeque<Bytes>,
     ping: tokio::time::Interval,
+    last_lag: Option<tokio::time::Instant>,
     shutdown: CancellationToken,
-    _guard: ClientGuard,
+    slot: ClientSlot,
 }
 
 /// The SSE body of one client: a `retry:` hint, a reset or the missed changes, then every
-/// visible change as it happens, `: ping` when idle; ends when `shutdown` is cancelled.
+/// visible change as it happens, `: ping` when idle; ends when `shutdown` is cancelled or
+/// the client lags twice within [`SLOW_WINDOW`].
+///
+/// Memory per client is bounded: a broadcast receiver (a cursor, not a queue), the
+/// start frames (shared `Bytes` handles, except a filtered reset), and what the socket
+/// and HTTP layer buffer; a client that stops reading is not polled, so nothing else
+/// accumulates for it, and it never slows the others (the broadcast never waits).
 pub fn client_stream(
-    cache: Arc<Cache>,
+    slot: ClientSlot,
     filter: Filter,
     format: Format,
     resume: Option<Position>,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
-    cache.metrics().clients.inc();
+    let cache = slot.cache.clone();
     let (rx, start) = cache.subscribe(&filter, resume);
     let mut pending = std::collections::VecDeque::new();
     pending.push_back(Bytes::from(format!("retry: {RETRY_MS}\n\n")));
     match start {
         Start::Reset(snap) => {
             cache.metrics().resets_sent.inc();
-            pending.push_back(reset_frame(&snap, format));
+            pending.push_back(slot.slots.reset_frame(&snap, &filter, format));
         }
         Start::Replay(changes) => {
             pending.extend(changes.iter().filter_map(|c| frame_for(c, &filter, format)))
         }
     }
     let state = ClientState {
-        _guard: ClientGuard(cache.clone()),
+        slot,
         cache,
         filter,
         format,
         rx,
         pending,
         ping: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
+        last_lag: None,
         shutdown,
     };
     futures::stream::unfold(state, |mut st| async move {
-        let bytes = next_frame(&mut st).await?;
-        st.cache.metrics().frames_sent.inc();
+        let mut bytes = next_frame(&mut st).await?;
+        if bytes.len() > WRITE_CHUNK {
+            // Zero-copy slices: the HTTP layer's per-connection buffer stays near its own
+            // limit instead of growing to the largest frame (a reset) and keeping it.
+            let rest = bytes.split_off(WRITE_CHUNK);
+            st.pending.push_front(rest);
+        } else {
+            st.cache.metrics().frames_sent.inc();
+        }
         Some((Ok(bytes), st))
     })
 }
@@ -291,18 +380,32 @@ async fn next_frame(st: &mut ClientState) -> Option<Bytes> {
             received = st.rx.recv() => match received {
                 Ok(change) => {
                     if let Some(bytes) = frame_for(&change, &st.filter, st.format) {
+                        st.cache
+                            .metrics()
+                            .fanout_latency
+                            .observe(change.published.elapsed().as_secs_f64());
                         st.ping.reset();
                         return Some(bytes);
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
+                    let metrics = st.cache.metrics();
+                    metrics.frames_dropped.inc_by(missed);
+                    let now = tokio::time::Instant::now();
+                    if st.last_lag.is_some_and(|at| now - at < SLOW_WINDOW) {
+                        tracing::info!(missed, "SSE client too slow even after a reset; disconnecting");
+                        metrics.slow_client_disconnects.inc();
+                        return None;
+                    }
+                    st.last_lag = Some(now);
                     tracing::debug!(missed, "slow SSE client lagged; sending a reset");
-                    st.cache.metrics().lagged_clients.inc();
-                    st.cache.metrics().resets_sent.inc();
+                    metrics.lagged_clients.inc();
+                    metrics.resets_sent.inc();
                     let (rx, start) = st.cache.subscribe(&st.filter, None);
                     st.rx = rx;
                     if let Start::Reset(snap) = start {
-                        st.pending.push_back(reset_frame(&snap, st.format));
+                        let frame = st.slot.slots.reset_frame(&snap, &st.filter, st.format);
+                        st.pending.push_back(frame);
                     }
                 }
                 Err(RecvError::Closed) => return None,
@@ -382,7 +485,9 @@ mod tests {
         let cache = Arc::new(Cache::new(Arc::default()));
         let token = CancellationToken::new();
         let stream = client_stream(
-            cache.clone(),
+            ClientSlots::new(1)
+                .try_acquire(&cache)
+                .expect("a free slot"),
             Filter::default(),
             Format::Json,
             None,
@@ -409,8 +514,62 @@ mod tests {
             &next[..80]
         );
         assert_eq!(cache.metrics().lagged_clients.get(), 1);
+        assert_eq!(cache.metrics().frames_dropped.get(), 10);
         token.cancel();
         assert!(stream.next().await.is_none(), "the stream ends on shutdown");
+    }
+
+    #[tokio::test]
+    async fn a_client_lagging_again_soon_after_a_reset_is_disconnected() {
+        let cache = Arc::new(Cache::new(Arc::default()));
+        let slots = ClientSlots::new(1);
+        let stream = client_stream(
+            slots.try_acquire(&cache).expect("a free slot"),
+            Filter::default(),
+            Format::Json,
+            None,
+            CancellationToken::new(),
+        );
+        let mut stream = std::pin::pin!(stream);
+        assert!(slots.try_acquire(&cache).is_none(), "one slot, taken");
+        for _ in 0..2 {
+            stream
+                .next()
+                .await
+                .and_then(Result::ok)
+                .expect("retry, reset");
+        }
+        let mut flood = 0..;
+        let mut overflow = |cache: &Cache| {
+            for i in flood.by_ref().take(CHANNEL_CAPACITY + 1) {
+                cache.upsert_pod(&PODS, pod(&i.to_string(), "n1"));
+            }
+        };
+        overflow(&cache);
+        // A large reset comes in several writes.
+        let mut reset = Vec::new();
+        while !reset.ends_with(b"\n\n") {
+            let piece = stream.next().await.and_then(Result::ok).expect("a reset");
+            assert!(piece.len() <= WRITE_CHUNK);
+            reset.extend_from_slice(&piece);
+        }
+        assert!(String::from_utf8_lossy(&reset).starts_with("id: "));
+        assert!(String::from_utf8_lossy(&reset).contains("event: reset"));
+        overflow(&cache);
+        assert!(
+            stream.next().await.is_none(),
+            "the second lag ends the stream"
+        );
+        assert_eq!(cache.metrics().slow_client_disconnects.get(), 1);
+        assert_eq!(
+            cache.metrics().clients.get(),
+            0,
+            "an ended stream frees its slot"
+        );
+        assert!(
+            slots.try_acquire(&cache).is_some(),
+            "the slot is free again"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -418,7 +577,9 @@ mod tests {
         let cache = Arc::new(Cache::new(Arc::default()));
         let token = CancellationToken::new();
         let stream = client_stream(
-            cache.clone(),
+            ClientSlots::new(1)
+                .try_acquire(&cache)
+                .expect("a free slot"),
             Filter::default(),
             Format::Html,
             None,

@@ -25,6 +25,9 @@ use crate::view::{NodeView, PodView};
 pub const WATCHED: &[(&str, &[&str])] =
     &[("pods", &["list", "watch"]), ("nodes", &["list", "watch"])];
 
+/// How often a degraded watch checks whether the API server answers again.
+const HEALTH_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Starts the watchers; they run until `shutdown` is cancelled.
 pub fn spawn(
     client: kube::Client,
@@ -95,21 +98,36 @@ async fn run_scope<K>(
 ) where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
+    let probe_api = api.clone();
     let stream = watcher(api).default_backoff();
     let mut stream = std::pin::pin!(stream);
+    let mut probe = tokio::time::interval(HEALTH_PROBE);
+    let mut degraded = false;
     tracing::info!(%scope, "watch started");
     loop {
         let item = tokio::select! {
             _ = shutdown.cancelled() => break,
+            // A recovered watch on a quiet cluster yields no event, so nothing else would
+            // clear the banner: while degraded, a one-item list tells us the server is back.
+            _ = probe.tick(), if degraded => {
+                let one = kube::api::ListParams::default().limit(1);
+                if probe_api.list_metadata(&one).await.is_ok() {
+                    degraded = false;
+                    cache.set_health(&scope, Health::Ok);
+                }
+                continue;
+            }
             item = stream.next() => item,
         };
         match item {
             None => break,
             Some(Ok(event)) => {
+                degraded = false;
                 cache.set_health(&scope, Health::Ok);
                 apply(&cache, &scope, event);
             }
             Some(Err(e)) => {
+                cache.metrics().record_watch_error(scope.kind, &e);
                 let health = health_of(&e, &scope);
                 if optional && matches!(health, Health::Forbidden(_)) {
                     tracing::info!(%scope, error = %e, "not readable; node boxes show names only");
@@ -117,6 +135,7 @@ async fn run_scope<K>(
                     continue;
                 }
                 tracing::warn!(%scope, error = %e, "watch failed; retrying with backoff");
+                degraded = true;
                 cache.set_health(&scope, health);
             }
         }

@@ -47,6 +47,12 @@ struct ServeArgs {
     /// Watch only these namespaces (repeatable or comma-separated); all when absent.
     #[arg(long = "namespace", env = "PODWALL_NAMESPACE", value_delimiter = ',')]
     namespaces: Vec<String>,
+    /// Most concurrent event streams; beyond it a stream gets 503 with Retry-After.
+    #[arg(long, env = "PODWALL_MAX_CLIENTS", default_value_t = 10_000)]
+    max_clients: usize,
+    /// Seconds open connections get to finish on shutdown (below the pod's grace period).
+    #[arg(long, env = "PODWALL_SHUTDOWN_GRACE", default_value_t = 10)]
+    shutdown_grace: u64,
 }
 
 #[derive(Args)]
@@ -113,7 +119,11 @@ async fn main() -> std::process::ExitCode {
                     kubeconfig: a.kubeconfig,
                 },
             };
-            podwall::server::run(config, shutdown)
+            let limits = podwall::server::Limits {
+                max_clients: a.max_clients,
+                shutdown_grace: std::time::Duration::from_secs(a.shutdown_grace),
+            };
+            podwall::server::run_with(config, limits, shutdown)
                 .await
                 .map_err(|e| e.to_string())
         }

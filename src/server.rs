@@ -32,6 +32,25 @@ pub struct ServeConfig {
     pub kube: KubeSource,
 }
 
+/// Resource limits of a server; the defaults suit a wall in a cluster.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Concurrent SSE streams; beyond it a stream request gets 503 with Retry-After.
+    pub max_clients: usize,
+    /// On shutdown, how long open connections get to finish after SSE streams end
+    /// (keep it below the pod's terminationGracePeriodSeconds).
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_clients: 10_000,
+            shutdown_grace: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
 /// Errors of the server's lifecycle.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -88,9 +107,18 @@ impl RunningServer {
     }
 }
 
-/// Starts serving: binds `listen`, starts the watchers, returns at once.
+/// Starts serving with default [`Limits`]: binds `listen`, starts the watchers, returns at once.
 pub async fn start(
     config: ServeConfig,
+    shutdown: CancellationToken,
+) -> Result<RunningServer, Error> {
+    start_with(config, Limits::default(), shutdown).await
+}
+
+/// Starts serving with `limits`.
+pub async fn start_with(
+    config: ServeConfig,
+    limits: Limits,
     shutdown: CancellationToken,
 ) -> Result<RunningServer, Error> {
     let kube_config = match config.kube {
@@ -114,15 +142,17 @@ pub async fn start(
     let state = AppState {
         cache: cache.clone(),
         shutdown: shutdown.clone(),
+        slots: crate::hub::ClientSlots::new(limits.max_clients),
     };
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .wrap(actix_web::middleware::from_fn(crate::web::request_limits))
             .wrap(crate::web::security_headers())
             .configure(crate::web::configure)
     })
     .disable_signals()
-    .shutdown_timeout(5)
+    .shutdown_timeout(limits.shutdown_grace.as_secs())
     .bind(config.listen)
     .map_err(|source| Error::Bind {
         addr: config.listen,
@@ -150,4 +180,13 @@ pub async fn start(
 /// Runs the server until `shutdown` is cancelled.
 pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(), Error> {
     start(config, shutdown).await?.stopped().await
+}
+
+/// Runs the server with `limits` until `shutdown` is cancelled.
+pub async fn run_with(
+    config: ServeConfig,
+    limits: Limits,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    start_with(config, limits, shutdown).await?.stopped().await
 }

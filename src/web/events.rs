@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{AppState, json_error, resume_position};
+use super::{AppState, json_error, resume_position, too_many_clients};
 use crate::filter::Filter;
 use crate::hub::{self, Format};
 
@@ -22,14 +22,15 @@ fn stream(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
         Ok(parsed) => parsed,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
+    let Some(slot) = state.slots.try_acquire(&state.cache) else {
+        tracing::debug!(
+            max = state.slots.max(),
+            "SSE client refused: --max-clients reached"
+        );
+        return too_many_clients(state.slots.max());
+    };
     let resume = resume_position(req, params.last_event_id.as_deref());
-    let body = hub::client_stream(
-        state.cache.clone(),
-        filter,
-        format,
-        resume,
-        state.shutdown.clone(),
-    );
+    let body = hub::client_stream(slot, filter, format, resume, state.shutdown.clone());
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))

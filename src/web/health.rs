@@ -12,11 +12,26 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// 200 once pods and nodes have completed their first full list; 503 with the reason before.
+///
+/// Once synced it stays 200 while the API server is unreachable or refusing: the wall
+/// still serves its last state (marked stale on the page), and restarting podwall would
+/// only lose that state. The body says so.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.cache.readiness() {
-        Ok(()) => HttpResponse::Ok()
-            .content_type("text/plain; charset=utf-8")
-            .body("ready\n"),
+        Ok(()) => {
+            let status = state.cache.api_status();
+            let body = if status.apiserver == "ok" {
+                "ready\n".to_owned()
+            } else {
+                format!(
+                    "ready (stale: apiserver {}: {})\n",
+                    status.apiserver, status.message
+                )
+            };
+            HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .body(body)
+        }
         Err(reason) => HttpResponse::ServiceUnavailable()
             .content_type("text/plain; charset=utf-8")
             .body(format!("{reason}\n")),

@@ -8,11 +8,23 @@ mod page;
 
 use std::sync::Arc;
 
-use actix_web::http::header;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, middleware, web};
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, Position};
+use crate::hub::ClientSlots;
+
+/// Longest accepted request target (path and query). Filters are short; a longer URL is
+/// an attack or a bug, and would cost a parse per request.
+pub const MAX_URI_BYTES: usize = 4096;
+/// Largest accepted total of request header names and values.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Seconds a client refused for `--max-clients` is asked to wait.
+const RETRY_AFTER_SECS: &str = "5";
 
 /// Sent on every response: no inline scripts or styles, no framing, no sniffing.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'";
@@ -24,6 +36,8 @@ pub struct AppState {
     pub cache: Arc<Cache>,
     /// Ends SSE streams on shutdown.
     pub shutdown: CancellationToken,
+    /// The `--max-clients` limit on SSE streams.
+    pub slots: ClientSlots,
 }
 
 /// Registers all routes and default headers on an actix `App`.
@@ -47,8 +61,56 @@ pub fn security_headers() -> middleware::DefaultHeaders {
         .add((header::REFERRER_POLICY, "no-referrer"))
 }
 
+/// Rejects oversized request targets (414) and headers (431) before any handler runs.
+pub async fn request_limits(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    let header_len: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    let refusal = if uri_len > MAX_URI_BYTES {
+        Some((
+            StatusCode::URI_TOO_LONG,
+            format!("request target longer than {MAX_URI_BYTES} bytes"),
+        ))
+    } else if header_len > MAX_HEADER_BYTES {
+        Some((
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("request headers larger than {MAX_HEADER_BYTES} bytes"),
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some((status, message)) => {
+            tracing::debug!(%status, uri_len, header_len, "request refused");
+            Ok(req
+                .into_response(json_error(status, &message))
+                .map_into_right_body())
+        }
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
+}
+
+/// 503 for a stream beyond `--max-clients`, with a Retry-After hint.
+fn too_many_clients(max: usize) -> HttpResponse {
+    let mut resp = json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("too many clients: this server serves at most {max} streams"),
+    );
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    resp
+}
+
 /// A JSON error body: `{"error": "..."}`.
-fn json_error(status: actix_web::http::StatusCode, message: &str) -> HttpResponse {
+fn json_error(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({ "error": message }))
 }
 
