@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use podwall::telemetry::LogFormat;
+use podwall::web::auth::AuthToken;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -47,6 +48,9 @@ struct ServeArgs {
     /// Watch only these namespaces (repeatable or comma-separated); all when absent.
     #[arg(long = "namespace", env = "PODWALL_NAMESPACE", value_delimiter = ',')]
     namespaces: Vec<String>,
+    /// File holding an access token that every route but /healthz and /readyz then requires.
+    #[arg(long, env = "PODWALL_AUTH_TOKEN_FILE")]
+    auth_token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -105,18 +109,27 @@ async fn main() -> std::process::ExitCode {
     let shutdown = CancellationToken::new();
     tokio::spawn(podwall::telemetry::cancel_on_signal(shutdown.clone()));
     let result = match cli.command {
-        Command::Serve(a) => {
-            let config = podwall::server::ServeConfig {
-                listen: a.listen,
-                namespaces: a.namespaces,
-                kube: podwall::server::KubeSource::Infer {
-                    kubeconfig: a.kubeconfig,
-                },
-            };
-            podwall::server::run(config, shutdown)
-                .await
-                .map_err(|e| e.to_string())
-        }
+        Command::Serve(a) => match a
+            .auth_token_file
+            .as_deref()
+            .map(AuthToken::read)
+            .transpose()
+        {
+            Err(e) => Err(e.to_string()),
+            Ok(auth_token) => {
+                let config = podwall::server::ServeConfig {
+                    listen: a.listen,
+                    namespaces: a.namespaces,
+                    kube: podwall::server::KubeSource::Infer {
+                        kubeconfig: a.kubeconfig,
+                    },
+                    auth_token,
+                };
+                podwall::server::run(config, shutdown)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        },
         Command::Demo(a) => podwall::demo::run(
             a.cluster
                 .sim_config("127.0.0.1:0".parse().expect("static address")),

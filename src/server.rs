@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub namespaces: Vec<String>,
     /// Cluster access.
     pub kube: KubeSource,
+    /// When set, every route but the probes requires this token.
+    pub auth_token: Option<crate::web::auth::AuthToken>,
 }
 
 /// Errors of the server's lifecycle.
@@ -115,9 +117,12 @@ pub async fn start(
         cache: cache.clone(),
         shutdown: shutdown.clone(),
     };
+    let access = crate::web::auth::Access::new(config.auth_token);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .app_data(access.clone())
+            .wrap(actix_web::middleware::from_fn(crate::web::auth::require))
             .wrap(crate::web::security_headers())
             .configure(crate::web::configure)
     })
