@@ -105,6 +105,9 @@ impl ClusterArgs {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Two rustls providers linked in (feature unification) would make rustls panic on the
+    // first TLS connection; kube's is ring. An error means one is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     podwall::telemetry::init(cli.log_format);
     let shutdown = CancellationToken::new();
     tokio::spawn(podwall::telemetry::cancel_on_signal(shutdown.clone()));
