@@ -800,3 +800,77 @@ async fn deleting_a_namespace_terminates_it_and_its_pods() {
     let e = api_error(t.pods().get("inside").await.expect_err("its pods are gone"));
     assert_eq!(e.code, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_validation_rejects_or_drops_unknown_fields() {
+    let t = target("field-validation").await;
+    let base = format!("/api/v1/namespaces/{}/pods", t.namespace);
+    let pod = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+               "spec": {"foo": 1, "containers": [{"name": "m", "image": "i"}]}})
+    };
+
+    let (code, status) = t
+        .raw(
+            Method::POST,
+            &format!("{base}?fieldValidation=Strict"),
+            Some(pod("strict")),
+            "application/json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{status}");
+    assert_eq!(status["reason"], "BadRequest");
+    assert_eq!(
+        status["message"],
+        "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.foo\""
+    );
+
+    let (code, created) = t
+        .raw(
+            Method::POST,
+            &format!("{base}?fieldValidation=Ignore"),
+            Some(pod("ignored")),
+            "application/json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    assert!(created["spec"].get("foo").is_none(), "{created}");
+    assert_eq!(created["spec"]["containers"][0]["image"], "i");
+
+    // A patch that adds an unknown field: 422 Invalid on `patch`, not 400.
+    let (code, status) = t
+        .raw(
+            Method::PATCH,
+            &format!("{base}/ignored?fieldValidation=Strict"),
+            Some(json!({"spec": {"bar": 1}})),
+            "application/merge-patch+json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(status["reason"], "Invalid");
+    assert_eq!(status["details"]["causes"][0]["field"], "patch");
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(" \"\" is invalid: patch: Invalid value: ")
+            && message.ends_with(": strict decoding error: unknown field \"spec.bar\""),
+        "{message}"
+    );
+
+    // Directives are case-sensitive.
+    let (code, status) = t
+        .raw(
+            Method::PATCH,
+            &format!("{base}/ignored?fieldValidation=strict"),
+            Some(json!({"metadata": {"labels": {"a": "b"}}})),
+            "application/merge-patch+json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(
+        status["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: \"strict\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
+    );
+    assert_eq!(status["details"]["kind"], "PatchOptions");
+    assert_eq!(status["details"]["causes"][0]["field"], "fieldValidation");
+    t.finish().await;
+}

@@ -8,7 +8,9 @@ mod cluster;
 mod control;
 mod discovery;
 mod faults;
+mod field_validation;
 mod list;
+mod openapi;
 mod patch;
 mod query;
 mod resource;
@@ -171,6 +173,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis", web::get().to(discovery::api_groups))
         .route("/apis/", web::get().to(discovery::api_groups))
         .route("/api/v1/{tail:.*}", web::route().to(api::dispatch))
+        .route("/openapi/v3", web::get().to(openapi::discovery))
+        .route("/openapi/v3/", web::get().to(openapi::discovery))
+        .route("/openapi/v3/api/v1", web::get().to(openapi::core_v1))
         .route("/_sim/state", web::get().to(control::state))
         .route("/_sim/churn", web::post().to(control::churn))
         .route("/_sim/faults/{fault}", web::post().to(control::fault))
