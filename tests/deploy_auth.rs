@@ -138,7 +138,10 @@ async fn a_bearer_token_opens_the_api_and_its_streams() {
         .expect("SSE connect");
     assert_eq!(resp.status(), 200);
     // What ingress-nginx and other proxies read to pass events on unbuffered.
-    assert_eq!(header_str(&resp, "x-accel-buffering".parse().expect("name")), "no");
+    assert_eq!(
+        header_str(&resp, "x-accel-buffering".parse().expect("name")),
+        "no"
+    );
     let mut events = common::SseClient::from_response(resp);
     let reset = events.next().await;
     assert_eq!(reset.event, "reset");
