@@ -87,7 +87,8 @@ impl AuthToken {
     }
 }
 
-/// What the middleware checks against, registered as app data; `open()` admits everyone.
+/// What the middleware checks against, registered as app data; without a token it
+/// admits everyone.
 #[derive(Clone, Debug, Default)]
 pub struct Access {
     token: Option<AuthToken>,
