@@ -28,6 +28,7 @@ pub async fn run(
         listen,
         namespaces: Vec::new(),
         kube: crate::server::KubeSource::Config(running.kube_config()),
+        auth_token: None,
     };
     let server = crate::server::start(config, shutdown).await?;
     // The one user-facing line of the demo: where to look.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use podwall::telemetry::LogFormat;
+use podwall::web::auth::AuthToken;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -53,6 +54,9 @@ struct ServeArgs {
     /// Seconds open connections get to finish on shutdown (below the pod's grace period).
     #[arg(long, env = "PODWALL_SHUTDOWN_GRACE", default_value_t = 10)]
     shutdown_grace: u64,
+    /// File holding an access token that every route but /healthz and /readyz then requires.
+    #[arg(long, env = "PODWALL_AUTH_TOKEN_FILE")]
+    auth_token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -107,26 +111,38 @@ impl ClusterArgs {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Two rustls providers linked in (feature unification) would make rustls panic on the
+    // first TLS connection; kube's is ring. An error means one is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     podwall::telemetry::init(cli.log_format);
     let shutdown = CancellationToken::new();
     tokio::spawn(podwall::telemetry::cancel_on_signal(shutdown.clone()));
     let result = match cli.command {
-        Command::Serve(a) => {
-            let config = podwall::server::ServeConfig {
-                listen: a.listen,
-                namespaces: a.namespaces,
-                kube: podwall::server::KubeSource::Infer {
-                    kubeconfig: a.kubeconfig,
-                },
-            };
-            let limits = podwall::server::Limits {
-                max_clients: a.max_clients,
-                shutdown_grace: std::time::Duration::from_secs(a.shutdown_grace),
-            };
-            podwall::server::run_with(config, limits, shutdown)
-                .await
-                .map_err(|e| e.to_string())
-        }
+        Command::Serve(a) => match a
+            .auth_token_file
+            .as_deref()
+            .map(AuthToken::read)
+            .transpose()
+        {
+            Err(e) => Err(e.to_string()),
+            Ok(auth_token) => {
+                let config = podwall::server::ServeConfig {
+                    listen: a.listen,
+                    namespaces: a.namespaces,
+                    kube: podwall::server::KubeSource::Infer {
+                        kubeconfig: a.kubeconfig,
+                    },
+                    auth_token,
+                };
+                let limits = podwall::server::Limits {
+                    max_clients: a.max_clients,
+                    shutdown_grace: std::time::Duration::from_secs(a.shutdown_grace),
+                };
+                podwall::server::run_with(config, limits, shutdown)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        },
         Command::Demo(a) => podwall::demo::run(
             a.cluster
                 .sim_config("127.0.0.1:0".parse().expect("static address")),

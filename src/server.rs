@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub namespaces: Vec<String>,
     /// Cluster access.
     pub kube: KubeSource,
+    /// When set, every route but the probes requires this token.
+    pub auth_token: Option<crate::web::auth::AuthToken>,
 }
 
 /// Resource limits of a server; the defaults suit a wall in a cluster.
@@ -144,9 +146,13 @@ pub async fn start_with(
         shutdown: shutdown.clone(),
         slots: crate::hub::ClientSlots::new(limits.max_clients),
     };
+    let access = crate::web::auth::Access::new(config.auth_token);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .app_data(access.clone())
+            // Outermost last: headers on every answer, then size limits, then the token.
+            .wrap(actix_web::middleware::from_fn(crate::web::auth::require))
             .wrap(actix_web::middleware::from_fn(crate::web::request_limits))
             .wrap(crate::web::security_headers())
             .configure(crate::web::configure)

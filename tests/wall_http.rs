@@ -85,6 +85,7 @@ async fn readyz_is_503_until_the_first_sync_then_200() {
             listen: "127.0.0.1:0".parse().expect("addr"),
             namespaces: Vec::new(),
             kube: KubeSource::Config(config),
+            auth_token: None,
         },
         token.clone(),
     )
@@ -189,6 +190,7 @@ async fn a_forbidden_resource_is_reported_and_recovers() {
             listen: "127.0.0.1:0".parse().expect("addr"),
             namespaces: Vec::new(),
             kube: KubeSource::Config(sim.kube_config()),
+            auth_token: None,
         },
         token.clone(),
     )
@@ -270,6 +272,7 @@ async fn namespaced_mode_without_node_access_still_shows_pods() {
             listen: "127.0.0.1:0".parse().expect("addr"),
             namespaces: vec!["default".to_owned()],
             kube: KubeSource::Config(sim.kube_config()),
+            auth_token: None,
         },
         token.clone(),
     )
@@ -458,6 +461,7 @@ async fn shutdown_ends_open_streams_and_stops_the_server() {
             listen: "127.0.0.1:0".parse().expect("addr"),
             namespaces: Vec::new(),
             kube: KubeSource::Config(sim.kube_config()),
+            auth_token: None,
         },
         server_token.clone(),
     )

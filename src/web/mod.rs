@@ -2,6 +2,7 @@
 
 mod api;
 mod assets;
+pub mod auth;
 mod events;
 mod health;
 mod page;

@@ -61,6 +61,7 @@ impl Stack {
                 listen: "127.0.0.1:0".parse().expect("static address"),
                 namespaces: Vec::new(),
                 kube: KubeSource::Config(sim.kube_config()),
+                auth_token: None,
             },
             token.clone(),
         )

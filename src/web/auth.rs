@@ -1,0 +1,270 @@
+//! Optional access control: one shared token, read from a file (a mounted Secret), that
+//! every route but the probes requires when it is set.
+//!
+//! A wall screen opens `/?token=…` once and keeps the token in an `HttpOnly`,
+//! `SameSite=Strict` cookie; tools send `Authorization: Bearer …`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse};
+use subtle::ConstantTimeEq;
+
+/// The cookie a browser keeps the token in.
+pub const COOKIE: &str = "podwall_token";
+/// The query parameter a wall screen opens once.
+pub const QUERY_PARAM: &str = "token";
+/// Paths served without the token: kubelet probes carry no credentials.
+const OPEN_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+/// A shorter token is too easy to guess for a screen exposed beyond the cluster.
+const MIN_LEN: usize = 16;
+/// A wall screen keeps its cookie across browser restarts.
+const COOKIE_MAX_AGE: Duration = Duration::days(365);
+
+/// Why a token was refused at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The token file could not be read.
+    #[error("cannot read the auth token file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The token is shorter than [`MIN_LEN`].
+    #[error("the auth token must be at least {MIN_LEN} characters (e.g. `openssl rand -hex 32`)")]
+    TooShort,
+    /// The token has characters that would need escaping in a URL, cookie or header.
+    #[error(
+        "the auth token may only contain letters, digits, '-', '.', '_' and '~' (e.g. `openssl rand -hex 32`)"
+    )]
+    Charset,
+}
+
+/// The shared secret. Its `Debug` never shows it, so it cannot end up in a log line.
+#[derive(Clone)]
+pub struct AuthToken(Arc<str>);
+
+impl fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthToken(<redacted>)")
+    }
+}
+
+impl AuthToken {
+    /// Checks a token: URL-safe characters only (they travel in a query string, a cookie
+    /// and a header unescaped), and long enough.
+    pub fn new(token: &str) -> Result<Self, TokenError> {
+        if !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        {
+            return Err(TokenError::Charset);
+        }
+        if token.len() < MIN_LEN {
+            return Err(TokenError::TooShort);
+        }
+        Ok(Self(token.into()))
+    }
+
+    /// Reads a token file; the trailing newline most editors and `echo` add is trimmed.
+    pub fn read(path: &Path) -> Result<Self, TokenError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TokenError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::new(text.trim_end_matches(['\n', '\r']))
+    }
+
+    /// Compares in constant time (for equal lengths; the length itself is not secret).
+    fn matches(&self, candidate: &[u8]) -> bool {
+        self.0.as_bytes().ct_eq(candidate).into()
+    }
+}
+
+/// What the middleware checks against, registered as app data; without a token it
+/// admits everyone.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    token: Option<AuthToken>,
+}
+
+impl Access {
+    /// Requires `token` when it is `Some`.
+    pub fn new(token: Option<AuthToken>) -> Self {
+        Self { token }
+    }
+}
+
+/// The middleware (`actix_web::middleware::from_fn(auth::require)`): lets the request
+/// through, trades a valid `?token=` for a cookie and a redirect, or answers 401.
+pub async fn require(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(access) = req.app_data::<Access>() else {
+        // Fail closed: the middleware is wrapped but nobody said what it guards with.
+        tracing::error!("access middleware without its configuration");
+        let resp = HttpResponse::InternalServerError().finish();
+        return Ok(req.into_response(resp).map_into_right_body());
+    };
+    let Some(token) = access.token.clone() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    if OPEN_PATHS.contains(&req.path()) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let (presented, rest) = split_token(req.query_string());
+    if let Some(presented) = presented {
+        let resp = if token.matches(presented.as_bytes()) {
+            cookie_and_redirect(req.request(), &token, &rest)
+        } else {
+            unauthorized(req.request())
+        };
+        return Ok(req.into_response(resp).map_into_right_body());
+    }
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token);
+    let cookie = req.cookie(COOKIE);
+    let valid = bearer.is_some_and(|b| token.matches(b.as_bytes()))
+        || cookie.is_some_and(|c| token.matches(c.value().as_bytes()));
+    if valid {
+        Ok(next.call(req).await?.map_into_left_body())
+    } else {
+        let resp = unauthorized(req.request());
+        Ok(req.into_response(resp).map_into_right_body())
+    }
+}
+
+/// The credentials of `Authorization: Bearer <token>` (the scheme is case-insensitive).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+}
+
+/// Splits a raw query string into the decoded `token` value (the first one) and the other
+/// parameters, kept as they came.
+fn split_token(query: &str) -> (Option<String>, String) {
+    let mut token = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match form_urlencoded::parse(pair.as_bytes()).next() {
+            Some((key, value)) if key == QUERY_PARAM => {
+                token.get_or_insert_with(|| value.into_owned());
+            }
+            _ => rest.push(pair),
+        }
+    }
+    (token, rest.join("&"))
+}
+
+/// `303 See Other` to the same URL without the token, setting the cookie on the way.
+fn cookie_and_redirect(req: &HttpRequest, token: &AuthToken, rest_of_query: &str) -> HttpResponse {
+    // Behind a TLS-terminating proxy the scheme comes from Forwarded / X-Forwarded-Proto.
+    let https = req.connection_info().scheme() == "https";
+    let cookie = Cookie::build(COOKIE, token.0.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(https)
+        .max_age(COOKIE_MAX_AGE)
+        .finish();
+    // One leading slash: `//host` would be a redirect to another site.
+    let mut location = format!("/{}", req.path().trim_start_matches('/'));
+    if !rest_of_query.is_empty() {
+        location.push('?');
+        location.push_str(rest_of_query);
+    }
+    tracing::info!(path = %req.path(), https, "access token accepted; cookie set");
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie)
+        .finish()
+}
+
+/// `401` with a short message: HTML for a browser, JSON for everything else.
+fn unauthorized(req: &HttpRequest) -> HttpResponse {
+    tracing::debug!(path = %req.path(), "request without a valid access token");
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let mut resp = HttpResponse::build(StatusCode::UNAUTHORIZED);
+    resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"podwall\""))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if wants_html {
+        resp.content_type("text/html; charset=utf-8").body(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>podwall: access token needed</title></head><body>\
+             <h1>Access token needed</h1><p>This wall needs its access token. Open the \
+             link you were given (it ends in <code>?token=…</code>) directly in this \
+             browser, or ask whoever runs podwall for it.</p></body></html>",
+        )
+    } else {
+        resp.json(serde_json::json!({
+            "error": "access token required: send `Authorization: Bearer <token>` or open ?token=<token> once"
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_checked_and_trimmed() {
+        assert!(matches!(AuthToken::new("short"), Err(TokenError::TooShort)));
+        assert!(matches!(
+            AuthToken::new("has space in it 0123456789"),
+            Err(TokenError::Charset)
+        ));
+        assert!(matches!(
+            AuthToken::new("semi;colon0123456789"),
+            Err(TokenError::Charset)
+        ));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, "0123456789abcdef-._~\r\n").expect("write");
+        let token = AuthToken::read(&path).expect("valid token");
+        assert!(token.matches(b"0123456789abcdef-._~"));
+        assert!(!token.matches(b"0123456789abcdef-._~\n"));
+        assert!(!token.matches(b"0123456789abcdef-._"));
+        assert!(!token.matches(b""));
+        assert_eq!(format!("{token:?}"), "AuthToken(<redacted>)");
+        assert!(matches!(
+            AuthToken::read(&dir.path().join("missing")),
+            Err(TokenError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn the_token_parameter_is_split_from_the_rest() {
+        let (token, rest) = split_token("ns=web&token=abc%2Ddef&label=app%3Dx&token=second");
+        assert_eq!(token.as_deref(), Some("abc-def"));
+        assert_eq!(rest, "ns=web&label=app%3Dx");
+        let (token, rest) = split_token("q=x");
+        assert_eq!(token, None);
+        assert_eq!(rest, "q=x");
+        assert_eq!(split_token(""), (None, String::new()));
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
+}
