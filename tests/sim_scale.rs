@@ -29,17 +29,36 @@ async fn hundred_thousand_pods_five_thousand_nodes_thousand_watches() {
     let token = CancellationToken::new();
     let rss_before = rss_mib();
     let t = Instant::now();
-    let config = SimConfig { listen: "127.0.0.1:0".parse().expect("address"), nodes: NODES, pods: PODS, churn: 0.0, seed: 1 };
+    let config = SimConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        nodes: NODES,
+        pods: PODS,
+        churn: 0.0,
+        seed: 1,
+    };
     let sim = start(config, token.clone()).await.expect("sim starts");
     let generated = t.elapsed();
     let rss_after = rss_mib();
-    println!("generate {PODS} pods / {NODES} nodes: {generated:?}; RSS {rss_before:.0} MiB -> {rss_after:.0} MiB");
+    println!(
+        "generate {PODS} pods / {NODES} nodes: {generated:?}; RSS {rss_before:.0} MiB -> {rss_after:.0} MiB"
+    );
 
     let http = reqwest::Client::new();
     for round in 0..3 {
         let t = Instant::now();
-        let body = http.get(format!("{}/api/v1/pods", sim.url())).send().await.expect("list").bytes().await.expect("body");
-        println!("full list #{round}: {} MiB in {:?}", body.len() / (1024 * 1024), t.elapsed());
+        let body = http
+            .get(format!("{}/api/v1/pods", sim.url()))
+            .send()
+            .await
+            .expect("list")
+            .bytes()
+            .await
+            .expect("body");
+        println!(
+            "full list #{round}: {} MiB in {:?}",
+            body.len() / (1024 * 1024),
+            t.elapsed()
+        );
         let v: serde_json::Value = serde_json::from_slice(&body).expect("list JSON");
         assert_eq!(v["items"].as_array().map(Vec::len), Some(PODS));
     }
@@ -51,7 +70,14 @@ async fn hundred_thousand_pods_five_thousand_nodes_thousand_watches() {
         if let Some(c) = &token_next {
             url.push_str(&format!("&continue={c}"));
         }
-        let v: serde_json::Value = http.get(url).send().await.expect("page").json().await.expect("page JSON");
+        let v: serde_json::Value = http
+            .get(url)
+            .send()
+            .await
+            .expect("page")
+            .json()
+            .await
+            .expect("page JSON");
         items += v["items"].as_array().map(Vec::len).unwrap_or(0);
         token_next = v["metadata"]["continue"].as_str().map(str::to_string);
         if token_next.is_none() {
@@ -59,16 +85,30 @@ async fn hundred_thousand_pods_five_thousand_nodes_thousand_watches() {
         }
     }
     assert_eq!(items, PODS);
-    println!("paged list (limit=500, {} pages): {:?}", PODS / 500, t.elapsed());
+    println!(
+        "paged list (limit=500, {} pages): {:?}",
+        PODS / 500,
+        t.elapsed()
+    );
     println!("RSS after lists: {:.0} MiB", rss_mib());
 
-    let state: serde_json::Value = http.get(format!("{}/_sim/state", sim.url())).send().await.expect("state").json().await.expect("json");
+    let state: serde_json::Value = http
+        .get(format!("{}/_sim/state", sim.url()))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
     let rv = state["store"]["resource_version"].as_u64().expect("rv");
     let t = Instant::now();
     let mut waiters = Vec::new();
     for _ in 0..WATCHES {
         let resp = http
-            .get(format!("{}/api/v1/pods?watch=1&resourceVersion={rv}", sim.url()))
+            .get(format!(
+                "{}/api/v1/pods?watch=1&resourceVersion={rv}",
+                sim.url()
+            ))
             .send()
             .await
             .expect("watch opens");
@@ -84,10 +124,19 @@ async fn hundred_thousand_pods_five_thousand_nodes_thousand_watches() {
             None
         }));
     }
-    println!("{WATCHES} watches opened in {:?}; RSS {:.0} MiB", t.elapsed(), rss_mib());
+    println!(
+        "{WATCHES} watches opened in {:?}; RSS {:.0} MiB",
+        t.elapsed(),
+        rss_mib()
+    );
     let pod = serde_json::json!({"metadata": {"name": "scale-probe"}, "spec": {"containers": [{"name": "m", "image": "i"}]}});
     let sent = Instant::now();
-    let r = http.post(format!("{}/api/v1/namespaces/default/pods", sim.url())).json(&pod).send().await.expect("create");
+    let r = http
+        .post(format!("{}/api/v1/namespaces/default/pods", sim.url()))
+        .json(&pod)
+        .send()
+        .await
+        .expect("create");
     assert_eq!(r.status(), 201);
     let mut latest = Duration::ZERO;
     let mut received = 0;
@@ -98,7 +147,10 @@ async fn hundred_thousand_pods_five_thousand_nodes_thousand_watches() {
         }
     }
     assert_eq!(received, WATCHES);
-    println!("one event reached all {WATCHES} watches within {latest:?}; RSS {:.0} MiB", rss_mib());
+    println!(
+        "one event reached all {WATCHES} watches within {latest:?}; RSS {:.0} MiB",
+        rss_mib()
+    );
     token.cancel();
     sim.stopped().await.expect("sim stops");
 }
