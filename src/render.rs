@@ -12,6 +12,8 @@ use crate::cache::{ApiStatus, Snapshot};
 use crate::filter::{FilterParams, Grouping, Layout, NodeOrder};
 use crate::view::{self, NodeView, PodView};
 
+/// Up to this many pods the page draws large blocks (a small cluster fills the wall).
+const LARGE_UP_TO: usize = 400;
 /// Above this many pods the page starts with small blocks; above [`DOTS_AT`], dots.
 const SMALL_AT: usize = 1500;
 /// Above this many pods the page starts with pods as dots.
@@ -44,6 +46,20 @@ impl NodeBox {
     /// Memory requested by its pods, in bytes.
     pub fn memory_requested(&self) -> u64 {
         self.pods.iter().map(|p| p.memory_request_bytes).sum()
+    }
+
+    /// More CPU requested than allocatable (the scheduler was bypassed or the node shrank).
+    pub fn cpu_over(&self) -> bool {
+        self.view
+            .as_ref()
+            .is_some_and(|v| self.cpu_requested() > v.allocatable_cpu_millis)
+    }
+
+    /// More memory requested than allocatable.
+    pub fn memory_over(&self) -> bool {
+        self.view
+            .as_ref()
+            .is_some_and(|v| self.memory_requested() > v.allocatable_memory_bytes)
     }
 
     /// CPU requested, for people.
@@ -270,8 +286,10 @@ pub fn page(snap: &Snapshot, ctx: &PageContext<'_>) -> Result<String, askama::Er
         "dots"
     } else if snap.pods.len() > SMALL_AT {
         "small"
-    } else {
+    } else if snap.pods.len() > LARGE_UP_TO {
         "normal"
+    } else {
+        "large"
     };
     let (seq, wall, counts) = if ctx.error.is_some() {
         let empty = Snapshot {

@@ -16,7 +16,7 @@
   const group = html.dataset.group || "";
   const sort = html.dataset.sort || "name";
   const kiosk = html.classList.contains("kiosk");
-  const DENSITIES = ["normal", "small", "dots", "tiny"];
+  const DENSITIES = ["large", "normal", "small", "dots", "tiny"];
   const FADE_MS = 700;
 
   let source = null;
@@ -310,8 +310,12 @@
     const memMeter = head.querySelector("meter.mem");
     if (cpuMeter) cpuMeter.value = cpu;
     if (memMeter) memMeter.value = mem;
-    head.querySelector(".cpu-text").textContent = cpuText(cpu) + "/" + cpuText(Number(head.dataset.cpuAlloc));
-    head.querySelector(".mem-text").textContent = bytesText(mem) + "/" + bytesText(Number(head.dataset.memAlloc));
+    const cpuEl = head.querySelector(".cpu-text");
+    const memEl = head.querySelector(".mem-text");
+    cpuEl.textContent = cpuText(cpu) + "/" + cpuText(Number(head.dataset.cpuAlloc));
+    memEl.textContent = bytesText(mem) + "/" + bytesText(Number(head.dataset.memAlloc));
+    cpuEl.classList.toggle("over", cpu > Number(head.dataset.cpuAlloc));
+    memEl.classList.toggle("over", mem > Number(head.dataset.memAlloc));
     const full = pods.length >= Number(head.dataset.capacity);
     head.classList.toggle("full", full && Number(head.dataset.capacity) > 0);
   }
@@ -355,9 +359,11 @@
     return pods.length;
   }
 
+  // Same thresholds as the server's first render (render.rs).
   function baseDensity(pods) {
-    if (html.hasAttribute("data-compact") || pods > 5000) return 2;
-    if (pods > 1500) return 1;
+    if (html.hasAttribute("data-compact") || pods > 5000) return 3;
+    if (pods > 1500) return 2;
+    if (pods > 400) return 1;
     return 0;
   }
 
@@ -591,6 +597,14 @@
   // ---- start ----------------------------------------------------------------------------
 
   if (root.hasAttribute("data-error")) return;
+  // A page kept in the back/forward cache must not hold its stream open: browsers allow
+  // six connections per server, and parked streams would starve the next page.
+  window.addEventListener("pagehide", function () {
+    if (source) source.close();
+  });
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted) connect();
+  });
   arrange();
   schedule();
   tick();

@@ -36,7 +36,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))
         .route("/static/wall.js", web::get().to(assets::script))
-        .route("/static/wall.css", web::get().to(assets::style));
+        .route("/static/wall.css", web::get().to(assets::style))
+        .route("/static/favicon.svg", web::get().to(assets::icon))
+        .route("/favicon.ico", web::get().to(assets::icon));
 }
 
 /// The headers every response carries.
