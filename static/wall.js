@@ -16,7 +16,7 @@
   const group = html.dataset.group || "";
   const sort = html.dataset.sort || "name";
   const kiosk = html.classList.contains("kiosk");
-  const DENSITIES = ["large", "normal", "small", "dots", "tiny"];
+  const DENSITIES = ["large", "normal", "small", "dots", "tiny", "micro"];
   const FADE_MS = 700;
 
   let source = null;
@@ -86,13 +86,19 @@
     return name;
   }
 
+  // Requests over allocatable, unclamped (a <meter> stops at its max); as the server sorts.
   function usage(box) {
     const head = box.querySelector(".node-head");
     if (!head || !head.dataset.cpuAlloc) return -1;
-    const cpu = box.querySelector("meter.cpu");
-    const mem = box.querySelector("meter.mem");
-    const frac = function (m) { return m && m.max > 0 ? m.value / m.max : 0; };
-    return Math.max(frac(cpu), frac(mem));
+    let cpu = 0;
+    let mem = 0;
+    for (const p of box.querySelectorAll("[data-pod]")) {
+      cpu += Number(p.dataset.cpu) || 0;
+      mem += Number(p.dataset.mem) || 0;
+    }
+    const cpuAlloc = Number(head.dataset.cpuAlloc);
+    const memAlloc = Number(head.dataset.memAlloc);
+    return Math.max(cpuAlloc > 0 ? cpu / cpuAlloc : 0, memAlloc > 0 ? mem / memAlloc : 0);
   }
 
   function insertSorted(container, box) {
@@ -372,7 +378,8 @@
     let level = baseDensity(pods);
     html.dataset.density = DENSITIES[level];
     if (!kiosk) return;
-    while (level < DENSITIES.length - 1 && html.scrollHeight > window.innerHeight + 1) {
+    // The root's own height: the document's is clipped to the screen in kiosk mode.
+    while (level < DENSITIES.length - 1 && root.offsetHeight > window.innerHeight) {
       level += 1;
       html.dataset.density = DENSITIES[level];
     }
