@@ -744,3 +744,133 @@ async fn merge_patch_status_and_binding_subresources() {
     );
     t.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_ends_after_timeout_seconds() {
+    let t = target("watch-timeout").await;
+    let from = list_rv(&t).await;
+    let params = WatchParams::default().timeout(1);
+    let mut w = t.pods().watch(&params, &from).await.expect("watch").boxed();
+    let ended = tokio::time::timeout(DEADLINE, async {
+        while let Some(e) = w.next().await {
+            e.expect("a clean end, not an error");
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the watch closes by itself after timeoutSeconds"
+    );
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_namespace_terminates_it_and_its_pods() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let t = target("ns-delete").await;
+    t.create_pod("inside", json!({}), None).await;
+    let namespaces: kube::Api<Namespace> = kube::Api::all(t.client.clone());
+    let deleted = namespaces
+        .delete(&t.namespace, &DeleteParams::default())
+        .await
+        .expect("delete");
+    if let Some(ns) = deleted.left() {
+        assert!(ns.metadata.deletion_timestamp.is_some());
+        assert_eq!(
+            ns.status.and_then(|s| s.phase).as_deref(),
+            Some("Terminating")
+        );
+    }
+    // The real apiserver needs its namespace controller; allow it a minute there.
+    let deadline = if t.is_sim() {
+        DEADLINE
+    } else {
+        Duration::from_secs(60)
+    };
+    let gone = tokio::time::timeout(deadline, async {
+        loop {
+            match namespaces.get(&t.namespace).await {
+                Err(kube::Error::Api(s)) if s.code == 404 => return,
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the namespace goes away");
+    let e = api_error(t.pods().get("inside").await.expect_err("its pods are gone"));
+    assert_eq!(e.code, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_validation_rejects_or_drops_unknown_fields() {
+    let t = target("field-validation").await;
+    let base = format!("/api/v1/namespaces/{}/pods", t.namespace);
+    let pod = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+               "spec": {"foo": 1, "containers": [{"name": "m", "image": "i"}]}})
+    };
+
+    let (code, status) = t
+        .raw(
+            Method::POST,
+            &format!("{base}?fieldValidation=Strict"),
+            Some(pod("strict")),
+            "application/json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{status}");
+    assert_eq!(status["reason"], "BadRequest");
+    assert_eq!(
+        status["message"],
+        "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.foo\""
+    );
+
+    let (code, created) = t
+        .raw(
+            Method::POST,
+            &format!("{base}?fieldValidation=Ignore"),
+            Some(pod("ignored")),
+            "application/json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    assert!(created["spec"].get("foo").is_none(), "{created}");
+    assert_eq!(created["spec"]["containers"][0]["image"], "i");
+
+    // A patch that adds an unknown field: 422 Invalid on `patch`, not 400.
+    let (code, status) = t
+        .raw(
+            Method::PATCH,
+            &format!("{base}/ignored?fieldValidation=Strict"),
+            Some(json!({"spec": {"bar": 1}})),
+            "application/merge-patch+json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(status["reason"], "Invalid");
+    assert_eq!(status["details"]["causes"][0]["field"], "patch");
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(" \"\" is invalid: patch: Invalid value: ")
+            && message.ends_with(": strict decoding error: unknown field \"spec.bar\""),
+        "{message}"
+    );
+
+    // Directives are case-sensitive.
+    let (code, status) = t
+        .raw(
+            Method::PATCH,
+            &format!("{base}/ignored?fieldValidation=strict"),
+            Some(json!({"metadata": {"labels": {"a": "b"}}})),
+            "application/merge-patch+json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(
+        status["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: \"strict\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
+    );
+    assert_eq!(status["details"]["kind"], "PatchOptions");
+    assert_eq!(status["details"]["causes"][0]["field"], "fieldValidation");
+    t.finish().await;
+}

@@ -270,3 +270,63 @@ async fn churn_rate_changes_at_runtime_and_state_reports_counts() {
         .expect("answer");
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_that_falls_out_of_the_history_window_gets_410() {
+    let t = target("window").await;
+    let base = t.sim_url.clone().expect("sim");
+    let state = || async {
+        get(&format!("{base}/_sim/state"))
+            .await
+            .json::<Value>()
+            .await
+            .expect("state")
+    };
+    let pods: Api<Pod> = Api::all(t.client.clone());
+    let from: u64 = pods
+        .list(&ListParams::default().limit(1))
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv")
+        .parse()
+        .expect("rv");
+    let mut w = pods
+        .watch(&WatchParams::default(), &from.to_string())
+        .await
+        .expect("watch")
+        .boxed();
+    // A stalled watcher does not read; churn as fast as it goes pushes it out of the window.
+    t.sim_control("/_sim/faults/stall").await;
+    t.sim_control("/_sim/churn?rate=1000000").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let compacted = state().await["store"]["compacted"].as_u64().unwrap_or(0);
+        if compacted > from {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "history window never moved past {from}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    t.sim_control("/_sim/churn?rate=0").await;
+    t.sim_control("/_sim/faults/clear").await;
+    loop {
+        match next_within(&mut w, "the 410").await {
+            Ok(WatchEvent::Error(s)) => {
+                assert_eq!((s.code, s.reason.as_str()), (410, "Expired"));
+                break;
+            }
+            Err(kube::Error::Api(s)) => {
+                assert_eq!(s.code, 410);
+                break;
+            }
+            // Events read before the stall took effect.
+            Ok(_) => {}
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+}

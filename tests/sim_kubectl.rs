@@ -22,6 +22,13 @@ fn kubectl_on_path() -> bool {
 }
 
 async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> String {
+    let (ok, stdout, stderr) = kubectl_status(kubeconfig, args).await;
+    assert!(ok, "kubectl {args:?} failed: {stderr}\n{stdout}");
+    stdout
+}
+
+/// Runs kubectl and returns whether it succeeded, its stdout and its stderr.
+async fn kubectl_status(kubeconfig: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = tokio::time::timeout(
         DEADLINE,
         Command::new("kubectl")
@@ -32,13 +39,11 @@ async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> String {
     .await
     .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
     .expect("kubectl runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
+    (
         out.status.success(),
-        "kubectl {args:?} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,15 +107,11 @@ async fn kubectl_gets_watches_creates_and_deletes() {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\n  namespace: default\n  labels:\n    app: hello\nspec:\n  containers:\n  - name: main\n    image: nginx:1.27\n",
     )
     .expect("manifest written");
-    // The simulator serves no OpenAPI document, so client-side validation is off.
+    // Default validation (`--validate=strict`): kubectl finds `fieldValidation` in the
+    // OpenAPI v3 document and leaves the checking to the server.
     let created = kubectl(
         &kc,
-        &[
-            "create",
-            "--validate=false",
-            "-f",
-            manifest.to_str().expect("utf-8 path"),
-        ],
+        &["create", "-f", manifest.to_str().expect("utf-8 path")],
     )
     .await;
     assert_eq!(created.trim(), "pod/hello created");
@@ -144,6 +145,82 @@ async fn kubectl_gets_watches_creates_and_deletes() {
     assert_eq!(deleted.trim(), "pod \"hello\" deleted");
     let after = kubectl(&kc, &["get", "pods", "-n", "default", "-o", "name"]).await;
     assert!(!after.contains("pod/hello"), "{after}");
+    token.cancel();
+    sim.stopped().await.expect("sim stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_validates_fields_and_applies() {
+    if !kubectl_on_path() {
+        eprintln!("skipping: kubectl not on PATH — THIS TEST DID NOT RUN");
+        return;
+    }
+    let token = CancellationToken::new();
+    let config = SimConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        nodes: 2,
+        pods: 4,
+        churn: 0.0,
+        seed: 5,
+    };
+    let sim = start(config, token.clone()).await.expect("sim starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, sim.kubeconfig_yaml()).expect("kubeconfig written");
+    let write = |file: &str, manifest: &str| {
+        let path = dir.path().join(file);
+        std::fs::write(&path, manifest).expect("manifest written");
+        path.to_str().expect("utf-8 path").to_string()
+    };
+    let pod = |name: &str, label: &str, extra_spec: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n    app: {label}\nspec:\n{extra_spec}  containers:\n  - name: main\n    image: nginx:1.27\n"
+        )
+    };
+
+    // Strict (kubectl's default): the unknown field fails the request, as on a real server.
+    let bad = write("bad.yaml", &pod("typo", "typo", "  foo: bar\n"));
+    let (ok, _, stderr) = kubectl_status(&kc, &["create", "-f", &bad]).await;
+    assert!(!ok, "an unknown field must fail strict validation");
+    assert!(
+        stderr.contains("Error from server (BadRequest)")
+            && stderr.contains("strict decoding error: unknown field \"spec.foo\""),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = kubectl_status(&kc, &["get", "pod", "typo"]).await;
+    assert!(!ok && stderr.contains("NotFound"), "{stderr}");
+
+    // Warn: created without the field, and kubectl shows the server's warning.
+    let (ok, stdout, stderr) =
+        kubectl_status(&kc, &["create", "--validate=warn", "-f", &bad]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "pod/typo created");
+    assert!(
+        stderr.contains("Warning: unknown field \"spec.foo\""),
+        "{stderr}"
+    );
+    let spec = kubectl(&kc, &["get", "pod", "typo", "-o", "jsonpath={.spec}"]).await;
+    assert!(
+        spec.contains("nginx:1.27") && !spec.contains("foo"),
+        "{spec}"
+    );
+
+    // Client-side apply: create with the last-applied annotation, then a patch.
+    let first = write("apply1.yaml", &pod("web", "web", ""));
+    let applied = kubectl(&kc, &["apply", "-f", &first]).await;
+    assert_eq!(applied.trim(), "pod/web created");
+    let second = write("apply2.yaml", &pod("web", "web-v2", ""));
+    let applied = kubectl(&kc, &["apply", "-f", &second]).await;
+    assert_eq!(applied.trim(), "pod/web configured");
+    let label = kubectl(
+        &kc,
+        &["get", "pod", "web", "-o", "jsonpath={.metadata.labels.app}"],
+    )
+    .await;
+    assert_eq!(label, "web-v2");
+    let applied = kubectl(&kc, &["apply", "-f", &second]).await;
+    assert_eq!(applied.trim(), "pod/web unchanged");
+
     token.cancel();
     sim.stopped().await.expect("sim stops cleanly");
 }

@@ -9,7 +9,8 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::SimContext;
-use super::patch::merge_patch;
+use super::field_validation::{FieldValidation, Write, with_warnings};
+use super::patch::{merge_patch, strip_element_order};
 use super::query::{ListOptions, query_pairs};
 use super::resource::Resource;
 use super::status::ApiError;
@@ -145,7 +146,7 @@ async fn handle(
             if resource.namespaced() && target.namespace.is_none() {
                 return Err(ApiError::method_not_allowed("POST"));
             }
-            create(&ctx, resource, &ns, &body)
+            create(&ctx, req, resource, &ns, &body)
         }
         ("GET", Some(name), None | Some("status")) => {
             let obj = ctx
@@ -162,7 +163,7 @@ async fn handle(
             Ok(object_response(200, &obj))
         }
         ("PUT", Some(name), sub @ (None | Some("status"))) => {
-            update(&ctx, resource, &ns, name, sub.is_some(), &body)
+            update(&ctx, req, resource, &ns, name, sub.is_some(), &body)
         }
         ("PATCH", Some(name), sub @ (None | Some("status"))) => {
             patch(&ctx, req, resource, &ns, name, sub.is_some(), &body)
@@ -171,8 +172,7 @@ async fn handle(
         ("POST", Some(name), Some("binding")) if resource == Resource::Pods => {
             bind(&ctx, &ns, name, &body)
         }
-        (m, _, Some(sub)) if !matches!(sub, "status" | "binding") => {
-            let _ = m;
+        (_, _, Some(sub)) if !matches!(sub, "status" | "binding") => {
             Err(ApiError::no_route(req.path()))
         }
         (m, _, _) => Err(ApiError::method_not_allowed(m)),
@@ -217,12 +217,15 @@ const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 fn create(
     ctx: &SimContext,
+    req: &HttpRequest,
     resource: Resource,
     ns: &str,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
+    let directive = FieldValidation::from_query(req.query_string(), "CreateOptions")?;
     let mut v = parse_body(body)?;
     check_kind(resource, &v)?;
+    let warnings = directive.apply(resource, Write::Create, &mut v)?;
     if !v["metadata"].is_object() {
         v["metadata"] = json!({});
     }
@@ -257,7 +260,7 @@ fn create(
     default_status(resource, &mut v);
     validate(resource, &v)?;
     let stored = ctx.store.create(resource, v)?;
-    Ok(object_response(201, &stored))
+    Ok(with_warnings(object_response(201, &stored), &warnings))
 }
 
 /// Fields a fresh object gets from the server (a new pod is Pending).
@@ -321,14 +324,17 @@ fn parse_rv(v: &Value) -> Result<Option<u64>, ApiError> {
 
 fn update(
     ctx: &SimContext,
+    req: &HttpRequest,
     resource: Resource,
     ns: &str,
     name: &str,
     status_only: bool,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
-    let v = parse_body(body)?;
+    let directive = FieldValidation::from_query(req.query_string(), "UpdateOptions")?;
+    let mut v = parse_body(body)?;
     check_kind(resource, &v)?;
+    let warnings = directive.apply(resource, Write::Update, &mut v)?;
     match v["metadata"]["name"].as_str() {
         Some(n) if n == name => {}
         other => {
@@ -349,13 +355,13 @@ fn update(
     }
     let expect = parse_rv(&v)?;
     let stored = ctx.store.update(resource, ns, name, expect, |old| {
-        let new = keep_other_half(&old, v, status_only);
+        let new = keep_other_half(&old, v.clone(), status_only);
         let mut checked = new.clone();
         checked["metadata"]["name"] = name.into();
         validate(resource, &checked)?;
         Ok(new)
     })?;
-    Ok(object_response(200, &stored))
+    Ok(with_warnings(object_response(200, &stored), &warnings))
 }
 
 fn patch(
@@ -381,16 +387,22 @@ fn patch(
     ) {
         return Err(ApiError::unsupported_media_type(content_type));
     }
-    let p = parse_body(body)?;
+    let directive = FieldValidation::from_query(req.query_string(), "PatchOptions")?;
+    let mut p = parse_body(body)?;
+    if media == "application/strategic-merge-patch+json" {
+        strip_element_order(&mut p);
+    }
     let expect = parse_rv(&p)?;
+    let mut warnings = Vec::new();
     let stored = ctx.store.update(resource, ns, name, expect, |old| {
         let mut patched = old.clone();
         merge_patch(&mut patched, &p);
+        warnings = directive.apply(resource, Write::Patch(&p), &mut patched)?;
         let new = keep_other_half(&old, patched, status_only);
         validate(resource, &new)?;
         Ok(new)
     })?;
-    Ok(object_response(200, &stored))
+    Ok(with_warnings(object_response(200, &stored), &warnings))
 }
 
 fn delete(

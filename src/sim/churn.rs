@@ -144,7 +144,12 @@ impl Churn {
     }
 
     /// Changes a pod through the store; forgets it when it is gone.
-    fn update_pod(&mut self, w: usize, pod: &str, change: impl FnOnce(&mut Value) -> bool) -> bool {
+    fn update_pod(
+        &mut self,
+        w: usize,
+        pod: &str,
+        mut change: impl FnMut(&mut Value) -> bool,
+    ) -> bool {
         let ns = self.model.workloads[w].namespace.clone();
         let result = self
             .ctx
@@ -308,7 +313,7 @@ impl Churn {
         }
     }
 
-    fn update_node(&self, node: &str, change: impl FnOnce(&mut Value)) -> bool {
+    fn update_node(&self, node: &str, mut change: impl FnMut(&mut Value)) -> bool {
         self.ctx
             .store
             .update(Resource::Nodes, "", node, None, |mut v| {

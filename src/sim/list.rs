@@ -10,7 +10,7 @@ use serde_json::json;
 use super::query::{ContinueToken, ListOptions, RvMatch};
 use super::resource::Resource;
 use super::status::ApiError;
-use super::store::{Store, Stored};
+use super::store::{PageRequest, Store, Stored};
 use super::table::table;
 
 /// Answers a list request, following "Semantics for get and list" of the API concepts
@@ -50,9 +50,14 @@ pub fn serve(
             (exact, None)
         }
     };
-    let page = store.list(resource, rv, namespace, after, opts.limit, |i| {
-        opts.matches(i)
-    })?;
+    let request = PageRequest {
+        rv,
+        namespace,
+        after,
+        limit: opts.limit,
+        count_remaining: !opts.filtered(),
+    };
+    let page = store.list(resource, request, |i| opts.matches(i))?;
     let mut meta = json!({"resourceVersion": page.rv.to_string()});
     if let Some(next) = page.next {
         meta["continue"] = ContinueToken {

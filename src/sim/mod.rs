@@ -8,7 +8,9 @@ mod cluster;
 mod control;
 mod discovery;
 mod faults;
+mod field_validation;
 mod list;
+mod openapi;
 mod patch;
 mod query;
 mod resource;
@@ -89,7 +91,8 @@ pub struct SimContext {
 }
 
 impl SimContext {
-    /// Removes a Terminating object when its grace period is over (the kubelet's part).
+    /// Removes a Terminating object when its grace period is over: the kubelet's part for
+    /// pods, the namespace controller's for namespaces.
     fn remove_after_grace(
         self: &Arc<Self>,
         resource: Resource,
@@ -104,7 +107,11 @@ impl SimContext {
             tokio::select! {
                 _ = ctx.shutdown.cancelled() => {}
                 _ = tokio::time::sleep(wait) => {
-                    let _ = ctx.store.remove(resource, &namespace, &name, Some(&uid));
+                    if resource == Resource::Namespaces {
+                        ctx.store.finish_namespace(&name, &uid);
+                    } else {
+                        let _ = ctx.store.remove(resource, &namespace, &name, Some(&uid));
+                    }
                 }
             }
         });
@@ -166,6 +173,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis", web::get().to(discovery::api_groups))
         .route("/apis/", web::get().to(discovery::api_groups))
         .route("/api/v1/{tail:.*}", web::route().to(api::dispatch))
+        .route("/openapi/v3", web::get().to(openapi::discovery))
+        .route("/openapi/v3/", web::get().to(openapi::discovery))
+        .route("/openapi/v3/api/v1", web::get().to(openapi::core_v1))
         .route("/_sim/state", web::get().to(control::state))
         .route("/_sim/churn", web::post().to(control::churn))
         .route("/_sim/faults/{fault}", web::post().to(control::fault))

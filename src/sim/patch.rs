@@ -23,6 +23,16 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// Removes strategic merge patch `$setElementOrder/<list>` directives. They only order
+/// the elements of a merged list; applied as a merge patch the list is replaced, and the
+/// directive would otherwise land in the object as an unknown field.
+pub fn strip_element_order(patch: &mut Value) {
+    if let Value::Object(map) = patch {
+        map.retain(|k, _| !k.starts_with("$setElementOrder/"));
+        map.values_mut().for_each(strip_element_order);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +52,15 @@ mod tests {
         let mut t = json!([1, 2]);
         merge_patch(&mut t, &json!({"a": {"bb": {"ccc": null}}}));
         assert_eq!(t, json!({"a": {"bb": {}}}));
+    }
+
+    #[test]
+    fn element_order_directives_are_dropped() {
+        let mut p = json!({"spec": {"$setElementOrder/containers": [{"name": "a"}], "containers": [{"name": "a", "image": "b"}]}});
+        strip_element_order(&mut p);
+        assert_eq!(
+            p,
+            json!({"spec": {"containers": [{"name": "a", "image": "b"}]}})
+        );
     }
 }

@@ -188,6 +188,21 @@ pub fn watch_frame(kind: &str, object: &[u8]) -> Bytes {
     b.freeze()
 }
 
+/// Which page of a list to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageRequest<'a> {
+    /// The resourceVersion to read at (`None`: now).
+    pub rv: Option<u64>,
+    /// Only this namespace.
+    pub namespace: Option<&'a str>,
+    /// Start after this key (the continue token's).
+    pub after: Option<&'a Key>,
+    /// At most this many items.
+    pub limit: Option<usize>,
+    /// Count every remaining item (for `remainingItemCount`), not just whether one exists.
+    pub count_remaining: bool,
+}
+
 /// One page of a list.
 #[derive(Debug)]
 pub struct Page {
@@ -197,7 +212,7 @@ pub struct Page {
     pub items: Vec<Arc<Stored>>,
     /// Key of the last item when more matching items remain.
     pub next: Option<Key>,
-    /// How many matching items remain after this page.
+    /// How many matching items remain after this page (only 0 or 1 when not counted).
     pub remaining: usize,
 }
 
@@ -371,15 +386,37 @@ impl Store {
     }
 
     /// Replaces an object with what `change` makes of it. `expect_rv` is the optimistic
-    /// concurrency precondition. A change that alters nothing does not bump the
-    /// resourceVersion (like the real apiserver).
+    /// concurrency precondition; without one, a write that races another is retried on
+    /// the newer object (like the apiserver's `GuaranteedUpdate`). A change that alters
+    /// nothing does not bump the resourceVersion (like the real apiserver).
     pub fn update(
         &self,
         resource: Resource,
         namespace: &str,
         name: &str,
         expect_rv: Option<u64>,
-        change: impl FnOnce(Value) -> Result<Value, ApiError>,
+        mut change: impl FnMut(Value) -> Result<Value, ApiError>,
+    ) -> Result<Arc<Stored>, ApiError> {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_update(resource, namespace, name, expect_rv, &mut change) {
+                Err(e) if e.reason == "Conflict" && expect_rv.is_none() && attempt < ATTEMPTS => {
+                    continue;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn try_update(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        expect_rv: Option<u64>,
+        change: &mut impl FnMut(Value) -> Result<Value, ApiError>,
     ) -> Result<Arc<Stored>, ApiError> {
         let key = (namespace.to_string(), name.to_string());
         let current = self
@@ -388,7 +425,7 @@ impl Store {
         if expect_rv.is_some_and(|rv| rv != current.index.rv) {
             return Err(ApiError::conflict(resource, name));
         }
-        // Decode and change outside the lock; re-check the version when committing.
+        // Decode and change outside the lock; `swap` re-checks the version.
         let old = current.decode();
         let mut new = change(old.clone())?;
         // Identity and bookkeeping fields stay the server's.
@@ -452,6 +489,8 @@ impl Store {
     /// Deletes an object. Pods that are scheduled and not finished get a grace period
     /// (`grace` or their `terminationGracePeriodSeconds`): they are marked with
     /// `deletionTimestamp` and the caller removes them later with [`Store::remove`].
+    /// Namespaces are marked Terminating; the caller finishes them with
+    /// [`Store::finish_namespace`].
     pub fn delete(
         &self,
         resource: Resource,
@@ -501,7 +540,16 @@ impl Store {
             }
         }
         if resource == Resource::Namespaces {
-            self.remove_namespace_content(name);
+            // The namespace shows Terminating; the namespace controller's part
+            // (`Store::finish_namespace`) empties and removes it.
+            if current.index.deleting {
+                return Ok(Deletion::Terminating(current, 0));
+            }
+            let mut new = current.decode();
+            new["metadata"]["deletionTimestamp"] = Value::String(now_rfc3339());
+            new["status"]["phase"] = Value::String("Terminating".into());
+            let stored = self.swap(resource, current.index.key(), &current, new)?;
+            return Ok(Deletion::Terminating(stored, 0));
         }
         self.remove(resource, namespace, name, None)
             .map(Deletion::Gone)
@@ -542,11 +590,13 @@ impl Store {
         Ok(stored)
     }
 
-    fn remove_namespace_content(&self, namespace: &str) {
+    /// Deletes a Terminating namespace's pods, then the namespace (that incarnation only).
+    pub fn finish_namespace(&self, namespace: &str, uid: &str) {
         let (_, pods) = self.snapshot(Resource::Pods, Some(namespace));
         for pod in pods {
             let _ = self.remove(Resource::Pods, namespace, &pod.index.name, None);
         }
+        let _ = self.remove(Resource::Namespaces, "", namespace, Some(uid));
     }
 
     fn commit(
@@ -602,17 +652,21 @@ impl Store {
         }
     }
 
-    /// One page of objects as they were at `rv` (`None`: now), after key `after`, that
-    /// satisfy `filter`. Older states are rebuilt by undoing newer events.
+    /// One page of objects, as [`PageRequest`] says, that satisfy `filter`. Older
+    /// states are rebuilt by undoing newer events.
     pub fn list(
         &self,
         resource: Resource,
-        rv: Option<u64>,
-        namespace: Option<&str>,
-        after: Option<&Key>,
-        limit: Option<usize>,
+        request: PageRequest<'_>,
         filter: impl Fn(&ObjectIndex) -> bool,
     ) -> Result<Page, ApiError> {
+        let PageRequest {
+            rv,
+            namespace,
+            after,
+            limit,
+            count_remaining,
+        } = request;
         let s = self.state.lock();
         let at = rv.unwrap_or(s.rv);
         if at < s.compacted {
@@ -641,39 +695,56 @@ impl Store {
                 undo.insert(e.object.index.key(), prev);
             }
         }
+        let undo_is_empty = undo.is_empty();
         let mut current = s.objects[resource.index()].range(range.clone()).peekable();
         let mut undone = undo.range(range).peekable();
+        // The state at `at`, in key order: current objects with the undone keys overlaid.
+        let mut merged = std::iter::from_fn(|| {
+            loop {
+                let item: Option<&Arc<Stored>> = match (current.peek(), undone.peek()) {
+                    (None, None) => return None,
+                    (Some(_), None) => current.next().map(|(_, v)| v),
+                    (None, Some(_)) => undone.next().and_then(|(_, v)| v.as_ref()),
+                    (Some((ck, _)), Some((uk, _))) => match ck.cmp(uk) {
+                        std::cmp::Ordering::Less => current.next().map(|(_, v)| v),
+                        std::cmp::Ordering::Greater => undone.next().and_then(|(_, v)| v.as_ref()),
+                        std::cmp::Ordering::Equal => {
+                            current.next();
+                            undone.next().and_then(|(_, v)| v.as_ref())
+                        }
+                    },
+                };
+                if item.is_some() {
+                    return item;
+                }
+            }
+        });
+        let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
         let mut items = Vec::new();
-        let mut next = None;
-        let mut remaining = 0usize;
-        let limit = limit.filter(|l| *l > 0);
-        loop {
-            let item: Option<Arc<Stored>> = match (current.peek(), undone.peek()) {
-                (None, None) => break,
-                (Some(_), None) => current.next().map(|(_, v)| v.clone()),
-                (None, Some(_)) => undone.next().and_then(|(_, v)| v.clone()),
-                (Some((ck, _)), Some((uk, _))) => match ck.cmp(uk) {
-                    std::cmp::Ordering::Less => current.next().map(|(_, v)| v.clone()),
-                    std::cmp::Ordering::Greater => undone.next().and_then(|(_, v)| v.clone()),
-                    std::cmp::Ordering::Equal => {
-                        current.next();
-                        undone.next().and_then(|(_, v)| v.clone())
-                    }
-                },
-            };
-            let Some(item) = item else { continue };
-            if !filter(&item.index) {
-                continue;
-            }
-            if limit.is_some_and(|l| items.len() >= l) {
-                remaining += 1;
-            } else {
-                items.push(item);
+        for item in merged.by_ref() {
+            if filter(&item.index) {
+                items.push(item.clone());
+                if items.len() == limit {
+                    break;
+                }
             }
         }
-        if remaining > 0 {
-            next = items.last().map(|i| i.index.key());
-        }
+        // What is left: counted only when the caller reports it (unfiltered lists);
+        // otherwise it is enough to know that one more item matches.
+        let remaining = if items.len() < limit {
+            0
+        } else if !count_remaining {
+            usize::from(merged.any(|i| filter(&i.index)))
+        } else if undo_is_empty {
+            current.count()
+        } else {
+            merged.count()
+        };
+        let next = if remaining > 0 {
+            items.last().map(|i| i.index.key())
+        } else {
+            None
+        };
         Ok(Page {
             rv: at,
             items,
@@ -730,4 +801,187 @@ pub fn uid_from(rng: &mut impl RngCore) -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(ns: &str, name: &str, app: &str) -> Value {
+        json!({"metadata": {"namespace": ns, "name": name, "labels": {"app": app}}, "spec": {}, "status": {}})
+    }
+
+    fn store_with_namespaces(limit: usize) -> Store {
+        let store = Store::new(100, limit, 1);
+        for ns in ["a", "b"] {
+            store.load(Resource::Namespaces, json!({"metadata": {"name": ns}}));
+        }
+        store
+    }
+
+    fn names(page: &Page) -> Vec<String> {
+        page.items
+            .iter()
+            .map(|i| format!("{}/{}", i.index.namespace, i.index.name))
+            .collect()
+    }
+
+    #[test]
+    fn lists_at_an_older_version_undo_later_changes() {
+        let store = store_with_namespaces(100);
+        for n in ["p1", "p2", "p3"] {
+            store
+                .create(Resource::Pods, pod("a", n, "web"))
+                .expect("create");
+        }
+        let then = store.rv();
+        store
+            .remove(Resource::Pods, "a", "p2", None)
+            .expect("remove");
+        store
+            .create(Resource::Pods, pod("a", "p0", "web"))
+            .expect("create");
+        store
+            .update(Resource::Pods, "a", "p3", None, |mut v| {
+                v["metadata"]["labels"]["app"] = "api".into();
+                Ok(v)
+            })
+            .expect("update");
+        let old = store
+            .list(
+                Resource::Pods,
+                PageRequest {
+                    rv: Some(then),
+                    ..Default::default()
+                },
+                |_| true,
+            )
+            .expect("list");
+        assert_eq!(names(&old), ["a/p1", "a/p2", "a/p3"]);
+        assert_eq!(old.items[2].index.label("app"), Some("web"));
+        let now = store
+            .list(Resource::Pods, PageRequest::default(), |_| true)
+            .expect("list");
+        assert_eq!(names(&now), ["a/p0", "a/p1", "a/p3"]);
+        assert_eq!(now.items[2].index.label("app"), Some("api"));
+    }
+
+    #[test]
+    fn pages_continue_after_a_key_within_a_namespace() {
+        let store = store_with_namespaces(100);
+        for (ns, n) in [("a", "x"), ("a", "y"), ("a", "z"), ("b", "w")] {
+            store
+                .create(
+                    Resource::Pods,
+                    pod(ns, n, if n == "y" { "db" } else { "web" }),
+                )
+                .expect("create");
+        }
+        let req = PageRequest {
+            namespace: Some("a"),
+            limit: Some(1),
+            count_remaining: true,
+            ..Default::default()
+        };
+        let first = store.list(Resource::Pods, req, |_| true).expect("page");
+        assert_eq!(
+            (names(&first), first.remaining),
+            (vec!["a/x".to_string()], 2)
+        );
+        let after = first.next.clone().expect("more");
+        let second = store
+            .list(
+                Resource::Pods,
+                PageRequest {
+                    after: Some(&after),
+                    limit: Some(5),
+                    ..req
+                },
+                |_| true,
+            )
+            .expect("page");
+        assert_eq!(
+            (names(&second), second.remaining, second.next),
+            (vec!["a/y".to_string(), "a/z".to_string()], 0, None)
+        );
+        // A filtered page only learns whether another match exists.
+        let web = |i: &ObjectIndex| i.label("app") == Some("web");
+        let filtered = store
+            .list(
+                Resource::Pods,
+                PageRequest {
+                    namespace: None,
+                    count_remaining: false,
+                    ..req
+                },
+                web,
+            )
+            .expect("page");
+        assert_eq!(
+            (names(&filtered), filtered.remaining),
+            (vec!["a/x".to_string()], 1)
+        );
+        let other_ns = ("b".to_string(), "w".to_string());
+        let wrong = store.list(
+            Resource::Pods,
+            PageRequest {
+                after: Some(&other_ns),
+                ..req
+            },
+            |_| true,
+        );
+        assert_eq!(wrong.map(|_| ()).map_err(|e| e.code), Err(400));
+    }
+
+    #[test]
+    fn resuming_behind_the_window_is_gone() {
+        let store = store_with_namespaces(3);
+        let start = store.rv();
+        for n in ["p1", "p2", "p3", "p4"] {
+            store
+                .create(Resource::Pods, pod("a", n, "web"))
+                .expect("create");
+        }
+        let err = store
+            .events_after(start, 10)
+            .expect_err("fell out of the window");
+        assert_eq!((err.code, err.reason), (410, "Expired"));
+        let (events, _) = store
+            .events_after(start + 1, 10)
+            .expect("inside the window");
+        assert_eq!(events.len(), 3);
+        assert!(events.windows(2).all(|w| w[0].rv < w[1].rv));
+        assert!(
+            store
+                .list(
+                    Resource::Pods,
+                    PageRequest {
+                        rv: Some(start),
+                        ..Default::default()
+                    },
+                    |_| true
+                )
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn unchanged_updates_keep_the_version_and_deletes_stamp_a_new_one() {
+        let store = store_with_namespaces(100);
+        let created = store
+            .create(Resource::Pods, pod("a", "p", "web"))
+            .expect("create");
+        let same = store
+            .update(Resource::Pods, "a", "p", None, Ok)
+            .expect("no-op update");
+        assert_eq!(same.index.rv, created.index.rv);
+        let stale = store.update(Resource::Pods, "a", "p", Some(created.index.rv - 1), Ok);
+        assert_eq!(stale.map(|_| ()).map_err(|e| e.reason), Err("Conflict"));
+        let gone = store
+            .remove(Resource::Pods, "a", "p", None)
+            .expect("remove");
+        assert_eq!(gone.index.rv, store.rv());
+        assert!(gone.index.rv > created.index.rv);
+    }
 }
