@@ -208,11 +208,12 @@ impl Cluster {
             token,
             addr: "127.0.0.1:0".parse().expect("static address"),
         };
-        cluster.start_server().await;
+        cluster.start_server(true).await;
         cluster
     }
 
-    async fn start_server(&mut self) {
+    /// Starts the wall server on the cluster's address; `wait_ready` waits for `/readyz`.
+    async fn start_server(&mut self, wait_ready: bool) {
         let token = self.token.child_token();
         let server = podwall::server::start(
             ServeConfig {
@@ -226,14 +227,16 @@ impl Cluster {
         .expect("server starts");
         self.addr = server.addr;
         let ready = format!("{}/readyz", server.url());
-        eventually("readyz 200", || async {
-            reqwest::get(&ready)
-                .await
-                .ok()
-                .filter(|r| r.status() == 200)
-                .map(|_| ())
-        })
-        .await;
+        if wait_ready {
+            eventually("readyz 200", || async {
+                reqwest::get(&ready)
+                    .await
+                    .ok()
+                    .filter(|r| r.status() == 200)
+                    .map(|_| ())
+            })
+            .await;
+        }
         self.server = Some((server, token));
     }
 
@@ -252,12 +255,21 @@ impl Cluster {
     }
 
     async fn churn(&self, rate: f64) {
+        self.control(&format!("churn?rate={rate}")).await;
+    }
+
+    /// `POST /_sim/<path>` on the simulator.
+    async fn control(&self, path: &str) {
         let resp = reqwest::Client::new()
-            .post(format!("{}/_sim/churn?rate={rate}", self.sim.url()))
+            .post(format!("{}/_sim/{path}", self.sim.url()))
             .send()
             .await
-            .expect("churn");
-        assert!(resp.status().is_success());
+            .expect("sim control");
+        assert!(
+            resp.status().is_success(),
+            "/_sim/{path}: {}",
+            resp.status()
+        );
     }
 
     /// The simulator's pods, straight from its API.
@@ -551,13 +563,49 @@ async fn wall_in_a_real_browser() {
         (browser.js(banner_shown).await == json!([true, true])).then_some(())
     })
     .await;
-    cluster.start_server().await;
+    cluster.start_server(true).await;
     eventually("the banner to clear after the server returns", || async {
         (browser.js(banner_shown).await == json!([false, false])).then_some(())
     })
     .await;
     browser
         .wait_for_pods("the wall after the restart, without a reload", &all)
+        .await;
+
+    // 9. A first sync that cannot finish (pods forbidden): the page says it is loading and
+    //    why, instead of an empty wall; when access returns, the wall fills in by itself.
+    cluster.stop_server().await;
+    cluster.control("faults/forbid?resource=pods").await;
+    cluster.start_server(false).await;
+    browser.open(&cluster.url("")).await;
+    eventually("the sync and API server banners", || async {
+        let v = browser
+            .js(
+                "const s = document.getElementById('sync');                  const a = document.getElementById('api-banner');                  return [!!s, s ? s.textContent : '', !a.classList.contains('hidden'), a.textContent]",
+            )
+            .await;
+        let sync_text = v[1].as_str().unwrap_or("");
+        let api_text = v[3].as_str().unwrap_or("");
+        (v[0] == true
+            && sync_text.contains("loaded so far")
+            && sync_text.contains("pods")
+            && v[2] == true
+            && api_text.contains("forbidden"))
+        .then_some(())
+    })
+    .await;
+    cluster.control("faults/clear").await;
+    eventually("the sync banner to go once the first sync completes", || async {
+        let v = browser
+            .js(
+                "return [!!document.getElementById('sync'),                  document.getElementById('api-banner').classList.contains('hidden')]",
+            )
+            .await;
+        (v == json!([false, true])).then_some(())
+    })
+    .await;
+    browser
+        .wait_for_pods("the wall after the first sync", &all)
         .await;
 
     browser.client.close().await.expect("close browser");
