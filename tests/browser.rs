@@ -172,6 +172,41 @@ impl Browser {
     }
 }
 
+/// Text elements whose colour contrast with their background is below WCAG AA (4.5:1),
+/// as `[selector, text, ratio]`; backgrounds are the nearest mostly opaque background colour.
+const CONTRAST_FAILURES: &str = r#"
+const parse = s => {
+  const v = (s.match(/[\d.]+/g) || []).map(Number);
+  const scale = s.startsWith('color(') ? 255 : 1;
+  return v.length < 3 ? null : {c: v.slice(0, 3).map(x => x * scale), a: v.length > 3 ? v[3] : 1};
+};
+const lum = c => {
+  const [r, g, b] = c.map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const background = el => {
+  for (; el; el = el.parentElement) {
+    const b = parse(getComputedStyle(el).backgroundColor);
+    if (b && b.a > 0.5) return b.c;
+  }
+  return [255, 255, 255];
+};
+const failures = [];
+const selectors = ['.top h1', '.count', '.count b', '.clock time', '.age', '.conn-text', '.banner',
+  '.controls summary', '.legend li', '.node-name', '.node-role', '.node-state', '.node-count',
+  '.usage .res', '.res-text', '.badge', '.group-name'];
+for (const sel of selectors) {
+  for (const el of Array.from(document.querySelectorAll(sel)).slice(0, 40)) {
+    if (!el.getClientRects().length || !el.textContent.trim()) continue;
+    const fg = parse(getComputedStyle(el).color).c;
+    const [a, b] = [lum(fg), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) failures.push([sel, el.textContent.trim().slice(0, 30), Math.round(ratio * 100) / 100]);
+  }
+}
+return failures;
+"#;
+
 /// The simulator, and a wall server that can be stopped and started again on its address.
 struct Cluster {
     sim: RunningSim,
@@ -382,6 +417,18 @@ async fn wall_in_a_real_browser() {
         .and_then(|s| s.node_name.clone())
         .expect("bound");
     let block = format!("document.querySelector('[data-pod=\"{victim_key}\"]')");
+    // Records which animation classes the page puts on blocks from now on.
+    browser
+        .js(
+            "window.seenClasses = {}; new MutationObserver(ms => { for (const m of ms) { \
+               const els = m.type === 'attributes' ? [m.target] : Array.from(m.addedNodes); \
+               for (const e of els) if (e.classList) for (const c of ['pulse', 'gone']) \
+                 if (e.classList.contains(c)) window.seenClasses[c] = true; } }) \
+             .observe(document.getElementById('wall'), \
+               {subtree: true, childList: true, attributes: true, attributeFilter: ['class']}); \
+             return true",
+        )
+        .await;
     let colour_before = browser
         .js(&format!("return getComputedStyle({block}).backgroundColor"))
         .await;
@@ -421,6 +468,40 @@ async fn wall_in_a_real_browser() {
                 && v[3] == json!(victim_node)
                 && v[4] == "5")
                 .then_some(())
+        },
+    )
+    .await;
+
+    let pulsed = browser.js("return window.seenClasses.pulse === true").await;
+    assert_eq!(pulsed, json!(true), "a changed block pulses");
+    let doomed = pods
+        .iter()
+        .find(|p| key(p) != victim_key && p.spec.as_ref().is_some_and(|s| s.node_name.is_some()))
+        .expect("another bound pod");
+    Api::<Pod>::namespaced(
+        cluster.kube(),
+        doomed.metadata.namespace.as_deref().unwrap_or(""),
+    )
+    .delete(
+        doomed.metadata.name.as_deref().unwrap_or(""),
+        &kube::api::DeleteParams {
+            grace_period_seconds: Some(0),
+            ..kube::api::DeleteParams::default()
+        },
+    )
+    .await
+    .expect("delete a pod");
+    let doomed_key = key(doomed);
+    eventually(
+        "the deleted pod's block to fade out and its marker to go",
+        || async {
+            let v = browser
+                .js(&format!(
+                    "return [window.seenClasses.gone === true, \
+                 document.querySelectorAll('[data-pod=\"{doomed_key}\"]').length]"
+                ))
+                .await;
+            (v == json!([true, 0])).then_some(())
         },
     )
     .await;
@@ -540,6 +621,12 @@ async fn wall_in_a_real_browser() {
             (v == json!(true)).then_some(())
         })
         .await;
+        let low = browser.js(CONTRAST_FAILURES).await;
+        assert_eq!(
+            low,
+            json!([]),
+            "text below AA contrast in the {theme} theme"
+        );
         // Let the arrival pulses finish so the picture shows the resting state.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let shot = browser.client.screenshot().await.expect("screenshot");
