@@ -373,15 +373,29 @@
     return 0;
   }
 
-  // In kiosk mode the wall must fit the screen: shrink pods until it does.
+  function setDensity(level) {
+    if (html.dataset.density !== DENSITIES[level]) html.dataset.density = DENSITIES[level];
+  }
+
+  // In kiosk mode the wall must fit the screen: shrink pods until it does, and grow them
+  // back one step when there is clearly room. It starts from the current size, so a wall
+  // that already fits costs one layout read, not a relayout per size.
   function fit(pods) {
-    let level = baseDensity(pods);
-    html.dataset.density = DENSITIES[level];
-    if (!kiosk) return;
+    const base = baseDensity(pods);
+    if (!kiosk) {
+      setDensity(base);
+      return;
+    }
+    let level = Math.max(base, DENSITIES.indexOf(html.dataset.density));
+    setDensity(level);
     // The root's own height: the document's is clipped to the screen in kiosk mode.
+    if (level > base && root.offsetHeight < window.innerHeight * 0.6) {
+      level -= 1;
+      setDensity(level);
+    }
     while (level < DENSITIES.length - 1 && root.offsetHeight > window.innerHeight) {
       level += 1;
-      html.dataset.density = DENSITIES[level];
+      setDensity(level);
     }
   }
 
@@ -611,6 +625,13 @@
   });
   window.addEventListener("pageshow", function (e) {
     if (e.persisted) connect();
+  });
+  window.addEventListener("resize", function () {
+    // A smaller screen may need smaller pods, a bigger one may allow larger: start over.
+    if (kiosk) html.dataset.density = DENSITIES[0];
+    lastFit = 0;
+    countsDue = true;
+    schedule();
   });
   arrange();
   schedule();
