@@ -361,7 +361,145 @@ pub fn unavailable_node_header(name: &str) -> Result<String, askama::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::natural_key;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cache::Epoch;
+    use crate::filter::Grouping;
+
+    fn node(name: &str, roles: &[&str]) -> Arc<NodeView> {
+        Arc::new(NodeView {
+            name: Arc::from(name),
+            ready: true,
+            unschedulable: false,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            allocatable_cpu_millis: 4000,
+            allocatable_memory_bytes: 8 << 30,
+            pod_capacity: 110,
+        })
+    }
+
+    fn pod(ns: &str, name: &str, node: &str, cpu: u64, owner: &str) -> Arc<PodView> {
+        Arc::new(PodView {
+            namespace: Arc::from(ns),
+            name: name.to_owned(),
+            node: Some(Arc::from(node)),
+            phase: "Running".into(),
+            status: "Running".into(),
+            ready: "1/1".into(),
+            restarts: 0,
+            owner: Some(owner.to_owned()),
+            labels: Default::default(),
+            cpu_request_millis: cpu,
+            memory_request_bytes: 0,
+            created: None,
+        })
+    }
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            epoch: Epoch(1),
+            seq: 1,
+            nodes: vec![
+                node("worker-10", &["worker"]),
+                node("worker-2", &["worker"]),
+                node("cp-0", &["control-plane"]),
+                node("edge-1", &[]),
+            ],
+            pods: vec![
+                pod("b", "p1", "worker-2", 1000, "ReplicaSet/z"),
+                pod("a", "p2", "worker-2", 500, "ReplicaSet/y"),
+                pod("a", "p3", "worker-10", 3000, "ReplicaSet/x"),
+                pod("c", "p4", "gone-node", 100, "ReplicaSet/x"),
+            ],
+            apiserver: ApiStatus {
+                apiserver: "ok",
+                message: String::new(),
+            },
+        }
+    }
+
+    fn order(wall: &Wall) -> Vec<&str> {
+        wall.nodes.iter().map(|n| &*n.name).collect()
+    }
+
+    #[test]
+    fn nodes_sorted_as_asked() {
+        let snap = snapshot();
+        let by = |sort| {
+            Wall::arranged(
+                &snap,
+                Layout {
+                    sort,
+                    ..Layout::default()
+                },
+            )
+        };
+        assert_eq!(
+            order(&by(NodeOrder::Name)),
+            ["cp-0", "edge-1", "gone-node", "worker-2", "worker-10"]
+        );
+        assert_eq!(
+            order(&by(NodeOrder::Role)),
+            ["cp-0", "worker-2", "worker-10", "edge-1", "gone-node"]
+        );
+        // worker-10 requests 3000m of 4000m, worker-2 1500m; boxes without details last.
+        assert_eq!(
+            order(&by(NodeOrder::Usage)),
+            ["worker-10", "worker-2", "cp-0", "edge-1", "gone-node"]
+        );
+    }
+
+    #[test]
+    fn pods_grouped_in_their_node() {
+        let snap = snapshot();
+        let wall = Wall::arranged(
+            &snap,
+            Layout {
+                group: Grouping::Namespace,
+                ..Layout::default()
+            },
+        );
+        let w2 = wall
+            .nodes
+            .iter()
+            .find(|n| &*n.name == "worker-2")
+            .expect("worker-2");
+        let names: Vec<&str> = w2.pods.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["p2", "p1"]);
+        assert_eq!(w2.cpu_requested(), 1500);
+        assert!(!w2.cpu_over());
+    }
+
+    #[test]
+    fn page_renders_layout_and_error() {
+        let snap = snapshot();
+        let params = FilterParams::default();
+        let ok = page(
+            &snap,
+            &PageContext {
+                params: &params,
+                layout: Layout::default(),
+                syncing: Some("waiting for first sync of pods".into()),
+                error: None,
+            },
+        )
+        .expect("renders");
+        assert!(ok.contains("data-pod=\"a/p3\""));
+        assert!(ok.contains("id=\"sync\""));
+        assert!(ok.contains("data-density=\"large\""));
+        let bad = page(
+            &snap,
+            &PageContext {
+                params: &params,
+                layout: Layout::default(),
+                syncing: None,
+                error: Some("label: nope".into()),
+            },
+        )
+        .expect("renders");
+        assert!(bad.contains("label: nope") && !bad.contains("data-pod="));
+    }
 
     #[test]
     fn node_names_sort_naturally() {
