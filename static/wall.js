@@ -299,9 +299,30 @@
     return (b / div).toFixed(1) + units[u];
   }
 
+  // Pods per status of each box, recomputed only when the box changed, so the header
+  // counts cost O(boxes) per frame instead of O(pods).
+  const tallies = new WeakMap();
+
+  function tallyOf(box, pods) {
+    const tally = new Map();
+    for (const p of pods) {
+      const s = p.dataset.status;
+      let entry = tally.get(s);
+      if (!entry) {
+        const m = /\bs-(\w+)/.exec(p.className);
+        entry = { n: 0, cls: m ? m[1] : "unknown" };
+        tally.set(s, entry);
+      }
+      entry.n += 1;
+    }
+    tallies.set(box, tally);
+    return tally;
+  }
+
   function updateBox(box) {
     if (!box.isConnected) return;
     const pods = box.querySelectorAll("[data-pod]");
+    tallyOf(box, pods);
     const n = box.querySelector(".node-count .n");
     if (n) n.textContent = pods.length;
     const head = box.querySelector(".node-head");
@@ -327,21 +348,20 @@
   }
 
   function updateCounts() {
-    const pods = wall.querySelectorAll("[data-pod]");
+    const by = new Map();
+    let total = 0;
+    for (const box of wall.querySelectorAll(".nodes > section, #unscheduled")) {
+      const tally = tallies.get(box) || tallyOf(box, box.querySelectorAll("[data-pod]"));
+      for (const [status, e] of tally) {
+        const entry = by.get(status);
+        if (entry) entry.n += e.n;
+        else by.set(status, { n: e.n, cls: e.cls });
+        total += e.n;
+      }
+    }
     document.getElementById("count-nodes").textContent =
       wall.querySelectorAll(".nodes > [data-node] > .node-head:not(.unavailable)").length;
-    document.getElementById("count-pods").textContent = pods.length;
-    const by = new Map();
-    for (const p of pods) {
-      const s = p.dataset.status;
-      let entry = by.get(s);
-      if (!entry) {
-        const m = /\bs-(\w+)/.exec(p.className);
-        entry = { n: 0, cls: m ? m[1] : "unknown" };
-        by.set(s, entry);
-      }
-      entry.n += 1;
-    }
+    document.getElementById("count-pods").textContent = total;
     const counts = document.getElementById("counts");
     for (const old of counts.querySelectorAll("[data-count-status]")) old.remove();
     const sorted = Array.from(by.entries()).sort(function (a, b) {
@@ -360,9 +380,9 @@
       counts.appendChild(span);
     }
     const sync = document.getElementById("sync-count");
-    if (sync) sync.textContent = pods.length + " pods, " +
+    if (sync) sync.textContent = total + " pods, " +
       wall.querySelectorAll(".nodes > [data-node]").length + " nodes loaded so far";
-    return pods.length;
+    return total;
   }
 
   // Same thresholds as the server's first render (render.rs).

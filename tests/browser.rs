@@ -729,8 +729,8 @@ async fn big_cluster_in_a_real_browser() {
         .await;
     let start = cluster.seq();
     cluster.churn(300.0).await;
-    eventually("3,000 changes of churn", || async {
-        (cluster.seq() > start + 3000).then_some(())
+    eventually("2,000 changes of churn", || async {
+        (cluster.seq() > start + 2000).then_some(())
     })
     .await;
     cluster.churn(0.0).await;
