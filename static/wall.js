@@ -170,6 +170,24 @@
     }
   }
 
+  // One tab stop for the whole wall (a roving tabindex): Tab enters at one pod, the arrow
+  // keys move between pods, Tab leaves. Twenty thousand tab stops would trap a keyboard.
+  let rover = null;
+
+  function setRover(el) {
+    if (rover === el) return;
+    if (rover && rover.isConnected && rover.hasAttribute("data-pod")) rover.tabIndex = -1;
+    rover = el;
+    if (el) el.tabIndex = 0;
+  }
+
+  function keepRover() {
+    if (!rover || !rover.isConnected || !rover.hasAttribute("data-pod")) {
+      rover = null;
+      setRover(wall.querySelector("[data-pod]"));
+    }
+  }
+
   function arrange() {
     groupAll();
     sortNodes();
@@ -226,11 +244,15 @@
     if (old && old.parentNode === container) {
       if (old.dataset.status !== el.dataset.status || old.dataset.restarts !== el.dataset.restarts) pulse(el);
       const focused = document.activeElement === old;
+      const roving = rover === old;
       old.replaceWith(el);
+      if (roving) setRover(el);
       if (focused) el.focus();
       return;
     }
     pulse(el);
+    const focused = old !== null && document.activeElement === old;
+    const roving = old !== null && rover === old;
     if (old) {
       const oldBox = old.closest("section");
       const oldContainer = old.parentNode;
@@ -240,6 +262,8 @@
       dropIfEmptyPlaceholder(oldBox);
     }
     container.appendChild(el);
+    if (roving) setRover(el);
+    if (focused) el.focus();
   }
 
   function deletePod(d) {
@@ -446,6 +470,7 @@
     if (batch.length) lastUpdate = Date.now();
     for (const box of dirtyBoxes) updateBox(box);
     dirtyBoxes.clear();
+    keepRover();
     const now = Date.now();
     // Whole-wall recounts are O(pods): at most twice a second.
     if (countsDue || (batch.length && now - lastCounts > 500)) {
@@ -611,7 +636,9 @@
   wall.addEventListener("mouseleave", hideDetail);
   wall.addEventListener("focusin", function (e) {
     const pod = e.target.closest("[data-pod]");
-    if (pod) showDetail(pod);
+    if (!pod) return;
+    setRover(pod);
+    showDetail(pod);
   });
   wall.addEventListener("focusout", hideDetail);
   wall.addEventListener("click", function (e) {

@@ -514,6 +514,17 @@ async fn wall_in_a_real_browser() {
         ))
         .await;
     assert_eq!(detail[0], false, "the detail popup shows on focus");
+    let tab_stops = browser
+        .js(&format!(
+            "const stops = document.querySelectorAll('#wall [data-pod][tabindex=\"0\"]'); \
+             return [stops.length, stops[0] === {block}]"
+        ))
+        .await;
+    assert_eq!(
+        tab_stops,
+        json!([1, true]),
+        "one tab stop for the wall, on the focused pod"
+    );
     let text = detail[1].as_str().unwrap_or("");
     for part in [
         victim.metadata.name.as_deref().unwrap_or(""),
