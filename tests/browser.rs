@@ -364,6 +364,15 @@ async fn wall_in_a_real_browser() {
     browser
         .wait_for_pods("the DOM to show every pod", &all)
         .await;
+    let sizes = browser
+        .js("const n = performance.getEntriesByType('navigation')[0]; \
+             return [n.encodedBodySize, n.decodedBodySize]")
+        .await;
+    assert!(
+        sizes[0].as_f64().is_some_and(|e| e > 0.0)
+            && sizes[0].as_f64() < sizes[1].as_f64().map(|d| d / 2.0),
+        "the page arrives compressed: {sizes}"
+    );
     let start = cluster.seq();
     cluster.churn(40.0).await;
     eventually("150 changes of churn", || async {
