@@ -219,11 +219,9 @@ pub struct PageContext<'a> {
     pub error: Option<String>,
 }
 
-impl PageContext<'_> {
-    /// A query parameter's value for the form.
-    fn value(value: &Option<String>) -> &str {
-        value.as_deref().unwrap_or("")
-    }
+/// A query parameter's value for the form (empty when absent).
+fn form_value(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("")
 }
 
 /// The full page.
@@ -238,18 +236,19 @@ struct Page<'a> {
     wall: Wall,
 }
 
+/// The filter's values, for the form and the summary line.
 impl Page<'_> {
     fn ns(&self) -> &str {
-        PageContext::value(&self.ctx.params.ns)
+        form_value(&self.ctx.params.ns)
     }
     fn label(&self) -> &str {
-        PageContext::value(&self.ctx.params.label)
+        form_value(&self.ctx.params.label)
     }
     fn node(&self) -> &str {
-        PageContext::value(&self.ctx.params.node)
+        form_value(&self.ctx.params.node)
     }
     fn q(&self) -> &str {
-        PageContext::value(&self.ctx.params.q)
+        form_value(&self.ctx.params.q)
     }
     fn filtered(&self) -> bool {
         !(self.ns().is_empty()
