@@ -352,6 +352,29 @@ impl NodeView {
         }
     }
 
+    /// Allocatable CPU, for people.
+    pub fn allocatable_cpu_text(&self) -> String {
+        cpu_text(self.allocatable_cpu_millis)
+    }
+
+    /// Allocatable memory, for people.
+    pub fn allocatable_memory_text(&self) -> String {
+        bytes_text(self.allocatable_memory_bytes)
+    }
+
+    /// The role the wall sorts by: `control-plane` first, then the first role, `~` for none.
+    pub fn sort_role(&self) -> &str {
+        if self
+            .roles
+            .iter()
+            .any(|r| r == "control-plane" || r == "master")
+        {
+            "!control-plane"
+        } else {
+            self.roles.first().map_or("~", String::as_str)
+        }
+    }
+
     /// Roles joined for display, `<none>` when there are none.
     pub fn roles_text(&self) -> String {
         if self.roles.is_empty() {
@@ -359,6 +382,39 @@ impl NodeView {
         } else {
             self.roles.join(",")
         }
+    }
+}
+
+/// CPU millicores for people: "250m" below one core, else cores with one decimal ("3.9").
+pub fn cpu_text(millis: u64) -> String {
+    if millis < 1000 {
+        format!("{millis}m")
+    } else {
+        let tenths = (millis + 50) / 100;
+        if tenths.is_multiple_of(10) {
+            format!("{}", tenths / 10)
+        } else {
+            format!("{}.{}", tenths / 10, tenths % 10)
+        }
+    }
+}
+
+/// Bytes for people, in binary units with one decimal ("64Mi", "15.0Gi").
+pub fn bytes_text(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["", "Ki", "Mi", "Gi", "Ti"];
+    let mut unit = 0;
+    let mut scaled = bytes;
+    // Whole units while exact and small, one decimal otherwise.
+    while unit + 1 < UNITS.len() && scaled >= 1024 {
+        scaled /= 1024;
+        unit += 1;
+    }
+    let divisor = 1u64 << (10 * unit);
+    if bytes.is_multiple_of(divisor) || scaled >= 100 {
+        format!("{}{}", bytes / divisor, UNITS[unit])
+    } else {
+        let tenths = (bytes.saturating_mul(10) + divisor / 2) / divisor;
+        format!("{}.{}{}", tenths / 10, tenths % 10, UNITS[unit])
     }
 }
 
@@ -504,5 +560,16 @@ mod tests {
         assert_eq!(v.state_text(), "Ready,SchedulingDisabled");
         assert_eq!((v.allocatable_cpu_millis, v.pod_capacity), (3900, 110));
         assert_eq!(v.allocatable_memory_bytes, 16 << 30);
+    }
+
+    #[test]
+    fn quantities_for_people() {
+        assert_eq!(cpu_text(250), "250m");
+        assert_eq!(cpu_text(3900), "3.9");
+        assert_eq!(cpu_text(4000), "4");
+        assert_eq!(bytes_text(64 << 20), "64Mi");
+        assert_eq!(bytes_text(16106127360), "15Gi");
+        assert_eq!(bytes_text(1536 << 20), "1.5Gi");
+        assert_eq!(bytes_text(0), "0");
     }
 }

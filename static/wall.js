@@ -1,31 +1,198 @@
 // podwall: keeps the server-rendered wall live by applying /events fragments.
-// Every fragment is HTML rendered by the server's templates; this script only places it.
+// Every fragment is HTML rendered by the server's templates; this script only places it,
+// batching the DOM work of each animation frame so bursts of changes never freeze the page.
 "use strict";
 
 (function () {
+  const html = document.documentElement;
   const root = document.getElementById("wall-root");
   const wall = document.getElementById("wall");
   if (!root || !wall) return;
   const conn = document.getElementById("conn");
   const placeholder = document.getElementById("node-placeholder");
+  const detail = document.getElementById("detail");
+  const apiBanner = document.getElementById("api-banner");
+  const staleBanner = document.getElementById("stale-banner");
+  const group = html.dataset.group || "";
+  const sort = html.dataset.sort || "name";
+  const kiosk = html.classList.contains("kiosk");
+  const DENSITIES = ["large", "normal", "small", "dots", "tiny", "micro"];
+  const FADE_MS = 700;
+
   let source = null;
-  let countsQueued = false;
+  let queue = [];
+  let flushQueued = false;
+  let dirtyBoxes = new Set();
+  let countsDue = true;
+  let lastUpdate = Date.now();
+  let lastCounts = 0;
+  let lastFit = 0;
   // The API server's health as last reported; the indicator shows it once connected.
   let apiStatus = conn
     ? { apiserver: conn.classList[1] || "ok", message: conn.querySelector(".conn-msg").textContent }
     : { apiserver: "ok", message: "" };
 
-  function fromHtml(html) {
+  function fromHtml(markup) {
     const t = document.createElement("template");
-    t.innerHTML = html;
+    t.innerHTML = markup;
     return t.content.firstElementChild;
   }
+
+  function show(el, on) {
+    if (el) el.classList.toggle("hidden", !on);
+  }
+
+  // ---- connection state ---------------------------------------------------------------
 
   function setConn(state, text, message) {
     if (!conn) return;
     conn.className = "conn " + state;
     conn.querySelector(".conn-text").textContent = text;
     conn.querySelector(".conn-msg").textContent = message || "";
+  }
+
+  function showStatus(s) {
+    apiStatus = s;
+    if (s.apiserver === "ok") setConn("ok", "live", "");
+    else setConn(s.apiserver, "apiserver " + s.apiserver, s.message);
+    if (apiBanner) {
+      apiBanner.querySelector("b").textContent =
+        s.apiserver === "forbidden" ? "API server access forbidden." : "API server " + s.apiserver + ".";
+      apiBanner.querySelector(".banner-msg").textContent = s.message || "";
+      show(apiBanner, s.apiserver !== "ok");
+    }
+  }
+
+  function setStale(stale) {
+    root.classList.toggle("stale", stale);
+    show(staleBanner, stale);
+  }
+
+  // ---- placing elements ---------------------------------------------------------------
+
+  function nodeName(box) {
+    return box.dataset.node || "";
+  }
+
+  // Node names sort like people read them: worker-2 before worker-10 (as the server does).
+  function naturalKey(name) {
+    return name.replace(/\d+/g, function (d) { return String(d.length).padStart(3, "0") + d; });
+  }
+
+  function nodeKey(box) {
+    const head = box.querySelector(".node-head");
+    const name = naturalKey(nodeName(box));
+    if (sort === "role") return (head && head.dataset.role ? head.dataset.role : "~~") + "\u0000" + name;
+    return name;
+  }
+
+  // Requests over allocatable, unclamped (a <meter> stops at its max); as the server sorts.
+  function usage(box) {
+    const head = box.querySelector(".node-head");
+    if (!head || !head.dataset.cpuAlloc) return -1;
+    let cpu = 0;
+    let mem = 0;
+    for (const p of box.querySelectorAll("[data-pod]")) {
+      cpu += Number(p.dataset.cpu) || 0;
+      mem += Number(p.dataset.mem) || 0;
+    }
+    const cpuAlloc = Number(head.dataset.cpuAlloc);
+    const memAlloc = Number(head.dataset.memAlloc);
+    return Math.max(cpuAlloc > 0 ? cpu / cpuAlloc : 0, memAlloc > 0 ? mem / memAlloc : 0);
+  }
+
+  function insertSorted(container, box) {
+    const key = nodeKey(box);
+    for (const other of container.children) {
+      if (other !== box && nodeKey(other) > key) {
+        container.insertBefore(box, other);
+        return;
+      }
+    }
+    container.appendChild(box);
+  }
+
+  function sortNodes() {
+    const container = wall.querySelector(".nodes");
+    if (!container) return;
+    const boxes = Array.from(container.children);
+    if (sort === "usage") {
+      const u = new Map(boxes.map(function (b) { return [b, usage(b)]; }));
+      boxes.sort(function (a, b) { return u.get(b) - u.get(a) || (nodeKey(a) < nodeKey(b) ? -1 : 1); });
+    } else {
+      boxes.sort(function (a, b) { return nodeKey(a) < nodeKey(b) ? -1 : 1; });
+    }
+    container.append.apply(container, boxes);
+  }
+
+  function groupKey(pod) {
+    if (group === "namespace") return pod.dataset.pod.split("/")[0];
+    if (group === "owner") return pod.dataset.owner || "(no owner)";
+    return "";
+  }
+
+  // Where a pod block lives inside a box: its `.pods`, or its group there.
+  function podContainer(box, pod) {
+    const pods = box.querySelector(".pods");
+    if (!group) return pods;
+    const key = groupKey(pod);
+    for (const g of pods.children) {
+      if (g.dataset.groupKey === key) return g;
+    }
+    const g = document.createElement("div");
+    g.className = "group";
+    g.dataset.groupKey = key;
+    const label = document.createElement("span");
+    label.className = "group-name";
+    label.textContent = key;
+    g.appendChild(label);
+    let before = null;
+    for (const other of pods.children) {
+      if (other.dataset.groupKey > key) { before = other; break; }
+    }
+    pods.insertBefore(g, before);
+    return g;
+  }
+
+  function dropEmptyGroup(container) {
+    if (container && container.classList.contains("group") && !container.querySelector("[data-pod]")) {
+      container.remove();
+    }
+  }
+
+  function groupAll() {
+    if (!group) return;
+    for (const pods of wall.querySelectorAll(".pods")) {
+      const box = pods.closest("section");
+      for (const pod of Array.from(pods.querySelectorAll(":scope > [data-pod]"))) {
+        podContainer(box, pod).appendChild(pod);
+      }
+    }
+  }
+
+  // One tab stop for the whole wall (a roving tabindex): Tab enters at one pod, the arrow
+  // keys move between pods, Tab leaves. Twenty thousand tab stops would trap a keyboard.
+  let rover = null;
+
+  function setRover(el) {
+    if (rover === el) return;
+    if (rover && rover.isConnected && rover.hasAttribute("data-pod")) rover.tabIndex = -1;
+    rover = el;
+    if (el) el.tabIndex = 0;
+  }
+
+  function keepRover() {
+    if (!rover || !rover.isConnected || !rover.hasAttribute("data-pod")) {
+      rover = null;
+      setRover(wall.querySelector("[data-pod]"));
+    }
+  }
+
+  function arrange() {
+    groupAll();
+    sortNodes();
+    for (const box of wall.querySelectorAll("section")) dirtyBoxes.add(box);
+    countsDue = true;
   }
 
   function nodeBox(id) {
@@ -36,19 +203,10 @@
     box = placeholder.content.firstElementChild.cloneNode(true);
     box.id = id;
     box.dataset.node = name;
+    box.setAttribute("aria-label", "node " + name);
     box.querySelector(".node-name").textContent = name;
-    insertSorted(wall.querySelector(".nodes"), box, name);
+    insertSorted(wall.querySelector(".nodes"), box);
     return box;
-  }
-
-  function insertSorted(container, box, name) {
-    for (const other of container.children) {
-      if (other.dataset.node > name) {
-        container.insertBefore(box, other);
-        return;
-      }
-    }
-    container.appendChild(box);
   }
 
   function dropIfEmptyPlaceholder(box) {
@@ -58,26 +216,62 @@
     }
   }
 
+  function pulse(el) {
+    el.classList.add("pulse");
+    el.addEventListener("animationend", function () { el.classList.remove("pulse"); }, { once: true });
+  }
+
+  // Keeps a deleted block visible, unmarked, while it fades out.
+  function fadeOut(el) {
+    el.removeAttribute("id");
+    el.removeAttribute("data-pod");
+    el.removeAttribute("tabindex");
+    el.setAttribute("aria-hidden", "true");
+    el.classList.add("gone");
+    setTimeout(function () {
+      const container = el.parentNode;
+      el.remove();
+      dropEmptyGroup(container);
+    }, FADE_MS);
+  }
+
   function upsertPod(d) {
     const el = fromHtml(d.html);
-    const parent = d.parent === "unscheduled" ? document.getElementById("unscheduled") : nodeBox(d.parent);
-    const pods = parent.querySelector(".pods");
+    const box = d.parent === "unscheduled" ? document.getElementById("unscheduled") : nodeBox(d.parent);
+    const container = podContainer(box, el);
     const old = document.getElementById(d.id);
-    if (old && old.parentNode === pods) {
+    dirtyBoxes.add(box);
+    if (old && old.parentNode === container) {
+      if (old.dataset.status !== el.dataset.status || old.dataset.restarts !== el.dataset.restarts) pulse(el);
+      const focused = document.activeElement === old;
+      const roving = rover === old;
       old.replaceWith(el);
+      if (roving) setRover(el);
+      if (focused) el.focus();
       return;
     }
-    const oldBox = old ? old.closest("section") : null;
-    if (old) old.remove();
-    dropIfEmptyPlaceholder(oldBox);
-    pods.appendChild(el);
+    pulse(el);
+    const focused = old !== null && document.activeElement === old;
+    const roving = old !== null && rover === old;
+    if (old) {
+      const oldBox = old.closest("section");
+      const oldContainer = old.parentNode;
+      dirtyBoxes.add(oldBox);
+      old.remove();
+      dropEmptyGroup(oldContainer);
+      dropIfEmptyPlaceholder(oldBox);
+    }
+    container.appendChild(el);
+    if (roving) setRover(el);
+    if (focused) el.focus();
   }
 
   function deletePod(d) {
     const old = document.getElementById(d.id);
     if (!old) return;
     const box = old.closest("section");
-    old.remove();
+    dirtyBoxes.add(box);
+    fadeOut(old);
     dropIfEmptyPlaceholder(box);
   }
 
@@ -86,14 +280,17 @@
     const box = document.getElementById(d.id);
     if (box) {
       box.querySelector(".node-head").replaceWith(head);
+      dirtyBoxes.add(box);
       return;
     }
     const name = d.id.slice("node/".length);
     const fresh = placeholder.content.firstElementChild.cloneNode(true);
     fresh.id = d.id;
     fresh.dataset.node = name;
+    fresh.setAttribute("aria-label", "node " + name);
     fresh.querySelector(".node-head").replaceWith(head);
-    insertSorted(wall.querySelector(".nodes"), fresh, name);
+    insertSorted(wall.querySelector(".nodes"), fresh);
+    dirtyBoxes.add(fresh);
   }
 
   function deleteNode(d) {
@@ -101,47 +298,192 @@
     if (!box) return;
     if (box.querySelector("[data-pod]")) {
       box.querySelector(".node-head").replaceWith(fromHtml(d.html));
+      dirtyBoxes.add(box);
     } else {
       box.remove();
+      dirtyBoxes.delete(box);
     }
   }
 
-  function applied(id) {
-    if (id) root.dataset.seq = id;
-    if (!countsQueued) {
-      countsQueued = true;
-      requestAnimationFrame(updateCounts);
+  // ---- counts, bars, density ----------------------------------------------------------
+
+  function cpuText(m) {
+    if (m < 1000) return m + "m";
+    const t = Math.round(m / 100);
+    return t % 10 === 0 ? String(t / 10) : (t / 10).toFixed(1);
+  }
+
+  function bytesText(b) {
+    const units = ["", "Ki", "Mi", "Gi", "Ti"];
+    let u = 0;
+    let v = b;
+    while (u + 1 < units.length && v >= 1024) { v /= 1024; u += 1; }
+    const div = Math.pow(1024, u);
+    if (b % div === 0 || v >= 100) return Math.floor(b / div) + units[u];
+    return (b / div).toFixed(1) + units[u];
+  }
+
+  // Pods per status of each box, recomputed only when the box changed, so the header
+  // counts cost O(boxes) per frame instead of O(pods).
+  const tallies = new WeakMap();
+
+  function tallyOf(box, pods) {
+    const tally = new Map();
+    for (const p of pods) {
+      const s = p.dataset.status;
+      let entry = tally.get(s);
+      if (!entry) {
+        const m = /\bs-(\w+)/.exec(p.className);
+        entry = { n: 0, cls: m ? m[1] : "unknown" };
+        tally.set(s, entry);
+      }
+      entry.n += 1;
     }
+    tallies.set(box, tally);
+    return tally;
+  }
+
+  function updateBox(box) {
+    if (!box.isConnected) return;
+    const pods = box.querySelectorAll("[data-pod]");
+    tallyOf(box, pods);
+    const n = box.querySelector(".node-count .n");
+    if (n) n.textContent = pods.length;
+    const head = box.querySelector(".node-head");
+    if (!head || !head.dataset.cpuAlloc) return;
+    let cpu = 0;
+    let mem = 0;
+    for (const p of pods) {
+      cpu += Number(p.dataset.cpu) || 0;
+      mem += Number(p.dataset.mem) || 0;
+    }
+    const cpuMeter = head.querySelector("meter.cpu");
+    const memMeter = head.querySelector("meter.mem");
+    if (cpuMeter) cpuMeter.value = cpu;
+    if (memMeter) memMeter.value = mem;
+    const cpuEl = head.querySelector(".cpu-text");
+    const memEl = head.querySelector(".mem-text");
+    cpuEl.textContent = cpuText(cpu) + "/" + cpuText(Number(head.dataset.cpuAlloc));
+    memEl.textContent = bytesText(mem) + "/" + bytesText(Number(head.dataset.memAlloc));
+    cpuEl.classList.toggle("over", cpu > Number(head.dataset.cpuAlloc));
+    memEl.classList.toggle("over", mem > Number(head.dataset.memAlloc));
+    const full = pods.length >= Number(head.dataset.capacity);
+    head.classList.toggle("full", full && Number(head.dataset.capacity) > 0);
   }
 
   function updateCounts() {
-    countsQueued = false;
-    for (const box of wall.querySelectorAll("section")) {
-      const n = box.querySelector(".node-count .n");
-      if (n) n.textContent = box.querySelectorAll("[data-pod]").length;
+    const by = new Map();
+    let total = 0;
+    for (const box of wall.querySelectorAll(".nodes > section, #unscheduled")) {
+      const tally = tallies.get(box) || tallyOf(box, box.querySelectorAll("[data-pod]"));
+      for (const [status, e] of tally) {
+        const entry = by.get(status);
+        if (entry) entry.n += e.n;
+        else by.set(status, { n: e.n, cls: e.cls });
+        total += e.n;
+      }
     }
-    const pods = wall.querySelectorAll("[data-pod]");
     document.getElementById("count-nodes").textContent =
       wall.querySelectorAll(".nodes > [data-node] > .node-head:not(.unavailable)").length;
-    document.getElementById("count-pods").textContent = pods.length;
-    const by = new Map();
-    for (const p of pods) {
-      const s = p.dataset.status;
-      const entry = by.get(s) || { n: 0, cls: p.className.replace(/.*\bs-(\w+).*/, "$1") };
-      entry.n += 1;
-      by.set(s, entry);
-    }
+    document.getElementById("count-pods").textContent = total;
     const counts = document.getElementById("counts");
     for (const old of counts.querySelectorAll("[data-count-status]")) old.remove();
-    const sorted = Array.from(by.entries()).sort((a, b) => b[1].n - a[1].n || (a[0] < b[0] ? -1 : 1));
+    const sorted = Array.from(by.entries()).sort(function (a, b) {
+      return b[1].n - a[1].n || (a[0] < b[0] ? -1 : 1);
+    });
     for (const [status, e] of sorted) {
       const span = document.createElement("span");
       span.className = "count s-" + e.cls;
       span.dataset.countStatus = status;
+      const sw = document.createElement("i");
+      sw.className = "swatch";
+      sw.setAttribute("aria-hidden", "true");
       const b = document.createElement("b");
       b.textContent = e.n;
-      span.append(b, " " + status);
+      span.append(sw, b, " " + status);
       counts.appendChild(span);
+    }
+    const sync = document.getElementById("sync-count");
+    if (sync) sync.textContent = total + " pods, " +
+      wall.querySelectorAll(".nodes > [data-node]").length + " nodes loaded so far";
+    return total;
+  }
+
+  // Same thresholds as the server's first render (render.rs).
+  function baseDensity(pods) {
+    if (html.hasAttribute("data-compact") || pods > 5000) return 3;
+    if (pods > 1500) return 2;
+    if (pods > 400) return 1;
+    return 0;
+  }
+
+  function setDensity(level) {
+    if (html.dataset.density !== DENSITIES[level]) html.dataset.density = DENSITIES[level];
+  }
+
+  // In kiosk mode the wall must fit the screen: shrink pods until it does, and grow them
+  // back one step when there is clearly room. It starts from the current size, so a wall
+  // that already fits costs one layout read, not a relayout per size.
+  function fit(pods) {
+    const base = baseDensity(pods);
+    if (!kiosk) {
+      setDensity(base);
+      return;
+    }
+    let level = Math.max(base, DENSITIES.indexOf(html.dataset.density));
+    setDensity(level);
+    // The root's own height: the document's is clipped to the screen in kiosk mode.
+    if (level > base && root.offsetHeight < window.innerHeight * 0.6) {
+      level -= 1;
+      setDensity(level);
+    }
+    while (level < DENSITIES.length - 1 && root.offsetHeight > window.innerHeight) {
+      level += 1;
+      setDensity(level);
+    }
+  }
+
+  // ---- the event queue ----------------------------------------------------------------
+
+  function schedule() {
+    if (flushQueued) return;
+    flushQueued = true;
+    // Hidden tabs get no animation frames; a timer keeps the queue from growing there.
+    if (document.hidden) setTimeout(flush, 250);
+    else requestAnimationFrame(flush);
+  }
+
+  function flush() {
+    flushQueued = false;
+    const batch = queue;
+    queue = [];
+    for (const ev of batch) {
+      try {
+        ev.handler(ev.data);
+      } catch (e) {
+        // The page no longer matches the stream: start over from a fresh reset.
+        restart();
+        return;
+      }
+      if (ev.id) root.dataset.seq = ev.id;
+    }
+    if (batch.length) lastUpdate = Date.now();
+    for (const box of dirtyBoxes) updateBox(box);
+    dirtyBoxes.clear();
+    keepRover();
+    const now = Date.now();
+    // Whole-wall recounts are O(pods): at most twice a second.
+    if (countsDue || (batch.length && now - lastCounts > 500)) {
+      countsDue = false;
+      lastCounts = now;
+      const pods = updateCounts();
+      if (now - lastFit > 2000) {
+        lastFit = now;
+        fit(pods);
+      }
+    } else if (batch.length) {
+      countsDue = true;
+      setTimeout(schedule, 500);
     }
   }
 
@@ -153,32 +495,29 @@
       } catch (e) {
         return;
       }
-      try {
-        handler(data);
-      } catch (e) {
-        // The page no longer matches the stream: start over from a fresh reset.
-        source.close();
-        root.dataset.seq = "";
-        connect();
-        return;
-      }
-      applied(ev.lastEventId);
+      queue.push({ handler: handler, data: data, id: ev.lastEventId });
+      schedule();
     });
   }
 
-  function showStatus(s) {
-    apiStatus = s;
-    if (s.apiserver === "ok") setConn("ok", "live", "");
-    else setConn(s.apiserver, "apiserver " + s.apiserver, s.message);
+  function restart() {
+    if (source) source.close();
+    queue = [];
+    root.dataset.seq = "";
+    connect();
   }
 
   function connect() {
     const params = new URLSearchParams(location.search);
     params.set("lastEventId", root.dataset.seq);
     source = new EventSource("/events?" + params.toString());
-    source.onopen = function () { showStatus(apiStatus); };
+    source.onopen = function () {
+      setStale(false);
+      showStatus(apiStatus);
+    };
     source.onerror = function () {
       setConn("reconnecting", "reconnecting…", "");
+      setStale(true);
       if (source.readyState === EventSource.CLOSED) {
         // The browser gave up (e.g. a 4xx/5xx): start over from the last applied event.
         setTimeout(connect, 3000);
@@ -186,6 +525,9 @@
     };
     on("reset", function (d) {
       wall.innerHTML = d.html;
+      dirtyBoxes.clear();
+      arrange();
+      lastFit = 0;
       if (d.apiserver) showStatus(d.apiserver);
     });
     on("upsert", function (d) {
@@ -199,5 +541,149 @@
     on("status", showStatus);
   }
 
+  // ---- clock, update age, first sync --------------------------------------------------
+
+  const clock = document.getElementById("clock");
+  const age = document.getElementById("age");
+
+  function ageText(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m";
+    if (s < 86400) return Math.floor(s / 3600) + "h";
+    return Math.floor(s / 86400) + "d";
+  }
+
+  function tick() {
+    const now = new Date();
+    if (clock) {
+      clock.textContent = now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      clock.dateTime = now.toISOString();
+    }
+    if (age) {
+      const stale = root.classList.contains("stale");
+      age.textContent = (stale ? "stale, last update " : "updated ") + ageText(now - lastUpdate) + " ago";
+    }
+    if (kiosk && now - lastFit > 10000) {
+      lastFit = now.getTime();
+      fit(wall.querySelectorAll("[data-pod]").length);
+    }
+    if (sort === "usage" && now.getSeconds() === 0) sortNodes();
+  }
+
+  function pollSync() {
+    const banner = document.getElementById("sync");
+    if (!banner) return;
+    fetch("/readyz", { cache: "no-store" }).then(function (r) {
+      if (r.ok) {
+        banner.remove();
+        return null;
+      }
+      return r.text().then(function (t) {
+        banner.querySelector(".sync-reason").textContent = "(" + t.trim() + ")";
+        setTimeout(pollSync, 1000);
+      });
+    }).catch(function () { setTimeout(pollSync, 2000); });
+  }
+
+  // ---- pod details on hover, focus or tap ---------------------------------------------
+
+  function describe(pod) {
+    const [ns, name] = pod.dataset.pod.split("/");
+    const box = pod.closest("section");
+    const rows = [
+      ["namespace", ns],
+      ["name", name],
+      ["status", pod.dataset.status],
+      ["ready", pod.dataset.ready],
+      ["restarts", pod.dataset.restarts],
+      ["age", pod.dataset.created ? ageText(Date.now() - Date.parse(pod.dataset.created)) : "?"],
+      ["node", box && box.dataset.node !== undefined ? box.dataset.node : "(unscheduled)"],
+      ["owner", pod.dataset.owner || "(none)"],
+      ["requests", "cpu " + cpuText(Number(pod.dataset.cpu) || 0) + ", memory " + bytesText(Number(pod.dataset.mem) || 0)],
+    ];
+    const dl = document.createElement("dl");
+    for (const [k, v] of rows) {
+      const dt = document.createElement("dt");
+      dt.textContent = k;
+      const dd = document.createElement("dd");
+      dd.textContent = v;
+      dl.append(dt, dd);
+    }
+    return dl;
+  }
+
+  function showDetail(pod) {
+    if (!detail) return;
+    detail.replaceChildren(describe(pod));
+    detail.className = "detail " + (pod.className.match(/\bs-\w+/) || [""])[0];
+    const r = pod.getBoundingClientRect();
+    const w = 320;
+    const left = Math.min(window.scrollX + r.left, window.scrollX + document.documentElement.clientWidth - w - 8);
+    detail.style.left = Math.max(8, left) + "px";
+    detail.style.top = (window.scrollY + r.bottom + 6) + "px";
+    pod.setAttribute("aria-describedby", "detail");
+  }
+
+  function hideDetail() {
+    if (detail) detail.classList.add("hidden");
+  }
+
+  wall.addEventListener("mouseover", function (e) {
+    const pod = e.target.closest("[data-pod]");
+    if (pod) showDetail(pod);
+  });
+  wall.addEventListener("mouseleave", hideDetail);
+  wall.addEventListener("focusin", function (e) {
+    const pod = e.target.closest("[data-pod]");
+    if (!pod) return;
+    setRover(pod);
+    showDetail(pod);
+  });
+  wall.addEventListener("focusout", hideDetail);
+  wall.addEventListener("click", function (e) {
+    const pod = e.target.closest("[data-pod]");
+    if (pod) pod.focus();
+  });
+  wall.addEventListener("keydown", function (e) {
+    const pod = e.target.closest("[data-pod]");
+    if (!pod) return;
+    if (e.key === "Escape") {
+      hideDetail();
+      return;
+    }
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+    if (!step) return;
+    const all = Array.from(wall.querySelectorAll("[data-pod]"));
+    const next = all[all.indexOf(pod) + step];
+    if (next) {
+      e.preventDefault();
+      next.focus();
+    }
+  });
+
+  // ---- start ----------------------------------------------------------------------------
+
+  if (root.hasAttribute("data-error")) return;
+  // A page kept in the back/forward cache must not hold its stream open: browsers allow
+  // six connections per server, and parked streams would starve the next page.
+  window.addEventListener("pagehide", function () {
+    if (source) source.close();
+  });
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted) connect();
+  });
+  window.addEventListener("resize", function () {
+    // A smaller screen may need smaller pods, a bigger one may allow larger: start over.
+    if (kiosk) html.dataset.density = DENSITIES[0];
+    lastFit = 0;
+    countsDue = true;
+    schedule();
+  });
+  arrange();
+  schedule();
+  tick();
+  setInterval(tick, 1000);
+  pollSync();
   connect();
 })();

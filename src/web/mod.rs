@@ -43,15 +43,23 @@ pub struct AppState {
 
 /// Registers all routes and default headers on an actix `App`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(page::wall))
-        .route("/events", web::get().to(events::html))
-        .route("/api/events", web::get().to(events::json))
-        .route("/api/snapshot", web::get().to(api::snapshot))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(health::metrics))
-        .route("/static/wall.js", web::get().to(assets::script))
-        .route("/static/wall.css", web::get().to(assets::style));
+    // The page of a big cluster is megabytes of repetitive HTML: compress it (only it;
+    // the event streams must not wait on an encoder's buffer).
+    cfg.service(
+        web::resource("/")
+            .wrap(middleware::Compress::default())
+            .route(web::get().to(page::wall)),
+    )
+    .route("/events", web::get().to(events::html))
+    .route("/api/events", web::get().to(events::json))
+    .route("/api/snapshot", web::get().to(api::snapshot))
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz))
+    .route("/metrics", web::get().to(health::metrics))
+    .route("/static/wall.js", web::get().to(assets::script))
+    .route("/static/wall.css", web::get().to(assets::style))
+    .route("/static/favicon.svg", web::get().to(assets::icon))
+    .route("/favicon.ico", web::get().to(assets::icon));
 }
 
 /// The headers every response carries.

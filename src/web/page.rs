@@ -4,36 +4,41 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
-use crate::filter::Filter;
-use crate::render;
+use crate::filter::{Filter, FilterParams, Layout};
+use crate::render::{self, PageContext};
 
-/// The wall page for the filter in the query string; a bad filter gets an HTML 400 page.
+/// The wall page for the filter and layout in the query string. A malformed parameter
+/// gets the page with its error and the filter form (status 400), not a bare message.
 pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let (filter, params) = match Filter::from_query(req.query_string()) {
-        Ok(parsed) => parsed,
+    let parsed = Filter::from_query(req.query_string()).and_then(|(filter, params)| {
+        let layout = Layout::from_params(&params)?;
+        Ok((filter, params, layout))
+    });
+    let (status, filter, params, layout, error) = match parsed {
+        Ok((filter, params, layout)) => (StatusCode::OK, filter, params, layout, None),
         Err(e) => {
-            return html(
+            // Refill the form with what was sent, so the mistake can be fixed in place.
+            let params = actix_web::web::Query::<FilterParams>::from_query(req.query_string())
+                .map(|q| q.into_inner())
+                .unwrap_or_default();
+            let layout = Layout::from_params(&params).unwrap_or_default();
+            (
                 StatusCode::BAD_REQUEST,
-                render::error_page("Bad filter", &e.to_string()),
-            );
+                Filter::default(),
+                params,
+                layout,
+                Some(e.to_string()),
+            )
         }
     };
     let snap = state.cache.snapshot(&filter);
-    let filter_text = [
-        ("ns", &params.ns),
-        ("label", &params.label),
-        ("node", &params.node),
-        ("q", &params.q),
-    ]
-    .iter()
-    .filter_map(|(k, v)| {
-        v.as_deref()
-            .filter(|v| !v.is_empty())
-            .map(|v| format!("{k}={v}"))
-    })
-    .collect::<Vec<_>>()
-    .join("  ");
-    html(StatusCode::OK, render::page(&snap, &filter_text))
+    let ctx = PageContext {
+        params: &params,
+        layout,
+        syncing: state.cache.readiness().err(),
+        error,
+    };
+    html(status, render::page(&snap, &ctx))
 }
 
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
