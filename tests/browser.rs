@@ -255,6 +255,7 @@ impl Cluster {
                 listen: self.addr,
                 namespaces: Vec::new(),
                 kube: KubeSource::Config(self.sim.kube_config()),
+                auth_token: None,
             },
             token.clone(),
         )

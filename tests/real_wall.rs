@@ -328,6 +328,7 @@ async fn the_kubeconfig_ca_is_verified() {
             kube: podwall::server::KubeSource::Infer {
                 kubeconfig: Some(path),
             },
+            auth_token: None,
         },
         token.clone(),
     )

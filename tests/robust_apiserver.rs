@@ -61,6 +61,7 @@ async fn errors_show_as_status_events_metrics_and_a_stale_readyz() {
             listen: "127.0.0.1:0".parse().expect("static address"),
             namespaces: Vec::new(),
             kube: KubeSource::Config(sim.kube_config()),
+            auth_token: None,
         },
         server_token.clone(),
     )
@@ -132,6 +133,7 @@ async fn errors_show_as_status_events_metrics_and_a_stale_readyz() {
             kube: KubeSource::Config(kube::Config::new(
                 "http://127.0.0.1:9".parse().expect("static URI"),
             )),
+            auth_token: None,
         },
         sim_token.clone(),
     )

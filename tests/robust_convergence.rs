@@ -140,6 +140,7 @@ async fn start_stack(seed: u64) -> Stack {
             listen: "127.0.0.1:0".parse().expect("static address"),
             namespaces: Vec::new(),
             kube: KubeSource::Config(sim.kube_config()),
+            auth_token: None,
         },
         token.clone(),
     )

@@ -31,6 +31,7 @@ async fn a_resuming_client_gets_the_new_epoch_and_the_right_state_after_a_restar
         listen,
         namespaces: Vec::new(),
         kube: KubeSource::Config(kube_config.clone()),
+        auth_token: None,
     };
 
     let first_token = CancellationToken::new();

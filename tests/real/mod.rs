@@ -46,6 +46,7 @@ impl Wall {
                 kube: KubeSource::Infer {
                     kubeconfig: Some(kubeconfig.to_path_buf()),
                 },
+                auth_token: None,
             },
             token.clone(),
         )

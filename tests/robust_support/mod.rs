@@ -39,6 +39,7 @@ pub async fn start(cluster: Cluster, limits: Limits) -> Stack {
             listen: "127.0.0.1:0".parse().expect("static address"),
             namespaces: Vec::new(),
             kube: KubeSource::Config(sim.kube_config()),
+            auth_token: None,
         },
         limits,
         token.clone(),
