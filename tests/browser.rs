@@ -2,14 +2,15 @@
 //! simulator: the DOM matches the cluster after churn, a crash-looping pod changes its
 //! block, URL filters narrow the wall, the pod detail shows on focus, a malformed filter
 //! shows its error on the page, the stale banner comes and goes with the server, the
-//! console stays clean, and each theme is saved as a 1920×1080 screenshot in `docs/`.
+//! console stays clean, and each theme is saved as a 1920×1080 screenshot (in `docs/` with
+//! `PODWALL_UPDATE_SCREENSHOTS=1`).
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -651,7 +652,7 @@ async fn wall_in_a_real_browser() {
         // Let the arrival pulses finish so the picture shows the resting state.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let shot = browser.client.screenshot().await.expect("screenshot");
-        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/wall-{theme}.png"));
+        let out = screenshot_path(&format!("wall-{theme}.png"));
         std::fs::write(&out, shot).expect("write screenshot");
     }
 
@@ -769,7 +770,20 @@ async fn big_cluster_in_a_real_browser() {
         .await;
     tracing::info!(longest_frame_ms = %longest, %density, "big wall under churn");
     let shot = browser.client.screenshot().await.expect("screenshot");
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/wall-kiosk-1000-nodes.png");
+    let out = screenshot_path("wall-kiosk-1000-nodes.png");
     std::fs::write(&out, shot).expect("write screenshot");
     browser.client.close().await.expect("close browser");
+}
+
+/// Where a screenshot goes: `docs/` with `PODWALL_UPDATE_SCREENSHOTS=1` (to refresh the
+/// committed pictures), else the test's scratch folder, so a test run leaves the tree clean.
+fn screenshot_path(name: &str) -> PathBuf {
+    let dir = if std::env::var_os("PODWALL_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    };
+    let out = dir.join(name);
+    eprintln!("screenshot: {}", out.display());
+    out
 }
