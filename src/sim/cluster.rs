@@ -586,8 +586,10 @@ pub fn generate(store: &Store, nodes: usize, pods: usize, rng: &mut ChaCha8Rng) 
         images: (0..if rng.random_bool(0.2) { 2 } else { 1 })
             .map(|_| IMAGES.choose(rng).unwrap_or(&"nginx").to_string())
             .collect(),
-        cpu_m: *[50u32, 100, 250, 500, 1000].choose(rng).unwrap_or(&100),
-        mem_mi: *[64u32, 128, 256, 512, 1024].choose(rng).unwrap_or(&128),
+        // Sized like typical service pods, so ~20 pods fit a 4-core worker's allocatable
+        // as a scheduler would have placed them (the sim does not model node capacity).
+        cpu_m: *[25u32, 50, 100, 100, 200, 250].choose(rng).unwrap_or(&100),
+        mem_mi: *[32u32, 64, 128, 128, 256, 512].choose(rng).unwrap_or(&128),
         pods: Vec::new(),
         next: 0,
     };
