@@ -15,11 +15,12 @@ mod real;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use common::eventually_within;
 use control_plane::{client_from, shared_kubeconfig};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::Api;
 use kube::api::PostParams;
-use real::{Cluster, SLOW_DEADLINE, Wall, poll, unique};
+use real::{Cluster, SLOW_DEADLINE, Wall, unique};
 use serde_json::{Value, json};
 
 fn repo() -> &'static Path {
@@ -231,9 +232,9 @@ async fn the_cluster_install_is_sufficient_and_minimal() {
     let (status, body) = wall.get("/readyz").await;
     assert_eq!(status, 200, "{body}");
     let admin_client = client_from(&admin).await;
-    poll(
-        "the wall's counts to match the API's",
+    eventually_within(
         SLOW_DEADLINE,
+        "the wall's counts to match the API's",
         || async {
             let want = api_counts(&admin_client, None).await;
             let snap = wall.snapshot("").await;
@@ -294,17 +295,18 @@ async fn the_namespaced_install_reads_only_its_namespace() {
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = token_kubeconfig(&admin, token.trim(), dir.path());
     let wall = Wall::start(&kubeconfig, &["team-a"]).await;
-    let shown: BTreeMap<String, Value> = poll("the team's pods", SLOW_DEADLINE, || async {
-        let want = api_counts(&admin_client, Some("team-a")).await.0;
-        let snap = wall.snapshot("").await;
-        let pods = snap["pods"].as_array()?;
-        (pods.len() == want).then(|| {
-            pods.iter()
-                .map(|p| (p["name"].as_str().unwrap_or("").to_string(), p.clone()))
-                .collect()
+    let shown: BTreeMap<String, Value> =
+        eventually_within(SLOW_DEADLINE, "the team's pods", || async {
+            let want = api_counts(&admin_client, Some("team-a")).await.0;
+            let snap = wall.snapshot("").await;
+            let pods = snap["pods"].as_array()?;
+            (pods.len() == want).then(|| {
+                pods.iter()
+                    .map(|p| (p["name"].as_str().unwrap_or("").to_string(), p.clone()))
+                    .collect()
+            })
         })
-    })
-    .await;
+        .await;
     assert!(
         shown.values().all(|p| p["namespace"] == "team-a"),
         "{shown:?}"

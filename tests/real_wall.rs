@@ -13,12 +13,13 @@ mod real;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use common::eventually_within;
 use common::{Model, SseClient};
 use control_plane::{ControlPlane, shared_kubeconfig};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use real::{Cluster, SLOW_DEADLINE, Wall, poll, unique};
+use real::{Cluster, SLOW_DEADLINE, Wall, unique};
 use serde_json::{Value, json};
 
 /// name → (node, status) of the pods in a snapshot or model.
@@ -87,7 +88,7 @@ async fn the_wall_follows_nodes_and_pods_on_a_real_apiserver() {
     let node = format!("pwr-node-{}", unique());
 
     cluster.create_node(&node).await;
-    let seen = poll("the node, Ready", SLOW_DEADLINE, || async {
+    let seen = eventually_within(SLOW_DEADLINE, "the node, Ready", || async {
         let snap = wall.snapshot("").await;
         snap["nodes"]
             .as_array()?
@@ -151,7 +152,7 @@ async fn the_wall_follows_nodes_and_pods_on_a_real_apiserver() {
         .delete(&node, &DeleteParams::default())
         .await
         .expect("node delete");
-    poll("the node's removal", SLOW_DEADLINE, || async {
+    eventually_within(SLOW_DEADLINE, "the node's removal", || async {
         let snap = wall.snapshot("").await;
         let present = snap["nodes"]
             .as_array()?
@@ -335,9 +336,9 @@ async fn the_kubeconfig_ca_is_verified() {
     .await
     .expect("server starts");
     let http = reqwest::Client::new();
-    let reason = poll(
-        "readyz to report the failed list",
+    let reason = eventually_within(
         SLOW_DEADLINE,
+        "readyz to report the failed list",
         || async {
             let resp = http
                 .get(format!("{}/readyz", server.url()))

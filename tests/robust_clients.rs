@@ -5,9 +5,10 @@ mod robust_support;
 
 use std::time::{Duration, Instant};
 
+use common::eventually_within;
 use common::{DEADLINE, SseClient};
 use podwall::server::Limits;
-use robust_support::{Cluster, eventually_within, start};
+use robust_support::{Cluster, start};
 use tokio::io::AsyncWriteExt;
 
 /// A vanished client is noticed on the next write that fails: at worst the second

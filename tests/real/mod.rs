@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::Api;
@@ -15,7 +15,7 @@ use podwall::server::{KubeSource, RunningServer, ServeConfig};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{SseClient, init};
+use crate::common::{SseClient, eventually_within, init};
 use crate::control_plane::client_from;
 
 /// Restarts and re-lists take a few seconds on top of the usual deadline.
@@ -63,7 +63,7 @@ impl Wall {
 
     pub async fn wait_ready(&self) {
         let url = format!("{}/readyz", self.server.url());
-        poll("readyz 200", SLOW_DEADLINE, || async {
+        eventually_within(SLOW_DEADLINE, "readyz 200", || async {
             let resp = self.http.get(&url).send().await.ok()?;
             (resp.status() == 200).then_some(())
         })
@@ -96,25 +96,6 @@ impl Wall {
             .expect("SSE connect");
         assert_eq!(resp.status(), 200);
         SseClient::from_response(resp)
-    }
-}
-
-/// Polls `check` until it gives `Some`, or panics after `deadline`.
-pub async fn poll<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -2,8 +2,6 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::time::{Duration, Instant};
-
 use podwall::server::{KubeSource, Limits, ServeConfig};
 use podwall::sim::SimConfig;
 use tokio_util::sync::CancellationToken;
@@ -54,25 +52,6 @@ pub async fn start(cluster: Cluster, limits: Limits) -> Stack {
     };
     stack.wait_ready().await;
     stack
-}
-
-/// Polls `check` every 50 ms until it gives `Some`, or panics after `deadline`.
-pub async fn eventually_within<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Resident set size of this process, from /proc (Linux).
