@@ -239,6 +239,22 @@ struct Entry<V> {
     generation: u64,
 }
 
+/// Removes the entries `stale` selects, returning their views in key order.
+fn remove_where<K: Ord + Clone, V>(
+    map: &mut BTreeMap<K, Entry<V>>,
+    stale: impl Fn(&K, &Entry<V>) -> bool,
+) -> Vec<Arc<V>> {
+    let keys: Vec<K> = map
+        .iter()
+        .filter(|(k, e)| stale(k, e))
+        .map(|(k, _)| k.clone())
+        .collect();
+    keys.into_iter()
+        .filter_map(|k| map.remove(&k))
+        .map(|e| e.view)
+        .collect()
+}
+
 struct State {
     epoch: Epoch,
     seq: u64,
@@ -360,44 +376,30 @@ impl Cache {
         let generation = scope_state.generation;
         match scope.kind {
             Kind::Pod => {
-                let stale: Vec<PodKey> = st
-                    .pods
-                    .iter()
-                    .filter(|(k, e)| {
-                        e.generation != generation
-                            && scope.namespace.as_ref().is_none_or(|ns| *ns == k.0)
-                    })
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for key in stale {
-                    if let Some(old) = st.pods.remove(&key) {
-                        self.publish(
-                            st,
-                            Diff::Pod {
-                                old: Some(old.view),
-                                new: None,
-                            },
-                        );
-                    }
+                let stale = remove_where(&mut st.pods, |k, e| {
+                    e.generation != generation
+                        && scope.namespace.as_ref().is_none_or(|ns| *ns == k.0)
+                });
+                for old in stale {
+                    self.publish(
+                        st,
+                        Diff::Pod {
+                            old: Some(old),
+                            new: None,
+                        },
+                    );
                 }
             }
             Kind::Node => {
-                let stale: Vec<Arc<str>> = st
-                    .nodes
-                    .iter()
-                    .filter(|(_, e)| e.generation != generation)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for key in stale {
-                    if let Some(old) = st.nodes.remove(&key) {
-                        self.publish(
-                            st,
-                            Diff::Node {
-                                old: Some(old.view),
-                                new: None,
-                            },
-                        );
-                    }
+                let stale = remove_where(&mut st.nodes, |_, e| e.generation != generation);
+                for old in stale {
+                    self.publish(
+                        st,
+                        Diff::Node {
+                            old: Some(old),
+                            new: None,
+                        },
+                    );
                 }
             }
         }
