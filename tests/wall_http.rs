@@ -166,18 +166,7 @@ async fn a_forbidden_resource_is_reported_and_recovers() {
     common::init();
     let token = CancellationToken::new();
     let _cancel = token.clone().drop_guard();
-    let sim = podwall::sim::start(
-        SimConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            nodes: 2,
-            pods: 3,
-            churn: 0.0,
-            seed: 5,
-        },
-        token.clone(),
-    )
-    .await
-    .expect("sim");
+    let sim = common::start_sim(2, 3, 0.0, 5, &token).await;
     let http = reqwest::Client::new();
     let forbid = http
         .post(format!("{}/_sim/faults/forbid?resource=pods", sim.url()))
@@ -185,17 +174,7 @@ async fn a_forbidden_resource_is_reported_and_recovers() {
         .await
         .expect("forbid");
     assert!(forbid.status().is_success());
-    let server = podwall::server::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            namespaces: Vec::new(),
-            kube: KubeSource::Config(sim.kube_config()),
-            auth_token: None,
-        },
-        token.clone(),
-    )
-    .await
-    .expect("server");
+    let server = common::start_server(&sim, Vec::new(), &token).await;
     let mut events = common_sse(&http, &format!("{}/api/events", server.url())).await;
     let status = events
         .until("a forbidden status", |e| {
@@ -248,18 +227,7 @@ async fn namespaced_mode_without_node_access_still_shows_pods() {
     common::init();
     let token = CancellationToken::new();
     let _cancel = token.clone().drop_guard();
-    let sim = podwall::sim::start(
-        SimConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            nodes: 2,
-            pods: 10,
-            churn: 0.0,
-            seed: 9,
-        },
-        token.clone(),
-    )
-    .await
-    .expect("sim");
+    let sim = common::start_sim(2, 10, 0.0, 9, &token).await;
     let http = reqwest::Client::new();
     let forbid = http
         .post(format!("{}/_sim/faults/forbid?resource=nodes", sim.url()))
@@ -267,17 +235,7 @@ async fn namespaced_mode_without_node_access_still_shows_pods() {
         .await
         .expect("forbid");
     assert!(forbid.status().is_success());
-    let server = podwall::server::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            namespaces: vec!["default".to_owned()],
-            kube: KubeSource::Config(sim.kube_config()),
-            auth_token: None,
-        },
-        token.clone(),
-    )
-    .await
-    .expect("server");
+    let server = common::start_server(&sim, vec!["default".to_owned()], &token).await;
     let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(
         kube::Client::try_from(sim.kube_config()).expect("client"),
         "default",
@@ -443,30 +401,9 @@ async fn shutdown_ends_open_streams_and_stops_the_server() {
     common::init();
     let token = CancellationToken::new();
     let _cancel = token.clone().drop_guard();
-    let sim = podwall::sim::start(
-        SimConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            nodes: 1,
-            pods: 2,
-            churn: 0.0,
-            seed: 1,
-        },
-        token.child_token(),
-    )
-    .await
-    .expect("sim");
+    let sim = common::start_sim(1, 2, 0.0, 1, &token.child_token()).await;
     let server_token = token.child_token();
-    let server = podwall::server::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            namespaces: Vec::new(),
-            kube: KubeSource::Config(sim.kube_config()),
-            auth_token: None,
-        },
-        server_token.clone(),
-    )
-    .await
-    .expect("server");
+    let server = common::start_server(&sim, Vec::new(), &server_token).await;
     let http = reqwest::Client::new();
     let mut stream = common_sse(&http, &format!("{}/api/events", server.url())).await;
     assert_eq!(stream.next().await.event, "reset");

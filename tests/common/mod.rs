@@ -39,34 +39,55 @@ pub fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Starts a simulator with `nodes`/`pods`/`churn`/`seed` on a free loopback port.
+pub async fn start_sim(
+    nodes: usize,
+    pods: usize,
+    churn: f64,
+    seed: u64,
+    token: &CancellationToken,
+) -> RunningSim {
+    podwall::sim::start(
+        SimConfig {
+            listen: "127.0.0.1:0".parse().expect("static address"),
+            nodes,
+            pods,
+            churn,
+            seed,
+        },
+        token.clone(),
+    )
+    .await
+    .expect("sim starts")
+}
+
+/// Starts a wall server against `sim`, watching `namespaces` (all when empty); does not
+/// wait for readiness, so a test can look at the server before its first sync.
+pub async fn start_server(
+    sim: &RunningSim,
+    namespaces: Vec<String>,
+    token: &CancellationToken,
+) -> RunningServer {
+    podwall::server::start(
+        ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("static address"),
+            namespaces,
+            kube: KubeSource::Config(sim.kube_config()),
+            auth_token: None,
+        },
+        token.clone(),
+    )
+    .await
+    .expect("server starts")
+}
+
 impl Stack {
     /// Starts a simulator with `nodes`/`pods`/`churn` and a server against it; waits for /readyz.
     pub async fn start(nodes: usize, pods: usize, churn: f64) -> Stack {
         init();
         let token = CancellationToken::new();
-        let sim = podwall::sim::start(
-            SimConfig {
-                listen: "127.0.0.1:0".parse().expect("static address"),
-                nodes,
-                pods,
-                churn,
-                seed: 7,
-            },
-            token.clone(),
-        )
-        .await
-        .expect("sim starts");
-        let server = podwall::server::start(
-            ServeConfig {
-                listen: "127.0.0.1:0".parse().expect("static address"),
-                namespaces: Vec::new(),
-                kube: KubeSource::Config(sim.kube_config()),
-                auth_token: None,
-            },
-            token.clone(),
-        )
-        .await
-        .expect("server starts");
+        let sim = start_sim(nodes, pods, churn, 7, &token).await;
+        let server = start_server(&sim, Vec::new(), &token).await;
         let stack = Stack {
             sim,
             server,
