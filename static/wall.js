@@ -13,11 +13,15 @@
   const detail = document.getElementById("detail");
   const apiBanner = document.getElementById("api-banner");
   const staleBanner = document.getElementById("stale-banner");
+  const authBanner = document.getElementById("auth-banner");
   const group = html.dataset.group || "";
   const sort = html.dataset.sort || "name";
   const kiosk = html.classList.contains("kiosk");
   const DENSITIES = ["large", "normal", "small", "dots", "tiny", "micro"];
   const FADE_MS = 700;
+  const PULSE_MS = 1200;
+  // While signed out, how often the page asks again whether its token works.
+  const AUTH_RETRY_MS = 30000;
 
   let source = null;
   let queue = [];
@@ -27,6 +31,9 @@
   let lastUpdate = Date.now();
   let lastCounts = 0;
   let lastFit = 0;
+  // Blocks that pulse, oldest first, with the time their pulse ends: one sweep per frame
+  // ends them (a timer or listener per block would cost more at hundreds of changes/s).
+  let pulses = [];
   // The API server's health as last reported; the indicator shows it once connected.
   let apiStatus = conn
     ? { apiserver: conn.classList[1] || "ok", message: conn.querySelector(".conn-msg").textContent }
@@ -174,11 +181,26 @@
   // keys move between pods, Tab leaves. Twenty thousand tab stops would trap a keyboard.
   let rover = null;
 
+  // Pods get their role, name and focusability when the keyboard or a pointer reaches
+  // them, not in the HTML: twenty thousand labels would be a third of a big wall's page.
+  function focusable(pod) {
+    if (!pod.hasAttribute("tabindex")) pod.tabIndex = -1;
+    pod.setAttribute("role", "button");
+    const restarts = pod.dataset.restarts || "0";
+    pod.setAttribute("aria-label", pod.dataset.pod + ": " + pod.dataset.status + ", ready " +
+      pod.dataset.ready + ", " + restarts + " restarts");
+    return pod;
+  }
+
+  function focusPod(pod) {
+    focusable(pod).focus();
+  }
+
   function setRover(el) {
     if (rover === el) return;
     if (rover && rover.isConnected && rover.hasAttribute("data-pod")) rover.tabIndex = -1;
     rover = el;
-    if (el) el.tabIndex = 0;
+    if (el) focusable(el).tabIndex = 0;
   }
 
   function keepRover() {
@@ -218,7 +240,17 @@
 
   function pulse(el) {
     el.classList.add("pulse");
-    el.addEventListener("animationend", function () { el.classList.remove("pulse"); }, { once: true });
+    pulses.push({ el: el, until: Date.now() + PULSE_MS });
+  }
+
+  function endPulses(now) {
+    let i = 0;
+    while (i < pulses.length && pulses[i].until <= now) {
+      pulses[i].el.classList.remove("pulse");
+      i += 1;
+    }
+    if (i) pulses = pulses.slice(i);
+    if (pulses.length) setTimeout(schedule, PULSE_MS);
   }
 
   // Keeps a deleted block visible, unmarked, while it fades out.
@@ -247,7 +279,7 @@
       const roving = rover === old;
       old.replaceWith(el);
       if (roving) setRover(el);
-      if (focused) el.focus();
+      if (focused) focusPod(el);
       return;
     }
     pulse(el);
@@ -263,7 +295,7 @@
     }
     container.appendChild(el);
     if (roving) setRover(el);
-    if (focused) el.focus();
+    if (focused) focusPod(el);
   }
 
   function deletePod(d) {
@@ -472,6 +504,7 @@
     dirtyBoxes.clear();
     keepRover();
     const now = Date.now();
+    if (pulses.length && pulses[0].until <= now) endPulses(now);
     // Whole-wall recounts are O(pods): at most twice a second.
     if (countsDue || (batch.length && now - lastCounts > 500)) {
       countsDue = false;
@@ -500,6 +533,22 @@
     });
   }
 
+  // An EventSource never tells why it failed. A 401 means the access-token cookie is gone
+  // or no longer accepted (see src/web/auth.rs): say so instead of "reconnecting" forever,
+  // and try again now and then in case the token link is opened in another tab.
+  function checkAuth(then) {
+    fetch("/static/favicon.svg", { cache: "no-store", credentials: "same-origin" }).then(function (r) {
+      setSignedOut(r.status === 401);
+      if (r.status === 401) setTimeout(function () { checkAuth(then); }, AUTH_RETRY_MS);
+      else then();
+    }).catch(function () { then(); });
+  }
+
+  function setSignedOut(out) {
+    show(authBanner, out);
+    if (out) setConn("error", "signed out", "");
+  }
+
   function restart() {
     if (source) source.close();
     queue = [];
@@ -513,14 +562,16 @@
     source = new EventSource("/events?" + params.toString());
     source.onopen = function () {
       setStale(false);
+      setSignedOut(false);
       showStatus(apiStatus);
     };
     source.onerror = function () {
       setConn("reconnecting", "reconnecting…", "");
       setStale(true);
       if (source.readyState === EventSource.CLOSED) {
-        // The browser gave up (e.g. a 4xx/5xx): start over from the last applied event.
-        setTimeout(connect, 3000);
+        // The browser gave up (e.g. a 4xx/5xx): find out why, then start over from the
+        // last applied event.
+        checkAuth(function () { setTimeout(connect, 3000); });
       }
     };
     on("reset", function (d) {
@@ -596,7 +647,7 @@
       ["name", name],
       ["status", pod.dataset.status],
       ["ready", pod.dataset.ready],
-      ["restarts", pod.dataset.restarts],
+      ["restarts", pod.dataset.restarts || "0"],
       ["age", pod.dataset.created ? ageText(Date.now() - Date.parse(pod.dataset.created)) : "?"],
       ["node", box && box.dataset.node !== undefined ? box.dataset.node : "(unscheduled)"],
       ["owner", pod.dataset.owner || "(none)"],
@@ -643,7 +694,7 @@
   wall.addEventListener("focusout", hideDetail);
   wall.addEventListener("click", function (e) {
     const pod = e.target.closest("[data-pod]");
-    if (pod) pod.focus();
+    if (pod) focusPod(pod);
   });
   wall.addEventListener("keydown", function (e) {
     const pod = e.target.closest("[data-pod]");
@@ -658,7 +709,7 @@
     const next = all[all.indexOf(pod) + step];
     if (next) {
       e.preventDefault();
-      next.focus();
+      focusPod(next);
     }
   });
 

@@ -6,172 +6,24 @@
 //! `PODWALL_UPDATE_SCREENSHOTS=1`).
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
+mod browser_support;
 mod common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
+use browser_support::Browser;
 use common::eventually;
-use fantoccini::{Client, ClientBuilder};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use podwall::server::{KubeSource, RunningServer, ServeConfig};
 use podwall::sim::{RunningSim, SimConfig};
-use serde_json::{Value, json};
+use podwall::web::auth::AuthToken;
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// chromedriver, one Chromium session, and its profile directory.
-struct Browser {
-    client: Client,
-    driver_url: String,
-    session: String,
-    http: reqwest::Client,
-    _driver: tokio::process::Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        assert!(
-            Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
-            "the browser test needs {CHROMEDRIVER} and {CHROMIUM}: apt-get install -y chromium chromium-driver"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let profile = tempfile::tempdir().expect("profile dir");
-        let driver = tokio::process::Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver starts");
-        let driver_url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        eventually("chromedriver to answer", || async {
-            http.get(format!("{driver_url}/status"))
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-                .map(|_| ())
-        })
-        .await;
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".to_owned(),
-            json!({"binary": CHROMIUM, "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-                "--hide-scrollbars", "--window-size=1920,1080",
-                format!("--user-data-dir={}", profile.path().display()),
-            ]}),
-        );
-        caps.insert("goog:loggingPrefs".to_owned(), json!({"browser": "ALL"}));
-        let client = ClientBuilder::rustls()
-            .expect("tls")
-            .capabilities(caps)
-            .connect(&driver_url)
-            .await
-            .expect("browser session");
-        let session = client
-            .session_id()
-            .await
-            .expect("session id")
-            .expect("a session");
-        Browser {
-            client,
-            driver_url,
-            session,
-            http,
-            _driver: driver,
-            _profile: profile,
-        }
-    }
-
-    async fn js(&self, script: &str) -> Value {
-        self.client
-            .execute(script, Vec::new())
-            .await
-            .expect("script runs")
-    }
-
-    /// A Chrome DevTools Protocol command through chromedriver.
-    async fn cdp(&self, cmd: &str, params: Value) -> Value {
-        let resp = self
-            .http
-            .post(format!(
-                "{}/session/{}/goog/cdp/execute",
-                self.driver_url, self.session
-            ))
-            .json(&json!({"cmd": cmd, "params": params}))
-            .send()
-            .await
-            .expect("cdp command");
-        assert!(resp.status().is_success(), "cdp {cmd}: {}", resp.status());
-        resp.json().await.expect("cdp answer")
-    }
-
-    /// Console messages of level SEVERE since the last call (reading clears the log).
-    async fn console_errors(&self) -> Vec<String> {
-        let resp: Value = self
-            .http
-            .post(format!(
-                "{}/session/{}/se/log",
-                self.driver_url, self.session
-            ))
-            .json(&json!({"type": "browser"}))
-            .send()
-            .await
-            .expect("browser log")
-            .json()
-            .await
-            .expect("log JSON");
-        resp["value"]
-            .as_array()
-            .expect("log entries")
-            .iter()
-            .filter(|e| e["level"] == "SEVERE")
-            .map(|e| e["message"].as_str().unwrap_or("").to_owned())
-            .collect()
-    }
-
-    async fn open(&self, url: &str) {
-        self.client.goto(url).await.expect("open the wall");
-    }
-
-    async fn dom_pods(&self) -> BTreeSet<String> {
-        let v = self
-            .js("return Array.from(document.querySelectorAll('#wall [data-pod]'), p => p.dataset.pod)")
-            .await;
-        v.as_array()
-            .expect("array")
-            .iter()
-            .filter_map(|p| p.as_str().map(str::to_owned))
-            .collect()
-    }
-
-    /// Waits until the page is live and shows exactly `want`.
-    async fn wait_for_pods(&self, what: &str, want: &BTreeSet<String>) {
-        eventually(what, || async {
-            let live = self
-                .js("return document.getElementById('conn').classList.contains('ok')")
-                .await;
-            (live == json!(true) && self.dom_pods().await == *want).then_some(())
-        })
-        .await;
-    }
-}
 
 /// Text elements whose colour contrast with their background is below WCAG AA (4.5:1),
 /// as `[selector, text, ratio]`; backgrounds are the nearest mostly opaque background colour.
@@ -214,6 +66,8 @@ struct Cluster {
     server: Option<(RunningServer, CancellationToken)>,
     token: CancellationToken,
     addr: SocketAddr,
+    /// The access token the next server started requires, if any.
+    auth: Option<AuthToken>,
 }
 
 impl Drop for Cluster {
@@ -243,6 +97,7 @@ impl Cluster {
             server: None,
             token,
             addr: "127.0.0.1:0".parse().expect("static address"),
+            auth: None,
         };
         cluster.start_server(true).await;
         cluster
@@ -256,7 +111,7 @@ impl Cluster {
                 listen: self.addr,
                 namespaces: Vec::new(),
                 kube: KubeSource::Config(self.sim.kube_config()),
-                auth_token: None,
+                auth_token: self.auth.clone(),
             },
             token.clone(),
         )
@@ -517,10 +372,10 @@ async fn wall_in_a_real_browser() {
     )
     .await;
 
-    // 3. Focus on a pod shows its details, never more than the view holds.
+    // 3. Clicking (focusing) a pod shows its details, never more than the view holds.
     let detail = browser
         .js(&format!(
-            "{block}.focus(); const d = document.getElementById('detail'); \
+            "{block}.click(); const d = document.getElementById('detail'); \
              return [d.classList.contains('hidden'), d.textContent]"
         ))
         .await;
@@ -621,12 +476,7 @@ async fn wall_in_a_real_browser() {
         )
         .await
         .expect("cordon");
-    browser
-        .cdp(
-            "Emulation.setDeviceMetricsOverride",
-            json!({"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false}),
-        )
-        .await;
+    browser.viewport(1920, 1080).await;
     let all = keys(&cluster.pods(&ListParams::default()).await);
     for theme in ["dark", "light"] {
         browser.open(&cluster.url(&format!("?theme={theme}"))).await;
@@ -717,6 +567,28 @@ async fn wall_in_a_real_browser() {
         .wait_for_pods("the wall after the first sync", &all)
         .await;
 
+    // 10. Signed out: the server comes back requiring an access token the page's cookie
+    //     does not hold (a rotated token, an expired cookie). The stream gets 401; the page
+    //     says so instead of "reconnecting" forever, and the token link signs it back in.
+    const TOKEN: &str = "browser-test-token-0123456789";
+    cluster.stop_server().await;
+    cluster.auth = Some(AuthToken::new(TOKEN).expect("a valid token"));
+    cluster.start_server(true).await;
+    let signed_out = "const b = document.getElementById('auth-banner'); \
+                      return [!b.classList.contains('hidden'), b.textContent.includes('token link'), \
+                      document.querySelector('#conn .conn-text').textContent]";
+    eventually("the signed-out banner", || async {
+        (browser.js(signed_out).await == json!([true, true, "signed out"])).then_some(())
+    })
+    .await;
+    browser.open(&cluster.url(&format!("?token={TOKEN}"))).await;
+    browser
+        .wait_for_pods("the wall after signing in with the token link", &all)
+        .await;
+    let v = browser.js(signed_out).await;
+    assert_eq!(v[0], json!(false), "no signed-out banner once signed in");
+    let _ = browser.console_errors().await; // the 401s are logged by the browser
+
     browser.client.close().await.expect("close browser");
 }
 
@@ -730,12 +602,7 @@ async fn big_cluster_in_a_real_browser() {
     common::init();
     let browser = Browser::start().await;
     let cluster = Cluster::start(1000, 20_000).await;
-    browser
-        .cdp(
-            "Emulation.setDeviceMetricsOverride",
-            json!({"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false}),
-        )
-        .await;
+    browser.viewport(1920, 1080).await;
     let started = std::time::Instant::now();
     browser.open(&cluster.url("?kiosk=1")).await;
     let loaded = started.elapsed();
@@ -773,6 +640,77 @@ async fn big_cluster_in_a_real_browser() {
     let out = screenshot_path("wall-kiosk-1000-nodes.png");
     std::fs::write(&out, shot).expect("write screenshot");
     browser.client.close().await.expect("close browser");
+}
+
+/// Days on a wall without leaking, compressed: the page runs under churn for
+/// `PODWALL_SOAK_MINUTES` (default 2) while the JS heap (after a forced garbage
+/// collection) and the DOM are sampled every 20 s; both must stay bounded, and the DOM must
+/// still equal the cluster at the end. On request:
+/// `PODWALL_SOAK_MINUTES=30 cargo test --release --test browser -- --ignored page_soak --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "soak run; see the doc comment"]
+async fn page_soak() {
+    common::init();
+    let minutes: f64 = std::env::var("PODWALL_SOAK_MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(2.0);
+    let browser = Browser::start().await;
+    let cluster = Cluster::start(40, 1200).await;
+    browser.open(&cluster.url("")).await;
+    let all = keys(&cluster.pods(&ListParams::default()).await);
+    browser.wait_for_pods("the wall", &all).await;
+    cluster.churn(100.0).await;
+    // Warm up first: caches, JIT and the first pulses settle.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let first_heap = browser.heap_after_gc().await;
+    let first_extra = other_elements(&browser).await;
+    let (mut max_heap, mut max_extra) = (first_heap, first_extra);
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs_f64(minutes * 60.0) {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let heap = browser.heap_after_gc().await;
+        let extra = other_elements(&browser).await;
+        let pods = browser
+            .js("return document.querySelectorAll('[data-pod]').length")
+            .await;
+        tracing::warn!(elapsed = ?start.elapsed(), heap_mb = heap / 1e6, extra, %pods, seq = cluster.seq(), "soak sample");
+        max_heap = max_heap.max(heap);
+        max_extra = max_extra.max(extra);
+    }
+    cluster.churn(0.0).await;
+    let all = keys(&cluster.pods(&ListParams::default()).await);
+    browser
+        .wait_for_pods("the DOM to equal the cluster after the soak", &all)
+        .await;
+    tracing::warn!(
+        first_heap_mb = first_heap / 1e6,
+        max_heap_mb = max_heap / 1e6,
+        first_extra,
+        max_extra,
+        "soak done"
+    );
+    // Bounded, not constant: pod counts and status mixes wander under churn.
+    assert!(
+        max_heap < first_heap * 1.5 + 2e6,
+        "the JS heap grew from {first_heap} to {max_heap} bytes"
+    );
+    assert!(
+        max_extra <= first_extra + 300,
+        "elements besides pod blocks grew from {first_extra} to {max_extra}"
+    );
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.client.close().await.expect("close browser");
+}
+
+/// Elements in the page that are not live pod blocks (boxes, headers, fading blocks…).
+async fn other_elements(browser: &Browser) -> i64 {
+    let v = browser
+        .js("return document.getElementsByTagName('*').length - \
+             document.querySelectorAll('#wall [data-pod]').length * 1")
+        .await;
+    v.as_i64().unwrap_or(i64::MAX)
 }
 
 /// Where a screenshot goes: `docs/` with `PODWALL_UPDATE_SCREENSHOTS=1` (to refresh the
