@@ -456,6 +456,11 @@
   // In kiosk mode the wall must fit the screen: shrink pods until it does, and grow them
   // back one step when there is clearly room. It starts from the current size, so a wall
   // that already fits costs one layout read, not a relayout per size.
+  // The wall's height in viewport pixels (a kiosk page may be zoomed, see wall.css).
+  function height() {
+    return root.getBoundingClientRect().height;
+  }
+
   function fit(pods) {
     const base = baseDensity(pods);
     if (!kiosk) {
@@ -465,11 +470,11 @@
     let level = Math.max(base, DENSITIES.indexOf(html.dataset.density));
     setDensity(level);
     // The root's own height: the document's is clipped to the screen in kiosk mode.
-    if (level > base && root.offsetHeight < window.innerHeight * 0.6) {
+    if (level > base && height() < window.innerHeight * 0.6) {
       level -= 1;
       setDensity(level);
     }
-    while (level < DENSITIES.length - 1 && root.offsetHeight > window.innerHeight) {
+    while (level < DENSITIES.length - 1 && height() > window.innerHeight) {
       level += 1;
       setDensity(level);
     }
@@ -477,16 +482,27 @@
 
   // ---- the event queue ----------------------------------------------------------------
 
+  // Every frame that changes the wall costs the browser a pass over all of it (painting
+  // and compositing walk every box), so a big wall takes its changes in fewer, larger
+  // batches: at most four a second above BIG_WALL pods, one per animation frame below.
+  const BIG_WALL = 5000;
+  const BIG_WALL_GAP_MS = 250;
+  let shownPods = 0;
+  let lastFlush = 0;
+
   function schedule() {
     if (flushQueued) return;
     flushQueued = true;
+    const wait = shownPods > BIG_WALL ? lastFlush + BIG_WALL_GAP_MS - Date.now() : 0;
     // Hidden tabs get no animation frames; a timer keeps the queue from growing there.
     if (document.hidden) setTimeout(flush, 250);
+    else if (wait > 0) setTimeout(function () { requestAnimationFrame(flush); }, wait);
     else requestAnimationFrame(flush);
   }
 
   function flush() {
     flushQueued = false;
+    lastFlush = Date.now();
     const batch = queue;
     queue = [];
     for (const ev of batch) {
@@ -510,6 +526,7 @@
       countsDue = false;
       lastCounts = now;
       const pods = updateCounts();
+      shownPods = pods;
       if (now - lastFit > 2000) {
         lastFit = now;
         fit(pods);
