@@ -110,17 +110,7 @@ impl Stack {
 
     /// Waits until /readyz answers 200.
     pub async fn wait_ready(&self) {
-        let url = format!("{}/readyz", self.url());
-        eventually("readyz 200", || async {
-            self.http
-                .get(&url)
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status() == 200)
-                .map(|_| ())
-        })
-        .await;
+        wait_ready(&self.http, &self.url(), DEADLINE, "readyz 200").await;
     }
 
     /// GET a path, returning status and body.
@@ -201,6 +191,20 @@ where
     Fut: std::future::Future<Output = Option<T>>,
 {
     eventually_within(DEADLINE, what, check).await
+}
+
+/// Polls `<base>/readyz` until it answers 200, or panics with `what` after `deadline`.
+pub async fn wait_ready(http: &reqwest::Client, base: &str, deadline: Duration, what: &str) {
+    let url = format!("{base}/readyz");
+    eventually_within(deadline, what, || async {
+        http.get(&url)
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
+            .map(|_| ())
+    })
+    .await;
 }
 
 /// Polls `check` every 50 ms until it gives `Some`, or panics after `deadline`.
