@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Stack, eventually};
-use podwall::server::{KubeSource, ServeConfig};
+use podwall::server::KubeSource;
 use podwall::sim::SimConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -81,12 +81,7 @@ async fn readyz_is_503_until_the_first_sync_then_200() {
     let _cancel = token.clone().drop_guard();
     let config = kube::Config::new(format!("http://{api}").parse().expect("uri"));
     let server = podwall::server::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            namespaces: Vec::new(),
-            kube: KubeSource::Config(config),
-            auth_token: None,
-        },
+        common::serve_config(KubeSource::Config(config)),
         token.clone(),
     )
     .await
