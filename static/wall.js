@@ -31,6 +31,9 @@
   let lastUpdate = Date.now();
   let lastCounts = 0;
   let lastFit = 0;
+  let lastFitPods = -1;
+  // The kiosk size that last proved too big, and at how many pods (see fit).
+  let tooBig = { level: -1, pods: 0 };
   // Blocks that pulse, oldest first, with the time their pulse ends: one sweep per frame
   // ends them (a timer or listener per block would cost more at hundreds of changes/s).
   let pulses = [];
@@ -469,10 +472,14 @@
     }
     let level = Math.max(base, DENSITIES.indexOf(html.dataset.density));
     setDensity(level);
+    // Trying a bigger size relayouts the whole wall twice when it does not fit, so a size
+    // that did not fit is not tried again until the wall has clearly fewer pods.
+    const retry = !(tooBig.level === level - 1 && pods > tooBig.pods * 0.95);
     // The root's own height: the document's is clipped to the screen in kiosk mode.
-    if (level > base && height() < window.innerHeight * 0.6) {
+    if (level > base && retry && height() < window.innerHeight * 0.6) {
       level -= 1;
       setDensity(level);
+      if (height() > window.innerHeight) tooBig = { level: level, pods: pods };
     }
     while (level < DENSITIES.length - 1 && height() > window.innerHeight) {
       level += 1;
@@ -527,8 +534,11 @@
       lastCounts = now;
       const pods = updateCounts();
       shownPods = pods;
-      if (now - lastFit > 2000) {
+      // Fitting reads the layout: only when the wall grew or shrank noticeably (the
+      // clock re-fits every 10 s anyway, for new nodes and slow drift).
+      if (now - lastFit > 2000 && Math.abs(pods - lastFitPods) > Math.max(10, pods * 0.02)) {
         lastFit = now;
+        lastFitPods = pods;
         fit(pods);
       }
     } else if (batch.length) {
@@ -596,6 +606,7 @@
       dirtyBoxes.clear();
       arrange();
       lastFit = 0;
+      lastFitPods = -1;
       if (d.apiserver) showStatus(d.apiserver);
     });
     on("upsert", function (d) {
@@ -744,7 +755,9 @@
   window.addEventListener("resize", function () {
     // A smaller screen may need smaller pods, a bigger one may allow larger: start over.
     if (kiosk) html.dataset.density = DENSITIES[0];
+    tooBig = { level: -1, pods: 0 };
     lastFit = 0;
+    lastFitPods = -1;
     countsDue = true;
     schedule();
   });
