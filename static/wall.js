@@ -37,6 +37,7 @@
   // Blocks that pulse, oldest first, with the time their pulse ends: one sweep per frame
   // ends them (a timer or listener per block would cost more at hundreds of changes/s).
   let pulses = [];
+  let pulseWake = false;
   // The API server's health as last reported; the indicator shows it once connected.
   let apiStatus = conn
     ? { apiserver: conn.classList[1] || "ok", message: conn.querySelector(".conn-msg").textContent }
@@ -253,7 +254,6 @@
       i += 1;
     }
     if (i) pulses = pulses.slice(i);
-    if (pulses.length) setTimeout(schedule, PULSE_MS);
   }
 
   // Keeps a deleted block visible, unmarked, while it fades out.
@@ -528,6 +528,11 @@
     keepRover();
     const now = Date.now();
     if (pulses.length && pulses[0].until <= now) endPulses(now);
+    // When the stream goes quiet, one more frame must still end the last pulses.
+    if (pulses.length && !pulseWake) {
+      pulseWake = true;
+      setTimeout(function () { pulseWake = false; schedule(); }, pulses[0].until - now + 20);
+    }
     // Whole-wall recounts are O(pods): at most twice a second.
     if (countsDue || (batch.length && now - lastCounts > 500)) {
       countsDue = false;

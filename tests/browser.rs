@@ -372,6 +372,15 @@ async fn wall_in_a_real_browser() {
     )
     .await;
 
+    // Pulses end by themselves once the cluster is quiet (the churn stopped above).
+    eventually("the pulses to end", || async {
+        let n = browser
+            .js("return document.querySelectorAll('#wall .pulse').length")
+            .await;
+        (n == json!(0)).then_some(())
+    })
+    .await;
+
     // 3. Clicking (focusing) a pod shows its details, never more than the view holds.
     let detail = browser
         .js(&format!(
