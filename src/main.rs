@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use podwall::link::LinkTemplate;
+use podwall::sim::MetricsMode;
 use podwall::telemetry::LogFormat;
 use podwall::web::auth::AuthToken;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +59,37 @@ struct ServeArgs {
     /// File holding an access token that every route but /healthz and /readyz then requires.
     #[arg(long, env = "PODWALL_AUTH_TOKEN_FILE")]
     auth_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    wall: WallArgs,
+}
+
+#[derive(Args)]
+struct WallArgs {
+    /// The cluster's name, shown on the wall and used as {{cluster}} in links.
+    #[arg(long, env = "PODWALL_CLUSTER_NAME", default_value = podwall::cluster::DEFAULT_NAME)]
+    cluster_name: String,
+    /// How often to poll live usage from metrics.k8s.io (e.g. 15s, 1m; 0 turns it off).
+    #[arg(long, env = "PODWALL_USAGE_INTERVAL", default_value = "15s", value_parser = podwall::usage::parse_interval)]
+    usage_interval: std::time::Duration,
+    /// Where a click on a pod goes, e.g. 'https://logs.example/{{cluster}}/{{namespace}}/{{name}}'.
+    #[arg(long, env = "PODWALL_LINK_TEMPLATE")]
+    link_template: Option<LinkTemplate>,
+    /// Where a click on a node's name goes, e.g. 'https://grafana.example/d/node?var-node={{name}}'.
+    #[arg(long, env = "PODWALL_NODE_LINK_TEMPLATE")]
+    node_link_template: Option<LinkTemplate>,
+}
+
+impl WallArgs {
+    fn options(self) -> podwall::server::WallOptions {
+        podwall::server::WallOptions {
+            cluster: podwall::cluster::ClusterInfo {
+                name: self.cluster_name,
+                pod_link: self.link_template,
+                node_link: self.node_link_template,
+            },
+            usage_interval: self.usage_interval,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -73,6 +106,14 @@ struct ClusterArgs {
     /// Seed of the simulated cluster and its churn; the same seed gives the same cluster.
     #[arg(long, env = "PODWALL_SEED", default_value_t = 1)]
     seed: u64,
+    /// The simulated metrics-server: serving, absent (no metrics.k8s.io) or unavailable (503).
+    #[arg(long, env = "PODWALL_SIM_METRICS_API", default_value = "serving", value_parser = parse_metrics_mode)]
+    metrics_api: MetricsMode,
+}
+
+fn parse_metrics_mode(s: &str) -> Result<MetricsMode, String> {
+    MetricsMode::parse(s)
+        .ok_or_else(|| format!("expected serving, absent or unavailable, not {s:?}"))
 }
 
 #[derive(Args)]
@@ -82,6 +123,8 @@ struct DemoArgs {
     listen: SocketAddr,
     #[command(flatten)]
     cluster: ClusterArgs,
+    #[command(flatten)]
+    wall: WallArgs,
 }
 
 #[derive(Args)]
@@ -138,24 +181,32 @@ async fn main() -> std::process::ExitCode {
                     max_clients: a.max_clients,
                     shutdown_grace: std::time::Duration::from_secs(a.shutdown_grace),
                 };
-                podwall::server::run_with(config, limits, shutdown)
+                podwall::server::run_with_options(config, limits, a.wall.options(), shutdown)
                     .await
                     .map_err(|e| e.to_string())
             }
         },
-        Command::Demo(a) => podwall::demo::run(
-            a.cluster
-                .sim_config("127.0.0.1:0".parse().expect("static address")),
-            a.listen,
+        Command::Demo(a) => podwall::demo::run_with(
+            podwall::demo::DemoConfig {
+                sim: a
+                    .cluster
+                    .sim_config("127.0.0.1:0".parse().expect("static address")),
+                metrics_api: a.cluster.metrics_api,
+                listen: a.listen,
+                options: a.wall.options(),
+            },
             shutdown,
         )
         .await
         .map_err(|e| e.to_string()),
-        Command::Sim(a) => {
-            podwall::sim::run(a.cluster.sim_config(a.listen), a.kubeconfig_out, shutdown)
-                .await
-                .map_err(|e| e.to_string())
-        }
+        Command::Sim(a) => podwall::sim::run_with_metrics(
+            a.cluster.sim_config(a.listen),
+            a.cluster.metrics_api,
+            a.kubeconfig_out,
+            shutdown,
+        )
+        .await
+        .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::Cache;
 use crate::metrics::Metrics;
+use crate::usage::Usage;
 use crate::web::AppState;
 
 /// Where the Kubernetes client configuration comes from.
@@ -53,6 +54,17 @@ impl Default for Limits {
     }
 }
 
+/// What the wall adds to the watched state: the cluster's name and links, live usage.
+/// The default has usage off (tests and benchmarks poll nothing they did not ask for);
+/// `podwall serve` polls every 15 s unless told otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct WallOptions {
+    /// Name and click-through links.
+    pub cluster: crate::cluster::ClusterInfo,
+    /// How often to poll metrics.k8s.io; zero: never.
+    pub usage_interval: std::time::Duration,
+}
+
 /// Errors of the server's lifecycle.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -85,6 +97,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// The shared cache (tests read positions and metrics from it).
     pub cache: Arc<Cache>,
+    /// Live usage (tests read its status).
+    pub usage: Arc<Usage>,
     http: JoinHandle<Result<(), Error>>,
     informers: Vec<JoinHandle<()>>,
 }
@@ -123,6 +137,16 @@ pub async fn start_with(
     limits: Limits,
     shutdown: CancellationToken,
 ) -> Result<RunningServer, Error> {
+    start_with_options(config, limits, WallOptions::default(), shutdown).await
+}
+
+/// Starts serving with `limits` and `options` (name, links, usage).
+pub async fn start_with_options(
+    config: ServeConfig,
+    limits: Limits,
+    options: WallOptions,
+    shutdown: CancellationToken,
+) -> Result<RunningServer, Error> {
     let kube_config = match config.kube {
         KubeSource::Config(c) => c,
         KubeSource::Infer {
@@ -139,12 +163,20 @@ pub async fn start_with(
         }
         KubeSource::Infer { kubeconfig: None } => kube::Config::infer().await?,
     };
+    // The usage poller's own client does not retry: a metrics-server that is down must
+    // not hold a poll for minutes of backoff (the next poll comes soon enough).
+    let mut usage_config = kube_config.clone();
+    usage_config.default_retry = false;
+    let usage_client = kube::Client::try_from(usage_config)?;
     let client = kube::Client::try_from(kube_config)?;
     let cache = Arc::new(Cache::new(Arc::new(Metrics::default())));
+    let usage = Arc::new(Usage::new(options.usage_interval));
     let state = AppState {
         cache: cache.clone(),
         shutdown: shutdown.clone(),
         slots: crate::hub::ClientSlots::new(limits.max_clients),
+        cluster: Arc::new(options.cluster),
+        usage: usage.clone(),
     };
     let access = crate::web::auth::Access::new(config.auth_token);
     let server = HttpServer::new(move || {
@@ -173,11 +205,19 @@ pub async fn start_with(
         handle.stop(true).await;
     });
     let http = tokio::spawn(async move { server.await.map_err(Error::Http) });
-    let informers = crate::informer::spawn(client, &config.namespaces, cache.clone(), shutdown);
+    let mut informers =
+        crate::informer::spawn(client, &config.namespaces, cache.clone(), shutdown.clone());
+    informers.extend(crate::usage::spawn(
+        usage_client,
+        &config.namespaces,
+        usage.clone(),
+        shutdown,
+    ));
     tracing::info!(%addr, namespaces = ?config.namespaces, "podwall serving");
     Ok(RunningServer {
         addr,
         cache,
+        usage,
         http,
         informers,
     })
@@ -195,4 +235,17 @@ pub async fn run_with(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     start_with(config, limits, shutdown).await?.stopped().await
+}
+
+/// Runs the server with `limits` and `options` until `shutdown` is cancelled.
+pub async fn run_with_options(
+    config: ServeConfig,
+    limits: Limits,
+    options: WallOptions,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    start_with_options(config, limits, options, shutdown)
+        .await?
+        .stopped()
+        .await
 }
