@@ -17,6 +17,8 @@ pub struct ClusterInfo {
     pub pod_link: Option<LinkTemplate>,
     /// Where a click on a node's name goes (`--node-link-template`).
     pub node_link: Option<LinkTemplate>,
+    /// Set by the server when it shows more than one cluster (the page then offers the others).
+    pub several: bool,
 }
 
 impl Default for ClusterInfo {
@@ -25,6 +27,7 @@ impl Default for ClusterInfo {
             name: DEFAULT_NAME.to_owned(),
             pod_link: None,
             node_link: None,
+            several: false,
         }
     }
 }
@@ -64,6 +67,85 @@ impl ClusterInfo {
         if self.node_link.is_some() {
             attrs.push(("node-links", String::new()));
         }
+        if self.several {
+            attrs.push(("clusters", String::new()));
+        }
         attrs
+    }
+}
+
+/// `--cluster NAME=KUBECONFIG[:CONTEXT]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterArg {
+    /// The cluster's name on the wall.
+    pub name: String,
+    /// Its kubeconfig file.
+    pub kubeconfig: std::path::PathBuf,
+    /// A context in that file; its current-context when `None`.
+    pub context: Option<String>,
+}
+
+impl ClusterArg {
+    /// Parses `NAME=KUBECONFIG[:CONTEXT]`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (name, rest) = s
+            .split_once('=')
+            .ok_or_else(|| format!("expected NAME=KUBECONFIG[:CONTEXT], got {s:?}"))?;
+        crate::selector::validate_dns_label(name)
+            .map_err(|e| format!("cluster name {name:?}: {e}"))?;
+        // A context name holds no '/', a path may: split at the last ':' only then.
+        let (path, context) = match rest.rsplit_once(':') {
+            Some((path, context)) if !context.is_empty() && !context.contains('/') => {
+                (path, Some(context.to_owned()))
+            }
+            _ => (rest, None),
+        };
+        if path.is_empty() {
+            return Err(format!("cluster {name:?}: no kubeconfig file given"));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            kubeconfig: path.into(),
+            context,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_args() {
+        assert_eq!(
+            ClusterArg::parse("prod=/etc/kube/prod.yaml:admin@prod"),
+            Ok(ClusterArg {
+                name: "prod".into(),
+                kubeconfig: "/etc/kube/prod.yaml".into(),
+                context: Some("admin@prod".into()),
+            })
+        );
+        let plain = ClusterArg::parse("dev=./dev.kubeconfig").expect("valid");
+        assert_eq!(plain.context, None);
+        assert!(
+            ClusterArg::parse("Prod=/x").is_err(),
+            "names are DNS labels"
+        );
+        assert!(ClusterArg::parse("prod").is_err());
+        assert!(ClusterArg::parse("prod=").is_err());
+    }
+
+    #[test]
+    fn links_carry_the_cluster() {
+        let info = ClusterInfo {
+            name: "eu-1".into(),
+            pod_link: LinkTemplate::parse("https://l/{{cluster}}/{{namespace}}/{{name}}").ok(),
+            ..ClusterInfo::default()
+        };
+        assert_eq!(
+            info.pod_link("web", "a b").as_deref(),
+            Some("https://l/eu-1/web/a%20b")
+        );
+        assert_eq!(info.node_link("n"), None);
     }
 }

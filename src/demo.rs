@@ -20,8 +20,10 @@ pub enum Error {
 pub struct DemoConfig {
     /// The simulated cluster.
     pub sim: crate::sim::SimConfig,
-    /// Whether the simulated cluster has a metrics-server.
+    /// Whether the simulated clusters have a metrics-server.
     pub metrics_api: crate::sim::MetricsMode,
+    /// How many independent simulated clusters (seeds `seed`, `seed + 1`, …).
+    pub clusters: usize,
     /// Where to serve the wall.
     pub listen: SocketAddr,
     /// Name, links and usage polling of the wall.
@@ -38,6 +40,7 @@ pub async fn run(
         DemoConfig {
             sim,
             metrics_api: crate::sim::MetricsMode::Serving,
+            clusters: 1,
             listen,
             options: crate::server::WallOptions::default(),
         },
@@ -48,25 +51,39 @@ pub async fn run(
 
 /// Runs the demo as `config` says until `shutdown` is cancelled.
 pub async fn run_with(config: DemoConfig, shutdown: CancellationToken) -> Result<(), Error> {
-    let running = crate::sim::start(config.sim, shutdown.clone()).await?;
-    running.handle().set_metrics_mode(config.metrics_api);
-    tracing::info!(url = %running.url(), "simulated API server started");
-    let serve = crate::server::ServeConfig {
-        listen: config.listen,
-        namespaces: Vec::new(),
-        kube: crate::server::KubeSource::Config(running.kube_config()),
-        auth_token: None,
-    };
-    let server = crate::server::start_with_options(
-        serve,
+    let count = config.clusters.max(1);
+    let mut sims = Vec::with_capacity(count);
+    let mut clusters = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut sim_config = config.sim.clone();
+        sim_config.seed = config.sim.seed.wrapping_add(i as u64);
+        let running = crate::sim::start(sim_config, shutdown.clone()).await?;
+        running.handle().set_metrics_mode(config.metrics_api);
+        let mut options = config.options.clone();
+        if count > 1 {
+            options.cluster.name = format!("demo-{}", i + 1);
+        }
+        tracing::info!(url = %running.url(), cluster = %options.cluster.name, "simulated API server started");
+        clusters.push(crate::server::ClusterConfig {
+            kube: crate::server::KubeSource::Config(running.kube_config()),
+            namespaces: Vec::new(),
+            options,
+        });
+        sims.push(running);
+    }
+    let server = crate::server::start_clusters(
+        config.listen,
+        None,
+        clusters,
         crate::server::Limits::default(),
-        config.options,
         shutdown,
     )
     .await?;
     // The one user-facing line of the demo: where to look.
     println!("podwall demo: open http://{}/", server.addr);
     server.stopped().await?;
-    running.stopped().await?;
+    for running in sims {
+        running.stopped().await?;
+    }
     Ok(())
 }

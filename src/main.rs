@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use podwall::cluster::ClusterArg;
 use podwall::link::LinkTemplate;
 use podwall::sim::MetricsMode;
 use podwall::telemetry::LogFormat;
@@ -59,6 +60,10 @@ struct ServeArgs {
     /// File holding an access token that every route but /healthz and /readyz then requires.
     #[arg(long, env = "PODWALL_AUTH_TOKEN_FILE")]
     auth_token_file: Option<PathBuf>,
+    /// A cluster to show, as NAME=KUBECONFIG[:CONTEXT] (repeatable); without it, the one
+    /// cluster of --kubeconfig / KUBECONFIG / in-cluster, named by --cluster-name.
+    #[arg(long = "cluster", env = "PODWALL_CLUSTERS", value_delimiter = ',', value_parser = ClusterArg::parse)]
+    clusters: Vec<ClusterArg>,
     #[command(flatten)]
     wall: WallArgs,
 }
@@ -86,6 +91,7 @@ impl WallArgs {
                 name: self.cluster_name,
                 pod_link: self.link_template,
                 node_link: self.node_link_template,
+                several: false,
             },
             usage_interval: self.usage_interval,
         }
@@ -121,6 +127,9 @@ struct DemoArgs {
     /// Address to serve the wall on.
     #[arg(long, env = "PODWALL_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Independent simulated clusters to show (named demo-1, demo-2, … when more than one).
+    #[arg(long, env = "PODWALL_DEMO_CLUSTERS", default_value_t = 1)]
+    clusters: usize,
     #[command(flatten)]
     cluster: ClusterArgs,
     #[command(flatten)]
@@ -181,9 +190,42 @@ async fn main() -> std::process::ExitCode {
                     max_clients: a.max_clients,
                     shutdown_grace: std::time::Duration::from_secs(a.shutdown_grace),
                 };
-                podwall::server::run_with_options(config, limits, a.wall.options(), shutdown)
-                    .await
-                    .map_err(|e| e.to_string())
+                let options = a.wall.options();
+                let clusters = if a.clusters.is_empty() {
+                    vec![podwall::server::ClusterConfig {
+                        kube: config.kube,
+                        namespaces: config.namespaces,
+                        options,
+                    }]
+                } else {
+                    a.clusters
+                        .into_iter()
+                        .map(|c| {
+                            let mut options = options.clone();
+                            options.cluster.name = c.name;
+                            podwall::server::ClusterConfig {
+                                kube: podwall::server::KubeSource::Kubeconfig {
+                                    path: c.kubeconfig,
+                                    context: c.context,
+                                },
+                                namespaces: config.namespaces.clone(),
+                                options,
+                            }
+                        })
+                        .collect()
+                };
+                match podwall::server::start_clusters(
+                    config.listen,
+                    config.auth_token,
+                    clusters,
+                    limits,
+                    shutdown,
+                )
+                .await
+                {
+                    Ok(server) => server.stopped().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
             }
         },
         Command::Demo(a) => podwall::demo::run_with(
@@ -192,6 +234,7 @@ async fn main() -> std::process::ExitCode {
                     .cluster
                     .sim_config("127.0.0.1:0".parse().expect("static address")),
                 metrics_api: a.cluster.metrics_api,
+                clusters: a.clusters,
                 listen: a.listen,
                 options: a.wall.options(),
             },

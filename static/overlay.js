@@ -104,7 +104,7 @@
   }
 
   function poll() {
-    fetch("/api/usage", { cache: "no-store", credentials: "same-origin" })
+    fetch("api/usage", { cache: "no-store", credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (body) {
         if (body) {
@@ -149,6 +149,54 @@
     wall.addEventListener("focusin", addDetails);
   }
 
+  // ---- other clusters ------------------------------------------------------------------
+
+  // On a multi-cluster server: a bar of every cluster with its health, and with
+  // ?rotate=SECONDS a wall screen that shows each cluster in turn.
+  function drawClusters(list) {
+    const top = root.querySelector("header.top");
+    if (!top) return;
+    let nav = document.getElementById("cluster-nav");
+    if (!nav) {
+      nav = el("nav", "cluster-nav");
+      nav.id = "cluster-nav";
+      nav.setAttribute("aria-label", "clusters");
+      top.querySelector("h1").after(nav);
+    }
+    nav.replaceChildren();
+    for (const c of list) {
+      const state = !c.ready ? "syncing" : c.apiserver.apiserver;
+      const a = el("a", "cluster-link " + state);
+      a.href = c.path + location.search;
+      a.dataset.clusterLink = c.name;
+      a.title = c.name + ": " + (c.apiserver.message || state);
+      if (c.name === root.dataset.cluster) a.setAttribute("aria-current", "page");
+      a.append(el("span", "dot"), document.createTextNode(c.name));
+      nav.append(a);
+    }
+  }
+
+  function pollClusters() {
+    fetch("/api/clusters", { cache: "no-store", credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (list) { if (list) drawClusters(list); })
+      .catch(function () {})
+      .finally(function () { setTimeout(pollClusters, 5000); });
+  }
+
+  if (root.hasAttribute("data-clusters")) {
+    pollClusters();
+    const rotate = Number(new URLSearchParams(location.search).get("rotate")) || 0;
+    if (rotate > 0) {
+      setTimeout(function () {
+        const links = Array.from(document.querySelectorAll("[data-cluster-link]"));
+        const here = links.findIndex(function (a) { return a.dataset.clusterLink === root.dataset.cluster; });
+        const next = links[(here + 1) % Math.max(links.length, 1)];
+        if (next) location.href = next.href;
+      }, rotate * 1000);
+    }
+  }
+
   // ---- links ---------------------------------------------------------------------------
 
   function open(path) {
@@ -157,7 +205,7 @@
 
   function podPath(pod) {
     const [ns, name] = pod.dataset.pod.split("/");
-    return "/link/pod/" + encodeURIComponent(ns) + "/" + encodeURIComponent(name);
+    return "link/pod/" + encodeURIComponent(ns) + "/" + encodeURIComponent(name);
   }
 
   if (podLinks || nodeLinks) {
@@ -166,7 +214,7 @@
       if (pod) return open(podPath(pod));
       const name = nodeLinks && e.target.closest(".node-name");
       const box = name && name.closest("[data-node]");
-      if (box && box.dataset.node) open("/link/node/" + encodeURIComponent(box.dataset.node));
+      if (box && box.dataset.node) open("link/node/" + encodeURIComponent(box.dataset.node));
     });
     wall.addEventListener("keydown", function (e) {
       const pod = podLinks && e.key === "Enter" && e.target.closest("[data-pod]");

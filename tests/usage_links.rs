@@ -309,12 +309,13 @@ async fn usage_off_and_links_redirect_escaped() {
     let sim = start_sim(2, 10, 0.0, 5, &token).await;
     let options = WallOptions {
         cluster: ClusterInfo {
-            name: "prod \"eu\"<1>".into(),
+            name: "prod-eu".into(),
             pod_link: Some(
                 LinkTemplate::parse("https://logs.example/{{cluster}}/{{namespace}}/{{name}}")
                     .expect("template"),
             ),
             node_link: None,
+            several: false,
         },
         usage_interval: Duration::ZERO,
     };
@@ -325,14 +326,14 @@ async fn usage_off_and_links_redirect_escaped() {
         .expect("client");
 
     let resp = http
-        .get(format!("{}/link/pod/web/a%20b%3Fc", server.url()))
+        .get(format!("{}/link/pod/web/a%20b%3Fc%22%3C%3E", server.url()))
         .send()
         .await
         .expect("link");
     assert_eq!(resp.status(), 302);
     assert_eq!(
         resp.headers().get("location").and_then(|v| v.to_str().ok()),
-        Some("https://logs.example/prod%20%22eu%22%3C1%3E/web/a%20b%3Fc")
+        Some("https://logs.example/prod-eu/web/a%20b%3Fc%22%3C%3E")
     );
     let resp = http
         .get(format!("{}/link/node/worker-1", server.url()))
@@ -350,14 +351,38 @@ async fn usage_off_and_links_redirect_escaped() {
         .await
         .expect("page body");
     assert!(
-        page.contains(r#"data-cluster="prod &#34;eu&#34;&#60;1&#62;""#)
-            || page.contains(r#"data-cluster="prod &quot;eu&quot;&lt;1&gt;""#),
-        "cluster name HTML-escaped"
+        page.contains(r#" data-cluster="prod-eu""#),
+        "the cluster name for the script"
     );
     assert!(page.contains(" data-pod-links=\"\""));
     assert!(!page.contains("data-node-links"));
     assert!(!page.contains("data-usage-interval-ms"), "usage off");
     assert_eq!(usage(&http, &server).await["status"], "off");
+
+    // Cluster names go into paths and links: DNS labels only.
+    let bad = WallOptions {
+        cluster: ClusterInfo {
+            name: "Prod EU".into(),
+            ..ClusterInfo::default()
+        },
+        ..WallOptions::default()
+    };
+    let refused = podwall::server::start_with_options(
+        ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("static address"),
+            namespaces: Vec::new(),
+            kube: KubeSource::Config(sim.kube_config()),
+            auth_token: None,
+        },
+        Limits::default(),
+        bad,
+        token.clone(),
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(podwall::server::Error::ClusterName { .. })),
+        "an invalid cluster name is refused"
+    );
     token.cancel();
 }
 

@@ -3,6 +3,7 @@
 mod api;
 mod assets;
 pub mod auth;
+pub mod clusters;
 mod events;
 mod health;
 mod overlay;

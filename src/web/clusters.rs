@@ -1,0 +1,149 @@
+//! Several clusters on one server: each is served under `/clusters/<name>/` by the same
+//! routes and handlers as a single-cluster wall (the scope carries that cluster's
+//! [`AppState`]), `?cluster=<name>` on the root paths redirects there, and
+//! `GET /api/clusters` lists them with their health.
+
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use super::{AppState, json_error};
+
+/// Every cluster the server shows, in the order given.
+#[derive(Clone)]
+pub struct Directory(Arc<Vec<AppState>>);
+
+/// One cluster in `GET /api/clusters`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Entry<'a> {
+    name: &'a str,
+    /// Its wall.
+    path: String,
+    /// First sync complete.
+    ready: bool,
+    /// `<epoch>-<seq>` of its cache.
+    seq: String,
+    apiserver: crate::cache::ApiStatus,
+    usage: &'static str,
+}
+
+impl Directory {
+    /// A directory of `clusters`.
+    pub fn new(clusters: Vec<AppState>) -> Self {
+        Self(Arc::new(clusters))
+    }
+
+    fn find(&self, name: &str) -> Option<&AppState> {
+        self.0.iter().find(|s| *s.cluster.name == *name)
+    }
+
+    fn names(&self) -> String {
+        self.0
+            .iter()
+            .map(|s| s.cluster.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Registers `/clusters/<name>/…` for every cluster, and `GET /api/clusters`.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        for state in self.0.iter() {
+            let base = format!("/clusters/{}", state.cluster.name);
+            let with_slash = format!("{base}/");
+            cfg.service(
+                web::scope(&base)
+                    .app_data(web::Data::new(state.clone()))
+                    // The page uses relative URLs: its address must end in a slash.
+                    .route(
+                        "",
+                        web::get().to(move || {
+                            let to = with_slash.clone();
+                            async move {
+                                HttpResponse::PermanentRedirect()
+                                    .insert_header((header::LOCATION, to))
+                                    .finish()
+                            }
+                        }),
+                    )
+                    .configure(super::configure),
+            );
+        }
+        cfg.route("/api/clusters", web::get().to(list));
+    }
+}
+
+/// `GET /api/clusters`: `[{"name","path","ready","seq","apiserver","usage"}, …]`.
+async fn list(directory: web::Data<Directory>) -> HttpResponse {
+    let entries: Vec<Entry<'_>> = directory
+        .0
+        .iter()
+        .map(|s| Entry {
+            name: &s.cluster.name,
+            path: format!("/clusters/{}/", s.cluster.name),
+            ready: s.cache.readiness().is_ok(),
+            seq: s.cache.position().to_string(),
+            apiserver: s.cache.api_status(),
+            usage: s.usage.report().status.as_str(),
+        })
+        .collect();
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-cache"))
+        .json(entries)
+}
+
+/// The root paths that take `?cluster=`.
+const SELECTABLE: &[&str] = &["/", "/events", "/api/events", "/api/snapshot", "/api/usage"];
+
+/// `?cluster=<name>` on a root path: 307 to the same path and query under
+/// `/clusters/<name>/` (event sources follow it), 404 naming the clusters when unknown.
+pub async fn select(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let wanted = SELECTABLE
+        .contains(&req.path())
+        .then(|| {
+            web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| {
+                    let pairs = q.into_inner();
+                    let name = pairs.iter().find(|(k, _)| k == "cluster")?.1.clone();
+                    let rest: Vec<(String, String)> =
+                        pairs.into_iter().filter(|(k, _)| k != "cluster").collect();
+                    Some((name, rest))
+                })
+        })
+        .flatten();
+    let Some((name, rest)) = wanted else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let directory = req.app_data::<web::Data<Directory>>().cloned();
+    let known = directory.as_ref().is_some_and(|d| d.find(&name).is_some());
+    let response = if known {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&rest)
+            .finish();
+        let path = req.path().trim_start_matches('/');
+        let mut to = format!("/clusters/{name}/{path}");
+        if !query.is_empty() {
+            to.push('?');
+            to.push_str(&query);
+        }
+        HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, to))
+            .finish()
+    } else {
+        let names = directory.map(|d| d.names()).unwrap_or_default();
+        json_error(
+            StatusCode::NOT_FOUND,
+            &format!("unknown cluster {name:?}; this wall shows: {names}"),
+        )
+    };
+    Ok(req.into_response(response).map_into_right_body())
+}

@@ -1,0 +1,202 @@
+//! Several clusters on one wall: each simulated cluster gets its own watches, cache,
+//! epoch and health under `/clusters/<name>/`, `?cluster=` redirects there, and a
+//! cluster whose API server goes away stalls nobody else.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, eventually_within, init, start_sim};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::PostParams;
+use podwall::cluster::ClusterInfo;
+use podwall::server::{ClusterConfig, KubeSource, Limits, WallOptions};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+fn cluster(name: &str, config: kube::Config) -> ClusterConfig {
+    ClusterConfig {
+        kube: KubeSource::Config(config),
+        namespaces: Vec::new(),
+        options: WallOptions {
+            cluster: ClusterInfo {
+                name: name.into(),
+                ..ClusterInfo::default()
+            },
+            usage_interval: Duration::from_millis(300),
+        },
+    }
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> (u16, Value) {
+    let resp = http.get(url).send().await.expect("GET");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn pod_names(snap: &Value) -> Vec<String> {
+    snap["pods"]
+        .as_array()
+        .map(|pods| {
+            pods.iter()
+                .map(|p| {
+                    format!(
+                        "{}/{}",
+                        p["namespace"].as_str().unwrap_or(""),
+                        p["name"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
+    init();
+    let token = CancellationToken::new();
+    // Cluster b runs on its own token, so the test can take its API server away.
+    let b_token = CancellationToken::new();
+    let sim_a = start_sim(3, 30, 0.0, 21, &token).await;
+    let sim_b = start_sim(3, 30, 0.0, 22, &b_token).await;
+    let sim_c = start_sim(3, 30, 0.0, 23, &token).await;
+    let server = podwall::server::start_clusters(
+        "127.0.0.1:0".parse().expect("static address"),
+        None,
+        vec![
+            cluster("a", sim_a.kube_config()),
+            cluster("b", sim_b.kube_config()),
+            cluster("c", sim_c.kube_config()),
+        ],
+        Limits::default(),
+        token.clone(),
+    )
+    .await
+    .expect("server starts");
+    let base = server.url();
+    let http = reqwest::Client::new();
+
+    let list = eventually("every cluster ready", || async {
+        let (_, list) = get_json(&http, &format!("{base}/api/clusters")).await;
+        let ready = list
+            .as_array()
+            .is_some_and(|l| l.len() == 3 && l.iter().all(|c| c["ready"] == true));
+        ready.then_some(list)
+    })
+    .await;
+    let names: Vec<&str> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert_eq!(list[1]["path"], "/clusters/b/");
+
+    // Each cluster has its own data and epoch; the root is the first cluster.
+    let (_, a) = get_json(&http, &format!("{base}/clusters/a/api/snapshot")).await;
+    let (_, b) = get_json(&http, &format!("{base}/clusters/b/api/snapshot")).await;
+    let (_, root) = get_json(&http, &format!("{base}/api/snapshot")).await;
+    assert_eq!(a["epoch"], root["epoch"], "/ is cluster a");
+    assert_ne!(a["epoch"], b["epoch"], "an epoch per cluster");
+    assert_ne!(
+        pod_names(&a),
+        pod_names(&b),
+        "different seeds, different pods"
+    );
+    let (status, via_param) = get_json(&http, &format!("{base}/api/snapshot?cluster=b&ns=")).await;
+    assert_eq!(status, 200);
+    assert_eq!(via_param["epoch"], b["epoch"], "?cluster=b redirects to b");
+    let (status, unknown) = get_json(&http, &format!("{base}/api/snapshot?cluster=zz")).await;
+    assert_eq!(status, 404);
+    assert!(
+        unknown["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("a, b, c")),
+        "{unknown}"
+    );
+
+    // The page of a cluster, and the event stream through ?cluster=.
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = no_redirect
+        .get(format!("{base}/clusters/c"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status(), 308);
+    assert_eq!(
+        resp.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/clusters/c/")
+    );
+    let page = http
+        .get(format!("{base}/clusters/c/"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains(r#"data-cluster="c""#) && page.contains(r#" data-clusters="""#));
+    let resp = no_redirect
+        .get(format!("{base}/api/events?cluster=c&label=app"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status(), 307);
+    assert_eq!(
+        resp.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/clusters/c/api/events?label=app")
+    );
+    let (_, usage_c) = get_json(&http, &format!("{base}/clusters/c/api/usage")).await;
+    assert!(
+        usage_c["status"] == "ok" || usage_c["status"] == "waiting",
+        "{usage_c}"
+    );
+
+    // Cluster b's API server goes away: b turns stale, a and c stay live.
+    b_token.cancel();
+    eventually_within(
+        Duration::from_secs(30),
+        "b reported unreachable",
+        || async {
+            let (_, list) = get_json(&http, &format!("{base}/api/clusters")).await;
+            (list[1]["apiserver"]["apiserver"] != "ok").then_some(())
+        },
+    )
+    .await;
+    let kube_a = kube::Client::try_from(sim_a.kube_config()).expect("client");
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "while-b-is-down", "namespace": "default"},
+        "spec": {"containers": [{"name": "app", "image": "nginx"}]}
+    }))
+    .expect("pod");
+    Api::<Pod>::namespaced(kube_a, "default")
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("create in a");
+    eventually("a still live", || async {
+        let (_, a) = get_json(
+            &http,
+            &format!("{base}/clusters/a/api/snapshot?q=while-b-is-down"),
+        )
+        .await;
+        (pod_names(&a) == ["default/while-b-is-down"]).then_some(())
+    })
+    .await;
+    let (_, list) = get_json(&http, &format!("{base}/api/clusters")).await;
+    assert_eq!(list[0]["apiserver"]["apiserver"], "ok");
+    assert_eq!(list[2]["apiserver"]["apiserver"], "ok");
+    let (status, b_now) = get_json(&http, &format!("{base}/clusters/b/api/snapshot")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        pod_names(&b_now).len(),
+        pod_names(&b).len(),
+        "b keeps its last known state"
+    );
+    token.cancel();
+}
