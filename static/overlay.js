@@ -184,7 +184,8 @@
       .finally(function () { setTimeout(pollClusters, 5000); });
   }
 
-  if (root.hasAttribute("data-clusters")) {
+  // Inside the overview's frame, the overview itself names the clusters.
+  if (root.hasAttribute("data-clusters") && window.self === window.top) {
     pollClusters();
     const rotate = Number(new URLSearchParams(location.search).get("rotate")) || 0;
     if (rotate > 0) {

@@ -132,15 +132,46 @@ async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
         resp.headers().get("location").and_then(|v| v.to_str().ok()),
         Some("/clusters/c/")
     );
-    let page = http
+    let resp = http
         .get(format!("{base}/clusters/c/"))
         .send()
         .await
-        .expect("page")
-        .text()
-        .await
-        .expect("body");
+        .expect("page");
+    assert_eq!(
+        resp.headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some("default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'self'"),
+        "a cluster's wall may be framed by the overview"
+    );
+    let page = resp.text().await.expect("body");
     assert!(page.contains(r#"data-cluster="c""#) && page.contains(r#" data-clusters="""#));
+    assert!(page.contains("data-node="), "a full wall");
+
+    // The overview: one live wall per cluster, filters passed on.
+    let resp = http
+        .get(format!("{base}/?ns=web&theme=light"))
+        .send()
+        .await
+        .expect("overview");
+    assert_eq!(
+        resp.headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some("default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'"),
+        "the overview itself is not framable"
+    );
+    let overview = resp.text().await.expect("body");
+    for name in ["a", "b", "c"] {
+        let src = format!("/clusters/{name}/?ns=web&amp;theme=light&amp;kiosk=1");
+        let src_numeric = src.replace("&amp;", "&#38;");
+        assert!(
+            overview.contains(&format!(r#"<iframe src="{src}""#))
+                || overview.contains(&format!(r#"<iframe src="{src_numeric}""#)),
+            "{overview}"
+        );
+    }
+    assert!(overview.contains(r#"class="theme-light clusters-overview""#));
     let resp = no_redirect
         .get(format!("{base}/api/events?cluster=c&label=app"))
         .send()

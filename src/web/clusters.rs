@@ -9,10 +9,15 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, middleware, web};
+use askama::Template;
 use serde::Serialize;
 
 use super::{AppState, json_error};
+
+/// The CSP of a cluster's own paths: the app's, but framable by the overview.
+const FRAMEABLE_CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'self'";
 
 /// Every cluster the server shows, in the order given.
 #[derive(Clone)]
@@ -51,14 +56,28 @@ impl Directory {
             .join(", ")
     }
 
-    /// Registers `/clusters/<name>/…` for every cluster, and `GET /api/clusters`.
+    /// Registers `/clusters/<name>/…` for every cluster, and `GET /api/clusters`; with
+    /// several clusters, `GET /` becomes the overview (registered before the wall's `/`).
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        if self.0.len() > 1 {
+            cfg.service(
+                web::resource("/")
+                    .wrap(middleware::Compress::default())
+                    .route(web::get().to(overview)),
+            );
+        }
         for state in self.0.iter() {
             let base = format!("/clusters/{}", state.cluster.name);
             let with_slash = format!("{base}/");
             cfg.service(
                 web::scope(&base)
                     .app_data(web::Data::new(state.clone()))
+                    // The overview frames these pages (same origin only); set here, the
+                    // app's default CSP does not replace it.
+                    .wrap(
+                        middleware::DefaultHeaders::new()
+                            .add((header::CONTENT_SECURITY_POLICY, FRAMEABLE_CSP)),
+                    )
                     // The page uses relative URLs: its address must end in a slash.
                     .route(
                         "",
@@ -95,6 +114,55 @@ async fn list(directory: web::Data<Directory>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))
         .json(entries)
+}
+
+/// The overview page: one live wall per cluster.
+#[derive(Template)]
+#[template(path = "clusters.html")]
+struct Overview {
+    theme: &'static str,
+    /// (name, frame source).
+    clusters: Vec<(String, String)>,
+}
+
+/// `GET /` with several clusters: a frame per cluster showing its kiosk wall with the
+/// same filters and layout.
+async fn overview(req: HttpRequest, directory: web::Data<Directory>) -> HttpResponse {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let theme = match pairs.iter().find(|(k, _)| k == "theme") {
+        Some((_, t)) if t == "light" => "light",
+        _ => "dark",
+    };
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(pairs.iter().filter(|(k, _)| k != "kiosk" && k != "rotate"));
+    query.append_pair("kiosk", "1");
+    let query = query.finish();
+    let page = Overview {
+        theme,
+        clusters: directory
+            .0
+            .iter()
+            .map(|s| {
+                let name = s.cluster.name.clone();
+                let src = format!("/clusters/{name}/?{query}");
+                (name, src)
+            })
+            .collect(),
+    };
+    match page.render() {
+        Ok(body) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-cache"))
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render the overview");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain")
+                .body("cannot render the page")
+        }
+    }
 }
 
 /// The root paths that take `?cluster=`.
