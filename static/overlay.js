@@ -13,6 +13,8 @@
   const detail = document.getElementById("detail");
   // The last /api/usage answer; null until the first one.
   let usage = null;
+  // Bumped per answer: a header whose rows carry this version needs no DOM writes.
+  let version = 0;
   let drawQueued = false;
 
   function cpuText(m) {
@@ -66,6 +68,7 @@
     const box = head.closest("[data-node]");
     const sample = usage && usage.status === "ok" && box ? usage.nodes[box.dataset.node] : null;
     let rows = grid.querySelector(".live-usage");
+    if (rows && rows.dataset.v === String(version)) return;
     if (!sample) {
       if (rows) rows.remove();
       return;
@@ -89,6 +92,7 @@
     memMeter.value = sample.memoryBytes;
     rows.querySelector(".cpu-used-text").textContent = cpuText(sample.cpuMillis) + "/" + cpuText(cpuAlloc);
     rows.querySelector(".mem-used-text").textContent = bytesText(sample.memoryBytes) + "/" + bytesText(memAlloc);
+    rows.dataset.v = String(version);
   }
 
   function draw() {
@@ -109,6 +113,7 @@
       .then(function (body) {
         if (body) {
           usage = body;
+          version += 1;
           schedule();
         }
       })
