@@ -222,19 +222,23 @@ pub async fn start_clusters(
         let usage = Arc::new(Usage::new(cluster.options.usage_interval));
         let mut info = cluster.options.cluster;
         info.several = several;
-        tasks.extend(crate::informer::spawn(
-            client,
-            &cluster.namespaces,
-            cache.clone(),
-            shutdown.clone(),
-        ));
-        tasks.extend(crate::usage::spawn(
-            usage_client,
-            &cluster.namespaces,
-            usage.clone(),
-            shutdown.clone(),
-        ));
-        tracing::info!(cluster = %info.name, namespaces = ?cluster.namespaces, "cluster added");
+        // Every log line of this cluster's watches and polls names it.
+        let span = tracing::info_span!("cluster", name = %info.name);
+        span.in_scope(|| {
+            tasks.extend(crate::informer::spawn(
+                client,
+                &cluster.namespaces,
+                cache.clone(),
+                shutdown.clone(),
+            ));
+            tasks.extend(crate::usage::spawn(
+                usage_client,
+                &cluster.namespaces,
+                usage.clone(),
+                shutdown.clone(),
+            ));
+            tracing::info!(namespaces = ?cluster.namespaces, "cluster added");
+        });
         states.push(AppState {
             cache,
             shutdown: shutdown.clone(),

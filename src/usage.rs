@@ -21,6 +21,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::cache::PodKey;
 
@@ -224,25 +225,29 @@ pub fn spawn(
             .collect()
     };
     let node_api: Api<NodeMetrics> = Api::all(client);
-    Some(tokio::spawn(async move {
-        loop {
-            let report = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                r = poll(&pod_apis, &node_api, &usage) => r,
-            };
-            // Without a metrics API, ask less often: it is rarely installed in a hurry.
-            let wait = match report.status {
-                UsageStatus::Ok | UsageStatus::Error(_) => usage.interval,
-                _ => usage.interval.saturating_mul(UNAVAILABLE_BACKOFF),
-            };
-            usage.publish(report);
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(wait) => {}
+    let span = tracing::Span::current();
+    Some(tokio::spawn(
+        async move {
+            loop {
+                let report = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    r = poll(&pod_apis, &node_api, &usage) => r,
+                };
+                // Without a metrics API, ask less often: it is rarely installed in a hurry.
+                let wait = match report.status {
+                    UsageStatus::Ok | UsageStatus::Error(_) => usage.interval,
+                    _ => usage.interval.saturating_mul(UNAVAILABLE_BACKOFF),
+                };
+                usage.publish(report);
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => {}
+                }
             }
+            tracing::debug!("usage poller stopped");
         }
-        tracing::debug!("usage poller stopped");
-    }))
+        .instrument(span),
+    ))
 }
 
 /// One poll: pods (every scope), then nodes. Nodes are optional: with `--namespace` the

@@ -231,3 +231,40 @@ async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
     );
     token.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_unreachable_from_the_start_holds_back_nothing() {
+    init();
+    let token = CancellationToken::new();
+    let sim = start_sim(2, 20, 0.0, 31, &token).await;
+    // Nothing listens there: this cluster never syncs.
+    let gone = kube::Config::new("http://127.0.0.1:9".parse().expect("static URI"));
+    let server = podwall::server::start_clusters(
+        "127.0.0.1:0".parse().expect("static address"),
+        None,
+        vec![cluster("gone", gone), cluster("up", sim.kube_config())],
+        Limits::default(),
+        token.clone(),
+    )
+    .await
+    .expect("server starts");
+    let base = server.url();
+    let http = reqwest::Client::new();
+    let body = eventually("the wall ready with one cluster up", || async {
+        let resp = http.get(format!("{base}/readyz")).send().await.ok()?;
+        (resp.status() == 200).then_some(())?;
+        resp.text().await.ok()
+    })
+    .await;
+    assert!(body.contains("up: ready"), "{body}");
+    assert!(body.contains("gone: waiting for first sync"), "{body}");
+    let (status, _) = get_json(&http, &format!("{base}/clusters/gone/readyz")).await;
+    assert_eq!(
+        status, 503,
+        "the unreachable cluster's own readiness says so"
+    );
+    let (status, up) = get_json(&http, &format!("{base}/clusters/up/api/snapshot")).await;
+    assert_eq!(status, 200);
+    assert!(!pod_names(&up).is_empty());
+    token.cancel();
+}

@@ -394,6 +394,11 @@ async fn kubectl_top_reads_the_simulated_metrics() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !on_path {
+        // scripts/test-all sets this where it provides a kubectl.
+        assert!(
+            std::env::var_os("PODWALL_REQUIRE_KUBECTL").is_none(),
+            "PODWALL_REQUIRE_KUBECTL is set but kubectl is not on PATH"
+        );
         eprintln!("skipping: kubectl not on PATH — THIS TEST DID NOT RUN");
         return;
     }

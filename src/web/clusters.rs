@@ -64,7 +64,8 @@ impl Directory {
                 web::resource("/")
                     .wrap(middleware::Compress::default())
                     .route(web::get().to(overview)),
-            );
+            )
+            .route("/readyz", web::get().to(readyz));
         }
         for state in self.0.iter() {
             let base = format!("/clusters/{}", state.cluster.name);
@@ -163,6 +164,38 @@ async fn overview(req: HttpRequest, directory: web::Data<Directory>) -> HttpResp
                 .body("cannot render the page")
         }
     }
+}
+
+/// `GET /readyz` with several clusters: 200 once any cluster has synced, so one cluster
+/// that cannot be reached never takes the whole wall out of its Service; the body says
+/// how each one is.
+async fn readyz(directory: web::Data<Directory>) -> HttpResponse {
+    let mut body = String::new();
+    let mut any_ready = false;
+    for s in directory.0.iter() {
+        let line = match s.cache.readiness() {
+            Ok(()) => {
+                any_ready = true;
+                let status = s.cache.api_status();
+                if status.apiserver == "ok" {
+                    "ready".to_owned()
+                } else {
+                    format!(
+                        "ready (stale: apiserver {}: {})",
+                        status.apiserver, status.message
+                    )
+                }
+            }
+            Err(reason) => reason,
+        };
+        body.push_str(&format!("{}: {line}\n", s.cluster.name));
+    }
+    let mut resp = if any_ready {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    resp.content_type("text/plain; charset=utf-8").body(body)
 }
 
 /// The root paths that take `?cluster=`.
