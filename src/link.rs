@@ -128,6 +128,43 @@ impl std::str::FromStr for LinkTemplate {
     }
 }
 
+/// A `--link-template` flag: `TEMPLATE` for every cluster, or `NAME=TEMPLATE` for one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterLink {
+    /// The cluster it is for; every cluster without its own when `None`.
+    pub cluster: Option<String>,
+    /// The template.
+    pub template: LinkTemplate,
+}
+
+impl ClusterLink {
+    /// Parses `TEMPLATE` or `NAME=TEMPLATE` (NAME a DNS label; a template itself starts
+    /// with a scheme or `/`, so the two cannot be confused).
+    pub fn parse(s: &str) -> Result<Self, LinkError> {
+        if let Some((name, template)) = s.split_once('=')
+            && crate::selector::validate_dns_label(name).is_ok()
+        {
+            return Ok(Self {
+                cluster: Some(name.to_owned()),
+                template: LinkTemplate::parse(template)?,
+            });
+        }
+        Ok(Self {
+            cluster: None,
+            template: LinkTemplate::parse(s)?,
+        })
+    }
+
+    /// The template for `cluster` among `links`: its own, else the shared one.
+    pub fn pick(links: &[ClusterLink], cluster: &str) -> Option<LinkTemplate> {
+        links
+            .iter()
+            .find(|l| l.cluster.as_deref() == Some(cluster))
+            .or_else(|| links.iter().find(|l| l.cluster.is_none()))
+            .map(|l| l.template.clone())
+    }
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 fn percent_encode(value: &str, out: &mut String) {
     for b in value.bytes() {
@@ -184,6 +221,33 @@ mod tests {
             Err(LinkError::Unknown("pod".into()))
         );
         assert!(LinkTemplate::parse("/logs/{{namespace}}/{{name}}").is_ok());
+    }
+
+    #[test]
+    fn per_cluster_templates() {
+        let links: Vec<ClusterLink> = [
+            "https://logs.example/?q={{name}}",
+            "prod=https://prod-logs.example/{{namespace}}/{{name}}",
+        ]
+        .iter()
+        .map(|s| ClusterLink::parse(s).expect("valid"))
+        .collect();
+        assert_eq!(
+            links[0].cluster, None,
+            "'=' inside a template is not a cluster name"
+        );
+        assert_eq!(links[1].cluster.as_deref(), Some("prod"));
+        let pick = |c| ClusterLink::pick(&links, c).map(|t| t.as_str().to_owned());
+        assert_eq!(
+            pick("prod").as_deref(),
+            Some("https://prod-logs.example/{{namespace}}/{{name}}")
+        );
+        assert_eq!(
+            pick("dev").as_deref(),
+            Some("https://logs.example/?q={{name}}")
+        );
+        assert!(ClusterLink::parse("prod=javascript:x").is_err());
+        assert_eq!(ClusterLink::pick(&links[1..], "dev"), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use podwall::cluster::ClusterArg;
-use podwall::link::LinkTemplate;
+use podwall::link::ClusterLink;
 use podwall::sim::MetricsMode;
 use podwall::telemetry::LogFormat;
 use podwall::web::auth::AuthToken;
@@ -76,21 +76,29 @@ struct WallArgs {
     /// How often to poll live usage from metrics.k8s.io (e.g. 15s, 1m; 0 turns it off).
     #[arg(long, env = "PODWALL_USAGE_INTERVAL", default_value = "15s", value_parser = podwall::usage::parse_interval)]
     usage_interval: std::time::Duration,
-    /// Where a click on a pod goes, e.g. 'https://logs.example/{{cluster}}/{{namespace}}/{{name}}'.
-    #[arg(long, env = "PODWALL_LINK_TEMPLATE")]
-    link_template: Option<LinkTemplate>,
-    /// Where a click on a node's name goes, e.g. 'https://grafana.example/d/node?var-node={{name}}'.
-    #[arg(long, env = "PODWALL_NODE_LINK_TEMPLATE")]
-    node_link_template: Option<LinkTemplate>,
+    /// Where a click on a pod goes, e.g. 'https://logs.example/{{cluster}}/{{namespace}}/{{name}}';
+    /// NAME=TEMPLATE for one cluster only (repeatable).
+    #[arg(long, env = "PODWALL_LINK_TEMPLATE", value_parser = ClusterLink::parse)]
+    link_template: Vec<ClusterLink>,
+    /// Where a click on a node's name goes, e.g. 'https://grafana.example/d/node?var-node={{name}}';
+    /// NAME=TEMPLATE for one cluster only (repeatable).
+    #[arg(long, env = "PODWALL_NODE_LINK_TEMPLATE", value_parser = ClusterLink::parse)]
+    node_link_template: Vec<ClusterLink>,
 }
 
 impl WallArgs {
-    fn options(self) -> podwall::server::WallOptions {
+    /// The options of the cluster named by --cluster-name.
+    fn options(&self) -> podwall::server::WallOptions {
+        self.options_for(&self.cluster_name)
+    }
+
+    /// The options of cluster `name`: its own link templates, else the shared ones.
+    fn options_for(&self, name: &str) -> podwall::server::WallOptions {
         podwall::server::WallOptions {
             cluster: podwall::cluster::ClusterInfo {
-                name: self.cluster_name,
-                pod_link: self.link_template,
-                node_link: self.node_link_template,
+                name: name.to_owned(),
+                pod_link: ClusterLink::pick(&self.link_template, name),
+                node_link: ClusterLink::pick(&self.node_link_template, name),
                 several: false,
             },
             usage_interval: self.usage_interval,
@@ -190,19 +198,17 @@ async fn main() -> std::process::ExitCode {
                     max_clients: a.max_clients,
                     shutdown_grace: std::time::Duration::from_secs(a.shutdown_grace),
                 };
-                let options = a.wall.options();
                 let clusters = if a.clusters.is_empty() {
                     vec![podwall::server::ClusterConfig {
                         kube: config.kube,
                         namespaces: config.namespaces,
-                        options,
+                        options: a.wall.options(),
                     }]
                 } else {
                     a.clusters
                         .into_iter()
                         .map(|c| {
-                            let mut options = options.clone();
-                            options.cluster.name = c.name;
+                            let options = a.wall.options_for(&c.name);
                             podwall::server::ClusterConfig {
                                 kube: podwall::server::KubeSource::Kubeconfig {
                                     path: c.kubeconfig,

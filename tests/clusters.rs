@@ -268,3 +268,89 @@ async fn a_cluster_unreachable_from_the_start_holds_back_nothing() {
     assert!(!pod_names(&up).is_empty());
     token.cancel();
 }
+
+/// A child process killed on drop.
+struct Proc(std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_cli_takes_clusters_contexts_and_per_cluster_links() {
+    init();
+    let token = CancellationToken::new();
+    let sim_a = start_sim(2, 10, 0.0, 51, &token).await;
+    let sim_b = start_sim(2, 10, 0.0, 52, &token).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc_a = dir.path().join("a.kubeconfig");
+    let kc_b = dir.path().join("b.kubeconfig");
+    std::fs::write(&kc_a, sim_a.kubeconfig_yaml()).expect("kubeconfig a");
+    std::fs::write(&kc_b, sim_b.kubeconfig_yaml()).expect("kubeconfig b");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let _serve = Proc(
+        std::process::Command::new(env!("CARGO_BIN_EXE_podwall"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--cluster")
+            .arg(format!("east={}", kc_a.display()))
+            // The sim's kubeconfig names its context podwall-sim.
+            .arg("--cluster")
+            .arg(format!("west={}:podwall-sim", kc_b.display()))
+            .args([
+                "--link-template",
+                "https://logs.example/{{cluster}}/{{name}}",
+            ])
+            .args([
+                "--link-template",
+                "west=https://west.example/{{namespace}}/{{name}}",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("podwall serve starts"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    eventually_within(Duration::from_secs(60), "both clusters ready", || async {
+        // Until the process listens, connections are refused.
+        let resp = http.get(format!("{base}/api/clusters")).send().await.ok()?;
+        let list: Value = resp.json().await.ok()?;
+        list.as_array()
+            .is_some_and(|l| l.len() == 2 && l.iter().all(|c| c["ready"] == true))
+            .then_some(())
+    })
+    .await;
+    let location = |path: &'static str| {
+        let http = http.clone();
+        let url = format!("{base}{path}");
+        async move {
+            let resp = http.get(url).send().await.expect("GET");
+            assert_eq!(resp.status(), 302, "{path}");
+            resp.headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        }
+    };
+    assert_eq!(
+        location("/clusters/east/link/pod/web/x").await.as_deref(),
+        Some("https://logs.example/east/x")
+    );
+    assert_eq!(
+        location("/clusters/west/link/pod/web/x").await.as_deref(),
+        Some("https://west.example/web/x")
+    );
+    let (_, east) = get_json(&http, &format!("{base}/clusters/east/api/snapshot")).await;
+    let (_, west) = get_json(&http, &format!("{base}/clusters/west/api/snapshot")).await;
+    assert_ne!(pod_names(&east), pod_names(&west), "two clusters, two sims");
+    token.cancel();
+}

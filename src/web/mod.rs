@@ -67,7 +67,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/static/favicon.svg", web::get().to(assets::icon))
     .route("/favicon.ico", web::get().to(assets::icon))
     // Usage and links (src/web/overlay.rs).
-    .route("/api/usage", web::get().to(overlay::usage))
+    .service(
+        // A big cluster's usage is a megabyte of JSON per poll: compressed, like the page.
+        web::resource("/api/usage")
+            .wrap(middleware::Compress::default())
+            .route(web::get().to(overlay::usage)),
+    )
     .route(
         "/link/pod/{namespace}/{name}",
         web::get().to(overlay::pod_link),
