@@ -137,7 +137,11 @@ async fn overview(req: HttpRequest, directory: web::Data<Directory>) -> HttpResp
         _ => "dark",
     };
     let mut query = form_urlencoded::Serializer::new(String::new());
-    query.extend_pairs(pairs.iter().filter(|(k, _)| k != "kiosk" && k != "rotate"));
+    // Not the access token: the cookie set with this answer lets the frames in, and the
+    // token must not be written into the page.
+    query.extend_pairs(pairs.iter().filter(|(k, _)| {
+        !matches!(k.as_str(), "kiosk" | "rotate" | super::auth::QUERY_PARAM)
+    }));
     query.append_pair("kiosk", "1");
     let query = query.finish();
     let page = Overview {
