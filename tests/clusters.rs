@@ -172,6 +172,19 @@ async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
         );
     }
     assert!(overview.contains(r#"class="theme-light clusters-overview""#));
+    let picked = http
+        .get(format!("{base}/?clusters=c,a"))
+        .send()
+        .await
+        .expect("overview")
+        .text()
+        .await
+        .expect("body");
+    let frames: Vec<&str> = picked
+        .match_indices("<iframe src=\"/clusters/")
+        .map(|(i, m)| &picked[i + m.len()..i + m.len() + 1])
+        .collect();
+    assert_eq!(frames, ["c", "a"], "?clusters= picks and orders: {picked}");
     let resp = no_redirect
         .get(format!("{base}/api/events?cluster=c&label=app"))
         .send()

@@ -124,7 +124,13 @@ struct Overview {
     theme: &'static str,
     /// (name, frame source).
     clusters: Vec<(String, String)>,
+    /// Clusters beyond [`MAX_FRAMES`], offered as links.
+    more: Vec<String>,
 }
+
+/// Most frames on the overview: each holds an event stream open, and a browser speaks
+/// HTTP/1.1 to at most six connections per server (the sixth stays for fetches).
+const MAX_FRAMES: usize = 5;
 
 /// `GET /` with several clusters: a frame per cluster showing its kiosk wall with the
 /// same filters and layout.
@@ -140,21 +146,36 @@ async fn overview(req: HttpRequest, directory: web::Data<Directory>) -> HttpResp
     // Not the access token: the cookie set with this answer lets the frames in, and the
     // token must not be written into the page.
     query.extend_pairs(pairs.iter().filter(|(k, _)| {
-        !matches!(k.as_str(), "kiosk" | "rotate" | super::auth::QUERY_PARAM)
+        !matches!(
+            k.as_str(),
+            "kiosk" | "rotate" | "clusters" | super::auth::QUERY_PARAM
+        )
     }));
     query.append_pair("kiosk", "1");
     let query = query.finish();
+    // `clusters=a,b` picks and orders the frames; unknown names are skipped.
+    let chosen: Vec<&AppState> = match pairs.iter().find(|(k, _)| k == "clusters") {
+        Some((_, list)) => list
+            .split(',')
+            .filter_map(|name| directory.find(name.trim()))
+            .collect(),
+        None => directory.0.iter().collect(),
+    };
+    let mut framed = Vec::new();
+    let mut linked = Vec::new();
+    for s in chosen {
+        let name = s.cluster.name.clone();
+        if framed.len() < MAX_FRAMES {
+            let src = format!("/clusters/{name}/?{query}");
+            framed.push((name, src));
+        } else {
+            linked.push(name);
+        }
+    }
     let page = Overview {
         theme,
-        clusters: directory
-            .0
-            .iter()
-            .map(|s| {
-                let name = s.cluster.name.clone();
-                let src = format!("/clusters/{name}/?{query}");
-                (name, src)
-            })
-            .collect(),
+        clusters: framed,
+        more: linked,
     };
     match page.render() {
         Ok(body) => HttpResponse::Ok()
