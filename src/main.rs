@@ -62,7 +62,7 @@ struct ServeArgs {
     auth_token_file: Option<PathBuf>,
     /// A cluster to show, as NAME=KUBECONFIG[:CONTEXT] (repeatable); without it, the one
     /// cluster of --kubeconfig / KUBECONFIG / in-cluster, named by --cluster-name.
-    #[arg(long = "cluster", env = "PODWALL_CLUSTERS", value_delimiter = ',', value_parser = ClusterArg::parse)]
+    #[arg(long = "cluster", env = "PODWALL_CLUSTERS", value_delimiter = ',', value_parser = ClusterArg::parse, conflicts_with = "kubeconfig")]
     clusters: Vec<ClusterArg>,
     #[command(flatten)]
     wall: WallArgs,
