@@ -16,24 +16,74 @@ pub enum Error {
     Server(#[from] crate::server::Error),
 }
 
+/// How to run the demo.
+pub struct DemoConfig {
+    /// The simulated cluster.
+    pub sim: crate::sim::SimConfig,
+    /// Whether the simulated clusters have a metrics-server.
+    pub metrics_api: crate::sim::MetricsMode,
+    /// How many independent simulated clusters (seeds `seed`, `seed + 1`, …).
+    pub clusters: usize,
+    /// Where to serve the wall.
+    pub listen: SocketAddr,
+    /// Name, links and usage polling of the wall.
+    pub options: crate::server::WallOptions,
+}
+
 /// Runs the simulator and the wall until `shutdown` is cancelled.
 pub async fn run(
     sim: crate::sim::SimConfig,
     listen: SocketAddr,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let running = crate::sim::start(sim, shutdown.clone()).await?;
-    tracing::info!(url = %running.url(), "simulated API server started");
-    let config = crate::server::ServeConfig {
-        listen,
-        namespaces: Vec::new(),
-        kube: crate::server::KubeSource::Config(running.kube_config()),
-        auth_token: None,
-    };
-    let server = crate::server::start(config, shutdown).await?;
+    run_with(
+        DemoConfig {
+            sim,
+            metrics_api: crate::sim::MetricsMode::Serving,
+            clusters: 1,
+            listen,
+            options: crate::server::WallOptions::default(),
+        },
+        shutdown,
+    )
+    .await
+}
+
+/// Runs the demo as `config` says until `shutdown` is cancelled.
+pub async fn run_with(config: DemoConfig, shutdown: CancellationToken) -> Result<(), Error> {
+    let count = config.clusters.max(1);
+    let mut sims = Vec::with_capacity(count);
+    let mut clusters = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut sim_config = config.sim.clone();
+        sim_config.seed = config.sim.seed.wrapping_add(i as u64);
+        let running = crate::sim::start(sim_config, shutdown.clone()).await?;
+        running.handle().set_metrics_mode(config.metrics_api);
+        let mut options = config.options.clone();
+        if count > 1 {
+            options.cluster.name = format!("demo-{}", i + 1);
+        }
+        tracing::info!(url = %running.url(), cluster = %options.cluster.name, "simulated API server started");
+        clusters.push(crate::server::ClusterConfig {
+            kube: crate::server::KubeSource::Config(running.kube_config()),
+            namespaces: Vec::new(),
+            options,
+        });
+        sims.push(running);
+    }
+    let server = crate::server::start_clusters(
+        config.listen,
+        None,
+        clusters,
+        crate::server::Limits::default(),
+        shutdown,
+    )
+    .await?;
     // The one user-facing line of the demo: where to look.
     println!("podwall demo: open http://{}/", server.addr);
     server.stopped().await?;
-    running.stopped().await?;
+    for running in sims {
+        running.stopped().await?;
+    }
     Ok(())
 }

@@ -14,6 +14,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::cache::{Cache, Health, Kind, Scope};
 use crate::slim::{NodeFields, PodFields};
@@ -44,14 +45,18 @@ pub fn spawn(
     // With --namespace the ServiceAccount may hold only a namespaced Role: nodes are then
     // optional, and pods on them show under their node's name without details.
     let nodes_optional = !namespaces.is_empty();
-    tasks.push(tokio::spawn(run_scope(
-        Api::<NodeFields>::all(client.clone()),
-        node_scope,
-        nodes_optional,
-        cache.clone(),
-        shutdown.clone(),
-        apply_node,
-    )));
+    tasks.push(tokio::spawn(
+        run_scope(
+            Api::<NodeFields>::all(client.clone()),
+            node_scope,
+            nodes_optional,
+            cache.clone(),
+            shutdown.clone(),
+            apply_node,
+        )
+        // In the caller's span: a multi-cluster server names the cluster there.
+        .instrument(tracing::Span::current()),
+    ));
     let pod_apis: Vec<(Api<PodFields>, Scope)> = if namespaces.is_empty() {
         vec![(
             Api::all(client),
@@ -76,14 +81,17 @@ pub fn spawn(
     };
     for (api, scope) in pod_apis {
         cache.register_scope(scope.clone());
-        tasks.push(tokio::spawn(run_scope(
-            api,
-            scope,
-            false,
-            cache.clone(),
-            shutdown.clone(),
-            apply_pod,
-        )));
+        tasks.push(tokio::spawn(
+            run_scope(
+                api,
+                scope,
+                false,
+                cache.clone(),
+                shutdown.clone(),
+                apply_pod,
+            )
+            .instrument(tracing::Span::current()),
+        ));
     }
     tasks
 }

@@ -4,10 +4,12 @@
 //! as shared SSE frames, `web` serves pages and APIs; `sim` is a simulated API server.
 
 pub mod cache;
+pub mod cluster;
 pub mod demo;
 pub mod filter;
 pub mod hub;
 pub mod informer;
+pub mod link;
 pub mod metrics;
 pub mod quantity;
 pub mod render;
@@ -16,5 +18,6 @@ pub mod server;
 pub mod sim;
 pub mod slim;
 pub mod telemetry;
+pub mod usage;
 pub mod view;
 pub mod web;

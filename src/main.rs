@@ -4,6 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use podwall::cluster::ClusterArg;
+use podwall::link::ClusterLink;
+use podwall::sim::MetricsMode;
 use podwall::telemetry::LogFormat;
 use podwall::web::auth::AuthToken;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +60,50 @@ struct ServeArgs {
     /// File holding an access token that every route but /healthz and /readyz then requires.
     #[arg(long, env = "PODWALL_AUTH_TOKEN_FILE")]
     auth_token_file: Option<PathBuf>,
+    /// A cluster to show, as NAME=KUBECONFIG[:CONTEXT] (repeatable); without it, the one
+    /// cluster of --kubeconfig / KUBECONFIG / in-cluster, named by --cluster-name.
+    #[arg(long = "cluster", env = "PODWALL_CLUSTERS", value_delimiter = ',', value_parser = ClusterArg::parse, conflicts_with = "kubeconfig")]
+    clusters: Vec<ClusterArg>,
+    #[command(flatten)]
+    wall: WallArgs,
+}
+
+#[derive(Args)]
+struct WallArgs {
+    /// The cluster's name, shown on the wall and used as {{cluster}} in links.
+    #[arg(long, env = "PODWALL_CLUSTER_NAME", default_value = podwall::cluster::DEFAULT_NAME)]
+    cluster_name: String,
+    /// How often to poll live usage from metrics.k8s.io (e.g. 15s, 1m; 0 turns it off).
+    #[arg(long, env = "PODWALL_USAGE_INTERVAL", default_value = "15s", value_parser = podwall::usage::parse_interval)]
+    usage_interval: std::time::Duration,
+    /// Where a click on a pod goes, e.g. 'https://logs.example/{{cluster}}/{{namespace}}/{{name}}';
+    /// NAME=TEMPLATE for one cluster only (repeatable).
+    #[arg(long, env = "PODWALL_LINK_TEMPLATE", value_parser = ClusterLink::parse)]
+    link_template: Vec<ClusterLink>,
+    /// Where a click on a node's name goes, e.g. 'https://grafana.example/d/node?var-node={{name}}';
+    /// NAME=TEMPLATE for one cluster only (repeatable).
+    #[arg(long, env = "PODWALL_NODE_LINK_TEMPLATE", value_parser = ClusterLink::parse)]
+    node_link_template: Vec<ClusterLink>,
+}
+
+impl WallArgs {
+    /// The options of the cluster named by --cluster-name.
+    fn options(&self) -> podwall::server::WallOptions {
+        self.options_for(&self.cluster_name)
+    }
+
+    /// The options of cluster `name`: its own link templates, else the shared ones.
+    fn options_for(&self, name: &str) -> podwall::server::WallOptions {
+        podwall::server::WallOptions {
+            cluster: podwall::cluster::ClusterInfo {
+                name: name.to_owned(),
+                pod_link: ClusterLink::pick(&self.link_template, name),
+                node_link: ClusterLink::pick(&self.node_link_template, name),
+                several: false,
+            },
+            usage_interval: self.usage_interval,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -73,6 +120,14 @@ struct ClusterArgs {
     /// Seed of the simulated cluster and its churn; the same seed gives the same cluster.
     #[arg(long, env = "PODWALL_SEED", default_value_t = 1)]
     seed: u64,
+    /// The simulated metrics-server: serving, absent (no metrics.k8s.io) or unavailable (503).
+    #[arg(long, env = "PODWALL_SIM_METRICS_API", default_value = "serving", value_parser = parse_metrics_mode)]
+    metrics_api: MetricsMode,
+}
+
+fn parse_metrics_mode(s: &str) -> Result<MetricsMode, String> {
+    MetricsMode::parse(s)
+        .ok_or_else(|| format!("expected serving, absent or unavailable, not {s:?}"))
 }
 
 #[derive(Args)]
@@ -80,8 +135,13 @@ struct DemoArgs {
     /// Address to serve the wall on.
     #[arg(long, env = "PODWALL_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Independent simulated clusters to show (named demo-1, demo-2, … when more than one).
+    #[arg(long, env = "PODWALL_DEMO_CLUSTERS", default_value_t = 1)]
+    clusters: usize,
     #[command(flatten)]
     cluster: ClusterArgs,
+    #[command(flatten)]
+    wall: WallArgs,
 }
 
 #[derive(Args)]
@@ -138,24 +198,64 @@ async fn main() -> std::process::ExitCode {
                     max_clients: a.max_clients,
                     shutdown_grace: std::time::Duration::from_secs(a.shutdown_grace),
                 };
-                podwall::server::run_with(config, limits, shutdown)
-                    .await
-                    .map_err(|e| e.to_string())
+                let clusters = if a.clusters.is_empty() {
+                    vec![podwall::server::ClusterConfig {
+                        kube: config.kube,
+                        namespaces: config.namespaces,
+                        options: a.wall.options(),
+                    }]
+                } else {
+                    a.clusters
+                        .into_iter()
+                        .map(|c| {
+                            let options = a.wall.options_for(&c.name);
+                            podwall::server::ClusterConfig {
+                                kube: podwall::server::KubeSource::Kubeconfig {
+                                    path: c.kubeconfig,
+                                    context: c.context,
+                                },
+                                namespaces: config.namespaces.clone(),
+                                options,
+                            }
+                        })
+                        .collect()
+                };
+                match podwall::server::start_clusters(
+                    config.listen,
+                    config.auth_token,
+                    clusters,
+                    limits,
+                    shutdown,
+                )
+                .await
+                {
+                    Ok(server) => server.stopped().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
             }
         },
-        Command::Demo(a) => podwall::demo::run(
-            a.cluster
-                .sim_config("127.0.0.1:0".parse().expect("static address")),
-            a.listen,
+        Command::Demo(a) => podwall::demo::run_with(
+            podwall::demo::DemoConfig {
+                sim: a
+                    .cluster
+                    .sim_config("127.0.0.1:0".parse().expect("static address")),
+                metrics_api: a.cluster.metrics_api,
+                clusters: a.clusters,
+                listen: a.listen,
+                options: a.wall.options(),
+            },
             shutdown,
         )
         .await
         .map_err(|e| e.to_string()),
-        Command::Sim(a) => {
-            podwall::sim::run(a.cluster.sim_config(a.listen), a.kubeconfig_out, shutdown)
-                .await
-                .map_err(|e| e.to_string())
-        }
+        Command::Sim(a) => podwall::sim::run_with_metrics(
+            a.cluster.sim_config(a.listen),
+            a.cluster.metrics_api,
+            a.kubeconfig_out,
+            shutdown,
+        )
+        .await
+        .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -217,6 +217,8 @@ pub struct PageContext<'a> {
     pub syncing: Option<String>,
     /// A malformed filter's message; the page then shows no wall.
     pub error: Option<String>,
+    /// `data-*` attributes on `#wall-root` for the overlay script (usage, links).
+    pub overlay: &'a [(&'static str, String)],
 }
 
 /// A query parameter's value for the form (empty when absent).
@@ -481,6 +483,7 @@ mod tests {
                 layout: Layout::default(),
                 syncing: Some("waiting for first sync of pods".into()),
                 error: None,
+                overlay: &[],
             },
         )
         .expect("renders");
@@ -494,6 +497,7 @@ mod tests {
                 layout: Layout::default(),
                 syncing: None,
                 error: Some("label: nope".into()),
+                overlay: &[],
             },
         )
         .expect("renders");

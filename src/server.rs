@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::Cache;
 use crate::metrics::Metrics;
+use crate::usage::Usage;
 use crate::web::AppState;
 
 /// Where the Kubernetes client configuration comes from.
@@ -20,6 +21,13 @@ pub enum KubeSource {
     Infer { kubeconfig: Option<PathBuf> },
     /// A ready configuration (the demo and tests).
     Config(kube::Config),
+    /// A kubeconfig file and, optionally, one of its contexts (`--cluster NAME=FILE:CONTEXT`).
+    Kubeconfig {
+        /// The file.
+        path: PathBuf,
+        /// The context; its current-context when `None`.
+        context: Option<String>,
+    },
 }
 
 /// How to run the server.
@@ -53,6 +61,17 @@ impl Default for Limits {
     }
 }
 
+/// What the wall adds to the watched state: the cluster's name and links, live usage.
+/// The default has usage off (tests and benchmarks poll nothing they did not ask for);
+/// `podwall serve` polls every 15 s unless told otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct WallOptions {
+    /// Name and click-through links.
+    pub cluster: crate::cluster::ClusterInfo,
+    /// How often to poll metrics.k8s.io; zero: never.
+    pub usage_interval: std::time::Duration,
+}
+
 /// Errors of the server's lifecycle.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -77,6 +96,12 @@ pub enum Error {
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
+    /// A cluster name is not a DNS label, or is used twice.
+    #[error("invalid cluster name {name:?}: {reason}")]
+    ClusterName { name: String, reason: String },
+    /// No cluster to show.
+    #[error("no cluster configured")]
+    NoCluster,
 }
 
 /// A running server (tests use port 0 and read `addr`).
@@ -85,6 +110,10 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// The shared cache (tests read positions and metrics from it).
     pub cache: Arc<Cache>,
+    /// Live usage (tests read its status).
+    pub usage: Arc<Usage>,
+    /// Every cluster's name and cache, in the order given (the first is `cache`).
+    pub clusters: Vec<(String, Arc<Cache>)>,
     http: JoinHandle<Result<(), Error>>,
     informers: Vec<JoinHandle<()>>,
 }
@@ -123,48 +152,128 @@ pub async fn start_with(
     limits: Limits,
     shutdown: CancellationToken,
 ) -> Result<RunningServer, Error> {
-    let kube_config = match config.kube {
-        KubeSource::Config(c) => c,
-        KubeSource::Infer {
-            kubeconfig: Some(path),
-        } => {
-            let kc =
-                kube::config::Kubeconfig::read_from(&path).map_err(|source| Error::Kubeconfig {
-                    path: path.clone(),
-                    source,
-                })?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|source| Error::Kubeconfig { path, source })?
+    start_with_options(config, limits, WallOptions::default(), shutdown).await
+}
+
+/// Starts serving with `limits` and `options` (name, links, usage).
+pub async fn start_with_options(
+    config: ServeConfig,
+    limits: Limits,
+    options: WallOptions,
+    shutdown: CancellationToken,
+) -> Result<RunningServer, Error> {
+    let cluster = ClusterConfig {
+        kube: config.kube,
+        namespaces: config.namespaces,
+        options,
+    };
+    start_clusters(
+        config.listen,
+        config.auth_token,
+        vec![cluster],
+        limits,
+        shutdown,
+    )
+    .await
+}
+
+/// One cluster of a wall that shows several.
+pub struct ClusterConfig {
+    /// Cluster access.
+    pub kube: KubeSource,
+    /// Namespaces to watch; all when empty.
+    pub namespaces: Vec<String>,
+    /// Name, links and usage polling.
+    pub options: WallOptions,
+}
+
+/// Starts serving several clusters, each with its own watches, cache, epoch, usage and
+/// health: the first at `/` (exactly like a single-cluster wall), every one of them under
+/// `/clusters/<name>/`. A cluster that cannot be reached only marks its own wall stale.
+pub async fn start_clusters(
+    listen: SocketAddr,
+    auth_token: Option<crate::web::auth::AuthToken>,
+    clusters: Vec<ClusterConfig>,
+    limits: Limits,
+    shutdown: CancellationToken,
+) -> Result<RunningServer, Error> {
+    let several = clusters.len() > 1;
+    let mut states = Vec::with_capacity(clusters.len());
+    let mut tasks = Vec::new();
+    for cluster in clusters {
+        let name = cluster.options.cluster.name.clone();
+        if let Err(reason) = crate::selector::validate_dns_label(&name) {
+            return Err(Error::ClusterName { name, reason });
         }
-        KubeSource::Infer { kubeconfig: None } => kube::Config::infer().await?,
+        if states.iter().any(|s: &AppState| *s.cluster.name == name) {
+            return Err(Error::ClusterName {
+                name,
+                reason: "given twice".into(),
+            });
+        }
+        let kube_config = kube_config(cluster.kube).await?;
+        // The usage poller's own client does not retry: a metrics-server that is down
+        // must not hold a poll for minutes of backoff (the next poll comes soon enough).
+        let mut usage_config = kube_config.clone();
+        usage_config.default_retry = false;
+        let usage_client = kube::Client::try_from(usage_config)?;
+        let client = kube::Client::try_from(kube_config)?;
+        let cache = Arc::new(Cache::new(Arc::new(Metrics::default())));
+        let usage = Arc::new(Usage::new(cluster.options.usage_interval));
+        let mut info = cluster.options.cluster;
+        info.several = several;
+        // Every log line of this cluster's watches and polls names it.
+        let span = tracing::info_span!("cluster", name = %info.name);
+        span.in_scope(|| {
+            tasks.extend(crate::informer::spawn(
+                client,
+                &cluster.namespaces,
+                cache.clone(),
+                shutdown.clone(),
+            ));
+            tasks.extend(crate::usage::spawn(
+                usage_client,
+                &cluster.namespaces,
+                usage.clone(),
+                shutdown.clone(),
+            ));
+            tracing::info!(namespaces = ?cluster.namespaces, "cluster added");
+        });
+        states.push(AppState {
+            cache,
+            shutdown: shutdown.clone(),
+            slots: crate::hub::ClientSlots::new(limits.max_clients),
+            cluster: Arc::new(info),
+            usage,
+        });
+    }
+    let Some(first) = states.first().cloned() else {
+        return Err(Error::NoCluster);
     };
-    let client = kube::Client::try_from(kube_config)?;
-    let cache = Arc::new(Cache::new(Arc::new(Metrics::default())));
-    let state = AppState {
-        cache: cache.clone(),
-        shutdown: shutdown.clone(),
-        slots: crate::hub::ClientSlots::new(limits.max_clients),
-    };
-    let access = crate::web::auth::Access::new(config.auth_token);
+    let directory = crate::web::clusters::Directory::new(states.clone());
+    let access = crate::web::auth::Access::new(auth_token);
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(web::Data::new(state.clone()))
+            .app_data(web::Data::new(first.clone()))
+            .app_data(web::Data::new(directory.clone()))
             .app_data(access.clone())
-            // Outermost last: headers on every answer, then size limits, then the token.
+            // Outermost last: headers on every answer, then size limits, then the token,
+            // then `?cluster=` to the cluster's own paths.
+            .wrap(actix_web::middleware::from_fn(crate::web::clusters::select))
             .wrap(actix_web::middleware::from_fn(crate::web::auth::require))
             .wrap(actix_web::middleware::from_fn(crate::web::request_limits))
             .wrap(crate::web::security_headers())
+            .configure(|cfg| directory.configure(cfg))
             .configure(crate::web::configure)
     })
     .disable_signals()
     .shutdown_timeout(limits.shutdown_grace.as_secs())
-    .bind(config.listen)
+    .bind(listen)
     .map_err(|source| Error::Bind {
-        addr: config.listen,
+        addr: listen,
         source,
     })?;
-    let addr = server.addrs().first().copied().unwrap_or(config.listen);
+    let addr = server.addrs().first().copied().unwrap_or(listen);
     let server = server.run();
     let handle = server.handle();
     let stop_token = shutdown.clone();
@@ -173,14 +282,41 @@ pub async fn start_with(
         handle.stop(true).await;
     });
     let http = tokio::spawn(async move { server.await.map_err(Error::Http) });
-    let informers = crate::informer::spawn(client, &config.namespaces, cache.clone(), shutdown);
-    tracing::info!(%addr, namespaces = ?config.namespaces, "podwall serving");
+    tracing::info!(%addr, clusters = states.len(), "podwall serving");
     Ok(RunningServer {
         addr,
-        cache,
+        cache: states[0].cache.clone(),
+        usage: states[0].usage.clone(),
+        clusters: states
+            .iter()
+            .map(|s| (s.cluster.name.clone(), s.cache.clone()))
+            .collect(),
         http,
-        informers,
+        informers: tasks,
     })
+}
+
+/// The client configuration a [`KubeSource`] names.
+async fn kube_config(source: KubeSource) -> Result<kube::Config, Error> {
+    let (path, context) = match source {
+        KubeSource::Config(c) => return Ok(c),
+        KubeSource::Infer { kubeconfig: None } => return Ok(kube::Config::infer().await?),
+        KubeSource::Infer {
+            kubeconfig: Some(path),
+        } => (path, None),
+        KubeSource::Kubeconfig { path, context } => (path, context),
+    };
+    let kc = kube::config::Kubeconfig::read_from(&path).map_err(|source| Error::Kubeconfig {
+        path: path.clone(),
+        source,
+    })?;
+    let options = kube::config::KubeConfigOptions {
+        context,
+        ..Default::default()
+    };
+    kube::Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(|source| Error::Kubeconfig { path, source })
 }
 
 /// Runs the server until `shutdown` is cancelled.
@@ -195,4 +331,17 @@ pub async fn run_with(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     start_with(config, limits, shutdown).await?.stopped().await
+}
+
+/// Runs the server with `limits` and `options` until `shutdown` is cancelled.
+pub async fn run_with_options(
+    config: ServeConfig,
+    limits: Limits,
+    options: WallOptions,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    start_with_options(config, limits, options, shutdown)
+        .await?
+        .stopped()
+        .await
 }

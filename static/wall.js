@@ -591,7 +591,8 @@
   function connect() {
     const params = new URLSearchParams(location.search);
     params.set("lastEventId", root.dataset.seq);
-    source = new EventSource("/events?" + params.toString());
+    // Relative: a cluster's wall lives under /clusters/<name>/ on a multi-cluster server.
+    source = new EventSource("events?" + params.toString());
     source.onopen = function () {
       setStale(false);
       setSignedOut(false);
@@ -658,7 +659,7 @@
   function pollSync() {
     const banner = document.getElementById("sync");
     if (!banner) return;
-    fetch("/readyz", { cache: "no-store" }).then(function (r) {
+    fetch("readyz", { cache: "no-store" }).then(function (r) {
       if (r.ok) {
         banner.remove();
         return null;

@@ -72,12 +72,19 @@ impl SimHandle {
         self.0.churn_rate.send_replace(rate.max(0.0));
     }
 
+    /// Installs, removes or breaks the simulated metrics-server (`metrics.k8s.io`).
+    pub fn set_metrics_mode(&self, mode: super::MetricsMode) {
+        tracing::info!(?mode, "metrics API mode changed");
+        self.0.metrics.set_mode(mode);
+    }
+
     /// Counts, resourceVersion, active faults and churn rate as JSON.
     pub fn state(&self) -> serde_json::Value {
         json!({
             "store": self.0.store.stats(),
             "faults": self.0.faults.summary(),
             "churn": *self.0.churn_rate.borrow(),
+            "metricsApi": self.0.metrics.mode(),
         })
     }
 }
@@ -162,6 +169,25 @@ pub async fn churn(req: HttpRequest, ctx: web::Data<SimContext>) -> HttpResponse
             ok(&handle)
         }
         Ok(_) => ApiError::bad_request("rate must be a number >= 0").to_response(),
+        Err(e) => e.to_response(),
+    }
+}
+
+/// `POST /_sim/metrics?mode=serving|absent|unavailable`.
+pub async fn metrics(req: HttpRequest, ctx: web::Data<SimContext>) -> HttpResponse {
+    let handle = SimHandle(ctx.into_inner());
+    match param(&req, "mode") {
+        Ok(Some(mode)) => match super::MetricsMode::parse(&mode) {
+            Some(mode) => {
+                handle.set_metrics_mode(mode);
+                ok(&handle)
+            }
+            None => ApiError::bad_request(format!(
+                "mode must be serving, absent or unavailable, not {mode:?}"
+            ))
+            .to_response(),
+        },
+        Ok(None) => ApiError::bad_request("mode is required").to_response(),
         Err(e) => e.to_response(),
     }
 }

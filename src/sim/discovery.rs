@@ -1,9 +1,11 @@
 //! Discovery documents (`/version`, `/api`, `/api/v1`, `/apis`): enough for kubectl and
 //! client libraries to find pods, nodes and namespaces.
 
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::SimContext;
+use super::metrics_api::{self, MetricsMode};
 use super::resource::Resource;
 
 fn json_response(v: Value) -> HttpResponse {
@@ -38,7 +40,11 @@ pub async fn core_v1() -> HttpResponse {
     )
 }
 
-/// `GET /apis`: no API groups besides core.
-pub async fn api_groups() -> HttpResponse {
-    json_response(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}))
+/// `GET /apis`: `metrics.k8s.io` while a metrics-server is registered, nothing else.
+pub async fn api_groups(ctx: web::Data<SimContext>) -> HttpResponse {
+    let groups = match ctx.metrics.mode() {
+        MetricsMode::Absent => vec![],
+        MetricsMode::Serving | MetricsMode::Unavailable => vec![metrics_api::api_group()],
+    };
+    json_response(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
 }

@@ -10,6 +10,7 @@ mod discovery;
 mod faults;
 mod field_validation;
 mod list;
+mod metrics_api;
 mod openapi;
 mod patch;
 mod query;
@@ -33,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use control::{RESTART_BUMP, SimHandle};
 pub use faults::ErrorKind;
+pub use metrics_api::MetricsMode;
 pub use resource::Resource;
 pub use store::StoreStats;
 pub use watch::BOOKMARK_INTERVAL;
@@ -87,6 +89,7 @@ pub struct SimContext {
     store: Store,
     faults: Faults,
     churn_rate: tokio::sync::watch::Sender<f64>,
+    metrics: metrics_api::MetricsApi,
     shutdown: CancellationToken,
 }
 
@@ -174,11 +177,26 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis", web::get().to(discovery::api_groups))
         .route("/apis/", web::get().to(discovery::api_groups))
         .route("/api/v1/{tail:.*}", web::route().to(api::dispatch))
+        .route("/apis/metrics.k8s.io", web::get().to(metrics_api::group))
+        .route("/apis/metrics.k8s.io/", web::get().to(metrics_api::group))
+        .route(
+            "/apis/metrics.k8s.io/v1beta1",
+            web::get().to(metrics_api::resources),
+        )
+        .route(
+            "/apis/metrics.k8s.io/v1beta1/",
+            web::get().to(metrics_api::resources),
+        )
+        .route(
+            "/apis/metrics.k8s.io/v1beta1/{tail:.*}",
+            web::route().to(metrics_api::dispatch),
+        )
         .route("/openapi/v3", web::get().to(openapi::discovery))
         .route("/openapi/v3/", web::get().to(openapi::discovery))
         .route("/openapi/v3/api/v1", web::get().to(openapi::core_v1))
         .route("/_sim/state", web::get().to(control::state))
         .route("/_sim/churn", web::post().to(control::churn))
+        .route("/_sim/metrics", web::post().to(control::metrics))
         .route("/_sim/faults/{fault}", web::post().to(control::fault))
         .default_service(web::to(|req: actix_web::HttpRequest| async move {
             ApiError::no_route(req.path()).to_response()
@@ -197,6 +215,7 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Run
         store,
         faults: Faults::new(),
         churn_rate,
+        metrics: metrics_api::MetricsApi::new(),
         shutdown: shutdown.clone(),
     });
 
@@ -236,7 +255,18 @@ pub async fn run(
     kubeconfig_out: Option<PathBuf>,
     shutdown: CancellationToken,
 ) -> Result<(), SimError> {
+    run_with_metrics(config, MetricsMode::Serving, kubeconfig_out, shutdown).await
+}
+
+/// Runs the simulator with its metrics API in `metrics` mode until `shutdown` is cancelled.
+pub async fn run_with_metrics(
+    config: SimConfig,
+    metrics: MetricsMode,
+    kubeconfig_out: Option<PathBuf>,
+    shutdown: CancellationToken,
+) -> Result<(), SimError> {
     let sim = start(config, shutdown).await?;
+    sim.handle().set_metrics_mode(metrics);
     if let Some(path) = kubeconfig_out {
         std::fs::write(&path, sim.kubeconfig_yaml()).map_err(|source| SimError::Kubeconfig {
             path: path.clone(),

@@ -69,6 +69,21 @@ impl ApiError {
         .with_details(json!({}))
     }
 
+    /// 404 for a missing object of an aggregated API, e.g. `podmetrics.metrics.k8s.io`.
+    pub fn not_found_in_group(resource: &str, group: &str, name: &str) -> Self {
+        Self::new(
+            404,
+            "NotFound",
+            format!("{resource}.{group} \"{name}\" not found"),
+        )
+        .with_details(json!({"name": name, "group": group, "kind": resource}))
+    }
+
+    /// 503 as the aggregator answers while an APIService's backend is down.
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, "ServiceUnavailable", message.into())
+    }
+
     /// 405 for a verb the resource path does not accept.
     pub fn method_not_allowed(method: &str) -> Self {
         Self::new(

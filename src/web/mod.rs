@@ -3,8 +3,10 @@
 mod api;
 mod assets;
 pub mod auth;
+pub mod clusters;
 mod events;
 mod health;
+mod overlay;
 mod page;
 
 use std::sync::Arc;
@@ -39,6 +41,10 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The `--max-clients` limit on SSE streams.
     pub slots: ClientSlots,
+    /// The cluster's name and links.
+    pub cluster: Arc<crate::cluster::ClusterInfo>,
+    /// Live usage from metrics.k8s.io.
+    pub usage: Arc<crate::usage::Usage>,
 }
 
 /// Registers all routes and default headers on an actix `App`.
@@ -59,7 +65,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/static/wall.js", web::get().to(assets::script))
     .route("/static/wall.css", web::get().to(assets::style))
     .route("/static/favicon.svg", web::get().to(assets::icon))
-    .route("/favicon.ico", web::get().to(assets::icon));
+    .route("/favicon.ico", web::get().to(assets::icon))
+    // Usage and links (src/web/overlay.rs).
+    .service(
+        // A big cluster's usage is a megabyte of JSON per poll: compressed, like the page.
+        web::resource("/api/usage")
+            .wrap(middleware::Compress::default())
+            .route(web::get().to(overlay::usage)),
+    )
+    .route(
+        "/link/pod/{namespace}/{name}",
+        web::get().to(overlay::pod_link),
+    )
+    .route("/link/node/{name}", web::get().to(overlay::node_link))
+    .route("/static/overlay.js", web::get().to(overlay::script))
+    .route("/static/overlay.css", web::get().to(overlay::style));
 }
 
 /// The headers every response carries.

@@ -32,11 +32,13 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         }
     };
     let snap = state.cache.snapshot(&filter);
+    let overlay = state.cluster.page_attributes(state.usage.interval());
     let ctx = PageContext {
         params: &params,
         layout,
         syncing: state.cache.readiness().err(),
         error,
+        overlay: &overlay,
     };
     html(status, render::page(&snap, &ctx))
 }

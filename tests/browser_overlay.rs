@@ -1,0 +1,296 @@
+//! Usage, links and several clusters in a real browser (headless Chromium through
+//! chromedriver) against simulators: usage rows appear in node headers and pod details,
+//! a missing metrics-server turns them into a quiet note, pods and node names open their
+//! links, and the overview shows one live wall per cluster with a clean console.
+//! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{eventually, init, start_sim};
+use fantoccini::{Client, ClientBuilder};
+use podwall::cluster::ClusterInfo;
+use podwall::link::LinkTemplate;
+use podwall::server::{ClusterConfig, KubeSource, Limits, WallOptions};
+use podwall::sim::MetricsMode;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver and one headless Chromium session.
+struct Browser {
+    client: Client,
+    driver_url: String,
+    session: String,
+    http: reqwest::Client,
+    _driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        assert!(
+            Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
+            "the browser test needs {CHROMEDRIVER} and {CHROMIUM}: apt-get install -y chromium chromium-driver"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let profile = tempfile::tempdir().expect("profile dir");
+        let driver = tokio::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let driver_url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        eventually("chromedriver to answer", || async {
+            http.get(format!("{driver_url}/status"))
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(|_| ())
+        })
+        .await;
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({"binary": CHROMIUM, "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--hide-scrollbars", "--window-size=1920,1080",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]}),
+        );
+        caps.insert("goog:loggingPrefs".to_owned(), json!({"browser": "ALL"}));
+        let client = ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps)
+            .connect(&driver_url)
+            .await
+            .expect("browser session");
+        let session = client
+            .session_id()
+            .await
+            .expect("session id")
+            .expect("a session");
+        Browser {
+            client,
+            driver_url,
+            session,
+            http,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .expect("script runs")
+    }
+
+    /// Waits until `script` returns something other than null/false, and returns it.
+    async fn until(&self, what: &str, script: &str) -> Value {
+        eventually(what, || async {
+            let v = self.js(script).await;
+            (!v.is_null() && v != Value::Bool(false)).then_some(v)
+        })
+        .await
+    }
+
+    /// Console messages of level SEVERE since the last call.
+    async fn console_errors(&self) -> Vec<String> {
+        let resp: Value = self
+            .http
+            .post(format!(
+                "{}/session/{}/se/log",
+                self.driver_url, self.session
+            ))
+            .json(&json!({"type": "browser"}))
+            .send()
+            .await
+            .expect("browser log")
+            .json()
+            .await
+            .expect("log JSON");
+        resp["value"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn cluster(name: &str, config: kube::Config) -> ClusterConfig {
+    ClusterConfig {
+        kube: KubeSource::Config(config),
+        namespaces: Vec::new(),
+        options: WallOptions {
+            cluster: ClusterInfo {
+                name: name.into(),
+                pod_link: LinkTemplate::parse(
+                    "https://logs.example/{{cluster}}/{{namespace}}/{{name}}",
+                )
+                .ok(),
+                node_link: LinkTemplate::parse("https://grafana.example/d/node?var-node={{name}}")
+                    .ok(),
+                ..ClusterInfo::default()
+            },
+            usage_interval: Duration::from_millis(500),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_links_and_clusters_in_a_real_browser() {
+    init();
+    let token = CancellationToken::new();
+    let sim = start_sim(4, 50, 1.0, 41, &token).await;
+    let server = podwall::server::start_clusters(
+        "127.0.0.1:0".parse().expect("static address"),
+        None,
+        vec![cluster("one", sim.kube_config())],
+        Limits::default(),
+        token.clone(),
+    )
+    .await
+    .expect("server starts");
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&server.url())
+        .await
+        .expect("open the wall");
+
+    // Usage rows in the headers of nodes metrics-server reports.
+    let rows = browser
+        .until(
+            "usage rows in node headers",
+            "const n = document.querySelectorAll('[data-node] > .node-head .live-usage').length; return n > 0 ? n : null",
+        )
+        .await;
+    let text = browser
+        .js("return document.querySelector('.live-usage .cpu-used-text').textContent")
+        .await;
+    assert!(
+        text.as_str().is_some_and(|t| t.contains('/')),
+        "used/allocatable: {text} ({rows} rows)"
+    );
+
+    // Pod details: a usage row and the link hint; a click opens the pod's link.
+    let detail = browser
+        .until(
+            "usage in the pod details",
+            "const pod = Array.from(document.querySelectorAll('#wall [data-pod]')).find(p => p.closest('[data-node]') && p.dataset.status === 'Running');
+             if (!pod) return null;
+             pod.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+             const dd = document.querySelector('#detail .overlay-usage');
+             return dd && dd.textContent.startsWith('cpu ') ? [pod.dataset.pod, dd.textContent, !!document.querySelector('#detail .overlay-link')] : null",
+        )
+        .await;
+    assert_eq!(detail[2], true, "the link row: {detail}");
+    let pod = detail[0].as_str().expect("pod key").to_owned();
+    let opened = browser
+        .js(&format!(
+            "window.__opened = []; window.open = u => window.__opened.push(u);
+             document.querySelector('[data-pod=\"{pod}\"]').click();
+             document.querySelector('[data-node] > .node-head:not(.unavailable) .node-name').click();
+             return window.__opened"
+        ))
+        .await;
+    let (ns, name) = pod.split_once('/').expect("ns/name");
+    assert_eq!(opened[0], format!("link/pod/{ns}/{name}"), "{opened}");
+    assert!(
+        opened[1]
+            .as_str()
+            .is_some_and(|u| u.starts_with("link/node/")),
+        "{opened}"
+    );
+
+    // No metrics-server: the rows go, a quiet note comes, no banner.
+    sim.handle().set_metrics_mode(MetricsMode::Absent);
+    browser
+        .until(
+            "the usage note",
+            "const note = document.getElementById('usage-note');
+             return note && note.dataset.usageStatus === 'unavailable' && document.querySelectorAll('.live-usage').length === 0",
+        )
+        .await;
+    let banner = browser
+        .js("return document.getElementById('api-banner').classList.contains('hidden')")
+        .await;
+    assert_eq!(
+        banner, true,
+        "no API server banner for a missing metrics-server"
+    );
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    // Leave the page before its server goes, so its polls log no refused connections.
+    browser.client.goto("about:blank").await.expect("leave");
+    token.cancel();
+
+    // Two clusters: the overview frames one live wall each.
+    let token = CancellationToken::new();
+    let sim_a = start_sim(3, 30, 1.0, 42, &token).await;
+    let sim_b = start_sim(3, 30, 1.0, 43, &token).await;
+    let server = podwall::server::start_clusters(
+        "127.0.0.1:0".parse().expect("static address"),
+        None,
+        vec![
+            cluster("east", sim_a.kube_config()),
+            cluster("west", sim_b.kube_config()),
+        ],
+        Limits::default(),
+        token.clone(),
+    )
+    .await
+    .expect("server starts");
+    browser
+        .client
+        .goto(&server.url())
+        .await
+        .expect("open the overview");
+    let walls = browser
+        .until(
+            "both walls live in their frames",
+            "const frames = Array.from(document.querySelectorAll('section.cluster iframe'));
+             const roots = frames.map(f => f.contentDocument && f.contentDocument.getElementById('wall-root'));
+             if (frames.length !== 2 || roots.some(r => !r || !r.querySelector('[data-node]'))) return null;
+             return roots.map(r => [r.dataset.cluster, r.dataset.seq, r.querySelectorAll('[data-pod]').length]);",
+        )
+        .await;
+    for (i, name) in ["east", "west"].iter().enumerate() {
+        assert_eq!(walls[i][0], *name, "{walls}");
+        assert!(walls[i][2].as_u64() > Some(20), "{walls}");
+        let snap: Value = reqwest::get(format!("{}/clusters/{name}/api/snapshot", server.url()))
+            .await
+            .expect("snapshot")
+            .json()
+            .await
+            .expect("JSON");
+        let epoch = snap["epoch"].as_str().expect("epoch");
+        assert!(
+            walls[i][1].as_str().is_some_and(|s| s.starts_with(epoch)),
+            "{name}'s frame follows {name}'s own epoch: {walls}"
+        );
+    }
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    token.cancel();
+}
