@@ -4,138 +4,19 @@
 //! links, and the overview shows one live wall per cluster with a clean console.
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
+mod browser_support;
 mod common;
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{eventually, init, start_sim};
-use fantoccini::{Client, ClientBuilder};
+use browser_support::Browser;
+use common::{init, start_sim};
 use podwall::cluster::ClusterInfo;
 use podwall::link::LinkTemplate;
 use podwall::server::{ClusterConfig, KubeSource, Limits, WallOptions};
 use podwall::sim::MetricsMode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// chromedriver and one headless Chromium session.
-struct Browser {
-    client: Client,
-    driver_url: String,
-    session: String,
-    http: reqwest::Client,
-    _driver: tokio::process::Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        assert!(
-            Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
-            "the browser test needs {CHROMEDRIVER} and {CHROMIUM}: apt-get install -y chromium chromium-driver"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let profile = tempfile::tempdir().expect("profile dir");
-        let driver = tokio::process::Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver starts");
-        let driver_url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        eventually("chromedriver to answer", || async {
-            http.get(format!("{driver_url}/status"))
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-                .map(|_| ())
-        })
-        .await;
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".to_owned(),
-            json!({"binary": CHROMIUM, "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--hide-scrollbars", "--window-size=1920,1080",
-                format!("--user-data-dir={}", profile.path().display()),
-            ]}),
-        );
-        caps.insert("goog:loggingPrefs".to_owned(), json!({"browser": "ALL"}));
-        let client = ClientBuilder::rustls()
-            .expect("tls")
-            .capabilities(caps)
-            .connect(&driver_url)
-            .await
-            .expect("browser session");
-        let session = client
-            .session_id()
-            .await
-            .expect("session id")
-            .expect("a session");
-        Browser {
-            client,
-            driver_url,
-            session,
-            http,
-            _driver: driver,
-            _profile: profile,
-        }
-    }
-
-    async fn js(&self, script: &str) -> Value {
-        self.client
-            .execute(script, Vec::new())
-            .await
-            .expect("script runs")
-    }
-
-    /// Waits until `script` returns something other than null/false, and returns it.
-    async fn until(&self, what: &str, script: &str) -> Value {
-        eventually(what, || async {
-            let v = self.js(script).await;
-            (!v.is_null() && v != Value::Bool(false)).then_some(v)
-        })
-        .await
-    }
-
-    /// Console messages of level SEVERE since the last call.
-    async fn console_errors(&self) -> Vec<String> {
-        let resp: Value = self
-            .http
-            .post(format!(
-                "{}/session/{}/se/log",
-                self.driver_url, self.session
-            ))
-            .json(&json!({"type": "browser"}))
-            .send()
-            .await
-            .expect("browser log")
-            .json()
-            .await
-            .expect("log JSON");
-        resp["value"]
-            .as_array()
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter(|e| e["level"] == "SEVERE")
-                    .map(|e| e["message"].as_str().unwrap_or("").to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
 
 fn cluster(name: &str, config: kube::Config) -> ClusterConfig {
     ClusterConfig {

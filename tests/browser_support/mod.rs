@@ -137,6 +137,15 @@ impl Browser {
             .expect("script runs")
     }
 
+    /// Waits until `script` returns something other than null/false, and returns it.
+    pub async fn until(&self, what: &str, script: &str) -> Value {
+        poll(Duration::from_secs(20), what, || async {
+            let v = self.js(script).await;
+            (!v.is_null() && v != Value::Bool(false)).then_some(v)
+        })
+        .await
+    }
+
     /// A Chrome DevTools Protocol command through chromedriver.
     pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
         let resp = self
