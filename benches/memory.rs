@@ -7,7 +7,9 @@
 //!
 //! `cargo bench --bench memory` runs the full scale; without `--bench` (what
 //! `cargo test --all-targets` does) it is a smoke run with a few hundred pods.
-//! `PODWALL_BENCH_SCALE=full|quick` overrides.
+//! `PODWALL_BENCH_SCALE=full|quick` overrides; `PODWALL_BENCH_PODS=0,10000` picks the sizes.
+//! The baseline's re-list holds two copies of the cluster, so it is measured up to
+//! [`BASELINE_RELIST_UP_TO`] pods only (tens of GiB otherwise on a shared machine).
 
 mod support;
 
@@ -17,6 +19,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use support::{Memory, Proc, Scale, Serve, Sim, mib};
+
+/// The largest cluster the baseline re-lists (at 43 KB/pod, 50k pods peak near 4 GiB).
+const BASELINE_RELIST_UP_TO: usize = 50_000;
 
 /// The argument that runs this binary as the baseline.
 const BASELINE_MODE: &str = "baseline-reflector";
@@ -45,24 +50,35 @@ struct Measured {
 }
 
 async fn bench(scale: Scale) {
-    let sizes: &[usize] = match scale {
-        Scale::Full => &[0, 10_000, 50_000, 150_000],
-        Scale::Quick => &[0, 300],
+    let sizes: Vec<usize> = match std::env::var("PODWALL_BENCH_PODS") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .expect("PODWALL_BENCH_PODS: comma-separated counts")
+            })
+            .collect(),
+        Err(_) if scale == Scale::Full => vec![0, 10_000, 50_000, 150_000],
+        Err(_) => vec![0, 300],
     };
     println!("memory per pod ({scale:?}): podwall serve vs a kube-rs reflector Store<Pod>");
     let mut rows = Vec::new();
-    for &pods in sizes {
+    for pods in sizes {
         let nodes = (pods / 30).max(3);
         let started = Instant::now();
         let sim = Sim::start(nodes, pods, 0.0);
         let pod_json = average_pod_json(&sim).await;
         let wall = measure_podwall(&sim, pods).await;
         let base = measure_baseline(&sim, pods);
+        let peak = |m: &Measured| m.relist.map_or("–".into(), |r| mib(r.hwm_kib));
         println!(
-            "  {pods} pods on {nodes} nodes (~{pod_json} B of JSON each): podwall {} MiB, \
-             reflector {} MiB ({:.0?})",
+            "  {pods} pods on {nodes} nodes (~{pod_json} B of JSON each): podwall {} MiB \
+             (re-list peak {}), reflector {} MiB (re-list peak {}) ({:.0?})",
             mib(wall.steady.rss_kib),
+            peak(&wall),
             mib(base.steady.rss_kib),
+            peak(&base),
             started.elapsed()
         );
         rows.push((pods, nodes, wall, base));
@@ -152,7 +168,7 @@ fn measure_baseline(sim: &Sim, pods: usize) -> Measured {
     };
     synced(&mut proc);
     let steady = proc.settled_memory();
-    if pods == 0 {
+    if pods == 0 || pods > BASELINE_RELIST_UP_TO {
         return Measured {
             steady,
             relist: None,
@@ -207,19 +223,18 @@ fn report(rows: &[(usize, usize, Measured, Measured)]) {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for (pods, _, wall, base) in rows {
-        let (Some(wr), Some(br)) = (wall.relist, base.relist) else {
-            continue;
-        };
+        let Some(wr) = wall.relist else { continue };
         assert!(wr.hwm_kib >= wr.rss_kib.min(wall.steady.rss_kib) / 2);
-        let ratio = |peak: u64, steady: u64| peak as f64 / steady as f64;
+        let ratio = |peak: u64, steady: u64| format!("{:.2}", peak as f64 / steady as f64);
+        let (base_peak, base_ratio) = base.relist.map_or(("–".into(), "–".into()), |br| {
+            (mib(br.hwm_kib), ratio(br.hwm_kib, base.steady.rss_kib))
+        });
         println!(
-            "| {pods} | {} | {} | {:.2} | {} | {} | {:.2} |",
+            "| {pods} | {} | {} | {} | {} | {base_peak} | {base_ratio} |",
             mib(wall.steady.rss_kib),
             mib(wr.hwm_kib),
             ratio(wr.hwm_kib, wall.steady.rss_kib),
             mib(base.steady.rss_kib),
-            mib(br.hwm_kib),
-            ratio(br.hwm_kib, base.steady.rss_kib),
         );
     }
 }

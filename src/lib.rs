@@ -8,6 +8,7 @@ pub mod demo;
 pub mod filter;
 pub mod hub;
 pub mod informer;
+pub mod intern;
 pub mod metrics;
 pub mod quantity;
 pub mod render;
