@@ -3,7 +3,8 @@
 //! the cache, encode the hub's shared frames (the `/api/events` JSON and the `/events`
 //! HTML, as when both kinds of client are connected) — timed by the thread's CPU time,
 //! not wall time. The events are MODIFIED lines of the simulator's own pods (~5 KB of
-//! JSON each), each a real change (the restart count moves).
+//! JSON each), each a real change (the restart count moves, or a label when a pending pod
+//! has no container status).
 //!
 //! Then the latency from a change in the simulator to its diff leaving the hub: a
 //! separate `podwall sim` and `podwall serve`, a label patched through the simulator's
@@ -127,6 +128,9 @@ fn round_lines(objects: &[Value], round: usize) -> Vec<Vec<u8>> {
             let mut pod = pod.clone();
             if let Some(cs) = pod.pointer_mut("/status/containerStatuses/0/restartCount") {
                 *cs = Value::from(round);
+            } else if let Some(Value::Object(labels)) = pod.pointer_mut("/metadata/labels") {
+                // A pod without container statuses yet (Pending) changes a label instead.
+                labels.insert("bench-round".into(), Value::from(round.to_string()));
             }
             if let Some(rv) = pod.pointer_mut("/metadata/resourceVersion") {
                 *rv = Value::from(format!("{}", 1_000_000 + round));
