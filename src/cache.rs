@@ -405,6 +405,9 @@ impl Cache {
             }
         }
         self.update_gauges(st);
+        drop(guard);
+        // The list's transient buffers are free now; hand their pages back.
+        crate::heap::release_free_memory();
     }
 
     /// Inserts or updates a pod seen by `scope`; publishes only real changes.

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod demo;
 pub mod filter;
+pub mod heap;
 pub mod hub;
 pub mod informer;
 pub mod intern;
