@@ -188,7 +188,7 @@ impl Sim {
             _dir: dir,
         };
         // The kubeconfig is written once the simulator listens.
-        let deadline = Instant::now() + Duration::from_secs(300);
+        let deadline = Instant::now() + Duration::from_secs(900);
         sim.url = loop {
             if let Ok(text) = std::fs::read_to_string(&sim.kubeconfig)
                 && let Some(url) = text.lines().find_map(|l| l.trim().strip_prefix("server: "))
