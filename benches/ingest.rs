@@ -135,11 +135,10 @@ fn round_lines(objects: &[Value], round: usize) -> Vec<Vec<u8>> {
             if let Some(rv) = pod.pointer_mut("/metadata/resourceVersion") {
                 *rv = Value::from(format!("{}", 1_000_000 + round));
             }
-            let mut line =
-                serde_json::to_vec(&serde_json::json!({"type": "MODIFIED", "object": pod}))
-                    .expect("a watch line");
-            line.push(b'\n');
-            line
+            // `type` first, as the API server writes it: serde then decodes the object
+            // straight into the slim types instead of buffering it (`json!` sorts keys).
+            let object = serde_json::to_string(&pod).expect("a pod");
+            format!("{{\"type\":\"MODIFIED\",\"object\":{object}}}\n").into_bytes()
         })
         .collect()
 }
