@@ -6,7 +6,7 @@
 //! (snapshot or ring replay) under the read lock together with its receiver. So a client
 //! sees each change exactly once: nothing slips between its snapshot and its stream.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 
 use crate::filter::Filter;
 use crate::hub::Frames;
+use crate::intern::Interner;
 use crate::metrics::{KindLabel, Metrics};
 use crate::view::{NodeView, PodView};
 
@@ -24,8 +25,8 @@ pub const RING_CAPACITY: usize = 4096;
 /// How many changes the shared channel holds before a slow client lags.
 pub const CHANNEL_CAPACITY: usize = 1024;
 
-/// A pod's identity: namespace and name.
-pub type PodKey = (Arc<str>, String);
+/// A pod's identity: namespace and name (the view's own `Arc`s, not copies).
+pub type PodKey = (Arc<str>, Arc<str>);
 
 /// The health of the connection to the API server, as clients see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -261,7 +262,7 @@ struct State {
     pods: BTreeMap<PodKey, Entry<PodView>>,
     nodes: BTreeMap<Arc<str>, Entry<NodeView>>,
     ring: VecDeque<Arc<Change>>,
-    strings: HashSet<Arc<str>>,
+    interner: Interner,
     scopes: BTreeMap<Scope, ScopeState>,
     next_generation: u64,
     status: ApiStatus,
@@ -285,7 +286,7 @@ impl Cache {
                 pods: BTreeMap::new(),
                 nodes: BTreeMap::new(),
                 ring: VecDeque::with_capacity(RING_CAPACITY),
-                strings: HashSet::new(),
+                interner: Interner::default(),
                 scopes: BTreeMap::new(),
                 next_generation: 1,
                 status: ApiStatus::ok(),
@@ -404,6 +405,9 @@ impl Cache {
             }
         }
         self.update_gauges(st);
+        drop(guard);
+        // The list's transient buffers are free now; hand their pages back.
+        crate::heap::release_free_memory();
     }
 
     /// Inserts or updates a pod seen by `scope`; publishes only real changes.
@@ -414,8 +418,7 @@ impl Cache {
             .inc();
         let mut guard = self.state.write();
         let st = &mut *guard;
-        view.namespace = intern(&mut st.strings, &view.namespace);
-        view.node = view.node.as_ref().map(|n| intern(&mut st.strings, n));
+        st.interner.pod(&mut view);
         let generation = st.scopes.get(scope).map_or(0, |s| s.generation);
         let key = (view.namespace.clone(), view.name.clone());
         match st.pods.get_mut(&key) {
@@ -451,6 +454,7 @@ impl Cache {
                 self.update_gauges(st);
             }
         }
+        st.interner.sweep_if_grown();
     }
 
     /// Removes a pod.
@@ -461,7 +465,7 @@ impl Cache {
             .inc();
         let mut guard = self.state.write();
         let st = &mut *guard;
-        let key: PodKey = (Arc::from(namespace), name.to_owned());
+        let key: PodKey = (Arc::from(namespace), Arc::from(name));
         if let Some(old) = st.pods.remove(&key) {
             self.publish(
                 st,
@@ -482,7 +486,7 @@ impl Cache {
             .inc();
         let mut guard = self.state.write();
         let st = &mut *guard;
-        view.name = intern(&mut st.strings, &view.name);
+        view.name = st.interner.str(&view.name);
         let generation = st.scopes.get(scope).map_or(0, |s| s.generation);
         match st.nodes.get_mut(&view.name) {
             Some(entry) if *entry.view == view => entry.generation = generation,
@@ -643,14 +647,6 @@ impl Cache {
     }
 }
 
-fn intern(strings: &mut HashSet<Arc<str>>, s: &Arc<str>) -> Arc<str> {
-    if let Some(existing) = strings.get(s) {
-        return existing.clone();
-    }
-    strings.insert(s.clone());
-    s.clone()
-}
-
 fn snapshot_of(st: &State, filter: &Filter) -> Snapshot {
     Snapshot {
         epoch: st.epoch,
@@ -689,18 +685,19 @@ fn replay_after(st: &State, p: Position) -> Option<Vec<Arc<Change>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::view::{Labels, Ready};
 
     fn pod(ns: &str, name: &str, status: &str) -> PodView {
         PodView {
             namespace: Arc::from(ns),
-            name: name.to_owned(),
+            name: name.into(),
             node: None,
             phase: "Running".into(),
             status: status.into(),
-            ready: "1/1".into(),
+            ready: Ready { ready: 1, total: 1 },
             restarts: 0,
             owner: None,
-            labels: BTreeMap::new(),
+            labels: Labels::default(),
             cpu_request_millis: 0,
             memory_request_bytes: 0,
             created: None,
@@ -736,7 +733,7 @@ mod tests {
         let snap = cache.snapshot(&Filter::default());
         assert_eq!(snap.seq, 3);
         assert_eq!(snap.pods.len(), 1);
-        assert_eq!(snap.pods[0].name, "1");
+        assert_eq!(&*snap.pods[0].name, "1");
     }
 
     #[test]

@@ -253,9 +253,7 @@ impl Filter {
                 .node
                 .as_deref()
                 .is_none_or(|q| pod.node.as_deref().is_some_and(|n| n.contains(q)))
-            && self
-                .labels
-                .matches(|k| pod.labels.get(k).map(String::as_str))
+            && self.labels.matches(|k| pod.labels.get(k))
     }
 
     /// Whether a node is shown.
@@ -290,7 +288,6 @@ fn substring(param: &'static str, value: Option<&str>) -> Result<Option<String>,
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use super::*;
@@ -298,17 +295,14 @@ mod tests {
     fn pod(ns: &str, name: &str, node: Option<&str>, labels: &[(&str, &str)]) -> PodView {
         PodView {
             namespace: Arc::from(ns),
-            name: name.to_owned(),
+            name: name.into(),
             node: node.map(Arc::from),
             phase: "Running".into(),
             status: "Running".into(),
-            ready: "1/1".into(),
+            ready: crate::view::Ready { ready: 1, total: 1 },
             restarts: 0,
             owner: None,
-            labels: labels
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<BTreeMap<_, _>>(),
+            labels: crate::view::Labels::from_pairs(labels.iter().copied()),
             cpu_request_millis: 0,
             memory_request_bytes: 0,
             created: None,

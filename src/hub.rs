@@ -417,7 +417,6 @@ async fn next_frame(st: &mut ClientState) -> Option<Bytes> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use futures::StreamExt;
 
@@ -428,14 +427,14 @@ mod tests {
     fn pod(name: &str, node: &str) -> PodView {
         PodView {
             namespace: Arc::from("ns"),
-            name: name.to_owned(),
+            name: name.into(),
             node: Some(Arc::from(node)),
             phase: "Running".into(),
             status: "Running".into(),
-            ready: "1/1".into(),
+            ready: crate::view::Ready { ready: 1, total: 1 },
             restarts: 0,
             owner: None,
-            labels: BTreeMap::new(),
+            labels: Default::default(),
             cpu_request_millis: 0,
             memory_request_bytes: 0,
             created: None,

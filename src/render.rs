@@ -190,7 +190,7 @@ impl Counts {
     fn of(snap: &Snapshot) -> Self {
         let mut by: BTreeMap<&str, (&'static str, usize)> = BTreeMap::new();
         for pod in &snap.pods {
-            by.entry(pod.status.as_str())
+            by.entry(&*pod.status)
                 .or_insert((pod.status_class().as_str(), 0))
                 .1 += 1;
         }
@@ -383,13 +383,13 @@ mod tests {
     fn pod(ns: &str, name: &str, node: &str, cpu: u64, owner: &str) -> Arc<PodView> {
         Arc::new(PodView {
             namespace: Arc::from(ns),
-            name: name.to_owned(),
+            name: name.into(),
             node: Some(Arc::from(node)),
             phase: "Running".into(),
             status: "Running".into(),
-            ready: "1/1".into(),
+            ready: crate::view::Ready { ready: 1, total: 1 },
             restarts: 0,
-            owner: Some(owner.to_owned()),
+            owner: Some(owner.into()),
             labels: Default::default(),
             cpu_request_millis: cpu,
             memory_request_bytes: 0,
@@ -466,7 +466,7 @@ mod tests {
             .iter()
             .find(|n| &*n.name == "worker-2")
             .expect("worker-2");
-        let names: Vec<&str> = w2.pods.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<&str> = w2.pods.iter().map(|p| &*p.name).collect();
         assert_eq!(names, ["p2", "p1"]);
         assert_eq!(w2.cpu_requested(), 1500);
         assert!(!w2.cpu_over());

@@ -1,6 +1,5 @@
 //! Compact views of Pods and Nodes: what the wall shows, derived from the slim wire types.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -9,33 +8,160 @@ use crate::quantity;
 use crate::slim::{NodeFields, PodFields};
 
 /// What the wall knows about one Pod.
+///
+/// Compact: repeated strings (namespace, node, phase, status, owner) and the label set
+/// are shared `Arc`s the cache interns, so a pod costs its name and a few pointers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodView {
     /// Namespace (interned).
     pub namespace: Arc<str>,
     /// Name.
-    pub name: String,
-    /// Node it is bound to; `None` while unscheduled.
+    pub name: Arc<str>,
+    /// Node it is bound to; `None` while unscheduled (interned).
     pub node: Option<Arc<str>>,
-    /// `status.phase`.
-    pub phase: String,
-    /// The one word `kubectl get pods` shows in its STATUS column.
-    pub status: String,
-    /// Ready containers over containers, e.g. "1/2".
-    pub ready: String,
+    /// `status.phase` (interned).
+    pub phase: Arc<str>,
+    /// The one word `kubectl get pods` shows in its STATUS column (interned).
+    pub status: Arc<str>,
+    /// Ready containers over containers, shown as "1/2".
+    pub ready: Ready,
     /// Container restarts.
     pub restarts: u32,
-    /// Controlling owner as "Kind/name".
-    pub owner: Option<String>,
-    /// Labels.
-    pub labels: BTreeMap<String, String>,
+    /// Controlling owner as "Kind/name" (interned).
+    pub owner: Option<Arc<str>>,
+    /// Labels (the set is interned).
+    pub labels: Labels,
     /// Sum of container CPU requests in millicores.
     pub cpu_request_millis: u64,
     /// Sum of container memory requests in bytes.
     pub memory_request_bytes: u64,
-    /// Creation time (RFC 3339).
-    pub created: Option<String>,
+    /// Creation time, shown in RFC 3339.
+    #[serde(serialize_with = "rfc3339")]
+    pub created: Option<jiff::Timestamp>,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &Option<jiff::Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_none(),
+    }
+}
+
+/// Ready containers over containers; displayed and serialized as "1/2".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// Containers ready.
+    pub ready: u16,
+    /// Containers in the spec.
+    pub total: u16,
+}
+
+impl Ready {
+    /// Every container is ready, and there is at least one.
+    pub fn all(self) -> bool {
+        self.ready == self.total && self.total != 0
+    }
+}
+
+impl std::fmt::Display for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.ready, self.total)
+    }
+}
+
+impl Serialize for Ready {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Label pairs, sorted by key.
+pub type LabelPairs = [(Arc<str>, Arc<str>)];
+
+/// A pod's labels: a sorted slice shared by every pod with the same set (a ReplicaSet's
+/// pods), no allocation when empty. Serializes as a JSON object in key order.
+#[derive(Debug, Clone, Default)]
+pub struct Labels(Option<Arc<LabelPairs>>);
+
+impl Labels {
+    /// Labels from pairs in any order (the last of a repeated key wins, as in JSON).
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let mut pairs: Vec<(Arc<str>, Arc<str>)> = pairs
+            .into_iter()
+            .map(|(k, v)| (Arc::from(k.as_ref()), Arc::from(v.as_ref())))
+            .collect();
+        // A stable sort keeps repeated keys in input order; the swap keeps the last.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        Self::from_shared(pairs.into())
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let pairs = self.0.as_deref()?;
+        pairs
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .map(|i| &*pairs[i].1)
+    }
+
+    /// The pairs in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .flat_map(|p| p.iter())
+            .map(|(k, v)| (&**k, &**v))
+    }
+
+    /// How many labels.
+    pub fn len(&self) -> usize {
+        self.0.as_deref().map_or(0, <[_]>::len)
+    }
+
+    /// No labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Whether both are the same shared set (not just equal).
+    pub fn shares_with(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn pairs(&self) -> Option<&Arc<LabelPairs>> {
+        self.0.as_ref()
+    }
+
+    pub(crate) fn from_shared(pairs: Arc<LabelPairs>) -> Self {
+        Self((!pairs.is_empty()).then_some(pairs))
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        self.shares_with(other) || self.0.as_deref() == other.0.as_deref()
+    }
+}
+
+impl Eq for Labels {}
+
+impl Serialize for Labels {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
 }
 
 /// What the wall knows about one Node.
@@ -106,7 +232,7 @@ impl PodView {
         let meta = &pod.metadata;
         let name = meta
             .name
-            .clone()
+            .as_deref()
             .ok_or(ViewError::Missing("metadata.name"))?;
         let namespace = meta
             .namespace
@@ -118,7 +244,7 @@ impl PodView {
                 .iter()
                 .find(|o| o.controller == Some(true))
                 .or_else(|| owners.first())
-                .map(|o| format!("{}/{}", o.kind, o.name))
+                .map(|o| Arc::from(format!("{}/{}", o.kind, o.name)))
         });
         let requests = |resource: &str, parse: fn(&str) -> Option<u64>| -> u64 {
             pod.spec
@@ -130,22 +256,28 @@ impl PodView {
         };
         Ok(Self {
             namespace: Arc::from(namespace),
-            name,
+            name: Arc::from(name),
             node: pod
                 .spec
                 .node_name
                 .as_deref()
                 .filter(|n| !n.is_empty())
                 .map(Arc::from),
-            phase: pod.status.phase.clone().unwrap_or_default(),
-            status,
-            ready: format!("{ready_containers}/{}", pod.spec.containers.len()),
+            phase: Arc::from(pod.status.phase.as_deref().unwrap_or_default()),
+            status: Arc::from(status),
+            ready: Ready {
+                ready: u16::try_from(ready_containers).unwrap_or(u16::MAX),
+                total: u16::try_from(pod.spec.containers.len()).unwrap_or(u16::MAX),
+            },
             restarts: u32::try_from(restarts.max(0)).unwrap_or(u32::MAX),
             owner,
-            labels: meta.labels.clone().unwrap_or_default(),
+            labels: meta
+                .labels
+                .as_ref()
+                .map_or_else(Labels::default, Labels::from_pairs),
             cpu_request_millis: requests("cpu", quantity::cpu_millis),
             memory_request_bytes: requests("memory", quantity::whole_units),
-            created: meta.creation_timestamp.as_ref().map(|t| t.0.to_string()),
+            created: meta.creation_timestamp.as_ref().map(|t| t.0),
         })
     }
 
@@ -156,14 +288,12 @@ impl PodView {
 
     /// The colour class of the status.
     pub fn status_class(&self) -> StatusClass {
-        classify(&self.status, &self.ready)
+        classify(&self.status, self.ready)
     }
 }
 
-fn classify(status: &str, ready: &str) -> StatusClass {
-    let all_ready = ready
-        .split_once('/')
-        .is_some_and(|(a, b)| a == b && b != "0");
+fn classify(status: &str, ready: Ready) -> StatusClass {
+    let all_ready = ready.all();
     match status {
         "Running" if all_ready => StatusClass::Ok,
         "Running" | "NotReady" => StatusClass::NotReady,
@@ -445,7 +575,7 @@ mod tests {
         let p = pod(serde_json::json!({"status": {"phase": "Running",
             "containerStatuses": [cs(serde_json::json!({"running": {}}), true, 2)]}}));
         assert_eq!(
-            (p.status.as_str(), p.ready.as_str(), p.restarts),
+            (&*p.status, p.ready.to_string().as_str(), p.restarts),
             ("Running", "1/1", 2)
         );
         assert_eq!(p.status_class(), StatusClass::Ok);
@@ -461,8 +591,8 @@ mod tests {
         ] {
             let p = pod(serde_json::json!({"status": {"phase": "Pending",
                 "containerStatuses": [cs(serde_json::json!({"waiting": {"reason": reason}}), false, 0)]}}));
-            assert_eq!(p.status, reason);
-            assert_eq!(p.ready, "0/1");
+            assert_eq!(&*p.status, reason);
+            assert_eq!(p.ready.to_string(), "0/1");
         }
     }
 
@@ -476,33 +606,33 @@ mod tests {
         ] {
             let p = pod(serde_json::json!({"status": {"phase": "Running",
                 "containerStatuses": [cs(serde_json::json!({"terminated": {"reason": reason, "exitCode": code}}), false, 0)]}}));
-            assert_eq!(p.status, want);
+            assert_eq!(&*p.status, want);
         }
     }
 
     #[test]
     fn phases() {
         assert_eq!(
-            pod(serde_json::json!({"status": {"phase": "Succeeded"}})).status,
+            &*pod(serde_json::json!({"status": {"phase": "Succeeded"}})).status,
             "Completed"
         );
         assert_eq!(
-            pod(serde_json::json!({"status": {"phase": "Failed"}})).status,
+            &*pod(serde_json::json!({"status": {"phase": "Failed"}})).status,
             "Failed"
         );
         assert_eq!(
-            pod(serde_json::json!({"status": {"phase": "Unknown"}})).status,
+            &*pod(serde_json::json!({"status": {"phase": "Unknown"}})).status,
             "Unknown"
         );
         assert_eq!(
-            pod(serde_json::json!({"status": {"phase": "Pending"}})).status,
+            &*pod(serde_json::json!({"status": {"phase": "Pending"}})).status,
             "Pending"
         );
         assert_eq!(
-            pod(serde_json::json!({"status": {"phase": "Failed", "reason": "Evicted"}})).status,
+            &*pod(serde_json::json!({"status": {"phase": "Failed", "reason": "Evicted"}})).status,
             "Evicted"
         );
-        assert_eq!(pod(serde_json::json!({})).status, "Unknown");
+        assert_eq!(&*pod(serde_json::json!({})).status, "Unknown");
     }
 
     #[test]
@@ -512,7 +642,7 @@ mod tests {
             "status": {"phase": "Pending", "initContainerStatuses": [
                 cs(serde_json::json!({"terminated": {"exitCode": 0, "reason": "Completed"}}), false, 0),
                 cs(serde_json::json!({"waiting": {"reason": "CrashLoopBackOff"}}), false, 4)]}}));
-        assert_eq!(p.status, "Init:CrashLoopBackOff");
+        assert_eq!(&*p.status, "Init:CrashLoopBackOff");
         assert_eq!(p.restarts, 4);
         assert_eq!(p.status_class(), StatusClass::Bad);
         let p = pod(serde_json::json!({
@@ -520,7 +650,7 @@ mod tests {
             "status": {"phase": "Pending", "initContainerStatuses": [
                 cs(serde_json::json!({"terminated": {"exitCode": 0}}), false, 0),
                 cs(serde_json::json!({"running": {}}), false, 0)]}}));
-        assert_eq!(p.status, "Init:1/2");
+        assert_eq!(&*p.status, "Init:1/2");
         assert_eq!(p.status_class(), StatusClass::Starting);
     }
 
@@ -529,7 +659,7 @@ mod tests {
         let p = pod(serde_json::json!({
             "metadata": {"name": "p", "namespace": "ns", "deletionTimestamp": "2026-01-01T00:00:00Z"},
             "status": {"phase": "Running", "containerStatuses": [cs(serde_json::json!({"running": {}}), true, 0)]}}));
-        assert_eq!(p.status, "Terminating");
+        assert_eq!(&*p.status, "Terminating");
     }
 
     #[test]
@@ -544,7 +674,28 @@ mod tests {
         assert_eq!(p.memory_request_bytes, (64 << 20) + (1 << 30));
         assert_eq!(p.owner.as_deref(), Some("ReplicaSet/rs1"));
         assert_eq!(p.node.as_deref(), Some("n1"));
-        assert_eq!(p.ready, "0/2");
+        assert_eq!(p.ready.to_string(), "0/2");
+    }
+
+    #[test]
+    fn the_json_of_a_pod_is_the_documented_contract() {
+        let p = pod(serde_json::json!({
+            "metadata": {"name": "web-1", "namespace": "shop", "labels": {"tier": "front", "app": "web"},
+                "ownerReferences": [{"kind": "ReplicaSet", "name": "web-7d", "controller": true,
+                    "apiVersion": "apps/v1", "uid": "u"}],
+                "creationTimestamp": "2026-01-02T03:04:05Z"},
+            "spec": {"nodeName": "n1", "containers": [
+                {"name": "a", "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}}]},
+            "status": {"phase": "Running", "containerStatuses": [cs(serde_json::json!({"running": {}}), true, 2)]}}));
+        assert_eq!(
+            serde_json::to_string(&p).expect("json"),
+            r#"{"namespace":"shop","name":"web-1","node":"n1","phase":"Running","status":"Running","ready":"1/1","restarts":2,"owner":"ReplicaSet/web-7d","labels":{"app":"web","tier":"front"},"cpuRequestMillis":250,"memoryRequestBytes":67108864,"created":"2026-01-02T03:04:05Z"}"#
+        );
+        let bare = pod(serde_json::json!({}));
+        assert_eq!(
+            serde_json::to_string(&bare).expect("json"),
+            r#"{"namespace":"ns","name":"p","node":null,"phase":"","status":"Unknown","ready":"0/1","restarts":0,"owner":null,"labels":{},"cpuRequestMillis":0,"memoryRequestBytes":0,"created":null}"#
+        );
     }
 
     #[test]

@@ -1,0 +1,277 @@
+//! Ingest (issue 9, item 2): watch events per second per core through podwall's path for
+//! one change — decode the watch line into the slim types, build the view, apply it to
+//! the cache, encode the hub's shared frames (the `/api/events` JSON and the `/events`
+//! HTML, as when both kinds of client are connected) — timed by the thread's CPU time,
+//! not wall time. The events are MODIFIED lines of the simulator's own pods (~5 KB of
+//! JSON each), each a real change (the restart count moves, or a label when a pending pod
+//! has no container status).
+//!
+//! Then the latency from a change in the simulator to its diff leaving the hub: a
+//! separate `podwall sim` and `podwall serve`, a label patched through the simulator's
+//! API, timed until the `/api/events` client on localhost holds the upsert.
+//!
+//! `cargo bench --bench ingest` runs the full scale; without `--bench` it is a smoke run.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::WatchEvent;
+use podwall::cache::{Cache, Kind, Scope};
+use podwall::filter::Filter;
+use podwall::hub::{Format, frame_for};
+use podwall::slim::PodFields;
+use podwall::view::PodView;
+use serde_json::Value;
+use support::{Scale, Serve, Sim};
+
+const PODS: Scope = Scope {
+    kind: Kind::Pod,
+    namespace: None,
+};
+
+fn main() {
+    let scale = Scale::detect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(bench(scale));
+}
+
+async fn bench(scale: Scale) {
+    let (pods, rounds, samples) = match scale {
+        Scale::Full => (10_000, 20, 300),
+        Scale::Quick => (200, 3, 10),
+    };
+    let nodes = (pods / 30).max(3);
+    println!("ingest ({scale:?}): {pods} pods on {nodes} nodes, {rounds} rounds of MODIFIED");
+    let sim = Sim::start(nodes, pods, 0.0);
+    let objects = list_pods(&sim).await;
+    assert_eq!(objects.len(), pods, "the simulator listed every pod");
+    let throughput = tokio::task::spawn_blocking(move || pipeline(&objects, rounds))
+        .await
+        .expect("the pipeline ran");
+    throughput.print();
+    let latency = change_to_hub_latency(&sim, samples).await;
+    latency.print();
+}
+
+/// CPU time of the calling thread, from `/proc/thread-self/schedstat` (nanoseconds).
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
+    let ns = stat
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("run time in schedstat");
+    Duration::from_nanos(ns)
+}
+
+async fn list_pods(sim: &Sim) -> Vec<Value> {
+    let list: Value = reqwest::get(format!("{}/api/v1/pods", sim.url))
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("GET /api/v1/pods")
+        .json()
+        .await
+        .expect("a pod list");
+    match list {
+        Value::Object(mut m) => match m.remove("items") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// CPU time per stage, over `events` events.
+struct Throughput {
+    events: usize,
+    bytes: usize,
+    decode: Duration,
+    full: Duration,
+    frame_bytes: usize,
+}
+
+impl Throughput {
+    fn print(&self) {
+        let per_sec = |d: Duration| self.events as f64 / d.as_secs_f64();
+        println!(
+            "  {} events, {:.0} B of JSON each, {:.0} B of frames each",
+            self.events,
+            self.bytes as f64 / self.events as f64,
+            self.frame_bytes as f64 / self.events as f64
+        );
+        println!(
+            "  decode alone: {:.0} events/s/core ({:.2} µs/event)",
+            per_sec(self.decode),
+            self.decode.as_secs_f64() * 1e6 / self.events as f64
+        );
+        println!(
+            "  decode → view → cache → JSON + HTML frames: {:.0} events/s/core ({:.2} µs/event)",
+            per_sec(self.full),
+            self.full.as_secs_f64() * 1e6 / self.events as f64
+        );
+        assert!(self.events > 0 && self.full > Duration::ZERO && self.frame_bytes > 0);
+    }
+}
+
+/// The watch lines of one round: every pod MODIFIED, its restart count set to `round`.
+fn round_lines(objects: &[Value], round: usize) -> Vec<Vec<u8>> {
+    objects
+        .iter()
+        .map(|pod| {
+            let mut pod = pod.clone();
+            if let Some(cs) = pod.pointer_mut("/status/containerStatuses/0/restartCount") {
+                *cs = Value::from(round);
+            } else if let Some(Value::Object(labels)) = pod.pointer_mut("/metadata/labels") {
+                // A pod without container statuses yet (Pending) changes a label instead.
+                labels.insert("bench-round".into(), Value::from(round.to_string()));
+            }
+            if let Some(rv) = pod.pointer_mut("/metadata/resourceVersion") {
+                *rv = Value::from(format!("{}", 1_000_000 + round));
+            }
+            // `type` first, as the API server writes it: serde then decodes the object
+            // straight into the slim types instead of buffering it (`json!` sorts keys).
+            let object = serde_json::to_string(&pod).expect("a pod");
+            format!("{{\"type\":\"MODIFIED\",\"object\":{object}}}\n").into_bytes()
+        })
+        .collect()
+}
+
+fn pipeline(objects: &[Value], rounds: usize) -> Throughput {
+    let cache = Cache::new(Arc::default());
+    let filter = Filter::default();
+    // Round 0 fills the cache (like the initial list); it is not counted.
+    let mut t = Throughput {
+        events: 0,
+        bytes: 0,
+        decode: Duration::ZERO,
+        full: Duration::ZERO,
+        frame_bytes: 0,
+    };
+    let (mut rx, _) = cache.subscribe(&filter, None);
+    for round in 0..=rounds {
+        let lines = round_lines(objects, round);
+        let started = thread_cpu();
+        for line in &lines {
+            let event: WatchEvent<PodFields> = serde_json::from_slice(line).expect("a watch event");
+            std::hint::black_box(&event);
+        }
+        let decoded = thread_cpu();
+        let mut frame_bytes = 0;
+        for line in &lines {
+            let event: WatchEvent<PodFields> = serde_json::from_slice(line).expect("a watch event");
+            let (WatchEvent::Added(pod) | WatchEvent::Modified(pod)) = event else {
+                panic!("a MODIFIED event")
+            };
+            let view = PodView::from_fields(&pod).expect("a pod view");
+            cache.upsert_pod(&PODS, view);
+            // What the hub does once per change for its clients (one of each format).
+            while let Ok(change) = rx.try_recv() {
+                for format in [Format::Json, Format::Html] {
+                    frame_bytes += frame_for(&change, &filter, format).map_or(0, |f| f.len());
+                }
+            }
+        }
+        let done = thread_cpu();
+        if round > 0 {
+            t.events += lines.len();
+            t.bytes += lines.iter().map(Vec::len).sum::<usize>();
+            t.decode += decoded - started;
+            t.full += done - decoded;
+            t.frame_bytes += frame_bytes;
+        }
+    }
+    assert_eq!(cache.position().seq as usize, objects.len() * (rounds + 1));
+    t
+}
+
+/// Latency samples from a change in the simulator to the client holding its diff.
+struct Latency(Vec<Duration>);
+
+impl Latency {
+    fn print(&self) {
+        let mut s = self.0.clone();
+        s.sort();
+        let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "  sim change → diff out of the hub (client on localhost), {} changes: p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+            s.len(),
+            at(0.5),
+            at(0.99),
+            s[s.len() - 1]
+        );
+    }
+}
+
+async fn change_to_hub_latency(sim: &Sim, samples: usize) -> Latency {
+    let serve = Serve::start(&sim.kubeconfig).await;
+    let http = reqwest::Client::new();
+    let first: Value = http
+        .get(format!("{}/api/v1/pods?limit=1", sim.url))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("GET a pod")
+        .json()
+        .await
+        .expect("a pod list");
+    let meta = &first["items"][0]["metadata"];
+    let (ns, name) = (
+        meta["namespace"].as_str().expect("namespace"),
+        meta["name"].as_str().expect("name"),
+    );
+    let events = http
+        .get(format!("{}/api/events", serve.url))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("GET /api/events");
+    let mut body = events.bytes_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut next_frame = async || -> String {
+        loop {
+            if let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+                let frame = String::from_utf8_lossy(&buf[..end]).into_owned();
+                buf.drain(..end + 2);
+                return frame;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(30), body.next())
+                .await
+                .expect("a frame within 30 s")
+                .expect("the stream stays open")
+                .expect("a chunk");
+            buf.extend_from_slice(&chunk);
+        }
+    };
+    // Skip the retry hint and the reset.
+    while !next_frame().await.contains("event: reset") {}
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let marker = format!("\"bench-seq\":\"{i}\"");
+        let sent = Instant::now();
+        let patched = http
+            .patch(format!("{}/api/v1/namespaces/{ns}/pods/{name}", sim.url))
+            .header("content-type", "application/merge-patch+json")
+            .body(format!(
+                r#"{{"metadata":{{"labels":{{"bench-seq":"{i}"}}}}}}"#
+            ))
+            .send()
+            .await
+            .expect("PATCH a pod");
+        assert!(patched.status().is_success(), "PATCH: {}", patched.status());
+        loop {
+            let frame = next_frame().await;
+            if frame.contains("event: upsert") && frame.contains(&marker) {
+                latencies.push(sent.elapsed());
+                break;
+            }
+        }
+    }
+    Latency(latencies)
+}
