@@ -175,7 +175,7 @@ impl Usage {
 
     /// A pod's usage in the last report.
     pub fn pod(&self, namespace: &str, name: &str) -> Option<Sample> {
-        let key: PodKey = (Arc::from(namespace), name.to_owned());
+        let key: PodKey = (Arc::from(namespace), Arc::from(name));
         self.report.read().pods.get(&key).copied()
     }
 
@@ -273,7 +273,7 @@ async fn poll(pod_apis: &[Api<PodMetrics>], node_api: &Api<NodeMetrics>, usage: 
                         sample.memory_bytes += s.memory_bytes;
                     }
                     timestamp = timestamp.or(pm.timestamp);
-                    pods.insert((Arc::from(ns.as_str()), name), sample);
+                    pods.insert((Arc::from(ns.as_str()), Arc::from(name)), sample);
                 }
             }
             Err(e) => {
