@@ -139,7 +139,7 @@ pub async fn start_with(
         }
         KubeSource::Infer { kubeconfig: None } => kube::Config::infer().await?,
     };
-    let client = kube::Client::try_from(kube_config)?;
+    let client = crate::api_client::ApiClient::new(kube_config)?;
     let cache = Arc::new(Cache::new(Arc::new(Metrics::default())));
     let state = AppState {
         cache: cache.clone(),
