@@ -10,7 +10,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use podwall::server::{KubeSource, RunningServer, ServeConfig};
+use podwall::server::{KubeSource, Limits, RunningServer, ServeConfig};
 use podwall::sim::{RunningSim, SimConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -68,13 +68,24 @@ pub async fn start_server(
     namespaces: Vec<String>,
     token: &CancellationToken,
 ) -> RunningServer {
-    podwall::server::start(
+    start_server_with(sim, namespaces, Limits::default(), token).await
+}
+
+/// [`start_server`] with chosen [`Limits`].
+pub async fn start_server_with(
+    sim: &RunningSim,
+    namespaces: Vec<String>,
+    limits: Limits,
+    token: &CancellationToken,
+) -> RunningServer {
+    podwall::server::start_with(
         ServeConfig {
             listen: "127.0.0.1:0".parse().expect("static address"),
             namespaces,
             kube: KubeSource::Config(sim.kube_config()),
             auth_token: None,
         },
+        limits,
         token.clone(),
     )
     .await
@@ -246,17 +257,28 @@ impl SseEvent {
     }
 }
 
+/// The bytes of an event stream's body.
+type BodyStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<bytes::Bytes, String>> + Send>>;
+
 /// A minimal EventSource: parses `id:`, `event:`, `data:` fields; skips comments.
 pub struct SseClient {
-    stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    stream: BodyStream,
     buf: Vec<u8>,
 }
 
 impl SseClient {
     /// Reads events from a response already checked to be an event stream.
     pub fn from_response(resp: reqwest::Response) -> SseClient {
+        Self::from_body(resp.bytes_stream().map(|r| r.map_err(|e| e.to_string())))
+    }
+
+    /// Reads events from the bytes of a body (a hand-made connection's).
+    pub fn from_body(
+        body: impl futures::Stream<Item = Result<bytes::Bytes, String>> + Send + 'static,
+    ) -> SseClient {
         SseClient {
-            stream: Box::pin(resp.bytes_stream()),
+            stream: Box::pin(body),
             buf: Vec::new(),
         }
     }
