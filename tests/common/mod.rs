@@ -257,28 +257,17 @@ impl SseEvent {
     }
 }
 
-/// The bytes of an event stream's body.
-type BodyStream =
-    std::pin::Pin<Box<dyn futures::Stream<Item = Result<bytes::Bytes, String>> + Send>>;
-
 /// A minimal EventSource: parses `id:`, `event:`, `data:` fields; skips comments.
 pub struct SseClient {
-    stream: BodyStream,
+    stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buf: Vec<u8>,
 }
 
 impl SseClient {
     /// Reads events from a response already checked to be an event stream.
     pub fn from_response(resp: reqwest::Response) -> SseClient {
-        Self::from_body(resp.bytes_stream().map(|r| r.map_err(|e| e.to_string())))
-    }
-
-    /// Reads events from the bytes of a body (a hand-made connection's).
-    pub fn from_body(
-        body: impl futures::Stream<Item = Result<bytes::Bytes, String>> + Send + 'static,
-    ) -> SseClient {
         SseClient {
-            stream: Box::pin(body),
+            stream: Box::pin(resp.bytes_stream()),
             buf: Vec::new(),
         }
     }

@@ -1,18 +1,15 @@
 //! Helpers of the `robust_*` tests: a stack with a chosen seed and limits, status and
-//! metric readers, a reader with a tiny socket buffer, and podwall run as processes.
+//! metric readers, and podwall run as processes.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::BufRead;
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use parking_lot::Mutex;
 use podwall::server::Limits;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{SseClient, Stack};
@@ -89,51 +86,6 @@ pub async fn metric(http: &reqwest::Client, base: &str, line_start: &str) -> f64
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
-}
-
-/// Opens `/api/events…` over a socket with a tiny receive buffer, so a reader that pauses
-/// stops the server's writes after a few frames instead of after megabytes of kernel
-/// buffers: the way to make a live client lag behind the shared channel.
-pub async fn small_buffer_sse(
-    addr: SocketAddr,
-    path: &str,
-    last_event_id: Option<&str>,
-) -> SseClient {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    let mut stream = socket.connect(addr).await.expect("connect");
-    // HTTP/1.0: the body is the raw stream, without chunked framing.
-    let mut head = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
-    if let Some(id) = last_event_id {
-        head.push_str(&format!("Last-Event-ID: {id}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("request");
-    let mut buf = Vec::new();
-    let body_start = loop {
-        let mut chunk = [0u8; 1024];
-        let n = stream.read(&mut chunk).await.expect("response head");
-        assert!(n > 0, "connection closed before the response head");
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..body_start]).to_string();
-    assert!(
-        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "{head}"
-    );
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "an HTTP/1.0 answer is not chunked: {head}"
-    );
-    let rest = bytes::Bytes::copy_from_slice(&buf[body_start..]);
-    let body = futures::stream::once(async move { Ok(rest) })
-        .chain(tokio_util::io::ReaderStream::new(stream).map(|r| r.map_err(|e| e.to_string())));
-    SseClient::from_body(body)
 }
 
 /// A `podwall` process (sim or serve) whose stderr lines are kept for the test to read.
