@@ -61,15 +61,28 @@ pub fn rss_bytes() -> Option<u64> {
 /// Reads until a `status` event whose `apiserver` is `state`, within `deadline`; returns
 /// its message.
 pub async fn status_within(events: &mut SseClient, state: &str, deadline: Duration) -> String {
+    status_where(events, state, |_| true, deadline).await
+}
+
+/// Like [`status_within`], for a status whose message also satisfies `pred`.
+pub async fn status_where(
+    events: &mut SseClient,
+    state: &str,
+    pred: impl Fn(&str) -> bool,
+    deadline: Duration,
+) -> String {
     let end = Instant::now() + deadline;
     loop {
         let left = end.saturating_duration_since(Instant::now());
         let ev = events
             .next_within(left)
             .await
-            .unwrap_or_else(|| panic!("no status {state} within {deadline:?}"));
+            .unwrap_or_else(|| panic!("no such status {state} within {deadline:?}"));
         if ev.event == "status" && ev.json()["apiserver"] == state {
-            return ev.json()["message"].as_str().unwrap_or("").to_owned();
+            let message = ev.json()["message"].as_str().unwrap_or("").to_owned();
+            if pred(&message) {
+                return message;
+            }
         }
     }
 }
