@@ -7,7 +7,6 @@ mod deploy;
 
 use common::Stack;
 use podwall::server::{KubeSource, ServeConfig};
-use podwall::sim::SimConfig;
 use podwall::web::auth::AuthToken;
 use reqwest::header;
 use tokio_util::sync::CancellationToken;
@@ -27,29 +26,14 @@ const GUARDED: [&str; 7] = [
 async fn guarded_stack() -> Stack {
     common::init();
     let token = CancellationToken::new();
-    let sim = podwall::sim::start(
-        SimConfig {
-            listen: "127.0.0.1:0".parse().expect("static address"),
-            nodes: 2,
-            pods: 8,
-            churn: 0.0,
-            seed: 5,
-        },
-        token.clone(),
-    )
-    .await
-    .expect("sim starts");
-    let server = podwall::server::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("static address"),
-            namespaces: Vec::new(),
-            kube: KubeSource::Config(sim.kube_config()),
-            auth_token: Some(AuthToken::new(TOKEN).expect("valid token")),
-        },
-        token.clone(),
-    )
-    .await
-    .expect("server starts");
+    let sim = common::start_sim(2, 8, 0.0, 5, &token).await;
+    let config = ServeConfig {
+        auth_token: Some(AuthToken::new(TOKEN).expect("valid token")),
+        ..common::serve_config(KubeSource::Config(sim.kube_config()))
+    };
+    let server = podwall::server::start(config, token.clone())
+        .await
+        .expect("server starts");
     let stack = Stack {
         sim,
         server,

@@ -5,19 +5,14 @@
 mod common;
 
 use common::{Model, Stack, eventually};
-use podwall::server::{KubeSource, ServeConfig};
+use podwall::server::KubeSource;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnecting_to_another_replica_gets_a_reset() {
     let first = Stack::start(3, 20, 0.0).await;
     // A second replica watching the same API server.
     let second = podwall::server::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("static address"),
-            namespaces: Vec::new(),
-            kube: KubeSource::Config(first.sim.kube_config()),
-            auth_token: None,
-        },
+        common::serve_config(KubeSource::Config(first.sim.kube_config())),
         first.token.clone(),
     )
     .await

@@ -323,14 +323,9 @@ async fn the_kubeconfig_ca_is_verified() {
     common::init();
     let token = tokio_util::sync::CancellationToken::new();
     let server = podwall::server::start(
-        podwall::server::ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("static address"),
-            namespaces: Vec::new(),
-            kube: podwall::server::KubeSource::Infer {
-                kubeconfig: Some(path),
-            },
-            auth_token: None,
-        },
+        common::serve_config(podwall::server::KubeSource::Infer {
+            kubeconfig: Some(path),
+        }),
         token.clone(),
     )
     .await

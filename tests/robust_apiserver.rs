@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{SseClient, Stack, eventually};
-use podwall::server::{KubeSource, ServeConfig};
+use podwall::server::KubeSource;
 use podwall::sim::{ErrorKind, Resource};
 use tokio_util::sync::CancellationToken;
 
@@ -108,14 +108,9 @@ async fn errors_show_as_status_events_metrics_and_a_stale_readyz() {
 
     // An API server that cannot be reached at all (a closed port): not ready, and why.
     let nowhere = podwall::server::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("static address"),
-            namespaces: Vec::new(),
-            kube: KubeSource::Config(kube::Config::new(
-                "http://127.0.0.1:9".parse().expect("static URI"),
-            )),
-            auth_token: None,
-        },
+        common::serve_config(KubeSource::Config(kube::Config::new(
+            "http://127.0.0.1:9".parse().expect("static URI"),
+        ))),
         sim_token.clone(),
     )
     .await

@@ -87,11 +87,7 @@ async fn outages_are_status_events_metrics_and_structured_log_lines_within_bound
         .await;
     let base = format!("http://{}", serving["addr"].as_str().expect("addr field"));
     let http = reqwest::Client::new();
-    eventually_within(Duration::from_secs(30), "readyz 200", || async {
-        let resp = http.get(format!("{base}/readyz")).send().await.ok()?;
-        (resp.status() == 200).then_some(())
-    })
-    .await;
+    common::wait_ready(&http, &base, Duration::from_secs(30), "readyz 200").await;
     let resp = http
         .get(format!("{base}/api/events"))
         .send()
@@ -142,7 +138,7 @@ async fn outages_are_status_events_metrics_and_structured_log_lines_within_bound
     )
     .await;
     eprintln!("partition noticed after {:?}: {message}", frozen.elapsed());
-    let (code, body) = get(&http, &format!("{base}/readyz")).await;
+    let (code, body) = common::get(&http, &format!("{base}/readyz")).await;
     assert_eq!(code, 200, "stays ready with stale data: {body}");
     assert!(body.contains("stale"), "{body}");
     let error = wall
@@ -186,10 +182,4 @@ async fn outages_are_status_events_metrics_and_structured_log_lines_within_bound
         metric(&http, &base, "podwall_watch_starts_total{kind=\"pod\"}").await >= 3.0,
         "watch starts counted"
     );
-}
-
-async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
-    let resp = http.get(url).send().await.expect("GET");
-    let code = resp.status().as_u16();
-    (code, resp.text().await.unwrap_or_default())
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use conformance::{DEADLINE, Target, eventually, next_within, target, target_private};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use http::{Method, StatusCode};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{
@@ -45,16 +45,6 @@ fn summary(e: &WatchEvent<Pod>) -> (&'static str, String, u64) {
     }
 }
 
-async fn list_rv(t: &Target) -> String {
-    t.pods()
-        .list(&ListParams::default())
-        .await
-        .expect("list")
-        .metadata
-        .resource_version
-        .expect("list resourceVersion")
-}
-
 /// Reads `n` non-bookmark events.
 async fn take_events<S>(stream: &mut S, n: usize) -> Vec<(&'static str, String, u64)>
 where
@@ -83,6 +73,27 @@ async fn label(t: &Target, name: &str, labels: serde_json::Value) -> Pod {
         .expect("patch")
 }
 
+/// Names of the pods a kube-runtime watcher delivers in its initial list (Init … InitDone).
+async fn initial_names<S>(stream: &mut S) -> BTreeSet<String>
+where
+    S: Stream<Item = Result<watcher::Event<Pod>, watcher::Error>> + Unpin,
+{
+    let mut init = BTreeSet::new();
+    loop {
+        match next_within(stream, "watcher init")
+            .await
+            .expect("watcher event")
+        {
+            watcher::Event::Init => {}
+            watcher::Event::InitApply(p) => {
+                init.insert(name_of(&p));
+            }
+            watcher::Event::InitDone => return init,
+            other => panic!("unexpected watcher event during init: {other:?}"),
+        }
+    }
+}
+
 fn api_error(e: kube::Error) -> Box<kube::core::Status> {
     match e {
         kube::Error::Api(s) => s,
@@ -94,7 +105,7 @@ fn api_error(e: kube::Error) -> Box<kube::core::Status> {
 async fn watch_resume_delivers_every_change_once_in_order() {
     let t = target("watch-resume").await;
     let pods = t.pods();
-    let start = list_rv(&t).await;
+    let start = t.list_rv().await;
     let mut reference = pods
         .watch(&WatchParams::default(), &start)
         .await
@@ -222,7 +233,7 @@ async fn compacted_history_is_gone_for_list_continue_and_watch() {
         other => panic!("expected a 410 ERROR event, got {other:?}"),
     }
     // A watch from the current version still works.
-    let now = list_rv(&t).await;
+    let now = t.list_rv().await;
     let mut w = pods
         .watch(&WatchParams::default(), &now)
         .await
@@ -283,7 +294,7 @@ async fn selectors_filter_watches_with_added_and_deleted_on_match_changes() {
     t.create_pod("a", json!({"app": "web"}), None).await;
     t.create_pod("b", json!({"app": "web"}), None).await;
     t.create_pod("c", json!({"app": "api"}), None).await;
-    let from = list_rv(&t).await;
+    let from = t.list_rv().await;
     let pods = t.pods();
     let mut w = pods
         .watch(&WatchParams::default().labels("app=web"), &from)
@@ -310,7 +321,7 @@ async fn selectors_filter_watches_with_added_and_deleted_on_match_changes() {
         ]
     );
     // Field selectors filter watches too.
-    let from = list_rv(&t).await;
+    let from = t.list_rv().await;
     let mut w = pods
         .watch(&WatchParams::default().fields("metadata.name=b"), &from)
         .await
@@ -389,7 +400,7 @@ async fn pages_are_consistent_at_the_first_page_version_under_concurrent_writes(
 async fn watch_sends_bookmarks_when_asked() {
     let t = target("bookmarks").await;
     t.create_pod("a", json!({}), None).await;
-    let from = list_rv(&t).await;
+    let from = t.list_rv().await;
     let mut w = t
         .pods()
         .watch(
@@ -470,20 +481,7 @@ async fn send_initial_events_ends_with_the_initial_events_end_bookmark() {
     // kube-runtime's streaming-list watcher understands the same protocol.
     let stream = watcher(t.pods(), watcher::Config::default().streaming_lists());
     let mut stream = stream.boxed();
-    let mut init = BTreeSet::new();
-    loop {
-        match next_within(&mut stream, "watcher init")
-            .await
-            .expect("watcher event")
-        {
-            watcher::Event::Init => {}
-            watcher::Event::InitApply(p) => {
-                init.insert(name_of(&p));
-            }
-            watcher::Event::InitDone => break,
-            other => panic!("unexpected watcher event during init: {other:?}"),
-        }
-    }
+    let init = initial_names(&mut stream).await;
     assert_eq!(init, added);
     t.finish().await;
 }
@@ -496,20 +494,7 @@ async fn paged_watcher_lists_everything_then_follows_changes() {
         t.create_pod(n, json!({}), None).await;
     }
     let mut stream = watcher(t.pods(), watcher::Config::default().page_size(2)).boxed();
-    let mut init = BTreeSet::new();
-    loop {
-        match next_within(&mut stream, "watcher init")
-            .await
-            .expect("watcher event")
-        {
-            watcher::Event::Init => {}
-            watcher::Event::InitApply(p) => {
-                init.insert(name_of(&p));
-            }
-            watcher::Event::InitDone => break,
-            other => panic!("unexpected watcher event during init: {other:?}"),
-        }
-    }
+    let init = initial_names(&mut stream).await;
     assert_eq!(init, names);
     t.create_pod("late", json!({}), None).await;
     loop {
@@ -772,7 +757,7 @@ async fn merge_patch_status_and_binding_subresources() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_ends_after_timeout_seconds() {
     let t = target("watch-timeout").await;
-    let from = list_rv(&t).await;
+    let from = t.list_rv().await;
     let params = WatchParams::default().timeout(1);
     let mut w = t.pods().watch(&params, &from).await.expect("watch").boxed();
     let ended = tokio::time::timeout(DEADLINE, async {

@@ -154,13 +154,7 @@ async fn forbid_answers_403_worded_like_rbac() {
 async fn stall_keeps_watches_silent_until_cleared() {
     let t = target("stall").await;
     let pods = t.pods();
-    let from = pods
-        .list(&ListParams::default())
-        .await
-        .expect("list")
-        .metadata
-        .resource_version
-        .expect("rv");
+    let from = t.list_rv().await;
     let mut w = pods
         .watch(&WatchParams::default(), &from)
         .await
@@ -189,15 +183,7 @@ async fn stall_keeps_watches_silent_until_cleared() {
 async fn restart_jumps_the_resource_version_and_old_versions_are_gone() {
     let t = target("restart").await;
     let pods = t.pods();
-    let before: u64 = pods
-        .list(&ListParams::default())
-        .await
-        .expect("list")
-        .metadata
-        .resource_version
-        .expect("rv")
-        .parse()
-        .expect("rv");
+    let before: u64 = t.list_rv().await.parse().expect("rv");
     let mut w = pods
         .watch(&WatchParams::default(), &before.to_string())
         .await
@@ -214,15 +200,7 @@ async fn restart_jumps_the_resource_version_and_old_versions_are_gone() {
             Some(Ok(_)) => {}
         }
     }
-    let after: u64 = pods
-        .list(&ListParams::default())
-        .await
-        .expect("list")
-        .metadata
-        .resource_version
-        .expect("rv")
-        .parse()
-        .expect("rv");
+    let after: u64 = t.list_rv().await.parse().expect("rv");
     assert!(
         after >= before + podwall::sim::RESTART_BUMP,
         "resourceVersion jumps ahead: {before} -> {after}"

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Stack, eventually};
-use podwall::server::{KubeSource, ServeConfig};
+use podwall::server::KubeSource;
 use podwall::sim::SimConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -81,12 +81,7 @@ async fn readyz_is_503_until_the_first_sync_then_200() {
     let _cancel = token.clone().drop_guard();
     let config = kube::Config::new(format!("http://{api}").parse().expect("uri"));
     let server = podwall::server::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            namespaces: Vec::new(),
-            kube: KubeSource::Config(config),
-            auth_token: None,
-        },
+        common::serve_config(KubeSource::Config(config)),
         token.clone(),
     )
     .await
@@ -137,22 +132,13 @@ async fn readyz_is_503_until_the_first_sync_then_200() {
     .await
     .expect("sim starts on the reserved port");
     // The watcher retries with exponential backoff: allow it a few rounds.
-    let start = std::time::Instant::now();
-    loop {
-        let resp = http
-            .get(format!("{}/readyz", server.url()))
-            .send()
-            .await
-            .expect("readyz");
-        if resp.status() == 200 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(40),
-            "not ready after the API server came up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_ready(
+        &http,
+        &server.url(),
+        Duration::from_secs(40),
+        "not ready after the API server came up",
+    )
+    .await;
     let ok = events
         .until("an ok status", |e| {
             e.event == "status" && e.json()["apiserver"] == "ok"
@@ -200,21 +186,13 @@ async fn a_forbidden_resource_is_reported_and_recovers() {
         .await
         .expect("clear");
     assert!(clear.status().is_success());
-    let start = std::time::Instant::now();
-    while http
-        .get(format!("{}/readyz", server.url()))
-        .send()
-        .await
-        .expect("readyz")
-        .status()
-        != 200
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(40),
-            "not ready after the permission came back"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_ready(
+        &http,
+        &server.url(),
+        Duration::from_secs(40),
+        "not ready after the permission came back",
+    )
+    .await;
     events
         .until("an ok status", |e| {
             e.event == "status" && e.json()["apiserver"] == "ok"
@@ -248,21 +226,13 @@ async fn namespaced_mode_without_node_access_still_shows_pods() {
     pods.create(&Default::default(), &pod)
         .await
         .expect("create pod");
-    let start = std::time::Instant::now();
-    while http
-        .get(format!("{}/readyz", server.url()))
-        .send()
-        .await
-        .expect("readyz")
-        .status()
-        != 200
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "namespaced mode never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_ready(
+        &http,
+        &server.url(),
+        Duration::from_secs(20),
+        "namespaced mode never became ready",
+    )
+    .await;
     let page = eventually("the pod on the page", || async {
         let page = http
             .get(server.url())

@@ -78,18 +78,23 @@ pub async fn start_server_with(
     limits: Limits,
     token: &CancellationToken,
 ) -> RunningServer {
-    podwall::server::start_with(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("static address"),
-            namespaces,
-            kube: KubeSource::Config(sim.kube_config()),
-            auth_token: None,
-        },
-        limits,
-        token.clone(),
-    )
-    .await
-    .expect("server starts")
+    let config = ServeConfig {
+        namespaces,
+        ..serve_config(KubeSource::Config(sim.kube_config()))
+    };
+    podwall::server::start_with(config, limits, token.clone())
+        .await
+        .expect("server starts")
+}
+
+/// The server settings tests start from: a free loopback port, every namespace, no token.
+pub fn serve_config(kube: KubeSource) -> ServeConfig {
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("static address"),
+        namespaces: Vec::new(),
+        kube,
+        auth_token: None,
+    }
 }
 
 impl Stack {
@@ -121,36 +126,17 @@ impl Stack {
 
     /// Waits until /readyz answers 200.
     pub async fn wait_ready(&self) {
-        let url = format!("{}/readyz", self.url());
-        eventually("readyz 200", || async {
-            self.http
-                .get(&url)
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status() == 200)
-                .map(|_| ())
-        })
-        .await;
+        wait_ready(&self.http, &self.url(), DEADLINE, "readyz 200").await;
     }
 
     /// GET a path, returning status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.url()))
-            .send()
-            .await
-            .expect("GET");
-        let status = resp.status().as_u16();
-        (status, resp.text().await.expect("body"))
+        get(&self.http, &format!("{}{path}", self.url())).await
     }
 
     /// The JSON snapshot.
     pub async fn snapshot(&self, query: &str) -> Value {
-        let (status, body) = self.get(&format!("/api/snapshot{query}")).await;
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str(&body).expect("snapshot JSON")
+        snapshot(&self.http, &self.url(), query).await
     }
 
     /// Opens an SSE stream on `path`, optionally with a `Last-Event-ID` header.
@@ -212,6 +198,34 @@ where
     Fut: std::future::Future<Output = Option<T>>,
 {
     eventually_within(DEADLINE, what, check).await
+}
+
+/// GET `url`, returning status and body.
+pub async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
+    let resp = http.get(url).send().await.expect("GET");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.expect("body"))
+}
+
+/// The JSON snapshot of the wall at `base`, with `query` (e.g. `?ns=web`).
+pub async fn snapshot(http: &reqwest::Client, base: &str, query: &str) -> Value {
+    let (status, body) = get(http, &format!("{base}/api/snapshot{query}")).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).expect("snapshot JSON")
+}
+
+/// Polls `<base>/readyz` until it answers 200, or panics with `what` after `deadline`.
+pub async fn wait_ready(http: &reqwest::Client, base: &str, deadline: Duration, what: &str) {
+    let url = format!("{base}/readyz");
+    eventually_within(deadline, what, || async {
+        http.get(&url)
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
+            .map(|_| ())
+    })
+    .await;
 }
 
 /// Polls `check` every 50 ms until it gives `Some`, or panics after `deadline`.

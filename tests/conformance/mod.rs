@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use http::{Method, Request, StatusCode};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, Config};
 use podwall::sim::{RunningSim, SimConfig, SimHandle};
 use serde_json::{Value, json};
@@ -133,6 +133,17 @@ impl Target {
     /// Pods of the test's namespace.
     pub fn pods(&self) -> Api<Pod> {
         Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// The resourceVersion of a fresh list of the test's pods.
+    pub async fn list_rv(&self) -> String {
+        self.pods()
+            .list(&ListParams::default())
+            .await
+            .expect("list")
+            .metadata
+            .resource_version
+            .expect("list resourceVersion")
     }
 
     /// Whether this is the simulator (sim-only tests return early otherwise).

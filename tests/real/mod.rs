@@ -15,7 +15,7 @@ use podwall::server::{KubeSource, RunningServer, ServeConfig};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{SseClient, eventually_within, init};
+use crate::common::{self, SseClient, init};
 use crate::control_plane::client_from;
 
 /// Restarts and re-lists take a few seconds on top of the usual deadline.
@@ -39,19 +39,15 @@ impl Wall {
     pub async fn start(kubeconfig: &Path, namespaces: &[&str]) -> Wall {
         init();
         let token = CancellationToken::new();
-        let server = podwall::server::start(
-            ServeConfig {
-                listen: "127.0.0.1:0".parse().expect("static address"),
-                namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
-                kube: KubeSource::Infer {
-                    kubeconfig: Some(kubeconfig.to_path_buf()),
-                },
-                auth_token: None,
-            },
-            token.clone(),
-        )
-        .await
-        .expect("server starts with the kubeconfig");
+        let config = ServeConfig {
+            namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
+            ..common::serve_config(KubeSource::Infer {
+                kubeconfig: Some(kubeconfig.to_path_buf()),
+            })
+        };
+        let server = podwall::server::start(config, token.clone())
+            .await
+            .expect("server starts with the kubeconfig");
         let wall = Wall {
             server,
             token,
@@ -62,29 +58,15 @@ impl Wall {
     }
 
     pub async fn wait_ready(&self) {
-        let url = format!("{}/readyz", self.server.url());
-        eventually_within(SLOW_DEADLINE, "readyz 200", || async {
-            let resp = self.http.get(&url).send().await.ok()?;
-            (resp.status() == 200).then_some(())
-        })
-        .await;
+        common::wait_ready(&self.http, &self.server.url(), SLOW_DEADLINE, "readyz 200").await;
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.server.url()))
-            .send()
-            .await
-            .expect("GET");
-        let status = resp.status().as_u16();
-        (status, resp.text().await.expect("body"))
+        common::get(&self.http, &format!("{}{path}", self.server.url())).await
     }
 
     pub async fn snapshot(&self, query: &str) -> Value {
-        let (status, body) = self.get(&format!("/api/snapshot{query}")).await;
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str(&body).expect("snapshot JSON")
+        common::snapshot(&self.http, &self.server.url(), query).await
     }
 
     pub async fn events(&self, query: &str) -> SseClient {
