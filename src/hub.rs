@@ -393,12 +393,12 @@ async fn next_frame(st: &mut ClientState) -> Option<Bytes> {
                     metrics.frames_dropped.inc_by(missed);
                     let now = tokio::time::Instant::now();
                     if st.last_lag.is_some_and(|at| now - at < SLOW_WINDOW) {
-                        tracing::info!(missed, "SSE client too slow even after a reset; disconnecting");
+                        tracing::info!(incident = "slow_client_disconnect", missed, "SSE client too slow even after a reset; disconnecting");
                         metrics.slow_client_disconnects.inc();
                         return None;
                     }
                     st.last_lag = Some(now);
-                    tracing::debug!(missed, "slow SSE client lagged; sending a reset");
+                    tracing::debug!(incident = "lag_reset", missed, "slow SSE client lagged; sending a reset");
                     metrics.lagged_clients.inc();
                     metrics.resets_sent.inc();
                     let (rx, start) = st.cache.subscribe(&st.filter, None);

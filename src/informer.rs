@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::api_client::ApiClient;
 use crate::cache::{Cache, Health, Kind, Scope};
 use crate::slim::{NodeFields, PodFields};
 use crate::view::{NodeView, PodView};
@@ -26,16 +27,14 @@ use crate::view::{NodeView, PodView};
 pub const WATCHED: &[(&str, &[&str])] =
     &[("pods", &["list", "watch"]), ("nodes", &["list", "watch"])];
 
-/// How often a degraded watch checks whether the API server answers again.
-const HEALTH_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// Starts the watchers; they run until `shutdown` is cancelled.
 pub fn spawn(
-    client: kube::Client,
+    api_client: ApiClient,
     namespaces: &[String],
     cache: Arc<Cache>,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
+    let client = api_client.client();
     let mut tasks = Vec::new();
     let node_scope = Scope {
         kind: Kind::Node,
@@ -47,6 +46,7 @@ pub fn spawn(
     let nodes_optional = !namespaces.is_empty();
     tasks.push(tokio::spawn(
         run_scope(
+            api_client.clone(),
             Api::<NodeFields>::all(client.clone()),
             node_scope,
             nodes_optional,
@@ -83,6 +83,7 @@ pub fn spawn(
         cache.register_scope(scope.clone());
         tasks.push(tokio::spawn(
             run_scope(
+                api_client.clone(),
                 api,
                 scope,
                 false,
@@ -97,6 +98,7 @@ pub fn spawn(
 }
 
 async fn run_scope<K>(
+    api_client: ApiClient,
     api: Api<K>,
     scope: Scope,
     optional: bool,
@@ -106,20 +108,38 @@ async fn run_scope<K>(
 ) where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
-    let probe_api = api.clone();
-    let stream = watcher(api).default_backoff();
+    let mut opens = api_client.watch_opens(api.resource_url());
+    let config = watcher::Config::default()
+        .timeout(u32::try_from(api_client.watch_timeout().as_secs()).unwrap_or(u32::MAX));
+    let stream = watcher::watcher(api, config).default_backoff();
     let mut stream = std::pin::pin!(stream);
-    let mut probe = tokio::time::interval(HEALTH_PROBE);
     let mut degraded = false;
+    let mut lists = 0u64;
+    let mut errors = 0u64;
+    let mut last_open = std::time::Instant::now();
     tracing::info!(%scope, "watch started");
     loop {
         let item = tokio::select! {
             _ = shutdown.cancelled() => break,
-            // A recovered watch on a quiet cluster yields no event, so nothing else would
-            // clear the banner: while degraded, a one-item list tells us the server is back.
-            _ = probe.tick(), if degraded => {
-                let one = kube::api::ListParams::default().limit(1);
-                if probe_api.list_metadata(&one).await.is_ok() {
+            // Only here does a recovered watch on a quiet cluster show: it yields no event.
+            // (A health probe of its own would say "ok" while the watcher still sleeps in
+            // its backoff, not watching: the wall would look current and be stale.)
+            changed = opens.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let watches = *opens.borrow_and_update();
+                cache.metrics().watch_starts.get_or_create(&scope.kind.label()).inc();
+                // The server ends every watch at its timeout; only an earlier end (a cut, an
+                // error, a restarted server) is an incident worth a line at info.
+                let lasted = last_open.elapsed();
+                last_open = std::time::Instant::now();
+                if watches > 1 && (degraded || lasted < api_client.watch_timeout()) {
+                    tracing::info!(incident = "watch_restart", %scope, watches, errors, lasted_ms = lasted.as_millis() as u64, "watch restarted early");
+                } else {
+                    tracing::debug!(%scope, watches, "watch renewed");
+                }
+                if degraded {
                     degraded = false;
                     cache.set_health(&scope, Health::Ok);
                 }
@@ -130,32 +150,39 @@ async fn run_scope<K>(
         match item {
             None => break,
             Some(Ok(event)) => {
+                if matches!(event, Event::Init) {
+                    lists += 1;
+                    if lists > 1 {
+                        tracing::info!(incident = "relist", %scope, lists, errors, "full re-list");
+                    }
+                }
                 degraded = false;
                 cache.set_health(&scope, Health::Ok);
                 apply(&cache, &scope, event);
             }
             Some(Err(e)) => {
-                cache.metrics().record_watch_error(scope.kind, &e);
+                errors += 1;
+                let code = cache.metrics().record_watch_error(scope.kind, &e);
                 let health = health_of(&e, &scope);
                 if optional && matches!(health, Health::Forbidden(_)) {
                     tracing::info!(%scope, error = %e, "not readable; node boxes show names only");
                     cache.mark_unreadable(&scope);
                     continue;
                 }
-                tracing::warn!(%scope, error = %e, "watch failed; retrying with backoff");
+                tracing::warn!(
+                    incident = "apiserver_error",
+                    %scope,
+                    code,
+                    errors,
+                    error = %with_causes(&e),
+                    "watch failed; retrying with backoff"
+                );
                 degraded = true;
                 cache.set_health(&scope, health);
             }
         }
     }
     tracing::info!(%scope, "watch stopped");
-}
-
-fn watcher<K>(api: Api<K>) -> impl futures::Stream<Item = watcher::Result<Event<K>>> + Send
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
-{
-    watcher::watcher(api, watcher::Config::default())
 }
 
 fn apply_pod(cache: &Cache, scope: &Scope, event: Event<PodFields>) {

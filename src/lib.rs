@@ -3,6 +3,7 @@
 //! `informer` watches the API server, `cache` keeps compact views, `hub` fans diffs out
 //! as shared SSE frames, `web` serves pages and APIs; `sim` is a simulated API server.
 
+pub mod api_client;
 pub mod cache;
 pub mod cluster;
 pub mod demo;

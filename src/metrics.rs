@@ -60,6 +60,9 @@ pub struct Metrics {
     pub fanout_latency: Histogram,
     /// Errors from the watch streams (each one restarts the watch after a backoff), by kind.
     pub watch_errors: Family<KindLabel, Counter>,
+    /// Watch requests the API server accepted, by kind: the first, then every restart
+    /// (after the server ends a watch at its timeout, a cut, or an error).
+    pub watch_starts: Family<KindLabel, Counter>,
     /// Full lists of a resource: the first one, and re-lists after 410 Gone or a restart.
     pub lists: Family<KindLabel, Counter>,
     /// API server errors by resource and HTTP status.
@@ -83,6 +86,7 @@ impl Default for Metrics {
             resets_sent: Counter::default(),
             fanout_latency: fanout_histogram(),
             watch_errors: Family::default(),
+            watch_starts: Family::default(),
             lists: Family::default(),
             api_errors: Family::default(),
         };
@@ -143,6 +147,11 @@ impl Default for Metrics {
             m.watch_errors.clone(),
         );
         registry.register(
+            "watch_starts",
+            "Watch requests the API server accepted: the first, then every restart",
+            m.watch_starts.clone(),
+        );
+        registry.register(
             "lists",
             "Full lists: the first, then re-lists after 410 Gone or an API server restart",
             m.lists.clone(),
@@ -164,8 +173,9 @@ impl Metrics {
         Ok(out)
     }
 
-    /// Counts one failure of a watch on `kind` (it restarts after a backoff), by HTTP status.
-    pub fn record_watch_error(&self, kind: Kind, error: &kube::runtime::watcher::Error) {
+    /// Counts one failure of a watch on `kind` (it restarts after a backoff), by HTTP
+    /// status; returns the `code` label it was counted under.
+    pub fn record_watch_error(&self, kind: Kind, error: &kube::runtime::watcher::Error) -> String {
         use kube::runtime::watcher::Error as E;
         let code = match error {
             E::InitialListFailed(kube::Error::Api(s))
@@ -180,8 +190,9 @@ impl Metrics {
         self.api_errors
             .get_or_create(&ApiErrorLabel {
                 kind: label.kind,
-                code,
+                code: code.clone(),
             })
             .inc();
+        code
     }
 }

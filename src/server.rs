@@ -217,7 +217,7 @@ pub async fn start_clusters(
         let mut usage_config = kube_config.clone();
         usage_config.default_retry = false;
         let usage_client = kube::Client::try_from(usage_config)?;
-        let client = kube::Client::try_from(kube_config)?;
+        let client = crate::api_client::ApiClient::new(kube_config)?;
         let cache = Arc::new(Cache::new(Arc::new(Metrics::default())));
         let usage = Arc::new(Usage::new(cluster.options.usage_interval));
         let mut info = cluster.options.cluster;

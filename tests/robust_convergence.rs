@@ -7,6 +7,13 @@
 //!   real kube client and put through the same view derivation);
 //! - every client's state (its last reset plus the diffs it applied) equals the snapshot.
 //!
+//! Every third seed (1, 4, 7, …) also runs the ring phase after its faults: at ten times
+//! the churn, one client stays away until more than the ring's 4,096 changes have passed
+//! and must get a `reset` when it resumes.
+//!
+//! Every injected fault is logged with its seed and step (`tracing` at info, and printed
+//! with the whole schedule when a seed fails), so a failure can be replayed from its log.
+//!
 //! Seeds: 6 by default; `PODWALL_SOAK_SEEDS=200` for a soak, `PODWALL_SEED=n` to replay
 //! one. `PODWALL_CHURN_SECS` changes how long each seed churns (default 3). The seed
 //! fixes the cluster, the churn, the fault schedule and client behaviour; thread timing
@@ -16,12 +23,14 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Model, SseClient, SseEvent, Stack};
 use kube::Api;
-use podwall::server::{KubeSource, ServeConfig};
-use podwall::sim::{ErrorKind, Resource, SimConfig, SimHandle};
+use parking_lot::Mutex;
+use podwall::cache::RING_CAPACITY;
+use podwall::sim::{ErrorKind, Resource, SimHandle};
 use podwall::slim::{NodeFields, PodFields};
 use podwall::view::{NodeView, PodView};
 use rand::{Rng, SeedableRng};
@@ -60,12 +69,40 @@ fn churn_time() -> Duration {
     Duration::from_secs_f64(secs)
 }
 
-/// Prints the seed when a check panics, so the failure can be replayed.
-struct SeedReport(u64);
+/// Churn of the ring phase: ten times the normal, so 4,096 changes pass in seconds.
+const RING_CHURN: f64 = 4000.0;
+
+/// How long the ring phase may take to push the ring past the sleeping client.
+const RING_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Whether `seed` runs the ring phase (a property of the seed, so a replay does too).
+fn ring_phase_for(seed: u64) -> bool {
+    seed % 3 == 1
+}
+
+/// The faults injected so far in one seed, one line each with seed and step.
+#[derive(Clone, Default)]
+struct FaultLog(Arc<Mutex<Vec<String>>>);
+
+impl FaultLog {
+    /// Records (and logs) fault `step` of `seed`.
+    fn record(&self, seed: u64, step: u64, started: Instant, fault: &str) {
+        let at_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(seed, step, at_ms, fault, "injected fault");
+        self.0.lock().push(format!(
+            "seed={seed} step={step} at_ms={at_ms} fault={fault}"
+        ));
+    }
+}
+
+/// Prints the seed and its fault schedule when a check panics, so the failure can be
+/// replayed.
+struct SeedReport(u64, FaultLog);
 
 impl Drop for SeedReport {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            eprintln!("faults of seed {}:\n{}", self.0, self.1.0.lock().join("\n"));
             eprintln!(
                 "convergence failed for seed {0}; replay with PODWALL_SEED={0} cargo test --test robust_convergence -- --nocapture",
                 self.0
@@ -80,8 +117,9 @@ async fn every_client_and_the_snapshot_converge_to_the_truth_under_random_faults
     let mut totals = Totals::default();
     let started = Instant::now();
     for seed in seeds() {
-        let report = SeedReport(seed);
-        let stats = run_seed(seed).await;
+        let log = FaultLog::default();
+        let report = SeedReport(seed, log.clone());
+        let stats = run_seed(seed, &log).await;
         eprintln!("seed {seed}: {stats:?}");
         totals.add(&stats);
         drop(report);
@@ -91,6 +129,9 @@ async fn every_client_and_the_snapshot_converge_to_the_truth_under_random_faults
         totals.faults > 0 && totals.resumes > 0,
         "faults and resumes happened"
     );
+    if seeds().iter().any(|s| ring_phase_for(*s)) {
+        assert!(totals.ring_resets > 0, "the ring phase ran: {totals:?}");
+    }
 }
 
 /// What one seed exercised.
@@ -102,6 +143,8 @@ struct Totals {
     events: u64,
     resumes: u64,
     resets: u64,
+    /// Resumes from beyond the ring answered with a reset.
+    ring_resets: u64,
     pods: usize,
     nodes: usize,
     settle_ms: u128,
@@ -115,6 +158,7 @@ impl Totals {
         self.events += o.events;
         self.resumes += o.resumes;
         self.resets += o.resets;
+        self.ring_resets += o.ring_resets;
         self.pods += o.pods;
         self.nodes += o.nodes;
         self.settle_ms = self.settle_ms.max(o.settle_ms);
@@ -123,29 +167,8 @@ impl Totals {
 
 async fn start_stack(seed: u64) -> Stack {
     let token = CancellationToken::new();
-    let sim = podwall::sim::start(
-        SimConfig {
-            listen: "127.0.0.1:0".parse().expect("static address"),
-            nodes: 6,
-            pods: 60,
-            churn: 0.0,
-            seed,
-        },
-        token.clone(),
-    )
-    .await
-    .expect("sim starts");
-    let server = podwall::server::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("static address"),
-            namespaces: Vec::new(),
-            kube: KubeSource::Config(sim.kube_config()),
-            auth_token: None,
-        },
-        token.clone(),
-    )
-    .await
-    .expect("server starts");
+    let sim = common::start_sim(6, 60, 0.0, seed, &token).await;
+    let server = common::start_server(&sim, Vec::new(), &token).await;
     let stack = Stack {
         sim,
         server,
@@ -156,7 +179,7 @@ async fn start_stack(seed: u64) -> Stack {
     stack
 }
 
-async fn run_seed(seed: u64) -> Totals {
+async fn run_seed(seed: u64, log: &FaultLog) -> Totals {
     let stack = start_stack(seed).await;
     let sim = stack.sim.handle();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -172,8 +195,22 @@ async fn run_seed(seed: u64) -> Totals {
         .collect();
 
     let seq_before = stack.server.cache.position().seq;
+    let started = Instant::now();
+    let mut step = 0;
     sim.set_churn(400.0);
-    let faults = inject_faults(&sim, &mut rng, churn_time()).await;
+    inject_faults(
+        &sim,
+        &mut rng,
+        churn_time(),
+        (seed, &mut step, started, log),
+    )
+    .await;
+    let ring = if ring_phase_for(seed) {
+        Some(ring_phase(&stack, &sim, &mut rng, seed).await)
+    } else {
+        None
+    };
+    let faults = step;
     sim.set_churn(0.0);
     sim.clear();
     stop.cancel();
@@ -203,35 +240,124 @@ async fn run_seed(seed: u64) -> Totals {
         totals.resets += c.resets;
         c.converge(&stack, seed).await;
     }
+    if let Some(sleeper) = ring {
+        totals.ring_resets += 1;
+        totals.events += sleeper.events;
+        totals.resumes += sleeper.resumes;
+        totals.resets += sleeper.resets;
+        sleeper.converge(&stack, seed).await;
+    }
     totals
 }
 
-/// Injects random faults until `duration` has passed; returns how many.
-async fn inject_faults(sim: &SimHandle, rng: &mut ChaCha8Rng, duration: Duration) -> u64 {
+/// Where fault steps are counted and logged: seed, step counter, start, log.
+type Steps<'a> = (u64, &'a mut u64, Instant, &'a FaultLog);
+
+/// At [`RING_CHURN`], right after the faults: a client away for more than the ring's worth
+/// of changes resumes and must get a reset; returns it, ready to converge.
+async fn ring_phase(stack: &Stack, sim: &SimHandle, rng: &mut ChaCha8Rng, seed: u64) -> Client {
+    let url = stack.url();
+    let mut sleeper = Client::new("");
+    let mut sse = sleeper
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    for _ in 0..rng.random_range(1..20) {
+        match sse.next_within(Duration::from_millis(200)).await {
+            Some(ev) => sleeper
+                .apply(&ev)
+                .unwrap_or_else(|e| panic!("seed {seed}: sleeper: {e}")),
+            None => break,
+        }
+    }
+    drop(sse);
+    assert!(
+        sleeper.last_id.is_some(),
+        "seed {seed}: the sleeper got its reset"
+    );
+    let away_from = sleeper.model.seq;
+
+    sim.set_churn(RING_CHURN);
+    let target = away_from + RING_CAPACITY as u64 + 64;
+    let phase_start = Instant::now();
+    while stack.server.cache.position().seq < target {
+        assert!(
+            phase_start.elapsed() < RING_DEADLINE,
+            "seed {seed}: {} changes did not pass within {RING_DEADLINE:?} (seq {} of {target})",
+            target - away_from,
+            stack.server.cache.position().seq
+        );
+        // No faults here: they would hold the watch in backoff while the ring should fill.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sim.set_churn(400.0);
+
+    // The sleeper's position left the ring long ago: it must start over.
+    let mut sse = sleeper
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let ev = sse.next().await;
+    assert_eq!(
+        ev.event, "reset",
+        "seed {seed}: a resume from seq {away_from}, more than {RING_CAPACITY} changes ago, gets a reset"
+    );
+    sleeper
+        .apply(&ev)
+        .unwrap_or_else(|e| panic!("seed {seed}: sleeper: {e}"));
+
+    sleeper
+}
+
+/// Injects random faults until `duration` has passed, counting and logging each step.
+async fn inject_faults(
+    sim: &SimHandle,
+    rng: &mut ChaCha8Rng,
+    duration: Duration,
+    steps: Steps<'_>,
+) {
+    let (seed, step, started, log) = steps;
     let end = Instant::now() + duration;
-    let mut count = 0;
     while Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
-        count += 1;
+        *step += 1;
+        let record = |fault: &str| log.record(seed, *step, started, fault);
         match rng.random_range(0..8) {
-            0 | 1 => sim.cut_watches(),
+            0 | 1 => {
+                record("cut-watches");
+                sim.cut_watches();
+            }
             2 => {
+                record("compact+cut");
                 sim.compact();
                 sim.cut_watches();
             }
-            3 => sim.fail_requests(ErrorKind::Internal, Some(rng.random_range(1..4)), None),
-            4 => sim.fail_requests(
-                ErrorKind::TooManyRequests,
-                Some(rng.random_range(1..4)),
-                None,
-            ),
-            5 => sim.restart(),
+            3 => {
+                let count = rng.random_range(1..4);
+                record(&format!("errors code=500 count={count}"));
+                sim.fail_requests(ErrorKind::Internal, Some(count), None);
+            }
+            4 => {
+                let count = rng.random_range(1..4);
+                record(&format!("errors code=429 count={count}"));
+                sim.fail_requests(ErrorKind::TooManyRequests, Some(count), None);
+            }
+            5 => {
+                record("restart");
+                sim.restart();
+            }
             6 => {
                 // Changes made during a stall reach the wall only through a resume or re-list.
-                sim.stall();
-                tokio::time::sleep(Duration::from_millis(rng.random_range(100..600))).await;
+                let stall_ms = rng.random_range(100..600);
                 // Often the history is gone by then too: only a re-list sees deletions.
-                match rng.random_range(0..3) {
+                let after = rng.random_range(0..3);
+                record(&format!(
+                    "stall ms={stall_ms} then={}",
+                    ["compact+cut", "restart", "clear"][after]
+                ));
+                sim.stall();
+                tokio::time::sleep(Duration::from_millis(stall_ms)).await;
+                match after {
                     0 => {
                         sim.compact();
                         sim.cut_watches();
@@ -242,17 +368,22 @@ async fn inject_faults(sim: &SimHandle, rng: &mut ChaCha8Rng, duration: Duration
                 sim.clear();
             }
             _ => {
-                sim.forbid(if rng.random_bool(0.5) {
+                let resource = if rng.random_bool(0.5) {
                     Resource::Pods
                 } else {
                     Resource::Nodes
-                });
-                tokio::time::sleep(Duration::from_millis(rng.random_range(100..400))).await;
+                };
+                let forbid_ms = rng.random_range(100..400);
+                record(&format!(
+                    "forbid resource={} ms={forbid_ms}",
+                    resource.plural()
+                ));
+                sim.forbid(resource);
+                tokio::time::sleep(Duration::from_millis(forbid_ms)).await;
                 sim.clear();
             }
         }
     }
-    count
 }
 
 /// Waits until `/api/snapshot` equals the simulator's truth and the API server status
@@ -466,10 +597,15 @@ impl Client {
     /// Resumes once more and reads until the state equals `/api/snapshot` (for unfiltered
     /// clients at the same seq).
     async fn converge(mut self, stack: &Stack, seed: u64) {
-        let mut sse = self
+        let sse = self
             .connect(&stack.url())
             .await
             .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        self.converge_on(sse, stack, seed).await;
+    }
+
+    /// Reads `sse` until the state equals `/api/snapshot` (see [`Client::converge`]).
+    async fn converge_on(mut self, mut sse: SseClient, stack: &Stack, seed: u64) {
         let start = Instant::now();
         loop {
             let snap = stack.snapshot(self.query).await;

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use podwall::server::{KubeSource, RunningServer, ServeConfig};
+use podwall::server::{KubeSource, Limits, RunningServer, ServeConfig};
 use podwall::sim::{RunningSim, SimConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -68,11 +68,21 @@ pub async fn start_server(
     namespaces: Vec<String>,
     token: &CancellationToken,
 ) -> RunningServer {
+    start_server_with(sim, namespaces, Limits::default(), token).await
+}
+
+/// [`start_server`] with chosen [`Limits`].
+pub async fn start_server_with(
+    sim: &RunningSim,
+    namespaces: Vec<String>,
+    limits: Limits,
+    token: &CancellationToken,
+) -> RunningServer {
     let config = ServeConfig {
         namespaces,
         ..serve_config(KubeSource::Config(sim.kube_config()))
     };
-    podwall::server::start(config, token.clone())
+    podwall::server::start_with(config, limits, token.clone())
         .await
         .expect("server starts")
 }
