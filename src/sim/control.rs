@@ -78,6 +78,7 @@ impl SimHandle {
             "store": self.0.store.stats(),
             "faults": self.0.faults.summary(),
             "churn": *self.0.churn_rate.borrow(),
+            "usage": self.0.usage.summary(),
         })
     }
 }

@@ -17,6 +17,7 @@ mod resource;
 mod status;
 mod store;
 mod table;
+mod usage;
 mod validate;
 mod watch;
 
@@ -86,6 +87,7 @@ pub enum SimError {
 pub struct SimContext {
     store: Store,
     faults: Faults,
+    usage: usage::Usage,
     churn_rate: tokio::sync::watch::Sender<f64>,
     shutdown: CancellationToken,
 }
@@ -196,6 +198,7 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Run
     let ctx = Arc::new(SimContext {
         store,
         faults: Faults::new(),
+        usage: usage::Usage::default(),
         churn_rate,
         shutdown: shutdown.clone(),
     });
