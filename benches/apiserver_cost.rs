@@ -246,7 +246,10 @@ async fn run(scale: Scale, params: Params) {
         podwall(params.browsers[0]).steady.open_watches,
         "podwall holds the same watches whatever the number of browsers"
     );
-    assert!(rows.iter().any(|r| r.steady.requests > 0), "no request counted");
+    assert!(
+        rows.iter().any(|r| r.steady.requests > 0),
+        "no request counted"
+    );
 }
 
 /// Starts `browsers` with `start`, waits for their first requests, then counts a window.
@@ -309,9 +312,9 @@ async fn k8bit_browser(url: String) {
         watches.push(resp);
     }
     // Read both watch streams until they end.
-    let reads = watches.into_iter().map(|mut resp| async move {
-        while let Ok(Some(_)) = resp.chunk().await {}
-    });
+    let reads = watches
+        .into_iter()
+        .map(|mut resp| async move { while let Ok(Some(_)) = resp.chunk().await {} });
     futures::future::join_all(reads).await;
 }
 

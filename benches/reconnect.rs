@@ -191,7 +191,10 @@ async fn resume_vs_reset(
         resume_bytes / reset_bytes,
         params.rounds
     );
-    assert!(resume_bytes > 0.0 && reset_bytes > 0.0, "{path}: nothing read");
+    assert!(
+        resume_bytes > 0.0 && reset_bytes > 0.0,
+        "{path}: nothing read"
+    );
     assert!(missed > 0.0, "{path}: no change was missed");
 }
 
@@ -312,7 +315,10 @@ async fn restart_storm(
     }
     while server.proc.running() {
         tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(stopped.elapsed() < Duration::from_secs(60), "server did not stop");
+        assert!(
+            stopped.elapsed() < Duration::from_secs(60),
+            "server did not stop"
+        );
     }
     let stop_time = stopped.elapsed();
     *server = Server::spawn(sim, Some(addr), dir);

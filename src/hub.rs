@@ -464,7 +464,10 @@ fn lagged(st: &mut ClientState, missed: u64) -> Option<()> {
     metrics.frames_dropped.inc_by(missed);
     let now = tokio::time::Instant::now();
     if st.last_lag.is_some_and(|at| now - at < SLOW_WINDOW) {
-        tracing::info!(missed, "SSE client too slow even after a reset; disconnecting");
+        tracing::info!(
+            missed,
+            "SSE client too slow even after a reset; disconnecting"
+        );
         metrics.slow_client_disconnects.inc();
         return None;
     }
@@ -664,14 +667,22 @@ mod tests {
         cache.upsert_pod(&PODS, pod("first", "n1"));
         let first = stream.next().await.and_then(Result::ok).expect("a frame");
         assert!(text(&first).contains("\"name\":\"first\""));
-        assert_eq!(started.elapsed(), Duration::ZERO, "a quiet stream sends at once");
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "a quiet stream sends at once"
+        );
         for name in ["b", "c", "d"] {
             cache.upsert_pod(&PODS, pod(name, "n1"));
         }
         for name in ["b", "c", "d"] {
             let frame = stream.next().await.and_then(Result::ok).expect("a frame");
             assert!(text(&frame).contains(&format!("\"name\":\"{name}\"")));
-            assert_eq!(started.elapsed(), COALESCE, "the rest waits for the tick, together");
+            assert_eq!(
+                started.elapsed(),
+                COALESCE,
+                "the rest waits for the tick, together"
+            );
         }
         let metrics = cache.metrics().encode().expect("metrics");
         assert!(

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each bench uses a different subset
 
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -89,6 +90,14 @@ impl Proc {
             .append(true)
             .open(log)
             .expect("log file");
+        // SAFETY: prctl is async-signal-safe; it only marks the child to be killed when
+        // the bench dies, so an interrupted bench leaves no servers behind.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -108,14 +117,20 @@ impl Proc {
 
     /// User + system CPU seconds used so far (`/proc/PID/stat` fields 14 and 15).
     pub fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
         // The command name may contain spaces; fields are counted after its `)`.
         let fields: Vec<&str> = stat
             .rsplit_once(')')
             .map_or("", |(_, rest)| rest)
             .split_whitespace()
             .collect();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         // Fields 14 and 15 of the whole line are 11 and 12 after the name (state is 0).
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
@@ -365,9 +380,9 @@ pub fn has_reset(buf: &[u8]) -> bool {
 
 /// The sequence number of the last complete event id in `buf` (`id: <epoch>-<seq>`).
 pub fn last_seq(buf: &[u8]) -> Option<u64> {
-    let at = memchr::memmem::rfind(buf, b"\nid: ").map(|i| i + 1).or_else(|| {
-        buf.starts_with(b"id: ").then_some(0)
-    })?;
+    let at = memchr::memmem::rfind(buf, b"\nid: ")
+        .map(|i| i + 1)
+        .or_else(|| buf.starts_with(b"id: ").then_some(0))?;
     let line = &buf[at + 4..];
     let end = memchr::memchr(b'\n', line)?;
     let id = std::str::from_utf8(&line[..end]).ok()?;

@@ -80,10 +80,17 @@ mod tests {
         drop(first);
         let s = usage.summary();
         assert_eq!(
-            (s["requests"].as_u64(), s["lists"].as_u64(), s["watches"].as_u64()),
+            (
+                s["requests"].as_u64(),
+                s["lists"].as_u64(),
+                s["watches"].as_u64()
+            ),
             (Some(5), Some(1), Some(1))
         );
-        assert_eq!((s["gets"].as_u64(), s["writes"].as_u64()), (Some(1), Some(2)));
+        assert_eq!(
+            (s["gets"].as_u64(), s["writes"].as_u64()),
+            (Some(1), Some(2))
+        );
         assert_eq!(s["openWatches"], 1);
         drop(second);
         assert_eq!(usage.summary()["openWatches"], 0);
