@@ -242,13 +242,17 @@ impl Sim {
 
     /// `GET /_sim/state`.
     pub async fn state(&self, http: &reqwest::Client) -> serde_json::Value {
-        http.get(format!("{}/_sim/state", self.url))
-            .send()
-            .await
-            .expect("sim state")
-            .json()
-            .await
-            .expect("sim state JSON")
+        // A pooled connection the busy sim just closed fails once; ask again.
+        for _ in 0..5 {
+            let resp = http.get(format!("{}/_sim/state", self.url)).send().await;
+            if let Ok(resp) = resp
+                && let Ok(state) = resp.json().await
+            {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the sim does not answer /_sim/state");
     }
 
     /// `POST /_sim/churn?rate=R`.
@@ -317,14 +321,19 @@ impl Server {
 
     /// A number from `/metrics` (`name` followed by a space), 0 when absent.
     pub async fn metric(&self, http: &reqwest::Client, name: &str) -> f64 {
-        let text = http
-            .get(format!("{}/metrics", self.url()))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics text");
+        let mut text = None;
+        // A busy server may reset a pooled connection; ask again.
+        for _ in 0..5 {
+            let resp = http.get(format!("{}/metrics", self.url())).send().await;
+            if let Ok(resp) = resp
+                && let Ok(t) = resp.text().await
+            {
+                text = Some(t);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let text = text.expect("the server does not answer /metrics");
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|v| v.trim().parse().ok())
