@@ -42,9 +42,9 @@ impl Params {
                     churn: 10.0,
                     seed: 9,
                 },
-                browsers: [1, 1_000],
+                browsers: [1, browsers().unwrap_or(1_000)],
                 warmup: Duration::from_secs(10),
-                window: Duration::from_secs(30),
+                window: Duration::from_secs(20),
                 poll_every: Duration::from_secs(5),
             },
             Scale::Quick => Self {
@@ -61,6 +61,13 @@ impl Params {
             },
         }
     }
+}
+
+/// `PODWALL_BENCH_BROWSERS`: the larger number of browsers.
+fn browsers() -> Option<usize> {
+    std::env::var("PODWALL_BENCH_BROWSERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
 }
 
 /// The sim's usage counters.
@@ -218,9 +225,6 @@ async fn run(scale: Scale, params: Params) {
         set.shutdown().await;
     }
 
-    for row in &rows {
-        row.print();
-    }
     for design in ["podwall", "k8bit", "poll/browser"] {
         let of = |b: usize| {
             rows.iter()
@@ -269,13 +273,15 @@ async fn measure(
     let setup = window_start.since(before);
     tokio::time::sleep(params.window).await;
     let steady = Usage::of(sim, http).await.since(window_start);
-    Row {
+    let row = Row {
         design,
         browsers,
         setup,
         steady,
         window: params.window,
-    }
+    };
+    row.print();
+    row
 }
 
 /// Waits until only `expected` watches remain open at the sim.

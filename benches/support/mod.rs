@@ -243,14 +243,14 @@ impl Sim {
     /// `GET /_sim/state`.
     pub async fn state(&self, http: &reqwest::Client) -> serde_json::Value {
         // A pooled connection the busy sim just closed fails once; ask again.
-        for _ in 0..5 {
+        for _ in 0..20 {
             let resp = http.get(format!("{}/_sim/state", self.url)).send().await;
             if let Ok(resp) = resp
                 && let Ok(state) = resp.json().await
             {
                 return state;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
         panic!("the sim does not answer /_sim/state");
     }
