@@ -18,6 +18,7 @@ mod resource;
 mod status;
 mod store;
 mod table;
+mod usage;
 mod validate;
 mod watch;
 
@@ -88,6 +89,7 @@ pub enum SimError {
 pub struct SimContext {
     store: Store,
     faults: Faults,
+    usage: usage::Usage,
     churn_rate: tokio::sync::watch::Sender<f64>,
     metrics: metrics_api::MetricsApi,
     shutdown: CancellationToken,
@@ -214,6 +216,7 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Run
     let ctx = Arc::new(SimContext {
         store,
         faults: Faults::new(),
+        usage: usage::Usage::default(),
         churn_rate,
         metrics: metrics_api::MetricsApi::new(),
         shutdown: shutdown.clone(),

@@ -46,6 +46,8 @@ struct Watch {
     table: bool,
     /// Whether the first Table (with column definitions) went out.
     columns_sent: bool,
+    /// Counted in `/_sim/state` while the watch runs.
+    _open: super::usage::OpenWatch,
 }
 
 /// Starts a watch and returns the streaming response.
@@ -58,6 +60,7 @@ pub fn serve(
 ) -> HttpResponse {
     let (tx, rx) = mpsc::channel::<Chunk>(32);
     let watch = Watch {
+        _open: ctx.usage.open_watch(),
         ctx,
         resource,
         namespace,
