@@ -10,7 +10,7 @@
 //!   (kube-ops-view's design); its API cost does not depend on browsers by construction,
 //!   so it runs once.
 //!
-//! The numbers come from the sim's own counters (`/_sim/state` → `usage`).
+//! The numbers come from the sim's own counters (`/_sim/state` → `traffic`).
 //! `cargo bench --bench apiserver_cost` = full scale; plain `cargo test --all-targets`
 //! runs a seconds-long smoke. See BENCHMARKS.md.
 
@@ -70,7 +70,7 @@ fn browsers() -> Option<usize> {
         .and_then(|v| v.parse().ok())
 }
 
-/// The sim's usage counters.
+/// The sim's traffic counters.
 #[derive(Debug, Clone, Copy, Default)]
 struct Usage {
     requests: u64,
@@ -82,7 +82,7 @@ struct Usage {
 impl Usage {
     async fn of(sim: &Sim, http: &reqwest::Client) -> Self {
         let state = sim.state(http).await;
-        let n = |k: &str| state["usage"][k].as_u64().unwrap_or(0);
+        let n = |k: &str| state["traffic"][k].as_u64().unwrap_or(0);
         Self {
             requests: n("requests"),
             lists: n("lists"),

@@ -113,7 +113,7 @@ async fn handle(
     };
     let watching = opts.as_ref().is_some_and(|o| o.watch);
     let verb = verb_of(&method, &target, watching);
-    ctx.usage.request(verb);
+    ctx.traffic.request(verb);
     ctx.faults.check(
         target.resource,
         verb,

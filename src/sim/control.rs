@@ -85,7 +85,7 @@ impl SimHandle {
             "faults": self.0.faults.summary(),
             "churn": *self.0.churn_rate.borrow(),
             "metricsApi": self.0.metrics.mode(),
-            "usage": self.0.usage.summary(),
+            "traffic": self.0.traffic.summary(),
         })
     }
 }

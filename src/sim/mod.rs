@@ -18,7 +18,7 @@ mod resource;
 mod status;
 mod store;
 mod table;
-mod usage;
+mod traffic;
 mod validate;
 mod watch;
 
@@ -89,7 +89,7 @@ pub enum SimError {
 pub struct SimContext {
     store: Store,
     faults: Faults,
-    usage: usage::Usage,
+    traffic: traffic::Traffic,
     churn_rate: tokio::sync::watch::Sender<f64>,
     metrics: metrics_api::MetricsApi,
     shutdown: CancellationToken,
@@ -216,7 +216,7 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Run
     let ctx = Arc::new(SimContext {
         store,
         faults: Faults::new(),
-        usage: usage::Usage::default(),
+        traffic: traffic::Traffic::default(),
         churn_rate,
         metrics: metrics_api::MetricsApi::new(),
         shutdown: shutdown.clone(),

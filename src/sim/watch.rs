@@ -47,7 +47,7 @@ struct Watch {
     /// Whether the first Table (with column definitions) went out.
     columns_sent: bool,
     /// Counted in `/_sim/state` while the watch runs.
-    _open: super::usage::OpenWatch,
+    _open: super::traffic::OpenWatch,
 }
 
 /// Starts a watch and returns the streaming response.
@@ -60,7 +60,7 @@ pub fn serve(
 ) -> HttpResponse {
     let (tx, rx) = mpsc::channel::<Chunk>(32);
     let watch = Watch {
-        _open: ctx.usage.open_watch(),
+        _open: ctx.traffic.open_watch(),
         ctx,
         resource,
         namespace,

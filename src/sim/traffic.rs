@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
 
-/// Request and watch counters since the simulator started (`/_sim/state` → `usage`).
+/// Request and watch counters since the simulator started (`/_sim/state` → `traffic`).
 #[derive(Debug, Default)]
-pub struct Usage {
+pub struct Traffic {
     lists: AtomicU64,
     watches: AtomicU64,
     gets: AtomicU64,
@@ -26,7 +26,7 @@ impl Drop for OpenWatch {
     }
 }
 
-impl Usage {
+impl Traffic {
     /// Counts one `/api/v1/…` request of `verb` (as the authorizer names verbs).
     pub fn request(&self, verb: &str) {
         let counter = match verb {
@@ -70,15 +70,15 @@ mod tests {
 
     #[test]
     fn counts_requests_by_verb_and_open_watches_until_dropped() {
-        let usage = Usage::default();
+        let traffic = Traffic::default();
         for verb in ["list", "watch", "get", "patch", "create"] {
-            usage.request(verb);
+            traffic.request(verb);
         }
-        let first = usage.open_watch();
-        let second = usage.open_watch();
-        assert_eq!(usage.summary()["openWatches"], 2);
+        let first = traffic.open_watch();
+        let second = traffic.open_watch();
+        assert_eq!(traffic.summary()["openWatches"], 2);
         drop(first);
-        let s = usage.summary();
+        let s = traffic.summary();
         assert_eq!(
             (
                 s["requests"].as_u64(),
@@ -93,6 +93,6 @@ mod tests {
         );
         assert_eq!(s["openWatches"], 1);
         drop(second);
-        assert_eq!(usage.summary()["openWatches"], 0);
+        assert_eq!(traffic.summary()["openWatches"], 0);
     }
 }
