@@ -5,7 +5,6 @@
 //! informer never materialises whole `Pod` objects. They implement `kube::Resource`
 //! (core/v1 `pods` and `nodes`) so `kube::Api` and `kube_runtime::watcher` accept them.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
@@ -217,23 +216,25 @@ pub struct NodeStatusFields {
     pub conditions: Vec<ConditionFields>,
 }
 
-macro_rules! core_v1_resource {
-    ($ty:ty, $kind:literal, $plural:literal, $scope:ty) => {
+/// `kube::Resource` for a slim type: its API group and version, kind, plural and scope,
+/// with no dynamic type (the same for the metrics API's types in `usage`).
+macro_rules! slim_resource {
+    ($ty:ty, $group:literal, $version:literal, $kind:literal, $plural:literal, $scope:ty) => {
         impl kube::Resource for $ty {
             type DynamicType = ();
             type Scope = $scope;
 
-            fn kind(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($kind)
+            fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+                std::borrow::Cow::Borrowed($kind)
             }
-            fn group(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("")
+            fn group(_: &()) -> std::borrow::Cow<'_, str> {
+                std::borrow::Cow::Borrowed($group)
             }
-            fn version(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("v1")
+            fn version(_: &()) -> std::borrow::Cow<'_, str> {
+                std::borrow::Cow::Borrowed($version)
             }
-            fn plural(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($plural)
+            fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+                std::borrow::Cow::Borrowed($plural)
             }
             fn meta(&self) -> &ObjectMeta {
                 &self.metadata
@@ -244,15 +245,20 @@ macro_rules! core_v1_resource {
         }
     };
 }
+pub(crate) use slim_resource;
 
-core_v1_resource!(
+slim_resource!(
     PodFields,
+    "",
+    "v1",
     "Pod",
     "pods",
     k8s_openapi::NamespaceResourceScope
 );
-core_v1_resource!(
+slim_resource!(
     NodeFields,
+    "",
+    "v1",
     "Node",
     "nodes",
     k8s_openapi::ClusterResourceScope

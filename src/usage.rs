@@ -8,7 +8,6 @@
 //! Without metrics-server (404), with it down (503) or without RBAC on it (403), the
 //! wall works as before: the status says why there is no usage, logged once per change.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -412,41 +411,18 @@ pub struct NodeMetrics {
     pub usage: ResourceUsage,
 }
 
-macro_rules! metrics_resource {
-    ($ty:ty, $kind:literal, $plural:literal, $scope:ty) => {
-        impl kube::Resource for $ty {
-            type DynamicType = ();
-            type Scope = $scope;
-            fn kind(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($kind)
-            }
-            fn group(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("metrics.k8s.io")
-            }
-            fn version(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("v1beta1")
-            }
-            fn plural(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($plural)
-            }
-            fn meta(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-            fn meta_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-        }
-    };
-}
-
-metrics_resource!(
+crate::slim::slim_resource!(
     PodMetrics,
+    "metrics.k8s.io",
+    "v1beta1",
     "PodMetrics",
     "pods",
     k8s_openapi::NamespaceResourceScope
 );
-metrics_resource!(
+crate::slim::slim_resource!(
     NodeMetrics,
+    "metrics.k8s.io",
+    "v1beta1",
     "NodeMetrics",
     "nodes",
     k8s_openapi::ClusterResourceScope
