@@ -74,6 +74,8 @@ pub struct Change {
     pub diff: Diff,
     /// When it entered the cache (for the fan-out latency metric).
     pub published: std::time::Instant,
+    /// The cluster's name, on walls of several clusters (JSON events then carry it).
+    pub cluster: Option<Arc<str>>,
     pub(crate) frames: Frames,
 }
 
@@ -135,6 +137,9 @@ pub struct Snapshot {
     pub pods: Vec<Arc<PodView>>,
     /// API server health.
     pub apiserver: ApiStatus,
+    /// The cluster's name, on walls of several clusters only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Arc<str>>,
 }
 
 fn display<S: serde::Serializer, T: fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -266,6 +271,7 @@ struct State {
     scopes: BTreeMap<Scope, ScopeState>,
     next_generation: u64,
     status: ApiStatus,
+    cluster: Option<Arc<str>>,
 }
 
 /// The shared cache; see the module docs for its locking discipline.
@@ -290,10 +296,17 @@ impl Cache {
                 scopes: BTreeMap::new(),
                 next_generation: 1,
                 status: ApiStatus::ok(),
+                cluster: None,
             }),
             tx,
             metrics,
         }
+    }
+
+    /// Names the cluster this cache mirrors: from then on its snapshots and JSON events
+    /// carry `"cluster"`, so a tool reading several clusters' streams can tell them apart.
+    pub fn name_cluster(&self, name: Arc<str>) {
+        self.state.write().cluster = Some(name);
     }
 
     /// The metrics this cache updates.
@@ -621,6 +634,7 @@ impl Cache {
             seq: st.seq,
             diff,
             published: std::time::Instant::now(),
+            cluster: st.cluster.clone(),
             frames: Frames::default(),
         });
         if st.ring.len() == RING_CAPACITY {
@@ -664,6 +678,7 @@ fn snapshot_of(st: &State, filter: &Filter) -> Snapshot {
             .map(|e| e.view.clone())
             .collect(),
         apiserver: st.status.clone(),
+        cluster: st.cluster.clone(),
     }
 }
 

@@ -110,32 +110,40 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
         seq: change.seq,
     };
     let (event, data) = match (&change.diff, format) {
-        (Diff::Status(status), _) => ("status", serde_json::to_string(status)),
+        (Diff::Status(status), Format::Json) => (
+            "status",
+            serde_json::to_value(status).and_then(|v| json_data(change, v)),
+        ),
+        (Diff::Status(status), Format::Html) => ("status", serde_json::to_string(status)),
         (Diff::Pod { old, new }, Format::Json) => match new.as_ref().filter(|_| !as_delete) {
             Some(p) => (
                 "upsert",
-                serde_json::to_string(&json!({"kind": "Pod", "object": p})),
+                json_data(change, json!({"kind": "Pod", "object": p})),
             ),
             None => {
                 let p = old.as_ref().or(new.as_ref());
                 let (ns, name) = p.map_or((None, None), |p| (Some(&*p.namespace), Some(&p.name)));
                 (
                     "delete",
-                    serde_json::to_string(&json!({"kind": "Pod", "namespace": ns, "name": name})),
+                    json_data(
+                        change,
+                        json!({"kind": "Pod", "namespace": ns, "name": name}),
+                    ),
                 )
             }
         },
         (Diff::Node { old, new }, Format::Json) => match new.as_ref().filter(|_| !as_delete) {
             Some(n) => (
                 "upsert",
-                serde_json::to_string(&json!({"kind": "Node", "object": n})),
+                json_data(change, json!({"kind": "Node", "object": n})),
             ),
             None => {
                 let name = old.as_ref().or(new.as_ref()).map(|n| &*n.name);
                 (
                     "delete",
-                    serde_json::to_string(
-                        &json!({"kind": "Node", "namespace": null, "name": name}),
+                    json_data(
+                        change,
+                        json!({"kind": "Node", "namespace": null, "name": name}),
                     ),
                 )
             }
@@ -195,6 +203,14 @@ fn rendered(html: Result<String, askama::Error>) -> String {
         tracing::error!(error = %e, "cannot render a fragment");
         String::new()
     })
+}
+
+/// The JSON of an `/api/events` event; on a wall of several clusters it names the cluster.
+fn json_data(change: &Change, mut data: serde_json::Value) -> serde_json::Result<String> {
+    if let (Some(cluster), Some(fields)) = (&change.cluster, data.as_object_mut()) {
+        fields.insert("cluster".to_owned(), cluster.as_ref().into());
+    }
+    serde_json::to_string(&data)
 }
 
 fn pod_id(p: &crate::view::PodView) -> String {

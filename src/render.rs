@@ -299,6 +299,7 @@ pub fn page(snap: &Snapshot, ctx: &PageContext<'_>) -> Result<String, askama::Er
             nodes: Vec::new(),
             pods: Vec::new(),
             apiserver: snap.apiserver.clone(),
+            cluster: snap.cluster.clone(),
         };
         (
             String::new(),
@@ -417,6 +418,7 @@ mod tests {
                 apiserver: "ok",
                 message: String::new(),
             },
+            cluster: None,
         }
     }
 

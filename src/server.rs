@@ -222,6 +222,10 @@ pub async fn start_clusters(
         let usage = Arc::new(Usage::new(cluster.options.usage_interval));
         let mut info = cluster.options.cluster;
         info.several = several;
+        if several {
+            // A tool reading several clusters' streams tells them apart by this name.
+            cache.name_cluster(Arc::from(&*info.name));
+        }
         // Every log line of this cluster's watches and polls names it.
         let span = tracing::info_span!("cluster", name = %info.name);
         span.in_scope(|| {

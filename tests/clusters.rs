@@ -99,6 +99,11 @@ async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
     let (_, b) = get_json(&http, &format!("{base}/clusters/b/api/snapshot")).await;
     let (_, root) = get_json(&http, &format!("{base}/api/snapshot")).await;
     assert_eq!(a["epoch"], root["epoch"], "/ is cluster a");
+    assert_eq!(
+        a["cluster"], "a",
+        "several clusters: a snapshot names its cluster"
+    );
+    assert_eq!(b["cluster"], "b");
     assert_ne!(a["epoch"], b["epoch"], "an epoch per cluster");
     assert_ne!(
         pod_names(&a),
@@ -212,6 +217,15 @@ async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
         },
     )
     .await;
+    // Every event of a cluster's JSON stream names the cluster too.
+    let stream = http
+        .get(format!("{base}/clusters/a/api/events"))
+        .send()
+        .await
+        .expect("SSE connect");
+    let mut events = common::SseClient::from_response(stream);
+    let reset = events.until("a's reset", |e| e.event == "reset").await;
+    assert_eq!(reset.json()["cluster"], "a");
     let kube_a = kube::Client::try_from(sim_a.kube_config()).expect("client");
     let pod: Pod = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",
@@ -223,6 +237,12 @@ async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
         .create(&PostParams::default(), &pod)
         .await
         .expect("create in a");
+    let upsert = events
+        .until("the new pod's upsert", |e| {
+            e.event == "upsert" && e.json()["object"]["name"] == "while-b-is-down"
+        })
+        .await;
+    assert_eq!(upsert.json()["cluster"], "a");
     eventually("a still live", || async {
         let (_, a) = get_json(
             &http,
