@@ -78,8 +78,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::get().to(overlay::pod_link),
     )
     .route("/link/node/{name}", web::get().to(overlay::node_link))
-    .route("/static/overlay.js", web::get().to(overlay::script))
-    .route("/static/overlay.css", web::get().to(overlay::style));
+    .route("/static/overlay.js", web::get().to(assets::overlay_script))
+    .route("/static/overlay.css", web::get().to(assets::overlay_style));
 }
 
 /// The headers every response carries.

@@ -1,14 +1,11 @@
 //! What the wall shows over the watched state: live usage (`GET /api/usage`) and
 //! click-through links (`GET /link/pod/{namespace}/{name}`, `GET /link/node/{name}`,
-//! redirecting to the expanded `--link-template`), and the script and style that draw them.
+//! redirecting to the expanded `--link-template`); `assets` serves the script that draws them.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 
 use super::{AppState, json_error};
-
-const SCRIPT: &str = include_str!("../../static/overlay.js");
-const STYLE: &str = include_str!("../../static/overlay.css");
 
 /// `GET /api/usage`: the last usage poll, encoded once per poll.
 pub async fn usage(state: web::Data<AppState>) -> HttpResponse {
@@ -43,20 +40,4 @@ fn redirect(link: Option<String>, flag: &str) -> HttpResponse {
             &format!("no links configured: start podwall with {flag}"),
         ),
     }
-}
-
-/// `/static/overlay.js`.
-pub async fn script() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .body(SCRIPT)
-}
-
-/// `/static/overlay.css`.
-pub async fn style() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .body(STYLE)
 }
