@@ -571,19 +571,31 @@ mod tests {
         assert_eq!(all.as_ptr(), again.as_ptr(), "encoded once, shared");
     }
 
+    /// An unfiltered stream on `cache` holding the only slot of its own `ClientSlots`.
+    fn unfiltered_stream(
+        cache: &Arc<Cache>,
+        format: Format,
+        shutdown: CancellationToken,
+    ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+        let slot = ClientSlots::new(1).try_acquire(cache).expect("a free slot");
+        client_stream(slot, Filter::default(), format, None, shutdown)
+    }
+
+    /// Reads past a fresh stream's `retry:` hint and its reset.
+    async fn skip_start<S>(stream: &mut S, what: &str)
+    where
+        S: Stream<Item = Result<Bytes, Infallible>> + Unpin,
+    {
+        for _ in 0..2 {
+            stream.next().await.and_then(Result::ok).expect(what);
+        }
+    }
+
     #[tokio::test]
     async fn a_lagging_client_gets_a_reset_not_a_growing_queue() {
         let cache = Arc::new(Cache::new(Arc::default()));
         let token = CancellationToken::new();
-        let stream = client_stream(
-            ClientSlots::new(1)
-                .try_acquire(&cache)
-                .expect("a free slot"),
-            Filter::default(),
-            Format::Json,
-            None,
-            token.clone(),
-        );
+        let stream = unfiltered_stream(&cache, Format::Json, token.clone());
         let mut stream = std::pin::pin!(stream);
         let retry = stream
             .next()
@@ -623,13 +635,7 @@ mod tests {
         );
         let mut stream = std::pin::pin!(stream);
         assert!(slots.try_acquire(&cache).is_none(), "one slot, taken");
-        for _ in 0..2 {
-            stream
-                .next()
-                .await
-                .and_then(Result::ok)
-                .expect("retry, reset");
-        }
+        skip_start(&mut stream, "retry, reset").await;
         let mut flood = 0..;
         let mut overflow = |cache: &Cache| {
             for i in flood.by_ref().take(CHANNEL_CAPACITY + 1) {
@@ -666,23 +672,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_busy_stream_sends_the_first_change_at_once_then_one_batch_per_tick() {
         let cache = Arc::new(Cache::new(Arc::default()));
-        let stream = client_stream(
-            ClientSlots::new(1)
-                .try_acquire(&cache)
-                .expect("a free slot"),
-            Filter::default(),
-            Format::Json,
-            None,
-            CancellationToken::new(),
-        );
+        let stream = unfiltered_stream(&cache, Format::Json, CancellationToken::new());
         let mut stream = std::pin::pin!(stream);
-        for _ in 0..2 {
-            stream
-                .next()
-                .await
-                .and_then(Result::ok)
-                .expect("retry and reset");
-        }
+        skip_start(&mut stream, "retry and reset").await;
         let started = tokio::time::Instant::now();
         cache.upsert_pod(&PODS, pod("first", "n1"));
         let first = stream.next().await.and_then(Result::ok).expect("a frame");
@@ -715,23 +707,9 @@ mod tests {
     async fn an_idle_stream_gets_a_ping_every_keep_alive_period() {
         let cache = Arc::new(Cache::new(Arc::default()));
         let token = CancellationToken::new();
-        let stream = client_stream(
-            ClientSlots::new(1)
-                .try_acquire(&cache)
-                .expect("a free slot"),
-            Filter::default(),
-            Format::Html,
-            None,
-            token.clone(),
-        );
+        let stream = unfiltered_stream(&cache, Format::Html, token.clone());
         let mut stream = std::pin::pin!(stream);
-        for _ in 0..2 {
-            stream
-                .next()
-                .await
-                .and_then(Result::ok)
-                .expect("retry and reset");
-        }
+        skip_start(&mut stream, "retry and reset").await;
         let started = tokio::time::Instant::now();
         let ping = stream.next().await.and_then(Result::ok).expect("a ping");
         assert_eq!(text(&ping), ": ping\n\n");
