@@ -621,10 +621,19 @@ impl Cache {
     ) -> (broadcast::Receiver<Arc<Change>>, Start) {
         let st = self.state.read();
         let rx = self.tx.subscribe();
-        if let Some(replay) = resume.and_then(|p| replay_after(&st, p)) {
-            return (rx, Start::Replay(replay));
-        }
-        (rx, Start::Reset(snapshot_of(&st, filter)))
+        (rx, start_of(&st, filter, resume))
+    }
+
+    /// Where a client starts: a replay of the changes after `resume` when that position
+    /// is in this epoch and still in the ring, else a reset. Every change published
+    /// before this call is in it.
+    pub fn start(&self, filter: &Filter, resume: Option<Position>) -> Start {
+        start_of(&self.state.read(), filter, resume)
+    }
+
+    /// Every change from now on, as it is published.
+    pub fn changes(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.tx.subscribe()
     }
 
     fn publish(&self, st: &mut State, diff: Diff) {
@@ -679,6 +688,13 @@ fn snapshot_of(st: &State, filter: &Filter) -> Snapshot {
             .collect(),
         apiserver: st.status.clone(),
         cluster: st.cluster.clone(),
+    }
+}
+
+fn start_of(st: &State, filter: &Filter, resume: Option<Position>) -> Start {
+    match resume.and_then(|p| replay_after(st, p)) {
+        Some(replay) => Start::Replay(replay),
+        None => Start::Reset(snapshot_of(st, filter)),
     }
 }
 

@@ -20,14 +20,14 @@ use tokio::sync::broadcast::{
 };
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::{Batch, Feed};
 use crate::cache::{Cache, Change, Diff, Position, Snapshot, Start};
+use crate::deflate::{self, Effort, Segment};
 use crate::filter::Filter;
 use crate::render;
 
 /// How often an idle stream gets a `: ping` comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// The reconnect delay suggested to EventSource clients.
-const RETRY_MS: u64 = 2000;
 
 /// Which encoding a stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,32 +238,78 @@ fn frame(id: &str, event: &str, data: &str) -> Bytes {
     Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))
 }
 
-/// Largest piece of a frame handed to the HTTP layer at once.
-const WRITE_CHUNK: usize = 8 * 1024;
+/// How much the HTTP layer buffers before it writes (`server.rs`).
+pub const HTTP_WRITE_BUFFER: usize = 4 * 1024;
 
-/// How long a busy stream gathers changes before handing them on. The first change after
-/// a quiet spell goes out at once; while changes keep coming, a client wakes once per tick
-/// and writes everything since in one go, instead of waking (and writing) once per change:
-/// at 500 changes/s that is 10 wake-ups per client per second instead of 500, which is
-/// what lets two cores serve 10,000 clients. Costs at most one tick of latency.
-pub const COALESCE: Duration = Duration::from_millis(100);
+/// Largest piece of a frame handed to the HTTP layer at once: what it buffered (under
+/// [`HTTP_WRITE_BUFFER`]), one piece and its chunk framing fit the connection's initial
+/// 8 KiB write buffer, so that buffer never grows, whatever the size of a reset.
+const WRITE_CHUNK: usize = HTTP_WRITE_BUFFER - 96;
+
+pub use crate::batch::COALESCE;
 
 /// How long after a lag-reset a second lag disconnects the client instead: a client
 /// that cannot keep up even right after a fresh snapshot only wastes resets.
 const SLOW_WINDOW: Duration = Duration::from_secs(30);
 
-/// What every stream of a server shares: the connected-client limit (`--max-clients`)
-/// and the latest unfiltered reset frame per format, so a connect storm encodes the
-/// snapshot once per change, not once per client.
+/// How a stream's bytes go on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// As they are.
+    Identity,
+    /// `Content-Encoding: deflate`, from segments compressed once and shared
+    /// (see [`crate::deflate`]).
+    Deflate,
+}
+
+impl Encoding {
+    /// The encoding for a request's `Accept-Encoding` header (browsers all accept deflate).
+    pub fn negotiate(accept_encoding: Option<&str>) -> Self {
+        if accept_encoding.is_some_and(deflate::accepted) {
+            Self::Deflate
+        } else {
+            Self::Identity
+        }
+    }
+}
+
+/// What every stream of a server's cluster shares: the connected-client limit
+/// (`--max-clients`), the change batches, and the latest unfiltered reset frame per
+/// format, so a connect storm encodes (and compresses) the snapshot once per change, not
+/// once per client. One per cache.
 #[derive(Debug, Clone)]
 pub struct ClientSlots {
     used: Arc<AtomicUsize>,
     max: usize,
     resets: Arc<LatestResets>,
+    feed: Arc<OnceLock<Feed>>,
 }
 
-/// The latest unfiltered reset frame and its position, per [`Format`].
-type LatestResets = parking_lot::Mutex<[Option<(Position, Bytes)>; 2]>;
+/// The latest unfiltered reset, per [`Format`].
+type LatestResets = parking_lot::Mutex<[Option<Arc<Reset>>; 2]>;
+
+/// A reset frame, and its compressed form once a client asked for it.
+#[derive(Debug)]
+struct Reset {
+    position: Position,
+    plain: Bytes,
+    deflated: OnceLock<Segment>,
+}
+
+impl Reset {
+    fn new(snap: &Snapshot, format: Format) -> Self {
+        Self {
+            position: snap.position(),
+            plain: reset_frame(snap, format),
+            deflated: OnceLock::new(),
+        }
+    }
+
+    fn deflated(&self) -> &Segment {
+        self.deflated
+            .get_or_init(|| Segment::compress(&self.plain, Effort::Fast))
+    }
+}
 
 impl ClientSlots {
     /// Room for `max` concurrent streams.
@@ -272,6 +318,7 @@ impl ClientSlots {
             used: Arc::default(),
             max,
             resets: Arc::default(),
+            feed: Arc::default(),
         }
     }
 
@@ -295,21 +342,22 @@ impl ClientSlots {
         })
     }
 
-    /// The reset frame of `snap`, shared when the filter is empty.
-    fn reset_frame(&self, snap: &Snapshot, filter: &Filter, format: Format) -> Bytes {
+    /// The batches of `cache`, gathered from the first stream on.
+    fn batches(&self, cache: &Cache) -> broadcast::Receiver<Arc<Batch>> {
+        self.feed.get_or_init(|| Feed::start(cache)).subscribe()
+    }
+
+    /// The reset of `snap`, shared when the filter is empty.
+    fn reset(&self, snap: &Snapshot, filter: &Filter, format: Format) -> Arc<Reset> {
         if !filter.is_empty() {
-            return reset_frame(snap, format);
+            return Arc::new(Reset::new(snap, format));
         }
         let position = snap.position();
         let mut resets = self.resets.lock();
         let cell = &mut resets[format as usize];
         match cell {
-            Some((at, bytes)) if *at == position => bytes.clone(),
-            _ => {
-                let bytes = reset_frame(snap, format);
-                *cell = Some((position, bytes.clone()));
-                bytes
-            }
+            Some(reset) if reset.position == position => reset.clone(),
+            _ => cell.insert(Arc::new(Reset::new(snap, format))).clone(),
         }
     }
 }
@@ -327,23 +375,53 @@ impl Drop for ClientSlot {
     }
 }
 
+/// What every stream sends on its own account.
+#[derive(Debug, Clone, Copy)]
+enum Own {
+    /// The reconnect delay suggested to EventSource clients.
+    Retry,
+    /// Keeps an idle connection (and the proxies on its way) open.
+    Ping,
+}
+
+impl Own {
+    fn plain(self) -> &'static [u8] {
+        match self {
+            Self::Retry => b"retry: 2000\n\n",
+            Self::Ping => b": ping\n\n",
+        }
+    }
+
+    /// The piece as stored deflate blocks, made once.
+    fn stored(self) -> &'static Segment {
+        static STORED: [OnceLock<Segment>; 2] = [const { OnceLock::new() }; 2];
+        STORED[self as usize].get_or_init(|| Segment::stored(self.plain()))
+    }
+}
+
 struct ClientState {
     cache: Arc<Cache>,
     filter: Filter,
     format: Format,
-    rx: broadcast::Receiver<Arc<Change>>,
+    rx: broadcast::Receiver<Arc<Batch>>,
+    /// The last change this client has: sent, or in its reset.
+    sent: u64,
+    /// Wire bytes for the HTTP layer, in order.
     pending: std::collections::VecDeque<Bytes>,
+    /// The client's zlib stream, when it accepted `deflate`.
+    deflate: Option<deflate::Stream>,
+    /// When the oldest change queued since the last write entered the cache.
+    oldest_unsent: Option<std::time::Instant>,
     ping: tokio::time::Interval,
-    /// While changes keep coming: when to gather the next batch.
-    next_batch: Option<tokio::time::Instant>,
     last_lag: Option<tokio::time::Instant>,
+    ended: bool,
     shutdown: CancellationToken,
     slot: ClientSlot,
 }
 
 /// The SSE body of one client: a `retry:` hint, a reset or the missed changes, then every
-/// visible change as it happens, `: ping` when idle; ends when `shutdown` is cancelled or
-/// the client lags twice within [`SLOW_WINDOW`].
+/// visible change, one write per batch, `: ping` when idle; ends when `shutdown` is
+/// cancelled or the client lags twice within [`SLOW_WINDOW`].
 ///
 /// Memory per client is bounded: a broadcast receiver (a cursor, not a queue), the
 /// start frames (shared `Bytes` handles, except a filtered reset), and what the socket
@@ -353,49 +431,68 @@ pub fn client_stream(
     slot: ClientSlot,
     filter: Filter,
     format: Format,
+    encoding: Encoding,
     resume: Option<Position>,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
     let cache = slot.cache.clone();
-    let (rx, start) = cache.subscribe(&filter, resume);
-    let mut pending = std::collections::VecDeque::new();
-    pending.push_back(Bytes::from(format!("retry: {RETRY_MS}\n\n")));
-    match start {
-        Start::Reset(snap) => {
-            cache.metrics().resets_sent.inc();
-            pending.push_back(slot.slots.reset_frame(&snap, &filter, format));
-        }
-        Start::Replay(changes) => {
-            pending.extend(changes.iter().filter_map(|c| frame_for(c, &filter, format)))
-        }
-    }
-    let state = ClientState {
+    // Batches first, then the start: every change is in one or the other (or both, and
+    // then skipped in the batch).
+    let rx = slot.slots.batches(&cache);
+    let start = cache.start(&filter, resume);
+    let mut st = ClientState {
         slot,
         cache,
         filter,
         format,
         rx,
-        pending,
+        sent: 0,
+        pending: std::collections::VecDeque::new(),
+        deflate: None,
+        oldest_unsent: None,
         ping: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
-        next_batch: None,
         last_lag: None,
+        ended: false,
         shutdown,
     };
-    futures::stream::unfold(state, |mut st| async move {
-        let mut bytes = next_frame(&mut st).await?;
+    if encoding == Encoding::Deflate {
+        st.deflate = Some(deflate::Stream::default());
+        st.pending.push_back(deflate::Stream::header());
+    }
+    st.push_static(Own::Retry);
+    match start {
+        Start::Reset(snap) => st.push_reset(&snap),
+        Start::Replay(changes) => {
+            st.sent = resume.map_or(0, |p| p.seq);
+            st.take_changes(&changes);
+        }
+    }
+    st.oldest_unsent = None;
+    futures::stream::unfold(st, |mut st| async move {
+        let next = if st.ended {
+            None
+        } else {
+            next_bytes(&mut st).await
+        };
+        let mut bytes = match next {
+            Some(bytes) => bytes,
+            None => {
+                st.ended = true;
+                // A complete zlib body: the client's decoder sees a clean end.
+                st.deflate.take()?.finish()
+            }
+        };
         if bytes.len() > WRITE_CHUNK {
             // Zero-copy slices: the HTTP layer's per-connection buffer stays near its own
             // limit instead of growing to the largest frame (a reset) and keeping it.
             let rest = bytes.split_off(WRITE_CHUNK);
             st.pending.push_front(rest);
-        } else {
-            st.cache.metrics().frames_sent.inc();
         }
         Some((Ok(bytes), st))
     })
 }
 
-async fn next_frame(st: &mut ClientState) -> Option<Bytes> {
+async fn next_bytes(st: &mut ClientState) -> Option<Bytes> {
     loop {
         if st.shutdown.is_cancelled() {
             return None;
@@ -403,108 +500,164 @@ async fn next_frame(st: &mut ClientState) -> Option<Bytes> {
         if let Some(bytes) = st.pending.pop_front() {
             return Some(bytes);
         }
-        if let Some(at) = st.next_batch {
-            // Busy: sleep through the tick without listening, then take all that came.
-            tokio::select! {
-                biased;
-                _ = st.shutdown.cancelled() => return None,
-                _ = tokio::time::sleep_until(at) => {}
-            }
-            if !gather(st)? {
-                st.next_batch = None;
-            }
-            continue;
-        }
         tokio::select! {
             biased;
             _ = st.shutdown.cancelled() => return None,
-            received = st.rx.recv() => match received {
-                Ok(change) => {
-                    if let Some(bytes) = frame_for(&change, &st.filter, st.format) {
-                        st.cache
-                            .metrics()
-                            .fanout_latency
-                            .observe(change.published.elapsed().as_secs_f64());
-                        st.ping.reset();
-                        st.next_batch = Some(tokio::time::Instant::now() + COALESCE);
-                        return Some(bytes);
+            received = st.rx.recv() => {
+                match received {
+                    Ok(batch) => st.take(&batch)?,
+                    Err(RecvError::Lagged(_)) => st.lagged()?,
+                    Err(RecvError::Closed) => return None,
+                }
+                // Batches already waiting go out in the same write.
+                loop {
+                    match st.rx.try_recv() {
+                        Ok(batch) => st.take(&batch)?,
+                        Err(TryRecvError::Lagged(_)) => st.lagged()?,
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                     }
                 }
-                Err(RecvError::Lagged(missed)) => lagged(st, missed)?,
-                Err(RecvError::Closed) => return None,
-            },
-            _ = st.ping.tick() => return Some(Bytes::from_static(b": ping\n\n")),
-        }
-    }
-}
-
-/// Queues the frames of every change waiting in the channel; whether there were any.
-/// `None` ends the stream (the cache is gone, or the client is too slow).
-fn gather(st: &mut ClientState) -> Option<bool> {
-    let mut oldest = None;
-    let mut any = false;
-    loop {
-        match st.rx.try_recv() {
-            Ok(change) => {
-                any = true;
-                if let Some(bytes) = frame_for(&change, &st.filter, st.format) {
-                    oldest.get_or_insert(change.published);
-                    st.pending.push_back(bytes);
+                if let Some(published) = st.oldest_unsent.take() {
+                    // One observation per write, of its oldest change: the histogram
+                    // takes a lock, and a lock per change per client would contend.
+                    st.cache
+                        .metrics()
+                        .fanout_latency
+                        .observe(published.elapsed().as_secs_f64());
+                    st.ping.reset();
                 }
             }
-            Err(TryRecvError::Empty) => break,
-            Err(TryRecvError::Lagged(missed)) => {
-                lagged(st, missed)?;
-                break;
-            }
-            Err(TryRecvError::Closed) => return None,
+            _ = st.ping.tick() => st.push_static(Own::Ping),
         }
     }
-    if let Some(published) = oldest {
-        // One observation per write, of its oldest change: the histogram takes a lock,
-        // and a lock per change per client is what coalescing is here to avoid.
-        st.cache
-            .metrics()
-            .fanout_latency
-            .observe(published.elapsed().as_secs_f64());
-        st.ping.reset();
-    }
-    st.next_batch = Some(tokio::time::Instant::now() + COALESCE);
-    Some(any)
 }
 
-/// The client fell behind the channel: a fresh reset, or `None` (disconnect) when it
-/// lagged already within [`SLOW_WINDOW`].
-fn lagged(st: &mut ClientState, missed: u64) -> Option<()> {
-    let metrics = st.cache.metrics();
-    metrics.frames_dropped.inc_by(missed);
-    let now = tokio::time::Instant::now();
-    if st.last_lag.is_some_and(|at| now - at < SLOW_WINDOW) {
-        tracing::info!(
-            incident = "slow_client_disconnect",
+impl ClientState {
+    /// Queues bytes this client alone gets; deflate streams carry them as stored
+    /// blocks (no compressor per client).
+    fn push_own(&mut self, plain: Bytes) {
+        let bytes = match &mut self.deflate {
+            Some(stream) => stream.send(&Segment::stored(&plain)),
+            None => plain,
+        };
+        self.pending.push_back(bytes);
+    }
+
+    fn push_static(&mut self, own: Own) {
+        let bytes = match &mut self.deflate {
+            Some(stream) => stream.send(own.stored()),
+            None => Bytes::from_static(own.plain()),
+        };
+        self.pending.push_back(bytes);
+    }
+
+    /// Queues bytes many clients share, in their shared compressed form when deflating.
+    fn push_shared<'a>(&mut self, plain: &'a Bytes, deflated: impl FnOnce() -> &'a Segment) {
+        let bytes = match &mut self.deflate {
+            Some(stream) => stream.send(deflated()),
+            None => plain.clone(),
+        };
+        self.pending.push_back(bytes);
+    }
+
+    fn push_reset(&mut self, snap: &Snapshot) {
+        let reset = self.slot.slots.reset(snap, &self.filter, self.format);
+        self.push_shared(&reset.plain, || reset.deflated());
+        self.sent = snap.seq;
+        let metrics = self.cache.metrics();
+        metrics.resets_sent.inc();
+        metrics.frames_sent.inc();
+    }
+
+    /// Queues what `batch` holds for this client; `None` ends the stream (it lost its
+    /// place and lagged again too soon).
+    fn take(&mut self, batch: &Batch) -> Option<()> {
+        if batch.after_gap() {
+            return self.lagged();
+        }
+        let Some((first, last)) = batch.seq_range() else {
+            return Some(());
+        };
+        if last <= self.sent {
+            return Some(());
+        }
+        if first > self.sent + 1 {
+            // Changes this client never saw: only a reset can put it right.
+            return self.lagged();
+        }
+        if self.filter.is_empty() && first == self.sent + 1 {
+            let format = self.format;
+            self.push_shared(batch.plain(format), || batch.deflated(format));
+            self.sent = last;
+            self.oldest_unsent
+                .get_or_insert(batch.changes()[0].published);
+            self.cache
+                .metrics()
+                .frames_sent
+                .inc_by(batch.changes().len() as u64);
+            return Some(());
+        }
+        self.take_changes(batch.changes());
+        Some(())
+    }
+
+    /// Queues the frames of the changes after `sent` this client's filter lets through.
+    fn take_changes(&mut self, changes: &[Arc<Change>]) {
+        let mut plain = bytes::BytesMut::new();
+        let mut frames = 0;
+        let after = self.sent;
+        for change in changes.iter().filter(|c| c.seq > after) {
+            self.sent = change.seq;
+            if let Some(frame) = frame_for(change, &self.filter, self.format) {
+                plain.extend_from_slice(&frame);
+                frames += 1;
+                self.oldest_unsent.get_or_insert(change.published);
+            }
+        }
+        if frames == 0 {
+            return;
+        }
+        self.cache.metrics().frames_sent.inc_by(frames);
+        let plain = plain.freeze();
+        match &mut self.deflate {
+            // A replay after a long absence is worth compressing, once.
+            Some(stream) if plain.len() > WRITE_CHUNK => {
+                let bytes = stream.send(&Segment::compress(&plain, Effort::Fast));
+                self.pending.push_back(bytes);
+            }
+            _ => self.push_own(plain),
+        }
+    }
+
+    /// The client fell behind: a fresh reset, or `None` (disconnect) when it lagged
+    /// already within [`SLOW_WINDOW`].
+    fn lagged(&mut self) -> Option<()> {
+        let metrics = self.cache.metrics().clone();
+        let now = tokio::time::Instant::now();
+        if self.last_lag.is_some_and(|at| now - at < SLOW_WINDOW) {
+            tracing::info!(
+                incident = "slow_client_disconnect",
+                "SSE client too slow even after a reset; disconnecting"
+            );
+            metrics.slow_client_disconnects.inc();
+            return None;
+        }
+        self.last_lag = Some(now);
+        // Taken after the lost batches were published, so it holds their changes.
+        let snap = self.cache.snapshot(&self.filter);
+        let missed = snap.seq.saturating_sub(self.sent);
+        tracing::debug!(
+            incident = "lag_reset",
             missed,
-            "SSE client too slow even after a reset; disconnecting"
+            "slow SSE client lagged; sending a reset"
         );
-        metrics.slow_client_disconnects.inc();
-        return None;
+        metrics.frames_dropped.inc_by(missed);
+        metrics.lagged_clients.inc();
+        // What is already queued stays: it is part of the byte stream (and a deflate
+        // stream's checksum); the reset that follows supersedes it.
+        self.push_reset(&snap);
+        Some(())
     }
-    st.last_lag = Some(now);
-    tracing::debug!(
-        incident = "lag_reset",
-        missed,
-        "slow SSE client lagged; sending a reset"
-    );
-    metrics.lagged_clients.inc();
-    metrics.resets_sent.inc();
-    let (rx, start) = st.cache.subscribe(&st.filter, None);
-    st.rx = rx;
-    // Changes queued before the reset are in it.
-    st.pending.clear();
-    if let Start::Reset(snap) = start {
-        let frame = st.slot.slots.reset_frame(&snap, &st.filter, st.format);
-        st.pending.push_back(frame);
-    }
-    Some(())
 }
 
 #[cfg(test)]
@@ -578,7 +731,14 @@ mod tests {
         shutdown: CancellationToken,
     ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
         let slot = ClientSlots::new(1).try_acquire(cache).expect("a free slot");
-        client_stream(slot, Filter::default(), format, None, shutdown)
+        client_stream(
+            slot,
+            Filter::default(),
+            format,
+            Encoding::Identity,
+            None,
+            shutdown,
+        )
     }
 
     /// Reads past a fresh stream's `retry:` hint and its reset.
@@ -592,7 +752,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_lagging_client_gets_a_reset_not_a_growing_queue() {
+    async fn a_flood_faster_than_the_batching_gets_streams_a_reset() {
         let cache = Arc::new(Cache::new(Arc::default()));
         let token = CancellationToken::new();
         let stream = unfiltered_stream(&cache, Format::Json, token.clone());
@@ -617,9 +777,31 @@ mod tests {
             &next[..80]
         );
         assert_eq!(cache.metrics().lagged_clients.get(), 1);
-        assert_eq!(cache.metrics().frames_dropped.get(), 10);
+        assert_eq!(cache.metrics().frames_dropped.get(), total as u64);
         token.cancel();
         assert!(stream.next().await.is_none(), "the stream ends on shutdown");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_more_than_the_channel_behind_gets_a_reset_not_a_growing_queue() {
+        let cache = Arc::new(Cache::new(Arc::default()));
+        let stream = unfiltered_stream(&cache, Format::Json, CancellationToken::new());
+        let mut stream = std::pin::pin!(stream);
+        skip_start(&mut stream, "retry and reset").await;
+        // One change per tick, each its own batch, while this client reads nothing.
+        let total = crate::batch::BATCH_CAPACITY + 5;
+        for i in 0..total {
+            cache.upsert_pod(&PODS, pod(&i.to_string(), "n1"));
+            tokio::time::sleep(COALESCE).await;
+        }
+        let next = stream.next().await.and_then(Result::ok).expect("a frame");
+        let next = text(&next);
+        assert!(
+            next.contains("event: reset") && next.contains(&format!("-{total}\n")),
+            "{}",
+            &next[..80]
+        );
+        assert_eq!(cache.metrics().lagged_clients.get(), 1);
     }
 
     #[tokio::test]
@@ -630,6 +812,7 @@ mod tests {
             slots.try_acquire(&cache).expect("a free slot"),
             Filter::default(),
             Format::Json,
+            Encoding::Identity,
             None,
             CancellationToken::new(),
         );
@@ -687,15 +870,15 @@ mod tests {
         for name in ["b", "c", "d"] {
             cache.upsert_pod(&PODS, pod(name, "n1"));
         }
+        let rest = stream.next().await.and_then(Result::ok).expect("a write");
         for name in ["b", "c", "d"] {
-            let frame = stream.next().await.and_then(Result::ok).expect("a frame");
-            assert!(text(&frame).contains(&format!("\"name\":\"{name}\"")));
-            assert_eq!(
-                started.elapsed(),
-                COALESCE,
-                "the rest waits for the tick, together"
-            );
+            assert!(text(&rest).contains(&format!("\"name\":\"{name}\"")));
         }
+        assert_eq!(
+            started.elapsed(),
+            COALESCE,
+            "the rest waits for the tick, and goes in one write"
+        );
         let metrics = cache.metrics().encode().expect("metrics");
         assert!(
             metrics.contains("podwall_fanout_latency_seconds_count 2\n"),
@@ -728,5 +911,62 @@ mod tests {
             KEEP_ALIVE,
             "a sent frame restarts the idle timer"
         );
+    }
+    #[tokio::test]
+    async fn a_deflate_stream_carries_exactly_what_the_identity_stream_does() {
+        let cache = Arc::new(Cache::new(Arc::default()));
+        cache.upsert_pod(&PODS, pod("before", "n1"));
+        let resume = cache.position();
+        cache.upsert_pod(&PODS, pod("missed", "n2"));
+        let slots = ClientSlots::new(16);
+        let token = CancellationToken::new();
+        let (on_n1, _) = Filter::from_query("node=n1").expect("filter");
+        let mut pairs = Vec::new();
+        for (filter, resume) in [
+            (Filter::default(), None),
+            (on_n1, None),
+            (Filter::default(), Some(resume)),
+        ] {
+            let pair = [Encoding::Identity, Encoding::Deflate].map(|encoding| {
+                let stream = client_stream(
+                    slots.try_acquire(&cache).expect("a free slot"),
+                    filter.clone(),
+                    Format::Html,
+                    encoding,
+                    resume,
+                    token.clone(),
+                );
+                tokio::spawn(
+                    stream
+                        .map(|piece| piece.expect("infallible").to_vec())
+                        .concat(),
+                )
+            });
+            pairs.push(pair);
+        }
+        for round in 0..3 {
+            for (i, node) in ["n1", "n2", "n1"].into_iter().enumerate() {
+                cache.upsert_pod(&PODS, pod(&format!("p{round}-{i}"), node));
+            }
+            tokio::time::sleep(COALESCE * 2).await;
+        }
+        cache.upsert_pod(&PODS, pod("p0-0", "n2"));
+        tokio::time::sleep(COALESCE * 2).await;
+        token.cancel();
+        for [identity, deflated] in pairs {
+            let identity = identity.await.expect("the identity stream");
+            let deflated = deflated.await.expect("the deflate stream");
+            assert!(String::from_utf8_lossy(&identity).contains("event: upsert"));
+            let mut inflated = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::ZlibDecoder::new(&deflated[..]),
+                &mut inflated,
+            )
+            .expect("a complete zlib stream with a valid checksum");
+            assert_eq!(
+                String::from_utf8_lossy(&inflated),
+                String::from_utf8_lossy(&identity)
+            );
+        }
     }
 }

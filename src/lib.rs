@@ -4,8 +4,10 @@
 //! as shared SSE frames, `web` serves pages and APIs; `sim` is a simulated API server.
 
 pub mod api_client;
+pub mod batch;
 pub mod cache;
 pub mod cluster;
+pub mod deflate;
 pub mod demo;
 pub mod filter;
 pub mod heap;

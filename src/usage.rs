@@ -238,6 +238,9 @@ pub fn spawn(
                     _ => usage.interval.saturating_mul(UNAVAILABLE_BACKOFF),
                 };
                 usage.publish(report);
+                // A big cluster's metrics list is tens of MB decoded at once; without a
+                // trim glibc keeps those pages and the RSS carries them between polls.
+                crate::heap::release_free_memory();
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(wait) => {}

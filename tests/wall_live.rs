@@ -228,3 +228,59 @@ async fn page_stream_sends_rendered_fragments_keyed_by_element_id() {
         .await;
     assert!(del.id.is_some());
 }
+
+/// A browser sends `Accept-Encoding: gzip, deflate, br, zstd` with its EventSource
+/// request; the stream then comes compressed (shared segments, see `src/deflate.rs`) and
+/// carries exactly the events an uncompressed stream does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_accepting_deflate_gets_the_same_events_compressed() {
+    let stack = Stack::start(3, 20, 0.0).await;
+    let node = stack.snapshot("").await["nodes"][0]["name"]
+        .as_str()
+        .expect("a node")
+        .to_owned();
+    let filtered = format!("/events?node={node}");
+    for path in ["/api/events", "/events", &filtered] {
+        let url = format!("{}{path}", stack.url());
+        let plain = stack.http.get(&url).send().await.expect("SSE connect");
+        assert_eq!(plain.headers().get("content-encoding"), None);
+        let compressed = stack
+            .http
+            .get(&url)
+            .header("Accept-Encoding", "gzip, deflate, br, zstd")
+            .send()
+            .await
+            .expect("SSE connect");
+        assert_eq!(compressed.status(), 200);
+        assert_eq!(
+            compressed
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.as_bytes()),
+            Some(&b"deflate"[..]),
+            "{path}"
+        );
+        assert_eq!(
+            compressed.headers().get("vary").map(|v| v.as_bytes()),
+            Some(&b"Accept-Encoding"[..])
+        );
+        let mut plain = common::SseClient::from_response(plain);
+        let mut compressed = common::SseClient::inflating(compressed);
+        let name = format!("probe-deflate-{}", path.len());
+        stack.create_pod("default", &name, Some(&node)).await;
+        let mut streams = Vec::new();
+        for client in [&mut plain, &mut compressed] {
+            let mut events = Vec::new();
+            client
+                .until(&format!("the upsert of {name} on {path}"), |e| {
+                    events.push((e.id.clone(), e.event.clone(), e.data.clone()));
+                    e.event == "upsert" && e.data.contains(&name)
+                })
+                .await;
+            streams.push(events);
+        }
+        assert_eq!(streams[0].len(), streams[1].len(), "{path}");
+        assert_eq!(streams[0], streams[1], "{path}: the same events");
+        assert_eq!(streams[0][0].1, "reset");
+    }
+}

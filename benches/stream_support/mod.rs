@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+mod body;
+#[allow(unused_imports)] // fanout decodes bodies; the other benches read raw bytes
+pub use body::Body;
+
 /// How long a process gets to become reachable or ready.
 pub const STARTUP_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -357,9 +361,20 @@ pub async fn open_stream(
     path: &str,
     last_event_id: Option<&str>,
 ) -> std::io::Result<TcpStream> {
+    open_stream_accepting(addr, path, last_event_id, None).await
+}
+
+/// [`open_stream`] with an `Accept-Encoding` header, as a browser sends one.
+pub async fn open_stream_accepting(
+    addr: SocketAddr,
+    path: &str,
+    last_event_id: Option<&str>,
+    accept_encoding: Option<&str>,
+) -> std::io::Result<TcpStream> {
     let mut s = TcpStream::connect(addr).await?;
     let resume = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: wall\r\n{resume}\r\n").as_bytes())
+    let accept = accept_encoding.map_or(String::new(), |a| format!("Accept-Encoding: {a}\r\n"));
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: wall\r\n{resume}{accept}\r\n").as_bytes())
         .await?;
     Ok(s)
 }

@@ -1,11 +1,11 @@
 //! `GET /events` (HTML fragments for the page) and `GET /api/events` (JSON diffs).
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, json_error, resume_position, too_many_clients};
 use crate::filter::Filter;
-use crate::hub::{self, Format};
+use crate::hub::{self, Encoding, Format};
 
 /// The page's stream of rendered fragments.
 pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -30,10 +30,27 @@ fn stream(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
         return too_many_clients(state.slots.max());
     };
     let resume = resume_position(req, params.last_event_id.as_deref());
-    let body = hub::client_stream(slot, filter, format, resume, state.shutdown.clone());
-    HttpResponse::Ok()
+    let encoding = Encoding::negotiate(
+        req.headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let body = hub::client_stream(
+        slot,
+        filter,
+        format,
+        encoding,
+        resume,
+        state.shutdown.clone(),
+    );
+    let mut response = HttpResponse::Ok();
+    response
         .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::VARY, "Accept-Encoding"))
+        .insert_header(("X-Accel-Buffering", "no"));
+    if encoding == Encoding::Deflate {
+        response.insert_header((header::CONTENT_ENCODING, "deflate"));
+    }
+    response.streaming(body)
 }

@@ -286,6 +286,31 @@ impl SseClient {
         }
     }
 
+    /// Reads events from a `Content-Encoding: deflate` event stream, inflating as it goes.
+    pub fn inflating(resp: reqwest::Response) -> SseClient {
+        let mut zlib = flate2::Decompress::new(true);
+        let inflated = resp.bytes_stream().map(move |chunk| {
+            chunk.map(|mut data| {
+                let mut out = Vec::with_capacity(data.len() * 8 + 1024);
+                while !data.is_empty() {
+                    if out.len() == out.capacity() {
+                        out.reserve(out.capacity());
+                    }
+                    let before = zlib.total_in();
+                    zlib.decompress_vec(&data, &mut out, flate2::FlushDecompress::None)
+                        .expect("a valid deflate stream");
+                    let used = usize::try_from(zlib.total_in() - before).expect("a length");
+                    let _ = data.split_to(used);
+                }
+                bytes::Bytes::from(out)
+            })
+        });
+        SseClient {
+            stream: Box::pin(inflated),
+            buf: Vec::new(),
+        }
+    }
+
     /// The next event, or `None` when the stream ended or `timeout` passed.
     pub async fn next_within(&mut self, timeout: Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + timeout;
