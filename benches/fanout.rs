@@ -54,7 +54,7 @@ impl Params {
             .and_then(|v| v.parse().ok());
         let accept_encoding = match std::env::var("PODWALL_BENCH_ENCODING").as_deref() {
             Ok("identity") => None,
-            _ => Some(BROWSER_ACCEPT_ENCODING),
+            _ => Some(stream_support::BROWSER_ACCEPT_ENCODING),
         };
         match scale {
             Scale::Full => Self {
@@ -183,9 +183,6 @@ fn probes_in(bytes: &[u8], mut found: impl FnMut(usize)) {
         }
     }
 }
-
-/// What Chromium sends with an EventSource request.
-const BROWSER_ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
 
 /// One client: connect, read the reset, then read until `stop`. Every client reads every
 /// byte as fast as it can; a `measured` one also decodes the body (de-chunk, inflate) and

@@ -22,8 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use stream_support::{Cluster, Scale, Server, Sim, human_bytes, percentile};
-use tokio::io::AsyncReadExt;
+use stream_support::{Cluster, Scale, Server, Sim, SseConn, human_bytes, percentile};
 
 /// The reconnect delay the server suggests (`retry: 2000`); EventSource waits this long.
 const RETRY: Duration = Duration::from_millis(2000);
@@ -104,15 +103,36 @@ async fn run(scale: Scale, params: Params) {
     {
         let sim = Sim::start(params.resume_cluster, dir.path());
         let server = Server::start(&sim, dir.path(), &http).await;
-        for path in ["/api/events", "/events"] {
-            resume_vs_reset(&sim, &server, &http, &params, path).await;
+        for accept in ENCODINGS {
+            for path in ["/api/events", "/events"] {
+                resume_vs_reset(&sim, &server, &http, &params, path, accept).await;
+            }
         }
     }
     let sim = Sim::start(params.storm_cluster, dir.path());
     let mut server = Server::start(&sim, dir.path(), &http).await;
-    let connect = storm(server.addr, params.connect_storm).await;
-    report_storm("connect storm", params.storm_cluster, &connect, None);
-    restart_storm(&sim, &mut server, &http, &params, dir.path()).await;
+    for accept in ENCODINGS {
+        let connect = storm(server.addr, params.connect_storm, accept).await;
+        report_storm(
+            &format!("connect storm ({})", encoding_name(accept)),
+            params.storm_cluster,
+            &connect,
+            None,
+        );
+        restart_storm(&sim, &mut server, &http, &params, dir.path(), accept).await;
+    }
+}
+
+/// Each measurement runs for a client that accepts no encoding (a tool) and for one that
+/// sends a browser's `Accept-Encoding` (the server then compresses).
+const ENCODINGS: [Option<&str>; 2] = [None, Some(stream_support::BROWSER_ACCEPT_ENCODING)];
+
+fn encoding_name(accept: Option<&str>) -> &'static str {
+    if accept.is_some() {
+        "browser, deflate"
+    } else {
+        "identity"
+    }
 }
 
 /// Waits until the server's sequence stops moving; returns it.
@@ -128,22 +148,20 @@ async fn settled_seq(server: &Server, http: &reqwest::Client) -> u64 {
     }
 }
 
-/// One read: bytes and time until `done`.
+/// One read: bytes on the wire and time until `done(decoded body)`, and the body.
 async fn timed_read(
     addr: SocketAddr,
     path: &str,
     last_event_id: Option<&str>,
+    accept: Option<&str>,
     done: impl FnMut(&[u8]) -> bool,
 ) -> (usize, Duration, Vec<u8>) {
     let started = Instant::now();
-    let mut s = stream_support::open_stream(addr, path, last_event_id)
+    let mut conn = SseConn::open(addr, path, last_event_id, accept)
         .await
         .expect("connect");
-    let mut buf = Vec::new();
-    let n = stream_support::read_until(&mut s, &mut buf, done)
-        .await
-        .expect("read the stream");
-    (n, started.elapsed(), buf)
+    conn.read_until(done).await.expect("read the stream");
+    (conn.wire, started.elapsed(), conn.decoded)
 }
 
 async fn resume_vs_reset(
@@ -152,12 +170,14 @@ async fn resume_vs_reset(
     http: &reqwest::Client,
     params: &Params,
     path: &str,
+    accept: Option<&str>,
 ) {
     let mut resumes = Vec::new();
     let mut resets = Vec::new();
     for _ in 0..params.rounds {
         let seq = settled_seq(server, http).await;
-        let (_, _, first) = timed_read(server.addr, path, None, stream_support::has_reset).await;
+        let (_, _, first) =
+            timed_read(server.addr, path, None, accept, stream_support::has_reset).await;
         let id = last_id(&first).expect("the reset has an id");
         // The client is away while the sim makes the changes it will miss.
         sim.set_churn(http, 500.0).await;
@@ -166,12 +186,13 @@ async fn resume_vs_reset(
         }
         sim.set_churn(http, 0.0).await;
         let target = settled_seq(server, http).await;
-        let (bytes, time, _) = timed_read(server.addr, path, Some(&id), |buf| {
+        let (bytes, time, _) = timed_read(server.addr, path, Some(&id), accept, |buf| {
             stream_support::last_seq(buf).is_some_and(|s| s >= target)
         })
         .await;
         resumes.push((bytes, time, target - seq));
-        let (bytes, time, _) = timed_read(server.addr, path, None, stream_support::has_reset).await;
+        let (bytes, time, _) =
+            timed_read(server.addr, path, None, accept, stream_support::has_reset).await;
         resets.push((bytes, time));
     }
     let median = |mut v: Vec<f64>| {
@@ -184,7 +205,8 @@ async fn resume_vs_reset(
     let reset_bytes = median(resets.iter().map(|r| r.0 as f64).collect());
     let reset_ms = median(resets.iter().map(|r| r.1.as_secs_f64() * 1e3).collect());
     println!(
-        "{path:>12} at {} pods: resume after {missed:.0} changes {} in {resume_ms:.1} ms | full reset {} in {reset_ms:.1} ms | resume/reset bytes {:.3} (median of {})",
+        "{path:>12} ({}) at {} pods: resume after {missed:.0} changes {} in {resume_ms:.1} ms | full reset {} in {reset_ms:.1} ms | resume/reset bytes {:.3} (median of {})",
+        encoding_name(accept),
         params.resume_cluster.pods,
         human_bytes(resume_bytes),
         human_bytes(reset_bytes),
@@ -211,15 +233,16 @@ fn last_id(buf: &[u8]) -> Option<String> {
 }
 
 /// Opens `n` streams at once; the time each took to read its complete reset.
-async fn storm(addr: SocketAddr, n: usize) -> Vec<Duration> {
+async fn storm(addr: SocketAddr, n: usize, accept: Option<&'static str>) -> Vec<Duration> {
     let started = Instant::now();
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             tokio::spawn(async move {
-                let mut s = stream_support::open_stream(addr, "/api/events", None).await?;
-                let mut buf = Vec::new();
-                stream_support::read_until(&mut s, &mut buf, stream_support::has_reset).await?;
-                Ok::<_, std::io::Error>((started.elapsed(), s))
+                let mut conn = SseConn::open(addr, "/api/events", None, accept).await?;
+                conn.read_until(stream_support::has_reset).await?;
+                // Keep the connection, not the reset (thousands of copies).
+                conn.decoded = Vec::new();
+                Ok::<_, std::io::Error>((started.elapsed(), conn))
             })
         })
         .collect();
@@ -255,32 +278,28 @@ fn report_storm(what: &str, cluster: Cluster, times: &[Duration], extra: Option<
 async fn eventsource(
     addr: SocketAddr,
     connected: Arc<AtomicUsize>,
+    accept: Option<&'static str>,
 ) -> std::io::Result<(Instant, usize)> {
-    let mut s = stream_support::open_stream(addr, "/api/events", None).await?;
-    let mut buf = Vec::new();
-    stream_support::read_until(&mut s, &mut buf, stream_support::has_reset).await?;
-    let id = last_id(&buf).unwrap_or_default();
+    let mut conn = SseConn::open(addr, "/api/events", None, accept).await?;
+    conn.read_until(stream_support::has_reset).await?;
+    let id = last_id(&conn.decoded).unwrap_or_default();
     let epoch = id.split('-').next().unwrap_or_default().to_owned();
     connected.fetch_add(1, Ordering::AcqRel);
     // Read until the server goes away.
-    let mut sink = vec![0u8; 4096];
-    while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
-    drop(s);
+    conn.decoded = Vec::new();
+    conn.drain().await;
+    drop(conn);
     let mut attempts = 0;
     loop {
         tokio::time::sleep(RETRY).await;
         attempts += 1;
-        let Ok(mut s) = stream_support::open_stream(addr, "/api/events", Some(&id)).await else {
+        let Ok(mut conn) = SseConn::open(addr, "/api/events", Some(&id), accept).await else {
             continue;
         };
-        let mut buf = Vec::new();
-        if stream_support::read_until(&mut s, &mut buf, stream_support::has_reset)
-            .await
-            .is_err()
-        {
+        if conn.read_until(stream_support::has_reset).await.is_err() {
             continue;
         }
-        let new_id = last_id(&buf).unwrap_or_default();
+        let new_id = last_id(&conn.decoded).unwrap_or_default();
         if !new_id.starts_with(&epoch) {
             return Ok((Instant::now(), attempts));
         }
@@ -293,13 +312,14 @@ async fn restart_storm(
     http: &reqwest::Client,
     params: &Params,
     dir: &std::path::Path,
+    accept: Option<&'static str>,
 ) {
     let n = params.restart_storm;
     let addr = server.addr;
     let connected = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
-        tasks.push(tokio::spawn(eventsource(addr, connected.clone())));
+        tasks.push(tokio::spawn(eventsource(addr, connected.clone(), accept)));
         // Connect in waves of 500: the storm to measure is the reconnect, not this.
         if (i + 1) % 500 == 0 || i + 1 == n {
             while connected.load(Ordering::Acquire) < i + 1 {
@@ -333,7 +353,7 @@ async fn restart_storm(
     }
     let max_attempts = attempts.iter().max().copied().unwrap_or(0);
     report_storm(
-        "restart storm",
+        &format!("restart storm ({})", encoding_name(accept)),
         params.storm_cluster,
         &times,
         Some(format!(

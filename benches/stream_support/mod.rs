@@ -15,7 +15,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 mod body;
-#[allow(unused_imports)] // fanout decodes bodies; the other benches read raw bytes
 pub use body::Body;
 
 /// How long a process gets to become reachable or ready.
@@ -431,5 +430,58 @@ pub fn human_bytes(b: f64) -> String {
         format!("{:.1} KiB", b / 1024.0)
     } else {
         format!("{b:.0} B")
+    }
+}
+
+/// What Chromium sends as `Accept-Encoding` with an EventSource request.
+pub const BROWSER_ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
+
+/// A bare SSE connection that decodes its body as a browser does (chunked framing, and
+/// `deflate` when it asked for it and the server chose it).
+pub struct SseConn {
+    s: TcpStream,
+    body: Body,
+    /// The decoded body so far.
+    pub decoded: Vec<u8>,
+    /// Bytes read off the socket (head and framing included).
+    pub wire: usize,
+}
+
+impl SseConn {
+    /// Opens `path`, resuming after `last_event_id` if given, sending `accept_encoding`.
+    pub async fn open(
+        addr: SocketAddr,
+        path: &str,
+        last_event_id: Option<&str>,
+        accept_encoding: Option<&str>,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            s: open_stream_accepting(addr, path, last_event_id, accept_encoding).await?,
+            body: Body::default(),
+            decoded: Vec::new(),
+            wire: 0,
+        })
+    }
+
+    /// Reads until `done(decoded)`; an error when the stream ends first.
+    pub async fn read_until(&mut self, mut done: impl FnMut(&[u8]) -> bool) -> std::io::Result<()> {
+        let mut chunk = vec![0u8; 64 * 1024];
+        while !done(&self.decoded) {
+            let n = self.s.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.wire += n;
+            self.body
+                .feed(&chunk[..n], &mut self.decoded)
+                .map_err(std::io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    /// Reads (without decoding) until the server closes the connection.
+    pub async fn drain(&mut self) {
+        let mut sink = vec![0u8; 16 * 1024];
+        while matches!(self.s.read(&mut sink).await, Ok(n) if n > 0) {}
     }
 }
