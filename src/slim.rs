@@ -63,6 +63,21 @@ fn slim_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     })
 }
 
+/// Metadata reduced to name and namespace: for lists where nothing else is read (usage).
+pub(crate) fn name_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    #[derive(Deserialize)]
+    struct NameOnly {
+        name: Option<String>,
+        namespace: Option<String>,
+    }
+    let m = NameOnly::deserialize(d)?;
+    Ok(ObjectMeta {
+        name: m.name,
+        namespace: m.namespace,
+        ..ObjectMeta::default()
+    })
+}
+
 /// A Pod as the wall decodes it.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PodFields {

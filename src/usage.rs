@@ -377,12 +377,9 @@ impl ResourceUsage {
     }
 }
 
-/// A container's usage in a PodMetrics.
+/// A container's usage in a PodMetrics (its name is not needed).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ContainerMetrics {
-    /// Container name.
-    #[serde(default)]
-    pub name: String,
     /// Its usage.
     #[serde(default)]
     pub usage: ResourceUsage,
@@ -391,7 +388,8 @@ pub struct ContainerMetrics {
 /// `metrics.k8s.io/v1beta1` PodMetrics.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PodMetrics {
-    /// Name and namespace.
+    /// Name and namespace (nothing else is decoded: a big cluster's list is 100k items).
+    #[serde(deserialize_with = "crate::slim::name_meta")]
     pub metadata: ObjectMeta,
     /// Scrape time.
     #[serde(default)]
@@ -404,7 +402,8 @@ pub struct PodMetrics {
 /// `metrics.k8s.io/v1beta1` NodeMetrics.
 #[derive(Debug, Clone, Deserialize)]
 pub struct NodeMetrics {
-    /// Name.
+    /// Name (nothing else is decoded).
+    #[serde(deserialize_with = "crate::slim::name_meta")]
     pub metadata: ObjectMeta,
     /// Scrape time.
     #[serde(default)]
