@@ -377,9 +377,12 @@ impl ResourceUsage {
     }
 }
 
-/// A container's usage in a PodMetrics (its name is not needed).
+/// A container's usage in a PodMetrics.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ContainerMetrics {
+    /// Container name.
+    #[serde(default)]
+    pub name: String,
     /// Its usage.
     #[serde(default)]
     pub usage: ResourceUsage,
