@@ -12,9 +12,10 @@ use robust_support::{Cluster, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bytes of server memory (RSS) one idle SSE client may cost: its connection and
-/// buffers, its broadcast receiver, its share of the reset frame (about 50 KiB measured
-/// with a 47 KB reset frame; the bound leaves room for allocator noise).
-const MAX_RSS_PER_IDLE_CLIENT: u64 = 96 * 1024;
+/// buffers (actix-http's 8 KiB read and write buffers), its broadcast receiver, its share
+/// of the reset frame (about 17 KiB measured with a 47 KB reset frame, ~50 KiB before the
+/// HTTP write buffer was capped; the bound leaves room for allocator noise).
+const MAX_RSS_PER_IDLE_CLIENT: u64 = 40 * 1024;
 
 /// Opens `/api/events` on a bare socket and reads until the reset frame is complete;
 /// returns the socket and how many bytes that took.
