@@ -3,8 +3,11 @@
 //! Each change's frames are encoded once, on first use, and shared by every client as
 //! `Bytes` (per format: JSON diffs for `/api/events`, HTML fragments for `/events`).
 //! A client's filter only decides which of a change's frames it gets: the change itself,
-//! a delete (the object left the client's filter), or nothing. A client that falls behind
-//! the shared broadcast channel gets a fresh `reset` instead of an ever-growing queue.
+//! a delete (the object left the client's filter), or nothing. Streams take the changes
+//! in per-tick batches ([`crate::batch`]): an unfiltered client gets a batch's bytes as
+//! one shared piece, compressed once when it accepted `deflate` ([`crate::deflate`]). A
+//! client that falls behind the shared channel gets a fresh `reset` instead of an
+//! ever-growing queue.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
