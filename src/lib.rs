@@ -8,6 +8,7 @@ pub mod cache;
 pub mod cluster;
 pub mod demo;
 pub mod filter;
+mod frame_data;
 pub mod heap;
 pub mod hub;
 pub mod informer;
