@@ -8,7 +8,10 @@
 //!
 //! Then the latency from a change in the simulator to its diff leaving the hub: a
 //! separate `podwall sim` and `podwall serve`, a label patched through the simulator's
-//! API, timed until the `/api/events` client on localhost holds the upsert.
+//! API, timed until the `/api/events` client on localhost holds the upsert. The changes
+//! are isolated (`hub::COALESCE` + 50 ms apart): the hub sends the first change after a
+//! quiet spell at once and holds later ones for its next tick, so back-to-back changes
+//! would measure the tick, not the pipeline.
 //!
 //! `cargo bench --bench ingest` runs the full scale; without `--bench` it is a smoke run.
 
@@ -200,14 +203,19 @@ impl Latency {
         s.sort();
         let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
         println!(
-            "  sim change → diff out of the hub (client on localhost), {} changes: p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+            "  isolated sim change → diff at the client (localhost), {} changes {:?} apart: p50 {:.1?}, p99 {:.1?}, max {:.1?}",
             s.len(),
+            PROBE_GAP,
             at(0.5),
             at(0.99),
             s[s.len() - 1]
         );
     }
 }
+
+/// Quiet time after each latency sample: past the hub's coalescing tick, so the next
+/// change is sent at once and the sample measures the pipeline alone.
+const PROBE_GAP: Duration = podwall::hub::COALESCE.saturating_add(Duration::from_millis(50));
 
 async fn change_to_hub_latency(sim: &Sim, samples: usize) -> Latency {
     let serve = Serve::start(&sim.kubeconfig).await;
@@ -253,6 +261,8 @@ async fn change_to_hub_latency(sim: &Sim, samples: usize) -> Latency {
     while !next_frame().await.contains("event: reset") {}
     let mut latencies = Vec::with_capacity(samples);
     for i in 0..samples {
+        // Quiet first (the reset, or the last sample, was a write to this client).
+        tokio::time::sleep(PROBE_GAP).await;
         let marker = format!("\"bench-seq\":\"{i}\"");
         let sent = Instant::now();
         let patched = http

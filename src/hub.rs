@@ -119,19 +119,25 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
         ),
         (Diff::Status(status), Format::Html) => ("status", serde_json::to_string(status)),
         (Diff::Pod { old, new }, Format::Json) => match new.as_ref().filter(|_| !as_delete) {
+            // Pods, the bulk of the changes, serialize from the borrowed view (no `Value`).
             Some(p) => (
                 "upsert",
-                json_data(change, json!({"kind": "Pod", "object": p})),
+                serde_json::to_string(&crate::frame_data::PodUpsert {
+                    cluster: change.cluster.as_deref(),
+                    kind: "Pod",
+                    object: p.as_ref().into(),
+                }),
             ),
             None => {
                 let p = old.as_ref().or(new.as_ref());
-                let (ns, name) = p.map_or((None, None), |p| (Some(&*p.namespace), Some(&p.name)));
                 (
                     "delete",
-                    json_data(
-                        change,
-                        json!({"kind": "Pod", "namespace": ns, "name": name}),
-                    ),
+                    serde_json::to_string(&crate::frame_data::PodDelete {
+                        cluster: change.cluster.as_deref(),
+                        kind: "Pod",
+                        name: p.map(|p| &*p.name),
+                        namespace: p.map(|p| &*p.namespace),
+                    }),
                 )
             }
         },
@@ -160,14 +166,19 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
                 let html = rendered(render::pod(p));
                 (
                     "upsert",
-                    serde_json::to_string(
-                        &json!({"id": pod_id(p), "parent": parent, "html": html}),
-                    ),
+                    serde_json::to_string(&crate::frame_data::HtmlUpsert {
+                        html: &html,
+                        id: &pod_id(p),
+                        parent: &parent,
+                    }),
                 )
             }
             None => {
                 let id = old.as_ref().or(new.as_ref()).map(|p| pod_id(p));
-                ("delete", serde_json::to_string(&json!({"id": id})))
+                (
+                    "delete",
+                    serde_json::to_string(&crate::frame_data::HtmlDelete { id: id.as_deref() }),
+                )
             }
         },
         (Diff::Node { old, new }, Format::Html) => match new.as_ref().filter(|_| !as_delete) {
@@ -238,7 +249,11 @@ pub fn reset_frame(snap: &Snapshot, format: Format) -> Bytes {
 
 fn frame(id: &str, event: &str, data: &str) -> Bytes {
     // serde_json never emits raw newlines, so one `data:` line carries the whole payload.
-    Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))
+    let parts = ["id: ", id, "\nevent: ", event, "\ndata: ", data, "\n\n"];
+    // Sized up front: `format!` would grow the buffer a few times for a KB of HTML.
+    let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| text.push_str(p));
+    Bytes::from(text)
 }
 
 /// How much the HTTP layer buffers before it writes (`server.rs`).

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod deflate;
 pub mod demo;
 pub mod filter;
+mod frame_data;
 pub mod heap;
 pub mod hub;
 pub mod informer;

@@ -23,17 +23,14 @@ struct SlimMeta {
     creation_timestamp: Option<Time>,
 }
 
+/// The owner fields the wall shows ("Kind/name" of the controller); `apiVersion` and
+/// `uid` are skipped, two allocations per owner on every watch event.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct SlimOwner {
-    #[serde(default)]
-    api_version: String,
     #[serde(default)]
     kind: String,
     #[serde(default)]
     name: String,
-    #[serde(default)]
-    uid: String,
     controller: Option<bool>,
 }
 
@@ -48,12 +45,10 @@ fn slim_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
             owners
                 .into_iter()
                 .map(|o| OwnerReference {
-                    api_version: o.api_version,
                     kind: o.kind,
                     name: o.name,
-                    uid: o.uid,
                     controller: o.controller,
-                    block_owner_deletion: None,
+                    ..OwnerReference::default()
                 })
                 .collect()
         }),

@@ -41,7 +41,11 @@ pub struct PodView {
     pub created: Option<jiff::Timestamp>,
 }
 
-fn rfc3339<S: serde::Serializer>(t: &Option<jiff::Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+/// Serializes a timestamp in RFC 3339, or null.
+pub(crate) fn rfc3339<S: serde::Serializer>(
+    t: &Option<jiff::Timestamp>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => s.collect_str(t),
         None => s.serialize_none(),
