@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use stream_support::{Cluster, Scale, Server, Sim};
-use tokio::io::AsyncReadExt;
 use tokio::task::JoinSet;
 
 struct Params {
@@ -140,12 +139,7 @@ fn main() {
         (params.browsers[1] as u64) * 6 + 200 < fds,
         "open-file limit {fds} too low"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run(scale, params));
+    stream_support::block_on(run(scale, params));
 }
 
 async fn run(scale: Scale, params: Params) {
@@ -298,11 +292,9 @@ async fn settle_watches(sim: &Sim, http: &reqwest::Client, expected: u64) {
 
 /// A podwall browser: holds `/events` open and reads it.
 async fn hold_stream(addr: SocketAddr) {
-    let Ok(mut s) = stream_support::open_stream(addr, "/events", None).await else {
-        return;
-    };
-    let mut buf = vec![0u8; 16 * 1024];
-    while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+    if let Ok(mut conn) = stream_support::SseConn::open(addr, "/events", None, None).await {
+        conn.drain().await;
+    }
 }
 
 /// A K8bit browser: lists, then watches from the list's version, pods and nodes.

@@ -198,7 +198,7 @@ async fn client(
     bytes: Arc<AtomicU64>,
     stop: CancellationToken,
 ) -> Result<Vec<f64>, String> {
-    let mut s = stream_support::open_stream_accepting(addr, "/api/events", None, accept_encoding)
+    let mut s = stream_support::open_stream(addr, "/api/events", None, accept_encoding)
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let mut body = stream_support::Body::default();
@@ -400,12 +400,7 @@ fn main() {
         "open-file limit {fds} too low for {} clients (each process holds one end)",
         params.clients
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run(scale, params));
+    stream_support::block_on(run(scale, params));
 }
 
 async fn run(scale: Scale, params: Params) {

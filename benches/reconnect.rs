@@ -88,12 +88,7 @@ fn main() {
         (params.restart_storm as u64) * 2 + 200 < fds,
         "open-file limit {fds} too low"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run(scale, params));
+    stream_support::block_on(run(scale, params));
 }
 
 async fn run(scale: Scale, params: Params) {

@@ -769,6 +769,16 @@ mod tests {
         }
     }
 
+    /// `piece` opens a reset at sequence number `seq`.
+    fn assert_reset_at(piece: &Bytes, seq: usize) {
+        let piece = text(piece);
+        assert!(
+            piece.contains("event: reset") && piece.contains(&format!("-{seq}\n")),
+            "{}",
+            &piece[..80]
+        );
+    }
+
     #[tokio::test]
     async fn a_flood_faster_than_the_batching_gets_streams_a_reset() {
         let cache = Arc::new(Cache::new(Arc::default()));
@@ -788,12 +798,7 @@ mod tests {
             cache.upsert_pod(&PODS, pod(&i.to_string(), "n1"));
         }
         let next = stream.next().await.and_then(Result::ok).expect("a frame");
-        let next = text(&next);
-        assert!(
-            next.contains("event: reset") && next.contains(&format!("-{total}\n")),
-            "{}",
-            &next[..80]
-        );
+        assert_reset_at(&next, total);
         assert_eq!(cache.metrics().lagged_clients.get(), 1);
         assert_eq!(cache.metrics().frames_dropped.get(), total as u64);
         token.cancel();
@@ -813,12 +818,7 @@ mod tests {
             tokio::time::sleep(COALESCE).await;
         }
         let next = stream.next().await.and_then(Result::ok).expect("a frame");
-        let next = text(&next);
-        assert!(
-            next.contains("event: reset") && next.contains(&format!("-{total}\n")),
-            "{}",
-            &next[..80]
-        );
+        assert_reset_at(&next, total);
         assert_eq!(cache.metrics().lagged_clients.get(), 1);
     }
 

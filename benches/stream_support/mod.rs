@@ -354,17 +354,8 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// Opens an SSE stream on a bare socket (no HTTP client state per connection):
-/// `GET path` with `Last-Event-ID` when given.
+/// `GET path`, with `Last-Event-ID` and `Accept-Encoding` when given.
 pub async fn open_stream(
-    addr: SocketAddr,
-    path: &str,
-    last_event_id: Option<&str>,
-) -> std::io::Result<TcpStream> {
-    open_stream_accepting(addr, path, last_event_id, None).await
-}
-
-/// [`open_stream`] with an `Accept-Encoding` header, as a browser sends one.
-pub async fn open_stream_accepting(
     addr: SocketAddr,
     path: &str,
     last_event_id: Option<&str>,
@@ -378,22 +369,14 @@ pub async fn open_stream_accepting(
     Ok(s)
 }
 
-/// Reads from `s` into `buf` until `done(buf)` or the stream ends; returns the bytes read.
-pub async fn read_until(
-    s: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    mut done: impl FnMut(&[u8]) -> bool,
-) -> std::io::Result<usize> {
-    let mut chunk = vec![0u8; 64 * 1024];
-    let before = buf.len();
-    while !done(buf) {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Ok(buf.len() - before)
+/// Runs a benchmark's async body on a two-worker runtime (the machine has two cores).
+pub fn block_on<F: std::future::Future>(body: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(body)
 }
 
 /// Whether `buf` holds a complete `reset` event.
@@ -456,7 +439,7 @@ impl SseConn {
         accept_encoding: Option<&str>,
     ) -> std::io::Result<Self> {
         Ok(Self {
-            s: open_stream_accepting(addr, path, last_event_id, accept_encoding).await?,
+            s: open_stream(addr, path, last_event_id, accept_encoding).await?,
             body: Body::default(),
             decoded: Vec::new(),
             wire: 0,
