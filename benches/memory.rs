@@ -104,6 +104,11 @@ async fn measure_podwall(sim: &Sim, pods: usize) -> Measured {
     let mut serve = Serve::start(&sim.kubeconfig).await;
     let cached = serve.metric("podwall_cache_objects{kind=\"pod\"}").await;
     assert_eq!(cached, pods as u64, "podwall synced every pod");
+    let sampled = serve.usage_pods().await;
+    assert!(
+        pods == 0 || sampled > 0,
+        "the usage report has pods' samples"
+    );
     let steady = serve.proc.settled_memory();
     if pods == 0 {
         return Measured {

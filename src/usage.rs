@@ -22,7 +22,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::cache::PodKey;
 
 /// What podwall asks of `metrics.k8s.io` (resource, verbs); granted by the optional
 /// manifest `deploy/optional/metrics-rbac.yaml`.
@@ -87,50 +86,106 @@ pub struct Report {
     pub status: UsageStatus,
     /// The scrape time metrics-server reported (RFC 3339), when known.
     pub timestamp: Option<String>,
-    /// Pods by (namespace, name), like the cache.
-    pub pods: HashMap<PodKey, Sample>,
+    /// How many pods have a sample.
+    pub pod_count: usize,
     /// Nodes by name.
     pub nodes: HashMap<Arc<str>, Sample>,
     /// `GET /api/usage`'s body, encoded once per poll.
     pub json: Bytes,
+    /// The `pods` object inside `json` (a slice of it, not a copy), kept through a failed
+    /// poll. Pods are only ever read as this JSON, so no per-pod map is held: at 150k pods
+    /// a map keyed by names cost hundreds of bytes per pod in small, scattered allocations.
+    pods: Bytes,
+}
+
+/// One pod's sample as a poll decodes it, before it is encoded.
+struct PodSample {
+    namespace: String,
+    name: String,
+    sample: Sample,
+}
+
+impl PodSample {
+    /// The `/api/usage` key, `namespace/name`, as bytes in order (no allocation).
+    fn key(&self) -> impl Iterator<Item = u8> + '_ {
+        let slash = std::iter::once(b'/');
+        self.namespace.bytes().chain(slash).chain(self.name.bytes())
+    }
+}
+
+/// The `pods` object of `/api/usage`: `{"namespace/name": Sample, ...}`, sorted by key.
+struct PodsJson<'a>(&'a [PodSample]);
+
+impl Serialize for PodsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for p in self.0 {
+            map.serialize_entry(&format_args!("{}/{}", p.namespace, p.name), &p.sample)?;
+        }
+        map.end()
+    }
 }
 
 impl Report {
+    /// A report whose pods are `pods` (sorted by key and encoded here).
     fn new(
         status: UsageStatus,
         timestamp: Option<String>,
-        pods: HashMap<PodKey, Sample>,
+        mut pods: Vec<PodSample>,
+        nodes: HashMap<Arc<str>, Sample>,
+        interval: Duration,
+    ) -> Self {
+        pods.sort_unstable_by(|a, b| a.key().cmp(b.key()));
+        // Two lists (one per namespace scope) never overlap, but a key must not repeat.
+        pods.dedup_by(|a, b| a.key().eq(b.key()));
+        let mut encoded = Vec::with_capacity(pods.len() * 80);
+        // Plain strings and numbers: serializing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut encoded, &PodsJson(&pods));
+        Self::with_pods_json(status, timestamp, (&encoded, pods.len()), nodes, interval)
+    }
+
+    /// A report carrying `pods`, an encoded `pods` object (the last good one on a failure).
+    fn with_pods_json(
+        status: UsageStatus,
+        timestamp: Option<String>,
+        (pods, pod_count): (&[u8], usize),
         nodes: HashMap<Arc<str>, Sample>,
         interval: Duration,
     ) -> Self {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
-        struct Body<'a> {
+        struct Head<'a> {
             status: &'a str,
             message: &'a str,
             timestamp: Option<&'a str>,
             interval_millis: u64,
             nodes: std::collections::BTreeMap<&'a str, Sample>,
-            pods: std::collections::BTreeMap<String, Sample>,
         }
-        let body = Body {
+        let head = Head {
             status: status.as_str(),
             message: status.message(),
             timestamp: timestamp.as_deref(),
             interval_millis: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
             nodes: nodes.iter().map(|(k, v)| (&**k, *v)).collect(),
-            pods: pods
-                .iter()
-                .map(|((ns, name), v)| (format!("{ns}/{name}"), *v))
-                .collect(),
         };
-        // Plain strings and numbers: serializing cannot fail.
-        let json = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+        let mut json = Vec::with_capacity(pods.len() + 64 * nodes.len() + 256);
+        // Plain strings and numbers: serializing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut json, &head);
+        // `{...head}` becomes `{...head,"pods":{...}}`: the pods object goes in as bytes.
+        json.pop();
+        json.extend_from_slice(b",\"pods\":");
+        let start = json.len();
+        json.extend_from_slice(if pods.is_empty() { b"{}" } else { pods });
+        let end = json.len();
+        json.push(b'}');
+        let json = Bytes::from(json);
         Self {
             status,
             timestamp,
-            pods,
+            pod_count,
             nodes,
+            pods: json.slice(start..end),
             json,
         }
     }
@@ -155,7 +210,7 @@ impl Usage {
             report: RwLock::new(Arc::new(Report::new(
                 status,
                 None,
-                HashMap::new(),
+                Vec::new(),
                 HashMap::new(),
                 interval,
             ))),
@@ -172,12 +227,6 @@ impl Usage {
         self.report.read().clone()
     }
 
-    /// A pod's usage in the last report.
-    pub fn pod(&self, namespace: &str, name: &str) -> Option<Sample> {
-        let key: PodKey = (Arc::from(namespace), Arc::from(name));
-        self.report.read().pods.get(&key).copied()
-    }
-
     /// A node's usage in the last report.
     pub fn node(&self, name: &str) -> Option<Sample> {
         self.report.read().nodes.get(name).copied()
@@ -188,7 +237,7 @@ impl Usage {
         if previous.status != report.status {
             match &report.status {
                 UsageStatus::Ok => tracing::info!(
-                    pods = report.pods.len(),
+                    pods = report.pod_count,
                     nodes = report.nodes.len(),
                     "usage from metrics.k8s.io available"
                 ),
@@ -256,13 +305,14 @@ pub fn spawn(
 /// ServiceAccount may hold only a namespaced Role.
 async fn poll(pod_apis: &[Api<PodMetrics>], node_api: &Api<NodeMetrics>, usage: &Usage) -> Report {
     let list = ListParams::default();
-    let mut pods = HashMap::new();
+    let mut pods = Vec::new();
     let mut timestamp = None;
     for api in pod_apis {
         match api.list(&list).await {
             Ok(l) => {
                 for pm in l.items {
-                    let (Some(ns), Some(name)) = (pm.metadata.namespace, pm.metadata.name) else {
+                    let (Some(namespace), Some(name)) = (pm.metadata.namespace, pm.metadata.name)
+                    else {
                         continue;
                     };
                     let mut sample = Sample {
@@ -275,24 +325,29 @@ async fn poll(pod_apis: &[Api<PodMetrics>], node_api: &Api<NodeMetrics>, usage: 
                         sample.memory_bytes += s.memory_bytes;
                     }
                     timestamp = timestamp.or(pm.timestamp);
-                    pods.insert((Arc::from(ns.as_str()), Arc::from(name)), sample);
+                    pods.push(PodSample {
+                        namespace,
+                        name,
+                        sample,
+                    });
                 }
             }
             Err(e) => {
                 let status = status_of(&e);
                 // Keep the last good numbers through a transient failure.
-                let (pods, nodes, ts) = match status {
+                return match status {
                     UsageStatus::Error(_) => {
                         let last = usage.report();
-                        (
-                            last.pods.clone(),
-                            last.nodes.clone(),
+                        Report::with_pods_json(
+                            status,
                             last.timestamp.clone(),
+                            (&last.pods, last.pod_count),
+                            last.nodes.clone(),
+                            usage.interval,
                         )
                     }
-                    _ => (HashMap::new(), HashMap::new(), None),
+                    _ => Report::new(status, None, Vec::new(), HashMap::new(), usage.interval),
                 };
-                return Report::new(status, ts, pods, nodes, usage.interval);
             }
         }
     }
@@ -460,6 +515,55 @@ mod tests {
         assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
         assert!(parse_interval("15h").is_err());
         assert!(parse_interval("fast").is_err());
+    }
+
+    #[test]
+    fn pods_are_encoded_once_sorted_and_kept_through_a_failed_poll() {
+        let sample = |cpu| Sample {
+            cpu_millis: cpu,
+            memory_bytes: 1024,
+        };
+        let pod = |namespace: &str, name: &str, cpu| PodSample {
+            namespace: namespace.into(),
+            name: name.into(),
+            sample: sample(cpu),
+        };
+        let nodes = HashMap::from([(Arc::from("n1"), sample(500))]);
+        let interval = Duration::from_secs(15);
+        // "a-b/x" sorts before "a/x" by key ('-' < '/'), not by namespace first.
+        let good = Report::new(
+            UsageStatus::Ok,
+            Some("2026-11-26T00:00:00Z".into()),
+            vec![pod("a", "x", 1), pod("a-b", "x", 2), pod("a", "x", 3)],
+            nodes,
+            interval,
+        );
+        assert_eq!(good.pod_count, 2, "a repeated key is kept once");
+        let text = std::str::from_utf8(&good.json).expect("UTF-8");
+        let a_b = text.find("\"a-b/x\"").expect("a-b/x");
+        let a = text.find("\"a/x\"").expect("a/x");
+        assert!(a_b < a, "sorted by key: {text}");
+        let body: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["intervalMillis"], 15000);
+        assert_eq!(body["nodes"]["n1"]["cpuMillis"], 500);
+        assert_eq!(body["pods"]["a-b/x"]["cpuMillis"], 2);
+        assert_eq!(body["pods"]["a/x"]["memoryBytes"], 1024);
+        assert_eq!(body["pods"].as_object().map(|m| m.len()), Some(2));
+
+        let failed = Report::with_pods_json(
+            UsageStatus::Error("boom".into()),
+            good.timestamp.clone(),
+            (&good.pods, good.pod_count),
+            good.nodes.clone(),
+            interval,
+        );
+        let after: serde_json::Value = serde_json::from_slice(&failed.json).expect("valid JSON");
+        assert_eq!(after["status"], "error");
+        assert_eq!(after["message"], "boom");
+        assert_eq!(after["pods"], body["pods"], "the last good pods stay");
+        assert_eq!(after["nodes"], body["nodes"]);
+        assert_eq!(after["timestamp"], "2026-11-26T00:00:00Z");
     }
 
     #[test]

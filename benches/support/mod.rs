@@ -255,6 +255,29 @@ impl Serve {
         }
     }
 
+    /// Waits for the first good usage poll (`GET /api/usage` status "ok") and returns how
+    /// many pods it has a sample for: the steady state includes the usage report.
+    pub async fn usage_pods(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let body: serde_json::Value = reqwest::get(format!("{}/api/usage", self.url))
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .expect("GET /api/usage")
+                .json()
+                .await
+                .expect("usage JSON");
+            if body["status"] == "ok" {
+                return body["pods"].as_object().map_or(0, serde_json::Map::len);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no usage poll answered in 2 minutes: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// The value of one metric sample, e.g. `podwall_watch_events_total{kind="pod"}`.
     pub async fn metric(&self, sample: &str) -> u64 {
         let text = reqwest::get(format!("{}/metrics", self.url))
