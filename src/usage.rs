@@ -22,7 +22,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-
 /// What podwall asks of `metrics.k8s.io` (resource, verbs); granted by the optional
 /// manifest `deploy/optional/metrics-rbac.yaml`.
 pub const METRICS_RBAC: &[(&str, &[&str])] = &[("pods", &["list"]), ("nodes", &["list"])];
