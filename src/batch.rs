@@ -6,11 +6,13 @@
 //! frames are concatenated — and compressed, for clients that accept `deflate` — once for
 //! all unfiltered clients, whatever their number.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, Change};
 use crate::deflate::{Effort, Segment};
@@ -101,27 +103,54 @@ impl Batch {
     }
 }
 
-/// The batches of one cache; the gathering task runs while the cache does.
+/// The batches of one cache; the gathering task runs while the cache does, until shutdown.
 #[derive(Debug)]
 pub struct Feed {
     tx: broadcast::Sender<Arc<Batch>>,
+    closing: Arc<AtomicBool>,
 }
 
 impl Feed {
-    /// Starts gathering `cache`'s changes (on the current tokio runtime).
-    pub fn start(cache: &Cache) -> Self {
+    /// Starts gathering `cache`'s changes (on the current tokio runtime) until `shutdown`.
+    pub fn start(cache: &Cache, shutdown: CancellationToken) -> Self {
         let (tx, _) = broadcast::channel(BATCH_CAPACITY);
-        tokio::spawn(gather(cache.changes(), tx.clone()));
-        Self { tx }
+        let closing = Arc::new(AtomicBool::new(false));
+        tokio::spawn(gather_until(
+            cache.changes(),
+            tx.clone(),
+            shutdown,
+            closing.clone(),
+        ));
+        Self { tx, closing }
     }
 
     /// Batches from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Batch>> {
         self.tx.subscribe()
     }
+
+    /// Whether the server is shutting down: streams end. They are woken by one last,
+    /// empty batch.
+    pub fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
 }
 
-async fn gather(mut rx: broadcast::Receiver<Arc<Change>>, tx: broadcast::Sender<Arc<Batch>>) {
+async fn gather_until(
+    rx: broadcast::Receiver<Arc<Change>>,
+    tx: broadcast::Sender<Arc<Batch>>,
+    shutdown: CancellationToken,
+    closing: Arc<AtomicBool>,
+) {
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = gather(rx, &tx) => return,
+    }
+    closing.store(true, Ordering::Release);
+    let _ = tx.send(Arc::new(Batch::new(Vec::new(), false)));
+}
+
+async fn gather(mut rx: broadcast::Receiver<Arc<Change>>, tx: &broadcast::Sender<Arc<Batch>>) {
     let mut next_tick = tokio::time::Instant::now();
     loop {
         let (mut changes, mut gap) = match rx.recv().await {

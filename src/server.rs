@@ -245,8 +245,7 @@ pub async fn start_clusters(
         });
         states.push(AppState {
             cache,
-            shutdown: shutdown.clone(),
-            slots: crate::hub::ClientSlots::new(limits.max_clients),
+            slots: crate::hub::ClientSlots::new(limits.max_clients, shutdown.clone()),
             cluster: Arc::new(info),
             usage,
         });

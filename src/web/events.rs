@@ -35,14 +35,7 @@ fn stream(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    let body = hub::client_stream(
-        slot,
-        filter,
-        format,
-        encoding,
-        resume,
-        state.shutdown.clone(),
-    );
+    let body = hub::client_stream(slot, filter, format, encoding, resume);
     let mut response = HttpResponse::Ok();
     response
         .content_type("text/event-stream")

@@ -16,7 +16,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, middleware, web};
-use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, Position};
 use crate::hub::ClientSlots;
@@ -37,9 +36,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; fram
 pub struct AppState {
     /// The cluster state.
     pub cache: Arc<Cache>,
-    /// Ends SSE streams on shutdown.
-    pub shutdown: CancellationToken,
-    /// The `--max-clients` limit on SSE streams.
+    /// The `--max-clients` limit on SSE streams, which end on shutdown.
     pub slots: ClientSlots,
     /// The cluster's name and links.
     pub cluster: Arc<crate::cluster::ClusterInfo>,
