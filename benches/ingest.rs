@@ -75,10 +75,8 @@ fn thread_cpu() -> Duration {
 }
 
 async fn list_pods(sim: &Sim) -> Vec<Value> {
-    let list: Value = reqwest::get(format!("{}/api/v1/pods", sim.url))
+    let list: Value = support::get_ok(&format!("{}/api/v1/pods", sim.url))
         .await
-        .and_then(reqwest::Response::error_for_status)
-        .expect("GET /api/v1/pods")
         .json()
         .await
         .expect("a pod list");

@@ -88,10 +88,8 @@ async fn bench(scale: Scale) {
 
 /// Bytes of JSON per pod in a list page.
 async fn average_pod_json(sim: &Sim) -> usize {
-    let page = reqwest::get(format!("{}/api/v1/pods?limit=200", sim.url))
+    let page = support::get_ok(&format!("{}/api/v1/pods?limit=200", sim.url))
         .await
-        .and_then(reqwest::Response::error_for_status)
-        .expect("GET /api/v1/pods")
         .bytes()
         .await
         .expect("a list body");

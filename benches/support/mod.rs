@@ -260,10 +260,8 @@ impl Serve {
     pub async fn usage_pods(&self) -> usize {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let body: serde_json::Value = reqwest::get(format!("{}/api/usage", self.url))
+            let body: serde_json::Value = get_ok(&format!("{}/api/usage", self.url))
                 .await
-                .and_then(reqwest::Response::error_for_status)
-                .expect("GET /api/usage")
                 .json()
                 .await
                 .expect("usage JSON");
@@ -280,10 +278,8 @@ impl Serve {
 
     /// The value of one metric sample, e.g. `podwall_watch_events_total{kind="pod"}`.
     pub async fn metric(&self, sample: &str) -> u64 {
-        let text = reqwest::get(format!("{}/metrics", self.url))
+        let text = get_ok(&format!("{}/metrics", self.url))
             .await
-            .and_then(reqwest::Response::error_for_status)
-            .expect("GET /metrics")
             .text()
             .await
             .expect("metrics body");
@@ -292,6 +288,14 @@ impl Serve {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .map_or(0, |v| v as u64)
     }
+}
+
+/// `GET url`, which must answer 2xx.
+pub async fn get_ok(url: &str) -> reqwest::Response {
+    reqwest::get(url)
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 /// A port that was free a moment ago.
