@@ -43,10 +43,31 @@
     ? { apiserver: conn.classList[1] || "ok", message: conn.querySelector(".conn-msg").textContent }
     : { apiserver: "ok", message: "" };
 
+  const parser = document.createElement("template");
+
   function fromHtml(markup) {
-    const t = document.createElement("template");
-    t.innerHTML = markup;
-    return t.content.firstElementChild;
+    parser.innerHTML = markup;
+    return parser.content.firstElementChild;
+  }
+
+  // Parses the fragments of the next `n` events in one go: one parser run for many small
+  // fragments costs a fraction of one run each. Every fragment is one element; if the count
+  // does not match, each event parses its own (d.el stays unset).
+  function parseAhead(list, from, n) {
+    const events = [];
+    let markup = "";
+    for (let i = from; i < list.length && events.length < n; i++) {
+      const d = list[i].data;
+      if (list[i].type === "reset" || !d || typeof d.html !== "string" || d.el) continue;
+      events.push(d);
+      markup += d.html;
+    }
+    if (events.length < 2) return;
+    parser.innerHTML = markup;
+    const els = parser.content.children;
+    if (els.length !== events.length) return;
+    const all = Array.from(els);
+    for (let i = 0; i < events.length; i++) events[i].el = all[i];
   }
 
   function show(el, on) {
@@ -90,11 +111,17 @@
     return name.replace(/\d+/g, function (d) { return String(d.length).padStart(3, "0") + d; });
   }
 
+  // Keys by header: a node's update replaces its header (its role may change).
+  const nodeKeys = new WeakMap();
+
   function nodeKey(box) {
     const head = box.querySelector(".node-head");
-    const name = naturalKey(nodeName(box));
-    if (sort === "role") return (head && head.dataset.role ? head.dataset.role : "~~") + "\u0000" + name;
-    return name;
+    let key = head && nodeKeys.get(head);
+    if (key !== undefined && key !== null) return key;
+    key = naturalKey(nodeName(box));
+    if (sort === "role") key = (head && head.dataset.role ? head.dataset.role : "~~") + "\u0000" + key;
+    if (head) nodeKeys.set(head, key);
+    return key;
   }
 
   // Requests over allocatable, unclamped (a <meter> stops at its max); as the server sorts.
@@ -271,7 +298,7 @@
   }
 
   function upsertPod(d) {
-    const el = fromHtml(d.html);
+    const el = d.el || fromHtml(d.html);
     const box = d.parent === "unscheduled" ? document.getElementById("unscheduled") : nodeBox(d.parent);
     const container = podContainer(box, el);
     const old = document.getElementById(d.id);
@@ -311,7 +338,7 @@
   }
 
   function upsertNode(d) {
-    const head = fromHtml(d.html);
+    const head = d.el || fromHtml(d.html);
     const box = document.getElementById(d.id);
     if (box) {
       box.querySelector(".node-head").replaceWith(head);
@@ -332,7 +359,7 @@
     const box = document.getElementById(d.id);
     if (!box) return;
     if (box.querySelector("[data-pod]")) {
-      box.querySelector(".node-head").replaceWith(fromHtml(d.html));
+      box.querySelector(".node-head").replaceWith(d.el || fromHtml(d.html));
       dirtyBoxes.add(box);
     } else {
       box.remove();
@@ -481,7 +508,10 @@
       setDensity(level);
       if (height() > window.innerHeight) tooBig = { level: level, pods: pods };
     }
+    // Shrinking because the wall overflowed: the size it left is too big at this count, so
+    // the next fit does not try it again (each try restyles and relayouts the whole wall).
     while (level < DENSITIES.length - 1 && height() > window.innerHeight) {
+      tooBig = { level: level, pods: pods };
       level += 1;
       setDensity(level);
     }
@@ -489,18 +519,24 @@
 
   // ---- the event queue ----------------------------------------------------------------
 
-  // Every frame that changes the wall costs the browser a pass over all of it (painting
-  // and compositing walk every box), so a big wall takes its changes in fewer, larger
-  // batches: at most four a second above BIG_WALL pods, one per animation frame below.
+  // Every frame that changes the wall costs the browser a pass over much of it (layout,
+  // layerizing and compositing walk every box), so a big wall takes its changes in fewer
+  // frames: after a frame that emptied the queue, the next waits BIG_WALL_GAP_MS above
+  // BIG_WALL pods. A frame applies changes for at most BUDGET_MS of script, so a burst
+  // never makes one long task: the rest waits for the next frame, in order, and data-seq
+  // names the last change applied.
   const BIG_WALL = 5000;
   const BIG_WALL_GAP_MS = 250;
+  const BUDGET_MS = 8;
+  const PARSE_AHEAD = 32;
   let shownPods = 0;
   let lastFlush = 0;
+  let backlog = false;
 
   function schedule() {
     if (flushQueued) return;
     flushQueued = true;
-    const wait = shownPods > BIG_WALL ? lastFlush + BIG_WALL_GAP_MS - Date.now() : 0;
+    const wait = shownPods > BIG_WALL && !backlog ? lastFlush + BIG_WALL_GAP_MS - Date.now() : 0;
     // Hidden tabs get no animation frames; a timer keeps the queue from growing there.
     if (document.hidden) setTimeout(flush, 250);
     else if (wait > 0) setTimeout(function () { requestAnimationFrame(flush); }, wait);
@@ -510,9 +546,14 @@
   function flush() {
     flushQueued = false;
     lastFlush = Date.now();
+    const started = performance.now();
     const batch = queue;
-    queue = [];
-    for (const ev of batch) {
+    let done = 0;
+    let seq = "";
+    while (done < batch.length) {
+      if (done % PARSE_AHEAD === 0) parseAhead(batch, done, PARSE_AHEAD);
+      const ev = batch[done];
+      done += 1;
       try {
         ev.handler(ev.data);
       } catch (e) {
@@ -520,9 +561,13 @@
         restart();
         return;
       }
-      if (ev.id) root.dataset.seq = ev.id;
+      if (ev.id) seq = ev.id;
+      if (performance.now() - started > BUDGET_MS) break;
     }
-    if (batch.length) lastUpdate = Date.now();
+    if (seq) root.dataset.seq = seq;
+    queue = done < batch.length ? batch.slice(done) : [];
+    backlog = queue.length > 0;
+    if (done) lastUpdate = Date.now();
     for (const box of dirtyBoxes) updateBox(box);
     dirtyBoxes.clear();
     keepRover();
@@ -534,7 +579,7 @@
       setTimeout(function () { pulseWake = false; schedule(); }, pulses[0].until - now + 20);
     }
     // Whole-wall recounts are O(pods): at most twice a second.
-    if (countsDue || (batch.length && now - lastCounts > 500)) {
+    if (countsDue || (done && now - lastCounts > 500)) {
       countsDue = false;
       lastCounts = now;
       const pods = updateCounts();
@@ -546,10 +591,11 @@
         lastFitPods = pods;
         fit(pods);
       }
-    } else if (batch.length) {
+    } else if (done) {
       countsDue = true;
       setTimeout(schedule, 500);
     }
+    if (backlog) schedule();
   }
 
   function on(type, handler) {
@@ -560,7 +606,7 @@
       } catch (e) {
         return;
       }
-      queue.push({ handler: handler, data: data, id: ev.lastEventId });
+      queue.push({ type: type, handler: handler, data: data, id: ev.lastEventId });
       schedule();
     });
   }
