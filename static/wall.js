@@ -153,6 +153,7 @@
   function sortNodes() {
     const container = wall.querySelector(".nodes");
     if (!container) return;
+    compact();
     const boxes = Array.from(container.children);
     if (sort === "usage") {
       const u = new Map(boxes.map(function (b) { return [b, usage(b)]; }));
@@ -262,10 +263,34 @@
     return box;
   }
 
+  // A node box that goes leaves an empty, unmarked cell (a ghost) instead of closing the
+  // gap at once: closing it moves every box after it, and on a thousand-node wall that one
+  // frame costs ~100 ms of layout, paint and compositing. Ghosts go all at once, at most
+  // every COMPACT_MS (see tick), so a cluster losing nodes costs one such frame, not one
+  // per node.
+  const COMPACT_MS = 30000;
+  let firstGhost = 0;
+
+  function dropBox(box) {
+    box.removeAttribute("id");
+    box.removeAttribute("data-node");
+    box.removeAttribute("aria-label");
+    box.setAttribute("aria-hidden", "true");
+    box.className = "node ghost";
+    box.replaceChildren();
+    dirtyBoxes.delete(box);
+    if (!firstGhost) firstGhost = Date.now();
+  }
+
+  function compact() {
+    firstGhost = 0;
+    for (const ghost of wall.querySelectorAll(".nodes > .ghost")) ghost.remove();
+  }
+
   function dropIfEmptyPlaceholder(box) {
     if (box && box.dataset.node !== undefined && box.querySelector(".node-head.unavailable") &&
         !box.querySelector("[data-pod]")) {
-      box.remove();
+      dropBox(box);
     }
   }
 
@@ -362,8 +387,7 @@
       box.querySelector(".node-head").replaceWith(d.el || fromHtml(d.html));
       dirtyBoxes.add(box);
     } else {
-      box.remove();
-      dirtyBoxes.delete(box);
+      dropBox(box);
     }
   }
 
@@ -700,6 +724,7 @@
       fit(wall.querySelectorAll("[data-pod]").length);
     }
     if (sort === "usage" && now.getSeconds() === 0) sortNodes();
+    else if (firstGhost && now - firstGhost > COMPACT_MS) compact();
   }
 
   function pollSync() {
