@@ -38,6 +38,8 @@
   // ends them (a timer or listener per block would cost more at hundreds of changes/s).
   let pulses = [];
   let pulseWake = false;
+  // Blocks fading out after a delete, oldest first, swept the same way.
+  let fades = [];
   // The API server's health as last reported; the indicator shows it once connected.
   let apiStatus = conn
     ? { apiserver: conn.classList[1] || "ok", message: conn.querySelector(".conn-msg").textContent }
@@ -315,11 +317,19 @@
     el.removeAttribute("tabindex");
     el.setAttribute("aria-hidden", "true");
     el.classList.add("gone");
-    setTimeout(function () {
+    fades.push({ el: el, until: Date.now() + FADE_MS });
+  }
+
+  function endFades(now) {
+    let i = 0;
+    while (i < fades.length && fades[i].until <= now) {
+      const el = fades[i].el;
       const container = el.parentNode;
       el.remove();
       dropEmptyGroup(container);
-    }, FADE_MS);
+      i += 1;
+    }
+    if (i) fades = fades.slice(i);
   }
 
   function upsertPod(d) {
@@ -460,7 +470,18 @@
   function updateCounts() {
     const by = new Map();
     let total = 0;
-    for (const box of wall.querySelectorAll(".nodes > section, #unscheduled")) {
+    // The boxes are the children of .nodes: walking them is O(boxes), where a selector
+    // query over the wall would test every pod.
+    const container = wall.querySelector(".nodes");
+    const boxes = container ? Array.from(container.children) : [];
+    const unscheduled = document.getElementById("unscheduled");
+    if (unscheduled) boxes.push(unscheduled);
+    let nodes = 0;
+    for (const box of boxes) {
+      if (box.dataset.node !== undefined) {
+        const head = box.firstElementChild;
+        if (head && head.classList.contains("node-head") && !head.classList.contains("unavailable")) nodes += 1;
+      }
       const tally = tallies.get(box) || tallyOf(box, box.querySelectorAll("[data-pod]"));
       for (const [status, e] of tally) {
         const entry = by.get(status);
@@ -469,8 +490,7 @@
         total += e.n;
       }
     }
-    document.getElementById("count-nodes").textContent =
-      wall.querySelectorAll(".nodes > [data-node] > .node-head:not(.unavailable)").length;
+    document.getElementById("count-nodes").textContent = nodes;
     document.getElementById("count-pods").textContent = total;
     const counts = document.getElementById("counts");
     for (const old of counts.querySelectorAll("[data-count-status]")) old.remove();
@@ -491,7 +511,7 @@
     }
     const sync = document.getElementById("sync-count");
     if (sync) sync.textContent = total + " pods, " +
-      wall.querySelectorAll(".nodes > [data-node]").length + " nodes loaded so far";
+      boxes.filter(function (b) { return b.dataset.node !== undefined; }).length + " nodes loaded so far";
     return total;
   }
 
@@ -597,10 +617,12 @@
     keepRover();
     const now = Date.now();
     if (pulses.length && pulses[0].until <= now) endPulses(now);
-    // When the stream goes quiet, one more frame must still end the last pulses.
-    if (pulses.length && !pulseWake) {
+    if (fades.length && fades[0].until <= now) endFades(now);
+    // When the stream goes quiet, one more frame must still end the last pulses and fades.
+    if ((pulses.length || fades.length) && !pulseWake) {
       pulseWake = true;
-      setTimeout(function () { pulseWake = false; schedule(); }, pulses[0].until - now + 20);
+      const next = Math.min(pulses.length ? pulses[0].until : Infinity, fades.length ? fades[0].until : Infinity);
+      setTimeout(function () { pulseWake = false; schedule(); }, next - now + 20);
     }
     // Whole-wall recounts are O(pods): at most twice a second.
     if (countsDue || (done && now - lastCounts > 500)) {
