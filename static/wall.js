@@ -267,11 +267,19 @@
 
   // A node box that goes leaves an empty, unmarked cell (a ghost) instead of closing the
   // gap at once: closing it moves every box after it, and on a thousand-node wall that one
-  // frame costs ~100 ms of layout, paint and compositing. Ghosts go all at once, at most
-  // every COMPACT_MS (see tick), so a cluster losing nodes costs one such frame, not one
-  // per node.
+  // frame costs ~100 ms of layout, paint and compositing. Ghosts go all at once (see tick)
+  // when they are more than 5% of the cells or the oldest is COMPACT_MS old, so a cluster
+  // losing nodes costs one such frame now and then, not one per node.
   const COMPACT_MS = 30000;
   let firstGhost = 0;
+  let ghosts = 0;
+
+  function compactDue(now) {
+    if (!ghosts) return false;
+    const container = wall.querySelector(".nodes");
+    const cells = container ? container.children.length : 0;
+    return ghosts > Math.max(2, cells * 0.05) || now - firstGhost > COMPACT_MS;
+  }
 
   function dropBox(box) {
     box.removeAttribute("id");
@@ -281,11 +289,14 @@
     box.className = "node ghost";
     box.replaceChildren();
     dirtyBoxes.delete(box);
+    tallies.delete(box);
     if (!firstGhost) firstGhost = Date.now();
+    ghosts += 1;
   }
 
   function compact() {
     firstGhost = 0;
+    ghosts = 0;
     for (const ghost of wall.querySelectorAll(".nodes > .ghost")) ghost.remove();
   }
 
@@ -746,7 +757,7 @@
       fit(wall.querySelectorAll("[data-pod]").length);
     }
     if (sort === "usage" && now.getSeconds() === 0) sortNodes();
-    else if (firstGhost && now - firstGhost > COMPACT_MS) compact();
+    else if (compactDue(now.getTime())) compact();
   }
 
   function pollSync() {
