@@ -232,12 +232,22 @@ struct FirstRender {
 
 async fn first_render(browser: &Browser, stack: &Stack, pods: usize) -> FirstRender {
     browser.open(&format!("{}/?kiosk=1", stack.url)).await;
-    poll(Duration::from_secs(120), "every pod in the DOM", || async {
-        let n = browser
-            .js("return document.querySelectorAll('#wall [data-pod]').length")
-            .await;
-        (n.as_u64() == Some(pods as u64)).then_some(())
-    })
+    // Chromium reports the first contentful paint after the frame is presented, which can
+    // be after the page's pods are in the DOM: wait for both.
+    poll(
+        Duration::from_secs(120),
+        "every pod in the DOM and the first paint",
+        || async {
+            let v = browser
+                .js(
+                    "return [document.querySelectorAll('#wall [data-pod]').length, \
+                     performance.getEntriesByName('first-contentful-paint').length]",
+                )
+                .await;
+            (v[0].as_u64() == Some(pods as u64) && v[1].as_u64().is_some_and(|n| n > 0))
+                .then_some(())
+        },
+    )
     .await;
     let v = browser
         .js("const n = performance.getEntriesByType('navigation')[0]; \

@@ -95,9 +95,14 @@
     rows.dataset.v = String(version);
   }
 
+  // Headers wall.js put in since the last draw; null means every header (a new answer).
+  let fresh = null;
+
   function draw() {
     drawQueued = false;
-    for (const head of wall.querySelectorAll("[data-node] > .node-head")) drawNode(head);
+    const heads = fresh || wall.querySelectorAll("[data-node] > .node-head");
+    fresh = new Set();
+    for (const head of heads) if (head.isConnected) drawNode(head);
     showNote();
   }
 
@@ -107,6 +112,25 @@
     requestAnimationFrame(draw);
   }
 
+  // Only headers that are new need drawing: a big wall changes hundreds of pods a second,
+  // and walking its thousand headers each frame cost more than wall.js itself.
+  function added(records) {
+    if (!usage) return;
+    for (const r of records) {
+      for (const n of r.addedNodes) {
+        if (n.nodeType !== 1 || !fresh) continue;
+        if (n.classList.contains("node-head")) fresh.add(n);
+        else if (n.matches("[data-node]")) {
+          const head = n.querySelector(".node-head");
+          if (head) fresh.add(head);
+        } else if (n.querySelector && n.querySelector(".node-head")) {
+          fresh = null;
+        }
+      }
+    }
+    if (!fresh || fresh.size) schedule();
+  }
+
   function poll() {
     fetch("api/usage", { cache: "no-store", credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
@@ -114,6 +138,7 @@
         if (body) {
           usage = body;
           version += 1;
+          fresh = null;
           schedule();
         }
       })
@@ -123,8 +148,7 @@
 
   if (interval > 0) {
     // wall.js replaces node headers on every node change: draw the usage rows again.
-    new MutationObserver(function () { if (usage) schedule(); })
-      .observe(wall, { childList: true, subtree: true });
+    new MutationObserver(added).observe(wall, { childList: true, subtree: true });
     poll();
   }
 

@@ -38,15 +38,38 @@
   // ends them (a timer or listener per block would cost more at hundreds of changes/s).
   let pulses = [];
   let pulseWake = false;
+  // Blocks fading out after a delete, oldest first, swept the same way.
+  let fades = [];
   // The API server's health as last reported; the indicator shows it once connected.
   let apiStatus = conn
     ? { apiserver: conn.classList[1] || "ok", message: conn.querySelector(".conn-msg").textContent }
     : { apiserver: "ok", message: "" };
 
+  const parser = document.createElement("template");
+
   function fromHtml(markup) {
-    const t = document.createElement("template");
-    t.innerHTML = markup;
-    return t.content.firstElementChild;
+    parser.innerHTML = markup;
+    return parser.content.firstElementChild;
+  }
+
+  // Parses the fragments of the next `n` events in one go: one parser run for many small
+  // fragments costs a fraction of one run each. Every fragment is one element; if the count
+  // does not match, each event parses its own (d.el stays unset).
+  function parseAhead(list, from, n) {
+    const events = [];
+    let markup = "";
+    for (let i = from; i < list.length && events.length < n; i++) {
+      const d = list[i].data;
+      if (list[i].type === "reset" || !d || typeof d.html !== "string" || d.el) continue;
+      events.push(d);
+      markup += d.html;
+    }
+    if (events.length < 2) return;
+    parser.innerHTML = markup;
+    const els = parser.content.children;
+    if (els.length !== events.length) return;
+    const all = Array.from(els);
+    for (let i = 0; i < events.length; i++) events[i].el = all[i];
   }
 
   function show(el, on) {
@@ -90,11 +113,17 @@
     return name.replace(/\d+/g, function (d) { return String(d.length).padStart(3, "0") + d; });
   }
 
+  // Keys by header: a node's update replaces its header (its role may change).
+  const nodeKeys = new WeakMap();
+
   function nodeKey(box) {
     const head = box.querySelector(".node-head");
-    const name = naturalKey(nodeName(box));
-    if (sort === "role") return (head && head.dataset.role ? head.dataset.role : "~~") + "\u0000" + name;
-    return name;
+    let key = head && nodeKeys.get(head);
+    if (key !== undefined && key !== null) return key;
+    key = naturalKey(nodeName(box));
+    if (sort === "role") key = (head && head.dataset.role ? head.dataset.role : "~~") + "\u0000" + key;
+    if (head) nodeKeys.set(head, key);
+    return key;
   }
 
   // Requests over allocatable, unclamped (a <meter> stops at its max); as the server sorts.
@@ -126,6 +155,7 @@
   function sortNodes() {
     const container = wall.querySelector(".nodes");
     if (!container) return;
+    compact();
     const boxes = Array.from(container.children);
     if (sort === "usage") {
       const u = new Map(boxes.map(function (b) { return [b, usage(b)]; }));
@@ -235,10 +265,45 @@
     return box;
   }
 
+  // A node box that goes leaves an empty, unmarked cell (a ghost) instead of closing the
+  // gap at once: closing it moves every box after it, and on a thousand-node wall that one
+  // frame costs ~100 ms of layout, paint and compositing. Ghosts go all at once (see tick)
+  // when they are more than 5% of the cells or the oldest is COMPACT_MS old, so a cluster
+  // losing nodes costs one such frame now and then, not one per node.
+  const COMPACT_MS = 30000;
+  let firstGhost = 0;
+  let ghosts = 0;
+
+  function compactDue(now) {
+    if (!ghosts) return false;
+    const container = wall.querySelector(".nodes");
+    const cells = container ? container.children.length : 0;
+    return ghosts > Math.max(2, cells * 0.05) || now - firstGhost > COMPACT_MS;
+  }
+
+  function dropBox(box) {
+    box.removeAttribute("id");
+    box.removeAttribute("data-node");
+    box.removeAttribute("aria-label");
+    box.setAttribute("aria-hidden", "true");
+    box.className = "node ghost";
+    box.replaceChildren();
+    dirtyBoxes.delete(box);
+    tallies.delete(box);
+    if (!firstGhost) firstGhost = Date.now();
+    ghosts += 1;
+  }
+
+  function compact() {
+    firstGhost = 0;
+    ghosts = 0;
+    for (const ghost of wall.querySelectorAll(".nodes > .ghost")) ghost.remove();
+  }
+
   function dropIfEmptyPlaceholder(box) {
     if (box && box.dataset.node !== undefined && box.querySelector(".node-head.unavailable") &&
         !box.querySelector("[data-pod]")) {
-      box.remove();
+      dropBox(box);
     }
   }
 
@@ -263,15 +328,23 @@
     el.removeAttribute("tabindex");
     el.setAttribute("aria-hidden", "true");
     el.classList.add("gone");
-    setTimeout(function () {
+    fades.push({ el: el, until: Date.now() + FADE_MS });
+  }
+
+  function endFades(now) {
+    let i = 0;
+    while (i < fades.length && fades[i].until <= now) {
+      const el = fades[i].el;
       const container = el.parentNode;
       el.remove();
       dropEmptyGroup(container);
-    }, FADE_MS);
+      i += 1;
+    }
+    if (i) fades = fades.slice(i);
   }
 
   function upsertPod(d) {
-    const el = fromHtml(d.html);
+    const el = d.el || fromHtml(d.html);
     const box = d.parent === "unscheduled" ? document.getElementById("unscheduled") : nodeBox(d.parent);
     const container = podContainer(box, el);
     const old = document.getElementById(d.id);
@@ -311,7 +384,7 @@
   }
 
   function upsertNode(d) {
-    const head = fromHtml(d.html);
+    const head = d.el || fromHtml(d.html);
     const box = document.getElementById(d.id);
     if (box) {
       box.querySelector(".node-head").replaceWith(head);
@@ -332,11 +405,10 @@
     const box = document.getElementById(d.id);
     if (!box) return;
     if (box.querySelector("[data-pod]")) {
-      box.querySelector(".node-head").replaceWith(fromHtml(d.html));
+      box.querySelector(".node-head").replaceWith(d.el || fromHtml(d.html));
       dirtyBoxes.add(box);
     } else {
-      box.remove();
-      dirtyBoxes.delete(box);
+      dropBox(box);
     }
   }
 
@@ -409,7 +481,18 @@
   function updateCounts() {
     const by = new Map();
     let total = 0;
-    for (const box of wall.querySelectorAll(".nodes > section, #unscheduled")) {
+    // The boxes are the children of .nodes: walking them is O(boxes), where a selector
+    // query over the wall would test every pod.
+    const container = wall.querySelector(".nodes");
+    const boxes = container ? Array.from(container.children) : [];
+    const unscheduled = document.getElementById("unscheduled");
+    if (unscheduled) boxes.push(unscheduled);
+    let nodes = 0;
+    for (const box of boxes) {
+      if (box.dataset.node !== undefined) {
+        const head = box.firstElementChild;
+        if (head && head.classList.contains("node-head") && !head.classList.contains("unavailable")) nodes += 1;
+      }
       const tally = tallies.get(box) || tallyOf(box, box.querySelectorAll("[data-pod]"));
       for (const [status, e] of tally) {
         const entry = by.get(status);
@@ -418,8 +501,7 @@
         total += e.n;
       }
     }
-    document.getElementById("count-nodes").textContent =
-      wall.querySelectorAll(".nodes > [data-node] > .node-head:not(.unavailable)").length;
+    document.getElementById("count-nodes").textContent = nodes;
     document.getElementById("count-pods").textContent = total;
     const counts = document.getElementById("counts");
     for (const old of counts.querySelectorAll("[data-count-status]")) old.remove();
@@ -440,7 +522,7 @@
     }
     const sync = document.getElementById("sync-count");
     if (sync) sync.textContent = total + " pods, " +
-      wall.querySelectorAll(".nodes > [data-node]").length + " nodes loaded so far";
+      boxes.filter(function (b) { return b.dataset.node !== undefined; }).length + " nodes loaded so far";
     return total;
   }
 
@@ -481,7 +563,10 @@
       setDensity(level);
       if (height() > window.innerHeight) tooBig = { level: level, pods: pods };
     }
+    // Shrinking because the wall overflowed: the size it left is too big at this count, so
+    // the next fit does not try it again (each try restyles and relayouts the whole wall).
     while (level < DENSITIES.length - 1 && height() > window.innerHeight) {
+      tooBig = { level: level, pods: pods };
       level += 1;
       setDensity(level);
     }
@@ -489,18 +574,24 @@
 
   // ---- the event queue ----------------------------------------------------------------
 
-  // Every frame that changes the wall costs the browser a pass over all of it (painting
-  // and compositing walk every box), so a big wall takes its changes in fewer, larger
-  // batches: at most four a second above BIG_WALL pods, one per animation frame below.
+  // Every frame that changes the wall costs the browser a pass over much of it (layout,
+  // layerizing and compositing walk every box), so a big wall takes its changes in fewer
+  // frames: after a frame that emptied the queue, the next waits BIG_WALL_GAP_MS above
+  // BIG_WALL pods. A frame applies changes for at most BUDGET_MS of script, so a burst
+  // never makes one long task: the rest waits for the next frame, in order, and data-seq
+  // names the last change applied.
   const BIG_WALL = 5000;
   const BIG_WALL_GAP_MS = 250;
+  const BUDGET_MS = 8;
+  const PARSE_AHEAD = 32;
   let shownPods = 0;
   let lastFlush = 0;
+  let backlog = false;
 
   function schedule() {
     if (flushQueued) return;
     flushQueued = true;
-    const wait = shownPods > BIG_WALL ? lastFlush + BIG_WALL_GAP_MS - Date.now() : 0;
+    const wait = shownPods > BIG_WALL && !backlog ? lastFlush + BIG_WALL_GAP_MS - Date.now() : 0;
     // Hidden tabs get no animation frames; a timer keeps the queue from growing there.
     if (document.hidden) setTimeout(flush, 250);
     else if (wait > 0) setTimeout(function () { requestAnimationFrame(flush); }, wait);
@@ -510,9 +601,14 @@
   function flush() {
     flushQueued = false;
     lastFlush = Date.now();
+    const started = performance.now();
     const batch = queue;
-    queue = [];
-    for (const ev of batch) {
+    let done = 0;
+    let seq = "";
+    while (done < batch.length) {
+      if (done % PARSE_AHEAD === 0) parseAhead(batch, done, PARSE_AHEAD);
+      const ev = batch[done];
+      done += 1;
       try {
         ev.handler(ev.data);
       } catch (e) {
@@ -520,21 +616,27 @@
         restart();
         return;
       }
-      if (ev.id) root.dataset.seq = ev.id;
+      if (ev.id) seq = ev.id;
+      if (performance.now() - started > BUDGET_MS) break;
     }
-    if (batch.length) lastUpdate = Date.now();
+    if (seq) root.dataset.seq = seq;
+    queue = done < batch.length ? batch.slice(done) : [];
+    backlog = queue.length > 0;
+    if (done) lastUpdate = Date.now();
     for (const box of dirtyBoxes) updateBox(box);
     dirtyBoxes.clear();
     keepRover();
     const now = Date.now();
     if (pulses.length && pulses[0].until <= now) endPulses(now);
-    // When the stream goes quiet, one more frame must still end the last pulses.
-    if (pulses.length && !pulseWake) {
+    if (fades.length && fades[0].until <= now) endFades(now);
+    // When the stream goes quiet, one more frame must still end the last pulses and fades.
+    if ((pulses.length || fades.length) && !pulseWake) {
       pulseWake = true;
-      setTimeout(function () { pulseWake = false; schedule(); }, pulses[0].until - now + 20);
+      const next = Math.min(pulses.length ? pulses[0].until : Infinity, fades.length ? fades[0].until : Infinity);
+      setTimeout(function () { pulseWake = false; schedule(); }, next - now + 20);
     }
     // Whole-wall recounts are O(pods): at most twice a second.
-    if (countsDue || (batch.length && now - lastCounts > 500)) {
+    if (countsDue || (done && now - lastCounts > 500)) {
       countsDue = false;
       lastCounts = now;
       const pods = updateCounts();
@@ -546,10 +648,11 @@
         lastFitPods = pods;
         fit(pods);
       }
-    } else if (batch.length) {
+    } else if (done) {
       countsDue = true;
       setTimeout(schedule, 500);
     }
+    if (backlog) schedule();
   }
 
   function on(type, handler) {
@@ -560,7 +663,7 @@
       } catch (e) {
         return;
       }
-      queue.push({ handler: handler, data: data, id: ev.lastEventId });
+      queue.push({ type: type, handler: handler, data: data, id: ev.lastEventId });
       schedule();
     });
   }
@@ -654,6 +757,7 @@
       fit(wall.querySelectorAll("[data-pod]").length);
     }
     if (sort === "usage" && now.getSeconds() === 0) sortNodes();
+    else if (compactDue(now.getTime())) compact();
   }
 
   function pollSync() {
