@@ -102,7 +102,7 @@ async fn measure_podwall(sim: &Sim, pods: usize) -> Measured {
     let mut serve = Serve::start(&sim.kubeconfig).await;
     let cached = serve.metric("podwall_cache_objects{kind=\"pod\"}").await;
     assert_eq!(cached, pods as u64, "podwall synced every pod");
-    let sampled = serve.usage_pods().await;
+    let sampled = serve.settled_usage_pods().await;
     assert!(
         pods == 0 || sampled > 0,
         "the usage report has pods' samples"

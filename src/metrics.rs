@@ -25,6 +25,14 @@ pub struct ApiErrorLabel {
     pub code: String,
 }
 
+/// Label of usage polls: how the poll of `metrics.k8s.io` ended ("ok", "unavailable",
+/// "forbidden", "error").
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UsageLabel {
+    /// The usage status after the poll.
+    pub status: &'static str,
+}
+
 /// Upper bounds (seconds) of the fan-out latency buckets: 100 µs to ~1.6 s.
 fn fanout_histogram() -> Histogram {
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
@@ -67,6 +75,8 @@ pub struct Metrics {
     pub lists: Family<KindLabel, Counter>,
     /// API server errors by resource and HTTP status.
     pub api_errors: Family<ApiErrorLabel, Counter>,
+    /// Polls of `metrics.k8s.io` for live usage, by how they ended.
+    pub usage_polls: Family<UsageLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -89,7 +99,13 @@ impl Default for Metrics {
             watch_starts: Family::default(),
             lists: Family::default(),
             api_errors: Family::default(),
+            usage_polls: Family::default(),
         };
+        registry.register(
+            "usage_polls",
+            "Polls of metrics.k8s.io for live usage, by the status they left",
+            m.usage_polls.clone(),
+        );
         registry.register(
             "watch_events",
             "Watch events received from the API server",

@@ -239,6 +239,7 @@ pub async fn start_clusters(
                 usage_client,
                 &cluster.namespaces,
                 usage.clone(),
+                cache.metrics().usage_polls.clone(),
                 shutdown.clone(),
             ));
             tracing::info!(namespaces = ?cluster.namespaces, "cluster added");

@@ -17,10 +17,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::ListParams;
 use parking_lot::RwLock;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+use crate::metrics::UsageLabel;
 
 /// What podwall asks of `metrics.k8s.io` (resource, verbs); granted by the optional
 /// manifest `deploy/optional/metrics-rbac.yaml`.
@@ -258,6 +262,7 @@ pub fn spawn(
     client: kube::Client,
     namespaces: &[String],
     usage: Arc<Usage>,
+    polls: Family<UsageLabel, Counter>,
     shutdown: CancellationToken,
 ) -> Option<JoinHandle<()>> {
     if usage.interval.is_zero() {
@@ -285,10 +290,12 @@ pub fn spawn(
                     UsageStatus::Ok | UsageStatus::Error(_) => usage.interval,
                     _ => usage.interval.saturating_mul(UNAVAILABLE_BACKOFF),
                 };
+                let status = report.status.as_str();
                 usage.publish(report);
                 // A big cluster's metrics list is tens of MB decoded at once; without a
                 // trim glibc keeps those pages and the RSS carries them between polls.
                 crate::heap::release_free_memory();
+                polls.get_or_create(&UsageLabel { status }).inc();
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(wait) => {}

@@ -255,25 +255,29 @@ impl Serve {
         }
     }
 
-    /// Waits for the first good usage poll (`GET /api/usage` status "ok") and returns how
-    /// many pods it has a sample for: the steady state includes the usage report.
-    pub async fn usage_pods(&self) -> usize {
+    /// Waits for the second good usage poll and returns how many pods the report has a
+    /// sample for. The first poll runs while the initial list is decoded, so its report's
+    /// pages are mixed with the list's; a server that has run a while holds a later one.
+    pub async fn settled_usage_pods(&self) -> usize {
         let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let body: serde_json::Value = get_ok(&format!("{}/api/usage", self.url))
-                .await
-                .json()
-                .await
-                .expect("usage JSON");
-            if body["status"] == "ok" {
-                return body["pods"].as_object().map_or(0, serde_json::Map::len);
-            }
+        while self
+            .metric("podwall_usage_polls_total{status=\"ok\"}")
+            .await
+            < 2
+        {
             assert!(
                 Instant::now() < deadline,
-                "no usage poll answered in 2 minutes: {body}"
+                "fewer than two good usage polls in 2 minutes"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        let body: serde_json::Value = get_ok(&format!("{}/api/usage", self.url))
+            .await
+            .json()
+            .await
+            .expect("usage JSON");
+        assert_eq!(body["status"], "ok", "{body}");
+        body["pods"].as_object().map_or(0, serde_json::Map::len)
     }
 
     /// The value of one metric sample, e.g. `podwall_watch_events_total{kind="pod"}`.
