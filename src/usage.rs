@@ -142,19 +142,35 @@ impl Report {
         pods.sort_unstable_by(|a, b| a.key().cmp(b.key()));
         // Two lists (one per namespace scope) never overlap, but a key must not repeat.
         pods.dedup_by(|a, b| a.key().eq(b.key()));
-        let mut encoded = Vec::with_capacity(pods.len() * 80);
-        // Plain strings and numbers: serializing into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut encoded, &PodsJson(&pods));
-        Self::with_pods_json(status, timestamp, (&encoded, pods.len()), nodes, interval)
+        let (count, size) = (pods.len(), pods.len() * 80);
+        Self::with_pods(status, timestamp, nodes, interval, (count, size), |out| {
+            // Plain strings and numbers: serializing into a Vec cannot fail.
+            let _ = serde_json::to_writer(out, &PodsJson(&pods));
+        })
     }
 
-    /// A report carrying `pods`, an encoded `pods` object (the last good one on a failure).
-    fn with_pods_json(
+    /// A report that keeps `last`'s pods (a failed poll keeps the last good numbers).
+    fn keeping_pods(status: UsageStatus, last: &Self, interval: Duration) -> Self {
+        let pods = (last.pod_count, last.pods.len());
+        Self::with_pods(
+            status,
+            last.timestamp.clone(),
+            last.nodes.clone(),
+            interval,
+            pods,
+            |out| out.extend_from_slice(&last.pods),
+        )
+    }
+
+    /// Encodes the body once: the head, then the `pods` object that `write_pods` writes
+    /// straight into it (`pods`: how many, and about how many bytes).
+    fn with_pods(
         status: UsageStatus,
         timestamp: Option<String>,
-        (pods, pod_count): (&[u8], usize),
         nodes: HashMap<Arc<str>, Sample>,
         interval: Duration,
+        (pod_count, pods_size): (usize, usize),
+        write_pods: impl FnOnce(&mut Vec<u8>),
     ) -> Self {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -172,14 +188,14 @@ impl Report {
             interval_millis: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
             nodes: nodes.iter().map(|(k, v)| (&**k, *v)).collect(),
         };
-        let mut json = Vec::with_capacity(pods.len() + 64 * nodes.len() + 256);
+        let mut json = Vec::with_capacity(pods_size + 64 * nodes.len() + 256);
         // Plain strings and numbers: serializing into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut json, &head);
-        // `{...head}` becomes `{...head,"pods":{...}}`: the pods object goes in as bytes.
+        // `{...head}` becomes `{...head,"pods":{...}}`.
         json.pop();
         json.extend_from_slice(b",\"pods\":");
         let start = json.len();
-        json.extend_from_slice(if pods.is_empty() { b"{}" } else { pods });
+        write_pods(&mut json);
         let end = json.len();
         json.push(b'}');
         let json = Bytes::from(json);
@@ -343,14 +359,7 @@ async fn poll(pod_apis: &[Api<PodMetrics>], node_api: &Api<NodeMetrics>, usage: 
                 // Keep the last good numbers through a transient failure.
                 return match status {
                     UsageStatus::Error(_) => {
-                        let last = usage.report();
-                        Report::with_pods_json(
-                            status,
-                            last.timestamp.clone(),
-                            (&last.pods, last.pod_count),
-                            last.nodes.clone(),
-                            usage.interval,
-                        )
+                        Report::keeping_pods(status, &usage.report(), usage.interval)
                     }
                     _ => Report::new(status, None, Vec::new(), HashMap::new(), usage.interval),
                 };
@@ -557,13 +566,7 @@ mod tests {
         assert_eq!(body["pods"]["a/x"]["memoryBytes"], 1024);
         assert_eq!(body["pods"].as_object().map(|m| m.len()), Some(2));
 
-        let failed = Report::with_pods_json(
-            UsageStatus::Error("boom".into()),
-            good.timestamp.clone(),
-            (&good.pods, good.pod_count),
-            good.nodes.clone(),
-            interval,
-        );
+        let failed = Report::keeping_pods(UsageStatus::Error("boom".into()), &good, interval);
         let after: serde_json::Value = serde_json::from_slice(&failed.json).expect("valid JSON");
         assert_eq!(after["status"], "error");
         assert_eq!(after["message"], "boom");
