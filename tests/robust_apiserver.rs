@@ -32,11 +32,7 @@ async fn status(events: &mut SseClient, state: &str) -> String {
 /// The value of one metric line, 0 when absent.
 async fn metric(stack: &Stack, line_start: &str) -> f64 {
     let (_, text) = stack.get("/metrics").await;
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    common::metric_value(&text, line_start)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -241,11 +241,8 @@ async fn wall_polls_usage_and_degrades_quietly_without_metrics_server() {
     );
     let (status, metrics) = common::get(&http, &format!("{}/metrics", server.url())).await;
     assert_eq!(status, 200);
-    let ok_polls = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("podwall_usage_polls_total{status=\"ok\"} "))
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    assert!(ok_polls >= Some(1), "good polls are counted: {metrics}");
+    let ok_polls = common::metric_value(&metrics, "podwall_usage_polls_total{status=\"ok\"} ");
+    assert!(ok_polls >= 1.0, "good polls are counted: {metrics}");
 
     let page = http
         .get(server.url())

@@ -207,6 +207,17 @@ pub async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
     (status, resp.text().await.expect("body"))
 }
 
+/// The value of the first line of a `/metrics` text that starts with `line_start`
+/// (e.g. `podwall_lists_total{kind="pod"}`), 0 when absent.
+pub fn metric_value(metrics: &str, line_start: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// The JSON snapshot of the wall at `base`, with `query` (e.g. `?ns=web`).
 pub async fn snapshot(http: &reqwest::Client, base: &str, query: &str) -> Value {
     let (status, body) = get(http, &format!("{base}/api/snapshot{query}")).await;

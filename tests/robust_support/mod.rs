@@ -94,11 +94,7 @@ pub async fn metric(http: &reqwest::Client, base: &str, line_start: &str) -> f64
         return 0.0;
     };
     let text = resp.text().await.unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    crate::common::metric_value(&text, line_start)
 }
 
 /// A `podwall` process (sim or serve) whose stderr lines are kept for the test to read.
