@@ -102,11 +102,6 @@ impl Default for Metrics {
             usage_polls: Family::default(),
         };
         registry.register(
-            "usage_polls",
-            "Polls of metrics.k8s.io for live usage, by the status they left",
-            m.usage_polls.clone(),
-        );
-        registry.register(
             "watch_events",
             "Watch events received from the API server",
             m.events_ingested.clone(),
@@ -176,6 +171,11 @@ impl Default for Metrics {
             "apiserver_errors",
             "API server errors by resource and HTTP status (or unreachable)",
             m.api_errors.clone(),
+        );
+        registry.register(
+            "usage_polls",
+            "Polls of metrics.k8s.io for live usage, by the status they left",
+            m.usage_polls.clone(),
         );
         Self { registry, ..m }
     }
