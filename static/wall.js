@@ -312,13 +312,18 @@
     pulses.push({ el: el, until: Date.now() + PULSE_MS });
   }
 
-  function endPulses(now) {
+  // Ends the entries of a time-ordered list (pulses, fades) that are due; returns the rest.
+  function sweep(list, now, end) {
     let i = 0;
-    while (i < pulses.length && pulses[i].until <= now) {
-      pulses[i].el.classList.remove("pulse");
+    while (i < list.length && list[i].until <= now) {
+      end(list[i].el);
       i += 1;
     }
-    if (i) pulses = pulses.slice(i);
+    return i ? list.slice(i) : list;
+  }
+
+  function endPulse(el) {
+    el.classList.remove("pulse");
   }
 
   // Keeps a deleted block visible, unmarked, while it fades out.
@@ -331,16 +336,10 @@
     fades.push({ el: el, until: Date.now() + FADE_MS });
   }
 
-  function endFades(now) {
-    let i = 0;
-    while (i < fades.length && fades[i].until <= now) {
-      const el = fades[i].el;
-      const container = el.parentNode;
-      el.remove();
-      dropEmptyGroup(container);
-      i += 1;
-    }
-    if (i) fades = fades.slice(i);
+  function endFade(el) {
+    const container = el.parentNode;
+    el.remove();
+    dropEmptyGroup(container);
   }
 
   function upsertPod(d) {
@@ -627,8 +626,8 @@
     dirtyBoxes.clear();
     keepRover();
     const now = Date.now();
-    if (pulses.length && pulses[0].until <= now) endPulses(now);
-    if (fades.length && fades[0].until <= now) endFades(now);
+    pulses = sweep(pulses, now, endPulse);
+    fades = sweep(fades, now, endFade);
     // When the stream goes quiet, one more frame must still end the last pulses and fades.
     if ((pulses.length || fades.length) && !pulseWake) {
       pulseWake = true;
