@@ -261,8 +261,9 @@ fn frame(id: &str, event: &str, data: &str) -> Bytes {
 pub const HTTP_WRITE_BUFFER: usize = 4 * 1024;
 
 /// Largest piece of a frame handed to the HTTP layer at once: what it buffered (under
-/// [`HTTP_WRITE_BUFFER`]), one piece and its chunk framing fit the connection's initial
-/// 8 KiB write buffer, so that buffer never grows, whatever the size of a reset.
+/// [`HTTP_WRITE_BUFFER`]), one piece and its chunk framing stay under 8 KiB, so a
+/// connection's write buffer never grows past that, whatever the size of a reset (and the
+/// patched actix-http, `vendor/`, frees it once written).
 const WRITE_CHUNK: usize = HTTP_WRITE_BUFFER - 96;
 
 pub use crate::batch::COALESCE;

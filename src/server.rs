@@ -272,9 +272,9 @@ pub async fn start_clusters(
     })
     .disable_signals()
     .shutdown_timeout(limits.shutdown_grace.as_secs())
-    // Event streams hand over at most `hub::WRITE_CHUNK` at a time; with this limit the
-    // connection's write buffer keeps its initial 8 KiB instead of growing to (and
-    // keeping) 32 KiB + a piece: most of an idle client's memory.
+    // Event streams hand over at most `hub::WRITE_CHUNK` at a time; with this limit a
+    // connection's write buffer stays under 8 KiB instead of growing to 32 KiB + a piece
+    // (the vendored actix-http frees it between writes).
     .h1_write_buffer_size(crate::hub::HTTP_WRITE_BUFFER)
     .bind(listen)
     .map_err(|source| Error::Bind {

@@ -40,8 +40,12 @@ const LW_BUFFER_SIZE: usize = 1024;
 const HW_BUFFER_SIZE: usize = 1024 * 8;
 const MAX_PIPELINED_MESSAGES: usize = 16;
 
-/// Write buffer capacity at which we reallocate it after flushing.
-const WRITE_BUFFER_RETENTION_LIMIT: usize = 1024 * 128;
+/// podwall: frees an empty read buffer's allocation, so an idle connection holds none.
+fn release_if_empty(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > 0 {
+        *buf = BytesMut::new();
+    }
+}
 
 bitflags! {
     #[derive(Debug, Clone, Copy)]
@@ -189,9 +193,6 @@ pin_project! {
         // Number of bytes to busy-buffer before flushing.
         h1_write_buffer_size: usize,
 
-        // True if backing allocation of `write_buf` needs to be released.
-        write_buf_needs_reset: bool,
-
         codec: Codec,
     }
 }
@@ -305,9 +306,9 @@ where
 
                     io: Some(io),
                     read_buf: BytesMut::with_capacity(HW_BUFFER_SIZE),
-                    write_buf: BytesMut::with_capacity(HW_BUFFER_SIZE),
+                    // podwall: allocated by the first write, released after each flush.
+                    write_buf: BytesMut::new(),
                     h1_write_buffer_size: config.h1_write_buffer_size(),
-                    write_buf_needs_reset: false,
                     codec: Codec::new(config),
                 },
             },
@@ -362,21 +363,9 @@ where
         let InnerDispatcherProj {
             io,
             write_buf,
-            h1_write_buffer_size,
-            write_buf_needs_reset,
             ..
         } = self.project();
         let mut io = Pin::new(io.as_mut().unwrap());
-
-        // Allow normal buffer growth, but do not retain allocations caused by large response
-        // chunks on idle connections.
-        let retention_limit = (*h1_write_buffer_size).max(WRITE_BUFFER_RETENTION_LIMIT);
-
-        if write_buf.capacity() > retention_limit {
-            // Needs stored flag because `write_buf.advance(n)` reduces reported capacity without
-            // releasing the backing allocation.
-            *write_buf_needs_reset = true;
-        }
 
         let len = write_buf.len();
         let mut written = 0;
@@ -397,13 +386,10 @@ where
             }
         }
 
-        // All bytes have been accepted by the I/O stream, so the buffer can be reused or released.
-        if *write_buf_needs_reset {
-            *write_buf = BytesMut::with_capacity(HW_BUFFER_SIZE);
-            *write_buf_needs_reset = false;
-        } else {
-            write_buf.clear();
-        }
+        // All bytes have been accepted by the I/O stream, so the buffer can be released.
+        // podwall: always released, so that a connection waiting on a long-lived response
+        // (server-sent events) holds no buffer between writes; the next write allocates.
+        *write_buf = BytesMut::new();
 
         // flush the I/O and check if get blocked
         io.poll_flush(cx)
@@ -1009,7 +995,11 @@ where
 
                 // decode is partial and buffer is not full yet
                 // break and wait for more read
-                Ok(None) => break,
+                Ok(None) => {
+                    // podwall: everything read is decoded; hold no buffer while waiting.
+                    release_if_empty(this.read_buf);
+                    break;
+                }
 
                 Err(ParseError::Io(err)) => {
                     trace!("I/O error: {}", &err);
@@ -1235,9 +1225,16 @@ where
             }
 
             // grow buffer if necessary.
+            // podwall: an empty buffer (released while idle, see below) starts at
+            // LW_BUFFER_SIZE and grows to HW_BUFFER_SIZE once a read fills it.
             let remaining = this.read_buf.capacity() - this.read_buf.len();
             if remaining < LW_BUFFER_SIZE {
-                this.read_buf.reserve(HW_BUFFER_SIZE - remaining);
+                let target = if this.read_buf.is_empty() {
+                    LW_BUFFER_SIZE
+                } else {
+                    HW_BUFFER_SIZE
+                };
+                this.read_buf.reserve(target - remaining);
             }
 
             match tokio_util::io::poll_read_buf(io.as_mut(), cx, this.read_buf) {
@@ -1256,13 +1253,17 @@ where
                 }
 
                 Poll::Pending => {
+                    release_if_empty(this.read_buf);
                     return Ok(false);
                 }
 
                 Poll::Ready(Err(err)) => {
                     return match err.kind() {
                         // convert WouldBlock error to the same as Pending return
-                        io::ErrorKind::WouldBlock => Ok(false),
+                        io::ErrorKind::WouldBlock => {
+                            release_if_empty(this.read_buf);
+                            Ok(false)
+                        }
 
                         // connection reset after partial read
                         io::ErrorKind::ConnectionReset if read_some => Ok(true),

@@ -55,19 +55,16 @@ impl AsyncWrite for LimitedWriter {
     }
 }
 
-/// Checks buffer retention and complete responses on a persistent HTTP/1 connection.
+/// podwall: checks that a connection holds no buffer once it is idle, and that responses
+/// are complete, on a persistent HTTP/1 connection.
 ///
 /// - `body_len`: Response body length in bytes, sent as one chunk for each request.
-/// - `threshold`: Configured HTTP/1 write-buffer watermark in bytes. The retention limit is
-///   the larger of this value and `WRITE_BUFFER_RETENTION_LIMIT`.
+/// - `threshold`: Configured HTTP/1 write-buffer watermark in bytes.
 /// - `partial`: If true, block writes after `body_len - 1024` bytes, including headers,
 ///   then resume them. Requires `body_len > 1024`.
-/// - `release`: If true, expect the drained buffer to retain at most `HW_BUFFER_SIZE` bytes.
-///   Otherwise, expect sufficient capacity for the body and reuse of the buffer on the next request.
-async fn check_buffer_retention(body_len: usize, threshold: usize, partial: bool, release: bool) {
+async fn check_buffers_released(body_len: usize, threshold: usize, partial: bool) {
     let mut io = TestBuffer::new("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    // The budget includes response headers. Leave a small unwritten tail so
-    // advancing past the written bytes hides most of the original buffer capacity.
+    // The budget includes response headers; a small unwritten tail stays in the buffer.
     let allowance = Rc::new(Cell::new(if partial {
         body_len - 1024
     } else {
@@ -87,8 +84,6 @@ async fn check_buffer_retention(body_len: usize, threshold: usize, partial: bool
             allowance: allowance.clone(),
         },
         services,
-        // This sets the body-polling watermark. The retention limit is the larger
-        // of this value and WRITE_BUFFER_RETENTION_LIMIT.
         ServiceConfigBuilder::new()
             .h1_write_buffer_size(threshold)
             .build(),
@@ -106,6 +101,7 @@ async fn check_buffer_retention(body_len: usize, threshold: usize, partial: bool
         let DispatcherState::Normal { inner } = &dispatcher.inner else {
             panic!()
         };
+        // A blocked write keeps its unwritten tail.
         assert!(!inner.write_buf.is_empty());
         assert_eq!(io.write_buf_slice().len(), body_len - 1024);
 
@@ -114,36 +110,11 @@ async fn check_buffer_retention(body_len: usize, threshold: usize, partial: bool
         assert!(dispatcher.as_mut().poll(&mut cx).is_pending());
     }
 
-    // try_reclaim does not allocate. If the old backing allocation survived,
-    // reclaiming its consumed prefix exposes the large capacity to the assertion below.
-    // Checking only the visible tail could otherwise let the partial-write regression pass.
-    if release {
-        let DispatcherStateProj::Normal { inner } = dispatcher.as_mut().project().inner.project()
-        else {
-            panic!()
-        };
-        assert!(inner.project().write_buf.try_reclaim(HW_BUFFER_SIZE));
-    }
+    assert_idle_without_buffers(&dispatcher.inner);
 
-    let DispatcherState::Normal { inner } = &dispatcher.inner else {
-        panic!()
-    };
-    assert!(inner.write_buf.is_empty());
-
-    if release {
-        assert!(
-            inner.write_buf.capacity() <= HW_BUFFER_SIZE,
-            "drained buffer retained {} bytes",
-            inner.write_buf.capacity()
-        );
-    } else {
-        assert!(inner.write_buf.capacity() >= body_len);
-    }
-
-    let pointer = inner.write_buf.as_ptr();
     let response = io.take_write_buf();
     // Compare the complete body separately from the generated HTTP headers.
-    // A smaller retained buffer must not come at the cost of missing response bytes.
+    // Releasing the buffer must not come at the cost of missing response bytes.
     let body_start = response
         .windows(4)
         .position(|window| window == b"\r\n\r\n")
@@ -164,49 +135,87 @@ async fn check_buffer_retention(body_len: usize, threshold: usize, partial: bool
         &second_response[second_body_start..],
         &response[body_start..]
     );
+    assert_idle_without_buffers(&dispatcher.inner);
+}
 
-    if !release {
-        // Check reuse across requests, not just sufficient capacity after each flush.
-        let DispatcherState::Normal { inner } = &dispatcher.inner else {
-            panic!()
-        };
-        assert_eq!(
-            inner.write_buf.as_ptr(),
-            pointer,
-            "normal buffers should be reused"
-        );
-    }
+/// Asserts the dispatcher waits with empty read and write buffers that own no allocation.
+fn assert_idle_without_buffers<T, S, B, X, U>(state: &DispatcherState<T, S, B, X, U>)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+    S: Service<Request>,
+    S::Error: Into<Response<BoxBody>>,
+    S::Response: Into<Response<B>>,
+    B: MessageBody,
+    X: Service<Request, Response = Request>,
+    X::Error: Into<Response<BoxBody>>,
+    U: Service<(Request, Framed<T, Codec>), Response = ()>,
+    U::Error: fmt::Display,
+{
+    let DispatcherState::Normal { inner } = state else {
+        panic!()
+    };
+    assert!(inner.write_buf.is_empty());
+    assert_eq!(inner.write_buf.capacity(), 0, "idle write buffer kept");
+    assert!(inner.read_buf.is_empty());
+    assert_eq!(inner.read_buf.capacity(), 0, "idle read buffer kept");
 }
 
 #[actix_rt::test]
 async fn oversized_write_buffer_released_after_flush() {
-    check_buffer_retention(1024 * 1024, 32 * 1024, false, true).await;
+    check_buffers_released(1024 * 1024, 32 * 1024, false).await;
 }
 
 #[actix_rt::test]
 async fn oversized_write_buffer_released_after_partial_write() {
-    check_buffer_retention(1024 * 1024, 32 * 1024, true, true).await;
+    check_buffers_released(1024 * 1024, 32 * 1024, true).await;
 }
 
 #[actix_rt::test]
-async fn normal_write_buffer_reused_after_flush() {
-    check_buffer_retention(1024, 32 * 1024, false, false).await;
+async fn small_write_buffer_released_after_flush() {
+    check_buffers_released(1024, 32 * 1024, false).await;
 }
 
 #[actix_rt::test]
-async fn configured_write_buffer_reused_after_flush() {
-    // A custom watermark above 128 KiB also raises the retention limit.
-    check_buffer_retention(256 * 1024, 1024 * 1024, false, false).await;
+async fn write_buffer_above_small_watermark_released() {
+    check_buffers_released(64 * 1024, 8 * 1024, false).await;
 }
 
 #[actix_rt::test]
-async fn small_write_watermark_preserves_normal_buffer() {
-    // A small watermark must not lower the 128 KiB retention limit.
-    check_buffer_retention(64 * 1024, 8 * 1024, false, false).await;
+async fn write_buffer_with_large_watermark_released() {
+    check_buffers_released(256 * 1024, 1024 * 1024, false).await;
 }
 
+/// podwall: a request head larger than the idle read buffer's first 1 KiB still parses.
 #[actix_rt::test]
-async fn buffer_above_configured_write_watermark_released() {
-    // A larger watermark sets the limit directly; it is not multiplied by four.
-    check_buffer_retention(512 * 1024, 256 * 1024, false, true).await;
+async fn large_request_after_idle_parses() {
+    let mut io = TestBuffer::new("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let services = HttpFlow::new(
+        fn_service(|req: Request| async move {
+            let cookie = req.headers().get("cookie").map_or(0, |v| v.len());
+            Ok::<_, Error>(Response::ok().set_body(cookie.to_string()))
+        }),
+        ExpectHandler,
+        None::<UpgradeHandler>,
+    );
+    let dispatcher = Dispatcher::new(
+        io.clone(),
+        services,
+        ServiceConfigBuilder::new().build(),
+        None,
+        OnConnectData::default(),
+    );
+    let mut dispatcher = pin!(dispatcher);
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+
+    assert!(dispatcher.as_mut().poll(&mut cx).is_pending());
+    assert_idle_without_buffers(&dispatcher.inner);
+    assert!(io.take_write_buf().ends_with(b"\r\n\r\n0"));
+
+    let cookie = "c".repeat(6000);
+    io.extend_read_buf(format!(
+        "GET / HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    assert!(dispatcher.as_mut().poll(&mut cx).is_pending());
+    assert!(io.take_write_buf().ends_with(b"\r\n\r\n6000"));
+    assert_idle_without_buffers(&dispatcher.inner);
 }
