@@ -11,11 +11,12 @@ use podwall::server::Limits;
 use robust_support::{Cluster, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Bytes of server memory (RSS) one idle SSE client may cost: its connection and
-/// buffers (actix-http's 8 KiB read and write buffers), its broadcast receiver, its share
-/// of the reset frame (about 17 KiB measured with a 47 KB reset frame, ~50 KiB before the
-/// HTTP write buffer was capped; the bound leaves room for allocator noise).
-const MAX_RSS_PER_IDLE_CLIENT: u64 = 40 * 1024;
+/// Bytes of server memory (RSS) one idle SSE client may cost: its connection task, socket
+/// registration, broadcast receiver and stream state, and its share of the reset frame.
+/// Measured ~3 KiB with a 47 KB reset frame; 17 KiB while actix-http kept its two 8 KiB
+/// buffers per connection (`vendor/`), ~50 KiB before the HTTP write buffer was capped.
+/// The bound catches either coming back and leaves room for allocator noise.
+const MAX_RSS_PER_IDLE_CLIENT: u64 = 10 * 1024;
 
 /// Opens `/api/events` on a bare socket and reads until the reset frame is complete;
 /// returns the socket and how many bytes that took.
