@@ -247,7 +247,6 @@
   function arrange() {
     groupAll();
     sortNodes();
-    shrinkDue = true;
     for (const box of wall.querySelectorAll("section")) dirtyBoxes.add(box);
     countsDue = true;
   }
@@ -288,12 +287,9 @@
     box.removeAttribute("aria-label");
     box.setAttribute("aria-hidden", "true");
     box.className = "node ghost";
-    forget(box.firstElementChild);
-    forget(box.lastElementChild);
     box.replaceChildren();
     dirtyBoxes.delete(box);
     tallies.delete(box);
-    needs.delete(box);
     if (!firstGhost) firstGhost = Date.now();
     ghosts += 1;
   }
@@ -302,8 +298,6 @@
     firstGhost = 0;
     ghosts = 0;
     for (const ghost of wall.querySelectorAll(".nodes > .ghost")) ghost.remove();
-    // The boxes move anyway: a tile height that is now too tall can shrink with them.
-    shrinkDue = true;
   }
 
   function dropIfEmptyPlaceholder(box) {
@@ -392,9 +386,7 @@
     const head = d.el || fromHtml(d.html);
     const box = document.getElementById(d.id);
     if (box) {
-      const old = box.querySelector(".node-head");
-      forget(old);
-      old.replaceWith(head);
+      box.querySelector(".node-head").replaceWith(head);
       dirtyBoxes.add(box);
       return;
     }
@@ -412,9 +404,7 @@
     const box = document.getElementById(d.id);
     if (!box) return;
     if (box.querySelector("[data-pod]")) {
-      const old = box.querySelector(".node-head");
-      forget(old);
-      old.replaceWith(d.el || fromHtml(d.html));
+      box.querySelector(".node-head").replaceWith(d.el || fromHtml(d.html));
       dirtyBoxes.add(box);
     } else {
       dropBox(box);
@@ -482,7 +472,6 @@
 
   function updateBox(box) {
     if (!box.isConnected) return;
-    observe(box);
     const pods = box.querySelectorAll("[data-pod]");
     tallyOf(box, pods);
     const head = box.firstElementChild;
@@ -574,105 +563,7 @@
   }
 
   function setDensity(level) {
-    if (html.dataset.density === DENSITIES[level]) return;
-    html.dataset.density = DENSITIES[level];
-    retile(null, true);
-  }
-
-  // ---- fixed tiles ----------------------------------------------------------------------
-
-  // On a dense wall (dots, tiny, micro) every node box is a tile of one height, the
-  // tallest box's, and `contain: strict`: a pod coming or going re-lays out and repaints
-  // its own box and never moves the rows below it. With boxes sized by their pods, a box
-  // gaining or losing a line of pods moved every box after it (layout, paint offsets and
-  // layers of the rest of the wall; BENCHMARKS.md, "Page in the browser").
-  // The height grows at once when a box needs more (its pods would be clipped otherwise)
-  // and shrinks only when the wall moves anyway (ghosts closed, a new size, a reset) or
-  // after TILE_SHRINK_MS, so a box hovering at a line break does not move the wall.
-  const TILED = { dots: true, tiny: true, micro: true };
-  const TILE_SHRINK_MS = 60000;
-  const needs = new WeakMap();
-  let tileH = 0;
-  let tileSince = 0;
-  let shrinkDue = false;
-  let padBottom = { density: "", px: 0 };
-
-  // A box is measured when its header or pods change size: a ResizeObserver reports that
-  // after layout, when reading offsets costs nothing (a read in the script would lay out
-  // the changed boxes early, and a sweep over every box each frame was O(boxes)).
-  let observed = new WeakSet();
-  const resized = new ResizeObserver(function (entries) {
-    const boxes = new Set();
-    for (const e of entries) {
-      const box = e.target.parentElement;
-      if (box && box.parentElement && box.parentElement.classList.contains("nodes")) boxes.add(box);
-    }
-    retile(boxes, false);
-  });
-
-  function forget(el) {
-    if (el && observed.has(el)) {
-      observed.delete(el);
-      resized.unobserve(el);
-    }
-  }
-
-  function observe(box) {
-    for (const el of [box.firstElementChild, box.lastElementChild]) {
-      if (el && !observed.has(el)) {
-        observed.add(el);
-        resized.observe(el);
-      }
-    }
-  }
-
-  // The height a box needs for its header and pods, in CSS pixels (offsets are unzoomed).
-  function need(box) {
-    const pods = box.lastElementChild;
-    if (!pods || !pods.classList.contains("pods")) return 0;
-    const density = html.dataset.density;
-    if (padBottom.density !== density) {
-      padBottom = { density: density, px: parseFloat(getComputedStyle(box).paddingBottom) || 0 };
-    }
-    const top = pods.offsetParent === box ? pods.offsetTop : pods.offsetTop - box.offsetTop - box.clientTop;
-    const borderBottom = box.offsetHeight - box.clientHeight - box.clientTop;
-    return Math.ceil(top + pods.offsetHeight + padBottom.px + borderBottom);
-  }
-
-  // Measures `boxes` (all of them when null) and sets the tile height; `shrink` lets it
-  // shrink now.
-  function retile(boxes, shrink) {
-    const container = wall.querySelector(".nodes");
-    if (!container) return;
-    if (!TILED[html.dataset.density]) {
-      if (tileH || container.style.gridAutoRows) {
-        tileH = 0;
-        container.style.gridAutoRows = "";
-        wall.classList.remove("tiles");
-      }
-      return;
-    }
-    const list = boxes || container.children;
-    for (const box of list) {
-      if (box.dataset.node !== undefined && box.isConnected) needs.set(box, need(box));
-    }
-    let max = 0;
-    for (const box of container.children) {
-      const n = needs.get(box);
-      if (n > max) max = n;
-    }
-    if (!max) return;
-    const now = Date.now();
-    const h = max + "px";
-    // A reset brings a new grid: it needs its rows set even at the same height.
-    if (max === tileH && container.style.gridAutoRows === h) return;
-    if (max < tileH && !shrink && !shrinkDue && now - tileSince < TILE_SHRINK_MS) return;
-    shrinkDue = false;
-    tileH = max;
-    tileSince = now;
-    // On the grid itself, not a custom property on the wall: that would restyle every pod.
-    container.style.gridAutoRows = h;
-    wall.classList.add("tiles");
+    if (html.dataset.density !== DENSITIES[level]) html.dataset.density = DENSITIES[level];
   }
 
   // In kiosk mode the wall must fit the screen: shrink pods until it does, and grow them
@@ -848,8 +739,6 @@
       }
     };
     on("reset", function (d) {
-      resized.disconnect();
-      observed = new WeakSet();
       wall.innerHTML = d.html;
       dirtyBoxes.clear();
       arrange();
