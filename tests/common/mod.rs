@@ -15,6 +15,10 @@ use podwall::sim::{RunningSim, SimConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+// A small file the browser support includes as well.
+mod eventually;
+pub use eventually::eventually_within;
+
 /// The generous "eventually" deadline of these tests (busy 2-core machines).
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -237,25 +241,6 @@ pub async fn wait_ready(http: &reqwest::Client, base: &str, deadline: Duration, 
             .map(|_| ())
     })
     .await;
-}
-
-/// Polls `check` every 50 ms until it gives `Some`, or panics after `deadline`.
-pub async fn eventually_within<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// One server-sent event.
