@@ -14,13 +14,13 @@
 //! `cargo bench --bench apiserver_cost` = full scale; plain `cargo test --all-targets`
 //! runs a seconds-long smoke. See BENCHMARKS.md.
 
-mod stream_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use stream_support::{Cluster, Scale, Server, Sim};
+use support::{Cluster, Scale, Sim, Workspace};
 use tokio::task::JoinSet;
 
 struct Params {
@@ -132,19 +132,15 @@ impl Row {
 }
 
 fn main() {
-    let scale = Scale::from_env();
-    let fds = stream_support::raise_fd_limit();
+    let scale = Scale::detect();
     let params = Params::of(scale);
-    assert!(
-        (params.browsers[1] as u64) * 6 + 200 < fds,
-        "open-file limit {fds} too low"
-    );
-    stream_support::block_on(run(scale, params));
+    support::raise_fd_limit((params.browsers[1] as u64) * 6 + 200);
+    support::block_on(run(scale, params));
 }
 
 async fn run(scale: Scale, params: Params) {
-    let dir = stream_support::scratch();
-    let http = reqwest::Client::new();
+    let work = Workspace::create();
+    let http = &work.http;
     println!(
         "apiserver_cost ({}): sim {} nodes / {} pods, churn {}/s, window {:?}, polling every {:?}",
         scale.name(),
@@ -154,20 +150,20 @@ async fn run(scale: Scale, params: Params) {
         params.window,
         params.poll_every
     );
-    let sim = Sim::start(params.cluster, dir.path());
+    let sim = work.start_sim(params.cluster);
     let mut rows = Vec::new();
 
     {
-        let before = Usage::of(&sim, &http).await;
-        let server = Server::start(&sim, dir.path(), &http).await;
-        let started = Usage::of(&sim, &http).await.since(before);
+        let before = Usage::of(&sim, http).await;
+        let server = work.start_server(&sim).await;
+        let started = Usage::of(&sim, http).await.since(before);
         println!(
             "podwall serve start-up: {} requests ({} lists, {} watches)",
             started.requests, started.lists, started.watches
         );
         for &browsers in &params.browsers {
             let mut set = JoinSet::new();
-            let row = measure("podwall", browsers, &sim, &http, &params, || {
+            let row = measure("podwall", browsers, &sim, http, &params, || {
                 for _ in 0..browsers {
                     set.spawn(hold_stream(server.addr));
                 }
@@ -177,12 +173,12 @@ async fn run(scale: Scale, params: Params) {
             set.shutdown().await;
         }
     }
-    settle_watches(&sim, &http, 0).await;
+    settle_watches(&sim, http, 0).await;
 
     for &browsers in &params.browsers {
         let mut set = JoinSet::new();
         let url = sim.url.clone();
-        let row = measure("k8bit", browsers, &sim, &http, &params, || {
+        let row = measure("k8bit", browsers, &sim, http, &params, || {
             for _ in 0..browsers {
                 set.spawn(k8bit_browser(url.clone()));
             }
@@ -190,14 +186,14 @@ async fn run(scale: Scale, params: Params) {
         .await;
         rows.push(row);
         set.shutdown().await;
-        settle_watches(&sim, &http, 0).await;
+        settle_watches(&sim, http, 0).await;
     }
 
     for &browsers in &params.browsers {
         let mut set = JoinSet::new();
         let url = sim.url.clone();
         let every = params.poll_every;
-        let row = measure("poll/browser", browsers, &sim, &http, &params, || {
+        let row = measure("poll/browser", browsers, &sim, http, &params, || {
             for _ in 0..browsers {
                 set.spawn(poller(url.clone(), every));
             }
@@ -211,7 +207,7 @@ async fn run(scale: Scale, params: Params) {
         let mut set = JoinSet::new();
         let url = sim.url.clone();
         let every = params.poll_every;
-        let row = measure("poll/server", 1, &sim, &http, &params, || {
+        let row = measure("poll/server", 1, &sim, http, &params, || {
             set.spawn(poller(url.clone(), every));
         })
         .await;
@@ -292,7 +288,7 @@ async fn settle_watches(sim: &Sim, http: &reqwest::Client, expected: u64) {
 
 /// A podwall browser: holds `/events` open and reads it.
 async fn hold_stream(addr: SocketAddr) {
-    if let Ok(mut conn) = stream_support::SseConn::open(addr, "/events", None, None).await {
+    if let Ok(mut conn) = support::SseConn::open(addr, "/events", None, None).await {
         conn.drain().await;
     }
 }

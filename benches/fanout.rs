@@ -16,13 +16,13 @@
 //! `cargo bench --bench fanout` = full scale (10,000 clients, 500 changes/s); plain
 //! `cargo test --all-targets` runs a seconds-long smoke. See BENCHMARKS.md.
 
-mod stream_support;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use stream_support::{Cluster, Scale, Server, Sim, human_bytes, percentile};
+use support::{Cluster, Scale, Server, Sim, Workspace, human_bytes, percentile};
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
@@ -54,7 +54,7 @@ impl Params {
             .and_then(|v| v.parse().ok());
         let accept_encoding = match std::env::var("PODWALL_BENCH_ENCODING").as_deref() {
             Ok("identity") => None,
-            _ => Some(stream_support::BROWSER_ACCEPT_ENCODING),
+            _ => Some(support::BROWSER_ACCEPT_ENCODING),
         };
         match scale {
             Scale::Full => Self {
@@ -198,13 +198,13 @@ async fn client(
     bytes: Arc<AtomicU64>,
     stop: CancellationToken,
 ) -> Result<Vec<f64>, String> {
-    let mut s = stream_support::open_stream(addr, "/api/events", None, accept_encoding)
+    let mut s = support::open_stream(addr, "/api/events", None, accept_encoding)
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let mut body = stream_support::Body::default();
+    let mut body = support::Body::default();
     let mut decoded = Vec::new();
     let mut raw = vec![0u8; 16 * 1024];
-    while !stream_support::has_reset(&decoded) {
+    while !support::has_reset(&decoded) {
         let n = s
             .read(&mut raw)
             .await
@@ -392,20 +392,16 @@ fn main() {
         naive::serve(&args[2..]);
         return;
     }
-    let scale = Scale::from_env();
-    let fds = stream_support::raise_fd_limit();
+    let scale = Scale::detect();
     let params = Params::of(scale);
-    assert!(
-        params.clients as u64 + 200 < fds,
-        "open-file limit {fds} too low for {} clients (each process holds one end)",
-        params.clients
-    );
-    stream_support::block_on(run(scale, params));
+    // Each process holds one end of every client connection.
+    support::raise_fd_limit(params.clients as u64 + 200);
+    support::block_on(run(scale, params));
 }
 
 async fn run(scale: Scale, params: Params) {
-    let dir = stream_support::scratch();
-    let http = reqwest::Client::new();
+    let work = Workspace::create();
+    let http = &work.http;
     println!(
         "fanout ({}): {} clients on /api/events (Accept-Encoding: {}; every {}th decodes and measures), \
          sim {} nodes / {} pods, churn {}/s, {} probes/s for {:?}",
@@ -419,19 +415,19 @@ async fn run(scale: Scale, params: Params) {
         params.probes_per_sec,
         params.measure
     );
-    let sim = Sim::start(params.cluster, dir.path());
-    create_probe_pod(&http, &sim).await;
+    let sim = work.start_sim(params.cluster);
+    create_probe_pod(http, &sim).await;
 
     let mut outcomes = Vec::new();
     {
-        let server = Server::start(&sim, dir.path(), &http).await;
-        let outcome = measure("podwall", &server, &sim, &params, &http).await;
+        let server = work.start_server(&sim).await;
+        let outcome = measure("podwall", &server, &sim, &params, http).await;
         outcome.print();
         outcomes.push(outcome);
     }
     {
-        let server = naive::start(&sim, dir.path(), &http).await;
-        let outcome = measure("naive", &server, &sim, &params, &http).await;
+        let server = naive::start(&sim, &work).await;
+        let outcome = measure("naive", &server, &sim, &params, http).await;
         outcome.print();
         outcomes.push(outcome);
     }
@@ -450,7 +446,6 @@ async fn run(scale: Scale, params: Params) {
 /// The comparison server: podwall's informer and cache, one serialization per client.
 mod naive {
     use std::convert::Infallible;
-    use std::path::Path;
     use std::process::Command;
     use std::sync::Arc;
 
@@ -462,20 +457,22 @@ mod naive {
     use tokio::sync::broadcast::error::RecvError;
     use tokio_util::sync::CancellationToken;
 
-    use super::stream_support::{Proc, Server, Sim, free_addr};
+    use super::support::{Proc, Server, Sim, Workspace, free_addr};
 
     /// Starts this binary as a naive server against `sim` and waits until it synced.
-    pub async fn start(sim: &Sim, dir: &Path, http: &reqwest::Client) -> Server {
+    pub async fn start(sim: &Sim, work: &Workspace) -> Server {
         let addr = free_addr();
         let exe = std::env::current_exe().expect("own path");
-        let mut cmd = Command::new(exe);
-        cmd.env("RUST_LOG", "warn")
-            .arg("naive-server")
-            .arg(addr.to_string())
-            .arg(&sim.kubeconfig);
-        let proc = Proc::spawn("naive server", cmd, &dir.join("naive.log"));
-        let server = Server { proc, addr };
-        server.ready(http).await;
+        let proc = Proc::spawn(
+            "naive server",
+            Command::new(exe)
+                .arg("naive-server")
+                .arg(addr.to_string())
+                .arg(&sim.kubeconfig),
+            &work.log("naive.log"),
+        );
+        let mut server = Server { proc, addr };
+        server.ready(&work.http).await;
         server
     }
 

@@ -28,7 +28,7 @@ use podwall::hub::{Format, frame_for};
 use podwall::slim::PodFields;
 use podwall::view::PodView;
 use serde_json::Value;
-use support::{Scale, Serve, Sim};
+use support::{Cluster, Scale, Sim, Workspace};
 
 const PODS: Scope = Scope {
     kind: Kind::Pod,
@@ -36,13 +36,7 @@ const PODS: Scope = Scope {
 };
 
 fn main() {
-    let scale = Scale::detect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(bench(scale));
+    support::block_on(bench(Scale::detect()));
 }
 
 async fn bench(scale: Scale) {
@@ -50,16 +44,20 @@ async fn bench(scale: Scale) {
         Scale::Full => (10_000, 20, 300),
         Scale::Quick => (200, 3, 10),
     };
-    let nodes = (pods / 30).max(3);
-    println!("ingest ({scale:?}): {pods} pods on {nodes} nodes, {rounds} rounds of MODIFIED");
-    let sim = Sim::start(nodes, pods, 0.0);
+    let cluster = Cluster::quiet(pods);
+    println!(
+        "ingest ({scale:?}): {pods} pods on {} nodes, {rounds} rounds of MODIFIED",
+        cluster.nodes
+    );
+    let work = Workspace::create();
+    let sim = work.start_sim(cluster);
     let objects = list_pods(&sim).await;
     assert_eq!(objects.len(), pods, "the simulator listed every pod");
     let throughput = tokio::task::spawn_blocking(move || pipeline(&objects, rounds))
         .await
         .expect("the pipeline ran");
     throughput.print();
-    let latency = change_to_hub_latency(&sim, samples).await;
+    let latency = change_to_hub_latency(&work, &sim, samples).await;
     latency.print();
 }
 
@@ -215,9 +213,9 @@ impl Latency {
 /// change is sent at once and the sample measures the pipeline alone.
 const PROBE_GAP: Duration = podwall::hub::COALESCE.saturating_add(Duration::from_millis(50));
 
-async fn change_to_hub_latency(sim: &Sim, samples: usize) -> Latency {
-    let serve = Serve::start(&sim.kubeconfig).await;
-    let http = reqwest::Client::new();
+async fn change_to_hub_latency(work: &Workspace, sim: &Sim, samples: usize) -> Latency {
+    let serve = work.start_server(sim).await;
+    let http = &work.http;
     let first: Value = http
         .get(format!("{}/api/v1/pods?limit=1", sim.url))
         .send()
@@ -233,7 +231,7 @@ async fn change_to_hub_latency(sim: &Sim, samples: usize) -> Latency {
         meta["name"].as_str().expect("name"),
     );
     let events = http
-        .get(format!("{}/api/events", serve.url))
+        .get(format!("{}/api/events", serve.url()))
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{Memory, Proc, Scale, Serve, Sim, mib};
+use support::{Cluster, Memory, Proc, Scale, Sim, Workspace, mib};
 
 /// The largest cluster the baseline re-lists (at 43 KB/pod, 50k pods peak near 4 GiB).
 const BASELINE_RELIST_UP_TO: usize = 50_000;
@@ -28,17 +28,12 @@ const BASELINE_MODE: &str = "baseline-reflector";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
     if let [_, mode, kubeconfig] = args.as_slice()
         && mode == BASELINE_MODE
     {
-        return runtime.block_on(baseline::run(kubeconfig));
+        return support::block_on(baseline::run(kubeconfig));
     }
-    runtime.block_on(bench(Scale::detect()));
+    support::block_on(bench(Scale::detect()));
 }
 
 /// What one process measured at one cluster size.
@@ -63,14 +58,16 @@ async fn bench(scale: Scale) {
         Err(_) => vec![0, 300],
     };
     println!("memory per pod ({scale:?}): podwall serve vs a kube-rs reflector Store<Pod>");
+    let work = Workspace::create();
     let mut rows = Vec::new();
     for pods in sizes {
-        let nodes = (pods / 30).max(3);
+        let cluster = Cluster::quiet(pods);
+        let nodes = cluster.nodes;
         let started = Instant::now();
-        let sim = Sim::start(nodes, pods, 0.0);
+        let sim = work.start_sim(cluster);
         let pod_json = average_pod_json(&sim).await;
-        let wall = measure_podwall(&sim, pods).await;
-        let base = measure_baseline(&sim, pods);
+        let wall = measure_podwall(&work, &sim, pods).await;
+        let base = measure_baseline(&work, &sim, pods);
         let peak = |m: &Measured| m.relist.map_or("–".into(), |r| mib(r.hwm_kib));
         println!(
             "  {pods} pods on {nodes} nodes (~{pod_json} B of JSON each): podwall {} MiB \
@@ -98,11 +95,14 @@ async fn average_pod_json(sim: &Sim) -> usize {
     page.len().checked_div(items).unwrap_or(0)
 }
 
-async fn measure_podwall(sim: &Sim, pods: usize) -> Measured {
-    let mut serve = Serve::start(&sim.kubeconfig).await;
-    let cached = serve.metric("podwall_cache_objects{kind=\"pod\"}").await;
-    assert_eq!(cached, pods as u64, "podwall synced every pod");
-    let sampled = serve.settled_usage_pods().await;
+async fn measure_podwall(work: &Workspace, sim: &Sim, pods: usize) -> Measured {
+    let http = &work.http;
+    let mut serve = work.start_server(sim).await;
+    let cached = serve
+        .metric(http, "podwall_cache_objects{kind=\"pod\"}")
+        .await;
+    assert_eq!(cached, pods as f64, "podwall synced every pod");
+    let sampled = serve.settled_usage_pods(http).await;
     assert!(
         pods == 0 || sampled > 0,
         "the usage report has pods' samples"
@@ -114,34 +114,41 @@ async fn measure_podwall(sim: &Sim, pods: usize) -> Measured {
             relist: None,
         };
     }
-    let lists = serve.metric("podwall_lists_total{kind=\"pod\"}").await;
+    let lists = serve
+        .metric(http, "podwall_lists_total{kind=\"pod\"}")
+        .await;
     let events = serve
-        .metric("podwall_watch_events_total{kind=\"pod\"}")
+        .metric(http, "podwall_watch_events_total{kind=\"pod\"}")
         .await;
     serve.proc.reset_peak();
-    sim.control("faults/restart").await;
+    sim.control(http, "faults/restart").await;
     let deadline = Instant::now() + Duration::from_secs(600);
     // The re-list has been applied once every pod came again as an event.
-    while serve.metric("podwall_lists_total{kind=\"pod\"}").await <= lists
+    while serve
+        .metric(http, "podwall_lists_total{kind=\"pod\"}")
+        .await
+        <= lists
         || serve
-            .metric("podwall_watch_events_total{kind=\"pod\"}")
+            .metric(http, "podwall_watch_events_total{kind=\"pod\"}")
             .await
-            < events + pods as u64
+            < events + pods as f64
     {
         serve.proc.assert_alive();
         assert!(Instant::now() < deadline, "podwall did not re-list");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let relist = serve.proc.settled_memory();
-    let cached = serve.metric("podwall_cache_objects{kind=\"pod\"}").await;
-    assert_eq!(cached, pods as u64, "the re-list kept every pod");
+    let cached = serve
+        .metric(http, "podwall_cache_objects{kind=\"pod\"}")
+        .await;
+    assert_eq!(cached, pods as f64, "the re-list kept every pod");
     Measured {
         steady,
         relist: Some(relist),
     }
 }
 
-fn measure_baseline(sim: &Sim, pods: usize) -> Measured {
+fn measure_baseline(work: &Workspace, sim: &Sim, pods: usize) -> Measured {
     let exe = std::env::current_exe().expect("this benchmark's path");
     let mut proc = Proc::spawn(
         "the reflector baseline",
@@ -149,6 +156,7 @@ fn measure_baseline(sim: &Sim, pods: usize) -> Measured {
             .arg(BASELINE_MODE)
             .arg(&sim.kubeconfig)
             .stdout(Stdio::piped()),
+        &work.log("baseline.log"),
     );
     let lines = proc.stdout().expect("a stdout pipe");
     let (tx, rx) = mpsc::channel();
@@ -180,7 +188,7 @@ fn measure_baseline(sim: &Sim, pods: usize) -> Measured {
     proc.reset_peak();
     let runtime = tokio::runtime::Handle::current();
     std::thread::scope(|s| {
-        s.spawn(|| runtime.block_on(sim.control("faults/restart")));
+        s.spawn(|| runtime.block_on(sim.control(&work.http, "faults/restart")));
     });
     synced(&mut proc);
     let relist = proc.settled_memory();

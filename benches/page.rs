@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use browser_support::{Browser, poll};
+use browser_support::{Browser, eventually_within};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
@@ -98,7 +98,7 @@ impl Stack {
             ],
             &dir.path().join("sim.log"),
         );
-        poll(Duration::from_secs(300), "the simulator", || async {
+        eventually_within(Duration::from_secs(300), "the simulator", || async {
             kubeconfig.exists().then_some(())
         })
         .await;
@@ -115,7 +115,7 @@ impl Stack {
         );
         let url = format!("http://{addr}");
         let http = reqwest::Client::new();
-        poll(Duration::from_secs(300), "readyz", || async {
+        eventually_within(Duration::from_secs(300), "readyz", || async {
             http.get(format!("{url}/readyz"))
                 .send()
                 .await
@@ -234,7 +234,7 @@ async fn first_render(browser: &Browser, stack: &Stack, pods: usize) -> FirstRen
     browser.open(&format!("{}/?kiosk=1", stack.url)).await;
     // Chromium reports the first contentful paint after the frame is presented, which can
     // be after the page's pods are in the DOM: wait for both.
-    poll(
+    eventually_within(
         Duration::from_secs(120),
         "every pod in the DOM and the first paint",
         || async {

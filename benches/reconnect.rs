@@ -15,14 +15,14 @@
 //! `cargo bench --bench reconnect` = full scale; plain `cargo test --all-targets` runs a
 //! seconds-long smoke. See BENCHMARKS.md.
 
-mod stream_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use stream_support::{Cluster, Scale, Server, Sim, SseConn, human_bytes, percentile};
+use support::{Cluster, Scale, Server, Sim, SseConn, Workspace, human_bytes, percentile};
 
 /// The reconnect delay the server suggests (`retry: 2000`); EventSource waits this long.
 const RETRY: Duration = Duration::from_millis(2000);
@@ -81,31 +81,27 @@ impl Params {
 }
 
 fn main() {
-    let scale = Scale::from_env();
-    let fds = stream_support::raise_fd_limit();
+    let scale = Scale::detect();
     let params = Params::of(scale);
-    assert!(
-        (params.restart_storm as u64) * 2 + 200 < fds,
-        "open-file limit {fds} too low"
-    );
-    stream_support::block_on(run(scale, params));
+    support::raise_fd_limit((params.restart_storm as u64) * 2 + 200);
+    support::block_on(run(scale, params));
 }
 
 async fn run(scale: Scale, params: Params) {
-    let dir = stream_support::scratch();
-    let http = reqwest::Client::new();
+    let work = Workspace::create();
+    let http = &work.http;
     println!("reconnect ({})", scale.name());
     {
-        let sim = Sim::start(params.resume_cluster, dir.path());
-        let server = Server::start(&sim, dir.path(), &http).await;
+        let sim = work.start_sim(params.resume_cluster);
+        let server = work.start_server(&sim).await;
         for accept in ENCODINGS {
             for path in ["/api/events", "/events"] {
-                resume_vs_reset(&sim, &server, &http, &params, path, accept).await;
+                resume_vs_reset(&sim, &server, http, &params, path, accept).await;
             }
         }
     }
-    let sim = Sim::start(params.storm_cluster, dir.path());
-    let mut server = Server::start(&sim, dir.path(), &http).await;
+    let sim = work.start_sim(params.storm_cluster);
+    let mut server = work.start_server(&sim).await;
     for accept in ENCODINGS {
         let connect = storm(server.addr, params.connect_storm, accept).await;
         report_storm(
@@ -114,13 +110,13 @@ async fn run(scale: Scale, params: Params) {
             &connect,
             None,
         );
-        restart_storm(&sim, &mut server, &http, &params, dir.path(), accept).await;
+        restart_storm(&sim, &mut server, &work, &params, accept).await;
     }
 }
 
 /// Each measurement runs for a client that accepts no encoding (a tool) and for one that
 /// sends a browser's `Accept-Encoding` (the server then compresses).
-const ENCODINGS: [Option<&str>; 2] = [None, Some(stream_support::BROWSER_ACCEPT_ENCODING)];
+const ENCODINGS: [Option<&str>; 2] = [None, Some(support::BROWSER_ACCEPT_ENCODING)];
 
 fn encoding_name(accept: Option<&str>) -> &'static str {
     if accept.is_some() {
@@ -171,8 +167,7 @@ async fn resume_vs_reset(
     let mut resets = Vec::new();
     for _ in 0..params.rounds {
         let seq = settled_seq(server, http).await;
-        let (_, _, first) =
-            timed_read(server.addr, path, None, accept, stream_support::has_reset).await;
+        let (_, _, first) = timed_read(server.addr, path, None, accept, support::has_reset).await;
         let id = last_id(&first).expect("the reset has an id");
         // The client is away while the sim makes the changes it will miss.
         sim.set_churn(http, 500.0).await;
@@ -182,12 +177,12 @@ async fn resume_vs_reset(
         sim.set_churn(http, 0.0).await;
         let target = settled_seq(server, http).await;
         let (bytes, time, _) = timed_read(server.addr, path, Some(&id), accept, |buf| {
-            stream_support::last_seq(buf).is_some_and(|s| s >= target)
+            support::last_seq(buf).is_some_and(|s| s >= target)
         })
         .await;
         resumes.push((bytes, time, target - seq));
         let (bytes, time, _) =
-            timed_read(server.addr, path, None, accept, stream_support::has_reset).await;
+            timed_read(server.addr, path, None, accept, support::has_reset).await;
         resets.push((bytes, time));
     }
     let median = |mut v: Vec<f64>| {
@@ -234,7 +229,7 @@ async fn storm(addr: SocketAddr, n: usize, accept: Option<&'static str>) -> Vec<
         .map(|_| {
             tokio::spawn(async move {
                 let mut conn = SseConn::open(addr, "/api/events", None, accept).await?;
-                conn.read_until(stream_support::has_reset).await?;
+                conn.read_until(support::has_reset).await?;
                 // Keep the connection, not the reset (thousands of copies).
                 conn.decoded = Vec::new();
                 Ok::<_, std::io::Error>((started.elapsed(), conn))
@@ -276,7 +271,7 @@ async fn eventsource(
     accept: Option<&'static str>,
 ) -> std::io::Result<(Instant, usize)> {
     let mut conn = SseConn::open(addr, "/api/events", None, accept).await?;
-    conn.read_until(stream_support::has_reset).await?;
+    conn.read_until(support::has_reset).await?;
     let id = last_id(&conn.decoded).unwrap_or_default();
     let epoch = id.split('-').next().unwrap_or_default().to_owned();
     connected.fetch_add(1, Ordering::AcqRel);
@@ -291,7 +286,7 @@ async fn eventsource(
         let Ok(mut conn) = SseConn::open(addr, "/api/events", Some(&id), accept).await else {
             continue;
         };
-        if conn.read_until(stream_support::has_reset).await.is_err() {
+        if conn.read_until(support::has_reset).await.is_err() {
             continue;
         }
         let new_id = last_id(&conn.decoded).unwrap_or_default();
@@ -304,9 +299,8 @@ async fn eventsource(
 async fn restart_storm(
     sim: &Sim,
     server: &mut Server,
-    http: &reqwest::Client,
+    work: &Workspace,
     params: &Params,
-    dir: &std::path::Path,
     accept: Option<&'static str>,
 ) {
     let n = params.restart_storm;
@@ -336,8 +330,8 @@ async fn restart_storm(
         );
     }
     let stop_time = stopped.elapsed();
-    *server = Server::spawn(sim, Some(addr), dir);
-    server.ready(http).await;
+    *server = work.spawn_server(sim, Some(addr));
+    server.ready(&work.http).await;
     let ready = stopped.elapsed();
     let mut times = Vec::with_capacity(n);
     let mut attempts = Vec::with_capacity(n);

@@ -6,32 +6,20 @@
 #![allow(dead_code)] // each user takes what it needs
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 
-/// Polls `check` every 50 ms until it gives `Some`, or panics after `deadline`.
-pub async fn poll<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+// The page benchmark includes this module without `tests/common`, so the one file of it
+// needed here is included on its own; the browser tests, which have `common` too, then
+// hold two copies of one small function.
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/eventually.rs"]
+mod eventually;
+pub use eventually::eventually_within;
 
 /// What the page records from its first frame on (installed before any page script runs):
 /// long tasks (`[start ms, duration ms]`) and gaps between animation frames over 50 ms.
@@ -85,7 +73,7 @@ impl Browser {
             .expect("chromedriver starts");
         let driver_url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        poll(
+        eventually_within(
             Duration::from_secs(60),
             "chromedriver to answer",
             || async {
@@ -139,7 +127,7 @@ impl Browser {
 
     /// Waits until `script` returns something other than null/false, and returns it.
     pub async fn until(&self, what: &str, script: &str) -> Value {
-        poll(Duration::from_secs(20), what, || async {
+        eventually_within(Duration::from_secs(20), what, || async {
             let v = self.js(script).await;
             (!v.is_null() && v != Value::Bool(false)).then_some(v)
         })
@@ -203,7 +191,7 @@ impl Browser {
 
     /// Waits until the page is live and shows exactly `want`.
     pub async fn wait_for_pods(&self, what: &str, want: &BTreeSet<String>) {
-        poll(Duration::from_secs(30), what, || async {
+        eventually_within(Duration::from_secs(30), what, || async {
             let live = self
                 .js("return document.getElementById('conn').classList.contains('ok')")
                 .await;

@@ -15,6 +15,15 @@ use podwall::sim::{RunningSim, SimConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+// Small files the benches or the browser support include as well.
+mod eventually;
+mod inflate;
+mod metrics_text;
+pub use eventually::eventually_within;
+use inflate::inflate_into;
+#[allow(unused_imports)] // only some tests read metrics
+pub use metrics_text::metric_value;
+
 /// The generous "eventually" deadline of these tests (busy 2-core machines).
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -207,17 +216,6 @@ pub async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
     (status, resp.text().await.expect("body"))
 }
 
-/// The value of the first line of a `/metrics` text that starts with `line_start`
-/// (e.g. `podwall_lists_total{kind="pod"}`), 0 when absent.
-pub fn metric_value(metrics: &str, line_start: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// The JSON snapshot of the wall at `base`, with `query` (e.g. `?ns=web`).
 pub async fn snapshot(http: &reqwest::Client, base: &str, query: &str) -> Value {
     let (status, body) = get(http, &format!("{base}/api/snapshot{query}")).await;
@@ -237,25 +235,6 @@ pub async fn wait_ready(http: &reqwest::Client, base: &str, deadline: Duration, 
             .map(|_| ())
     })
     .await;
-}
-
-/// Polls `check` every 50 ms until it gives `Some`, or panics after `deadline`.
-pub async fn eventually_within<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// One server-sent event.
@@ -301,18 +280,9 @@ impl SseClient {
     pub fn inflating(resp: reqwest::Response) -> SseClient {
         let mut zlib = flate2::Decompress::new(true);
         let inflated = resp.bytes_stream().map(move |chunk| {
-            chunk.map(|mut data| {
-                let mut out = Vec::with_capacity(data.len() * 8 + 1024);
-                while !data.is_empty() {
-                    if out.len() == out.capacity() {
-                        out.reserve(out.capacity());
-                    }
-                    let before = zlib.total_in();
-                    zlib.decompress_vec(&data, &mut out, flate2::FlushDecompress::None)
-                        .expect("a valid deflate stream");
-                    let used = usize::try_from(zlib.total_in() - before).expect("a length");
-                    let _ = data.split_to(used);
-                }
+            chunk.map(|data| {
+                let mut out = Vec::new();
+                inflate_into(&mut zlib, &data, &mut out).expect("a valid deflate stream");
                 bytes::Bytes::from(out)
             })
         });

@@ -1,6 +1,8 @@
 //! What a browser does with an SSE response before its parser sees it: read the HTTP/1.1
 //! head, undo the chunked framing, and inflate a `Content-Encoding: deflate` body.
 
+use super::inflate::inflate_into;
+
 /// Decodes one response's raw socket bytes into its body, incrementally.
 pub struct Body {
     state: State,
@@ -88,21 +90,12 @@ impl Body {
         Ok(())
     }
 
-    fn body(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    fn body(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         let Some(inflate) = &mut self.inflate else {
             out.extend_from_slice(data);
             return Ok(());
         };
-        while !data.is_empty() {
-            out.reserve(data.len() * 8 + 4096);
-            let before = inflate.total_in();
-            inflate
-                .decompress_vec(data, out, flate2::FlushDecompress::None)
-                .map_err(|e| format!("inflate: {e}"))?;
-            let used = (inflate.total_in() - before) as usize;
-            data = &data[used..];
-        }
-        Ok(())
+        inflate_into(inflate, data, out).map_err(|e| format!("inflate: {e}"))
     }
 }
 
