@@ -145,6 +145,7 @@
     const key = nodeKey(box);
     for (const other of container.children) {
       if (other !== box && nodeKey(other) > key) {
+        board.stale = true;
         container.insertBefore(box, other);
         return;
       }
@@ -164,6 +165,7 @@
       boxes.sort(function (a, b) { return nodeKey(a) < nodeKey(b) ? -1 : 1; });
     }
     container.append.apply(container, boxes);
+    board.stale = true;
   }
 
   function groupKey(pod) {
@@ -245,6 +247,7 @@
   }
 
   function arrange() {
+    board.stale = true;
     groupAll();
     sortNodes();
     for (const box of wall.querySelectorAll("section")) dirtyBoxes.add(box);
@@ -288,13 +291,15 @@
     box.setAttribute("aria-hidden", "true");
     box.className = "node ghost";
     box.replaceChildren();
-    dirtyBoxes.delete(box);
+    // Still dirty: the board draws the empty cell (updateBox skips boxes without an id).
+    dirtyBoxes.add(box);
     tallies.delete(box);
     if (!firstGhost) firstGhost = Date.now();
     ghosts += 1;
   }
 
   function compact() {
+    board.stale = true;
     firstGhost = 0;
     ghosts = 0;
     for (const ghost of wall.querySelectorAll(".nodes > .ghost")) ghost.remove();
@@ -324,6 +329,8 @@
 
   function endPulse(el) {
     el.classList.remove("pulse");
+    const box = el.closest("section");
+    if (board.on && box) dirtyBoxes.add(box);
   }
 
   // Keeps a deleted block visible, unmarked, while it fades out.
@@ -338,6 +345,8 @@
 
   function endFade(el) {
     const container = el.parentNode;
+    const box = el.closest("section");
+    if (board.on && box) dirtyBoxes.add(box);
     el.remove();
     dropEmptyGroup(container);
   }
@@ -471,7 +480,7 @@
   const shown = new WeakMap();
 
   function updateBox(box) {
-    if (!box.isConnected) return;
+    if (!box.isConnected || !box.id) return;
     const pods = box.querySelectorAll("[data-pod]");
     tallyOf(box, pods);
     const head = box.firstElementChild;
@@ -564,6 +573,7 @@
 
   function setDensity(level) {
     if (html.dataset.density !== DENSITIES[level]) html.dataset.density = DENSITIES[level];
+    boardFollow();
   }
 
   // In kiosk mode the wall must fit the screen: shrink pods until it does, and grow them
@@ -598,6 +608,343 @@
       level += 1;
       setDensity(level);
     }
+  }
+
+  // ---- the board: the smallest kiosk size, drawn on canvases --------------------------
+
+  // At the micro size a kiosk wall is a thousand node boxes of 3-pixel pods, and every frame
+  // that changed one made Chromium walk all of them: 20,000 elements to lay out, paint and
+  // layerize, 1,000 compositor layers to commit, 50–60 ms of CPU a frame at 20,000 pods
+  // (benches/page.rs). So at that size the node boxes are drawn instead, one canvas per
+  // row of boxes, and a change redraws its box's cell. The boxes stay in the DOM, not
+  // rendered, as this script's model and as the markers tools read. The geometry follows
+  // the micro CSS.
+  const BOARD = {
+    minCell: 58, gap: 2, border: 1, padX: 2, padTop: 1, padBottom: 2,
+    name: 9, pod: 3, podGap: 1,
+  };
+  const board = {
+    on: false,
+    // Boxes came, went or moved: lay every row out again.
+    stale: true,
+    el: null,
+    colors: null,
+    font: "",
+    scale: 1,
+    width: 0,
+    cols: 1,
+    cellWidth: BOARD.minCell,
+    perRow: 1,
+    // Each row: its canvas, its 2D context, its boxes, its height (CSS pixels).
+    rows: [],
+    // Each box drawn: its row and column, and the blocks in drawing order (for hovering).
+    cells: new Map(),
+    nameWidths: new Map(),
+    hoverRect: null,
+  };
+
+  function boardWanted() {
+    return kiosk && html.dataset.density === "micro";
+  }
+
+  // Turns the board on or off with the density; laid out at once, since fit measures it.
+  function boardFollow() {
+    const want = boardWanted();
+    if (want === board.on) return;
+    board.on = want;
+    if (!want) {
+      // Back to boxes: the canvases go (about 4 bytes a pixel of the wall).
+      for (const row of board.rows) row.canvas.remove();
+      board.rows = [];
+      board.cells = new Map();
+      return;
+    }
+    if (!board.el) {
+      board.el = document.createElement("div");
+      board.el.id = "wall-board";
+      board.el.setAttribute("aria-hidden", "true");
+      board.el.addEventListener("mousemove", boardHover);
+      board.el.addEventListener("mouseleave", hideDetail);
+      wall.before(board.el);
+    }
+    const style = getComputedStyle(html);
+    const c = { pixels: {} };
+    for (const name of ["panel", "line", "text", "muted", "ok", "starting", "notready", "bad", "done", "terminating", "unknown"]) {
+      c[name] = style.getPropertyValue("--" + name).trim();
+      c.pixels[name] = pixel(c[name]);
+    }
+    c.badTint = mix(c.pixels.bad, c.pixels.panel, 0.16);
+    c.pixels.tint = pixel(c.badTint);
+    board.colors = c;
+    board.font = "600 " + BOARD.name + "px " + style.fontFamily;
+    board.stale = true;
+    boardLayout();
+  }
+
+  // A CSS colour as a pixel of a Uint32Array over ImageData (RGBA bytes, little-endian).
+  const probe = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+
+  function pixel(color) {
+    probe.clearRect(0, 0, 1, 1);
+    probe.fillStyle = color;
+    probe.fillRect(0, 0, 1, 1);
+    const d = probe.getImageData(0, 0, 1, 1).data;
+    return ((d[3] << 24) | (d[2] << 16) | (d[1] << 8) | d[0]) >>> 0;
+  }
+
+  // `share` of pixel a over pixel b, as a CSS colour (the NotReady tint of wall.css).
+  function mix(a, b, share) {
+    const channel = function (shift) {
+      return Math.round(((a >>> shift) & 255) * share + ((b >>> shift) & 255) * (1 - share));
+    };
+    return "rgb(" + channel(0) + "," + channel(8) + "," + channel(16) + ")";
+  }
+
+  function boxHeight(pods) {
+    const rows = Math.ceil(pods / board.perRow);
+    const podsHeight = rows ? rows * (BOARD.pod + BOARD.podGap) - BOARD.podGap : BOARD.pod;
+    return 2 * BOARD.border + BOARD.padTop + BOARD.name + podsHeight + BOARD.padBottom;
+  }
+
+  function podCount(box) {
+    return box.querySelectorAll(".pod").length;
+  }
+
+  // Lays every row out again: columns like the micro CSS grid (auto-fill, at least 58 px).
+  function boardLayout() {
+    const width = board.el.clientWidth || wall.clientWidth;
+    board.scale = (window.devicePixelRatio || 1) * (board.el.currentCSSZoom || 1);
+    board.cols = Math.max(1, Math.floor((width + BOARD.gap) / (BOARD.minCell + BOARD.gap)));
+    board.cellWidth = (width - BOARD.gap * (board.cols - 1)) / board.cols;
+    const inner = board.cellWidth - 2 * BOARD.border - 2 * BOARD.padX;
+    board.perRow = Math.max(1, Math.floor((inner + BOARD.podGap) / (BOARD.pod + BOARD.podGap)));
+    board.width = width;
+    board.cells = new Map();
+    // Names of nodes long gone would pile up over weeks of autoscaling.
+    board.nameWidths = new Map();
+    const container = wall.querySelector(".nodes");
+    const boxes = container ? Array.from(container.children) : [];
+    const count = Math.ceil(boxes.length / board.cols);
+    while (board.rows.length > count) board.rows.pop().canvas.remove();
+    for (let i = 0; i < count; i++) {
+      if (!board.rows[i]) board.rows.push(boardNewRow());
+      board.rows[i].boxes = boxes.slice(i * board.cols, (i + 1) * board.cols);
+      boardRowLayout(i);
+    }
+    board.stale = false;
+  }
+
+  function boardNewRow() {
+    const canvas = document.createElement("canvas");
+    board.el.appendChild(canvas);
+    return { canvas: canvas, ctx: canvas.getContext("2d"), boxes: [], h: 0 };
+  }
+
+  // Sizes one row's canvas to its tallest box (rows below it move in the page's layout,
+  // not on any canvas) and draws its boxes.
+  function boardRowLayout(i) {
+    const row = board.rows[i];
+    let most = 0;
+    for (const box of row.boxes) most = Math.max(most, podCount(box));
+    row.h = boxHeight(most);
+    const s = board.scale;
+    row.canvas.style.width = board.width + "px";
+    row.canvas.style.height = row.h + "px";
+    row.canvas.width = Math.round(board.width * s);
+    row.canvas.height = Math.round(row.h * s);
+    row.boxes.forEach(function (box, col) {
+      board.cells.set(box, { row: i, col: col, pods: [] });
+      boardDrawBox(box);
+    });
+  }
+
+  // Redraws the changed boxes in their cells. A box that outgrew its row has that row laid
+  // out again; a new node at the end takes the next cell; anything else lays out all rows.
+  function boardDraw(boxes) {
+    const grown = new Set();
+    for (const box of boxes) {
+      if (board.stale) break;
+      const cell = board.cells.get(box);
+      if (cell) {
+        if (boxHeight(podCount(box)) > board.rows[cell.row].h) grown.add(cell.row);
+      } else if (box.parentNode && box.parentNode.classList.contains("nodes")) {
+        boardAppend(box);
+      }
+    }
+    if (board.stale) {
+      boardLayout();
+      return;
+    }
+    for (const i of grown) boardRowLayout(i);
+    for (const box of boxes) {
+      const cell = board.cells.get(box);
+      if (cell && !grown.has(cell.row)) boardDrawBox(box);
+    }
+  }
+
+  // A box added after the last one (nodes join with ever higher numbers) takes the next
+  // cell; one inserted between others moves every box after it: all rows are laid out.
+  function boardAppend(box) {
+    const last = board.rows.length - 1;
+    const lastRow = board.rows[last];
+    const after = lastRow ? lastRow.boxes[lastRow.boxes.length - 1] : null;
+    if (after ? box.previousElementSibling !== after : box.previousElementSibling !== null) {
+      board.stale = true;
+      return;
+    }
+    if (lastRow && lastRow.boxes.length < board.cols) {
+      lastRow.boxes.push(box);
+      board.cells.set(box, { row: last, col: lastRow.boxes.length - 1, pods: [] });
+      if (boxHeight(podCount(box)) > lastRow.h) boardRowLayout(last);
+      return;
+    }
+    board.rows.push(boardNewRow());
+    board.rows[last + 1].boxes = [box];
+    boardRowLayout(last + 1);
+  }
+
+  // Draws one box in its cell: frame and name with the canvas, pods as pixels.
+  function boardDrawBox(box) {
+    const cell = board.cells.get(box);
+    const row = board.rows[cell.row];
+    const ctx = row.ctx;
+    const c = board.colors;
+    const s = board.scale;
+    const x = Math.round(cell.col * (board.cellWidth + BOARD.gap));
+    const w = Math.round((cell.col + 1) * (board.cellWidth + BOARD.gap) - BOARD.gap) - x;
+    const h = row.h;
+    ctx.setTransform(s, 0, 0, s, 0, 0);
+    ctx.clearRect(x, 0, w, h);
+    const head = box.firstElementChild;
+    const ghost = !box.id;
+    const has = function (cls) { return head !== null && head.classList.contains(cls); };
+    const notready = has("notready");
+    const cordoned = has("cordoned");
+    if (!ghost) {
+      ctx.fillStyle = notready ? c.badTint : c.panel;
+      ctx.fillRect(x, 0, w, h);
+    }
+    const line = notready || cordoned ? 2 : 1;
+    ctx.lineWidth = line;
+    ctx.strokeStyle = notready ? c.bad : cordoned ? c.starting : c.line;
+    const dashed = ghost || cordoned || has("unavailable");
+    if (dashed) ctx.setLineDash([3, 2]);
+    ctx.strokeRect(x + line / 2, line / 2, w - line, h - line);
+    if (dashed) ctx.setLineDash([]);
+    cell.pods = [];
+    if (ghost) return;
+    const name = box.dataset.node || "";
+    const left = x + BOARD.border + BOARD.padX;
+    const room = w - 2 * BOARD.border - 2 * BOARD.padX;
+    ctx.font = board.font;
+    ctx.textBaseline = "top";
+    ctx.fillStyle = c.text;
+    let nameWidth = board.nameWidths.get(name);
+    if (nameWidth === undefined) {
+      nameWidth = ctx.measureText(name).width;
+      board.nameWidths.set(name, nameWidth);
+    }
+    const top = BOARD.border + BOARD.padTop;
+    if (nameWidth <= room + BOARD.padX) {
+      ctx.fillText(name, left, top);
+    } else {
+      // Like the micro CSS (right to left, clipped by the box): a long name keeps its end.
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(x + line, 0, w - 2 * line, h);
+      ctx.clip();
+      ctx.fillText(name, left + room - nameWidth, top);
+      ctx.restore();
+    }
+    // The pods go onto the canvas as one image of the box's pod area (with a pixel to
+    // spare at the sides for a pulse ring, not above, where the name is): twenty thousand
+    // fillRect calls cost ~40 ms, the pixels ~2 ms.
+    const ax = Math.floor((left - 1) * s);
+    const ay = Math.floor((top + BOARD.name) * s);
+    const aw = Math.max(1, Math.min(row.canvas.width, Math.ceil((x + w - BOARD.border - BOARD.padX + 1) * s)) - ax);
+    const ah = Math.max(1, Math.min(row.canvas.height, Math.ceil((h - BOARD.border - BOARD.padBottom + 1) * s)) - ay);
+    const image = ctx.createImageData(aw, ah);
+    const px = new Uint32Array(image.data.buffer);
+    px.fill(notready ? c.pixels.tint : c.pixels.panel);
+    const square = function (sx, sy, size, color) {
+      const from = Math.max(0, sx);
+      const to = Math.min(aw, sx + size);
+      for (let j = Math.max(0, sy); j < Math.min(ah, sy + size); j++) px.fill(color, j * aw + from, j * aw + to);
+    };
+    const step = BOARD.pod + BOARD.podGap;
+    const size = Math.max(1, Math.round(BOARD.pod * s));
+    const one = Math.max(1, Math.round(s));
+    const pods = box.querySelectorAll(".pod");
+    cell.pods = pods;
+    for (let i = 0; i < pods.length; i++) {
+      const p = pods[i];
+      const sx = Math.round((left + (i % board.perRow) * step) * s) - ax;
+      const sy = Math.round((top + BOARD.name + Math.floor(i / board.perRow) * step) * s) - ay;
+      if (sx + size > aw || sy + size > ah) continue;
+      const cls = p.classList;
+      if (cls.contains("gone")) {
+        // A deleted pod, fading: an empty outline for a moment.
+        square(sx, sy, size, c.pixels.muted);
+        square(sx + one, sy + one, size - 2 * one, notready ? c.pixels.tint : c.pixels.panel);
+        continue;
+      }
+      if (cls.contains("pulse")) square(sx - one, sy - one, size + 2 * one, c.pixels.text);
+      const info = podInfo(p);
+      const color = c.pixels[info.cls] || c.pixels.unknown;
+      square(sx, sy, size, color);
+      if (info.cls === "done" && size >= 3) {
+        // Completed is round at every size: at three pixels, a square without corners.
+        const bg = cls.contains("pulse") ? c.pixels.text : notready ? c.pixels.tint : c.pixels.panel;
+        for (const [cx, cy] of [[0, 0], [size - one, 0], [0, size - one], [size - one, size - one]]) {
+          square(sx + cx, sy + cy, one, bg);
+        }
+      }
+    }
+    ctx.putImageData(image, ax, ay);
+  }
+
+  // The pod under the pointer on the board, and where its block is drawn (page pixels).
+  function boardPodAt(target, clientX, clientY) {
+    const i = board.rows.findIndex(function (row) { return row.canvas === target; });
+    if (i < 0) return null;
+    const r = target.getBoundingClientRect();
+    const zoom = board.el.currentCSSZoom || 1;
+    const x = (clientX - r.left) / zoom;
+    const y = (clientY - r.top) / zoom;
+    const col = Math.floor(x / (board.cellWidth + BOARD.gap));
+    const box = board.rows[i].boxes[col];
+    const cell = box && board.cells.get(box);
+    if (!cell) return null;
+    const step = BOARD.pod + BOARD.podGap;
+    const left = Math.round(col * (board.cellWidth + BOARD.gap)) + BOARD.border + BOARD.padX;
+    const top = BOARD.border + BOARD.padTop + BOARD.name;
+    const pc = Math.floor((x - left) / step);
+    const pr = Math.floor((y - top) / step);
+    if (pc < 0 || pc >= board.perRow || pr < 0) return null;
+    const p = cell.pods[pr * board.perRow + pc];
+    if (!p || !p.hasAttribute("data-pod")) return null;
+    return {
+      pod: p,
+      rect: { left: r.left + (left + pc * step) * zoom, bottom: r.top + (top + pr * step + BOARD.pod) * zoom },
+    };
+  }
+
+  // Hovering a drawn pod shows its details as hovering its block would: the same event on
+  // the (unrendered) block, so overlay.js adds its rows too.
+  let boardHovered = null;
+
+  function boardHover(e) {
+    const hit = boardPodAt(e.target, e.clientX, e.clientY);
+    if (!hit) {
+      boardHovered = null;
+      hideDetail();
+      return;
+    }
+    if (hit.pod === boardHovered) return;
+    boardHovered = hit.pod;
+    board.hoverRect = hit.rect;
+    hit.pod.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    board.hoverRect = null;
   }
 
   // ---- the event queue ----------------------------------------------------------------
@@ -651,12 +998,13 @@
     queue = done < batch.length ? batch.slice(done) : [];
     backlog = queue.length > 0;
     if (done) lastUpdate = Date.now();
-    for (const box of dirtyBoxes) updateBox(box);
-    dirtyBoxes.clear();
-    keepRover();
     const now = Date.now();
     pulses = sweep(pulses, now, endPulse);
     fades = sweep(fades, now, endFade);
+    for (const box of dirtyBoxes) updateBox(box);
+    if (board.on) boardDraw(dirtyBoxes);
+    dirtyBoxes.clear();
+    keepRover();
     // When the stream goes quiet, one more frame must still end the last pulses and fades.
     if ((pulses.length || fades.length) && !pulseWake) {
       pulseWake = true;
@@ -834,7 +1182,7 @@
     if (!detail) return;
     detail.replaceChildren(describe(pod));
     detail.className = "detail " + (pod.className.match(/\bs-\w+/) || [""])[0];
-    const r = pod.getBoundingClientRect();
+    const r = board.hoverRect || pod.getBoundingClientRect();
     const w = 320;
     const left = Math.min(window.scrollX + r.left, window.scrollX + document.documentElement.clientWidth - w - 8);
     detail.style.left = Math.max(8, left) + "px";
@@ -892,7 +1240,8 @@
   });
   window.addEventListener("resize", function () {
     // A smaller screen may need smaller pods, a bigger one may allow larger: start over.
-    if (kiosk) html.dataset.density = DENSITIES[0];
+    if (kiosk) setDensity(0);
+    board.stale = true;
     tooBig = { level: -1, pods: 0 };
     lastFit = 0;
     lastFitPods = -1;

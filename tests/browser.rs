@@ -60,6 +60,55 @@ for (const sel of selectors) {
 return failures;
 "#;
 
+/// Finds where the kiosk board draws each pod by moving the pointer over its canvases (every
+/// other pixel) and noting which pod's details show; then reads the pixels under each pod's
+/// hits: one must be its status colour (except for completed pods, round, whose corners may
+/// be all that was hit) and none another status's colour. Returns `{drawn: {pod: [canvas,
+/// x, y]}, wrong: [[pod, class, want, got]], checked}`, `drawn` at a pixel of its colour.
+const BOARD_SCAN: &str = r#"
+const wall = document.getElementById('wall');
+const detail = document.getElementById('detail');
+const canvases = Array.from(document.querySelectorAll('#wall-board canvas'));
+let current = null;
+const track = e => { current = e.target.closest('[data-pod]'); };
+wall.addEventListener('mouseover', track);
+const hits = new Map();
+canvases.forEach((c, i) => {
+  const r = c.getBoundingClientRect();
+  for (let y = 0; y < r.height; y += 2) for (let x = 0; x < r.width; x += 2) {
+    c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.left + x + 0.5, clientY: r.top + y + 0.5, bubbles: true}));
+    if (detail.classList.contains('hidden') || !current) continue;
+    const key = current.dataset.pod;
+    if (!hits.has(key)) hits.set(key, {pod: current, points: []});
+    hits.get(key).points.push([i, x, y]);
+  }
+});
+wall.removeEventListener('mouseover', track);
+if (canvases.length) canvases[0].dispatchEvent(new MouseEvent('mouseleave'));
+const probe = document.createElement('canvas').getContext('2d', {willReadFrequently: true});
+const rgb = color => { probe.clearRect(0, 0, 1, 1); probe.fillStyle = color; probe.fillRect(0, 0, 1, 1);
+  return Array.from(probe.getImageData(0, 0, 1, 1).data.slice(0, 3)).join(','); };
+const style = getComputedStyle(document.documentElement);
+const classes = ['ok', 'notready', 'starting', 'bad', 'done', 'terminating', 'unknown'];
+const colours = new Map(classes.map(c => [c, rgb(style.getPropertyValue('--' + c).trim())]));
+const statusColours = new Set(colours.values());
+const pixelAt = ([i, x, y]) => Array.from(canvases[i].getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3)).join(',');
+const drawn = {};
+const wrong = [];
+let checked = 0;
+for (const [key, h] of hits) {
+  const cls = (/\bs-(\w+)/.exec(h.pod.className) || [])[1] || 'unknown';
+  const want = colours.get(cls) || colours.get('unknown');
+  const got = h.points.map(pixelAt);
+  const at = got.indexOf(want);
+  drawn[key] = h.points[Math.max(0, at)];
+  const foreign = got.filter(c => statusColours.has(c) && c !== want);
+  checked += 1;
+  if ((at < 0 && cls !== 'done') || foreign.length) wrong.push([key, cls, want, got.join(' ')]);
+}
+return {drawn, wrong: wrong.slice(0, 10), checked};
+"#;
+
 /// The simulator, and a wall server that can be stopped and started again on its address.
 struct Cluster {
     sim: RunningSim,
@@ -173,6 +222,30 @@ impl Cluster {
             .items
     }
 
+    /// Makes a pod's container crash-loop (5 restarts), through the simulator's API.
+    async fn crash_loop(&self, pod: &Pod) {
+        let container = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
+            .expect("a container");
+        Api::<Pod>::namespaced(
+            self.kube(),
+            pod.metadata.namespace.as_deref().expect("namespaced"),
+        )
+        .patch_status(
+            pod.metadata.name.as_deref().expect("named"),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"containerStatuses": [{
+                "name": container.0, "image": container.1, "imageID": "", "ready": false,
+                "started": false, "restartCount": 5,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}}}]}})),
+        )
+        .await
+        .expect("crash-loop the pod");
+    }
+
     fn seq(&self) -> u64 {
         self.server
             .as_ref()
@@ -186,6 +259,22 @@ fn key(p: &Pod) -> String {
         p.metadata.namespace.as_deref().unwrap_or(""),
         p.metadata.name.as_deref().unwrap_or("")
     )
+}
+
+/// A pod on a node, running, with every container ready.
+fn running_ready_pod(pods: &[Pod]) -> Pod {
+    pods.iter()
+        .find(|p| {
+            p.spec.as_ref().is_some_and(|s| s.node_name.is_some())
+                && p.metadata.deletion_timestamp.is_none()
+                && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                && p.status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .is_some_and(|cs| cs.iter().all(|c| c.ready))
+        })
+        .expect("a running, ready pod")
+        .clone()
 }
 
 fn keys<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> BTreeSet<String> {
@@ -263,19 +352,7 @@ async fn wall_in_a_real_browser() {
 
     // 2. A pod the simulator crash-loops changes its block's status and colour.
     let pods = cluster.pods(&ListParams::default()).await;
-    let victim = pods
-        .iter()
-        .find(|p| {
-            p.spec.as_ref().is_some_and(|s| s.node_name.is_some())
-                && p.metadata.deletion_timestamp.is_none()
-                && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-                && p.status
-                    .as_ref()
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .is_some_and(|cs| cs.iter().all(|c| c.ready))
-        })
-        .expect("a running, ready pod")
-        .clone();
+    let victim = running_ready_pod(&pods);
     let victim_key = key(&victim);
     let victim_node = victim
         .spec
@@ -298,26 +375,7 @@ async fn wall_in_a_real_browser() {
     let colour_before = browser
         .js(&format!("return getComputedStyle({block}).backgroundColor"))
         .await;
-    let container = victim
-        .spec
-        .as_ref()
-        .and_then(|s| s.containers.first())
-        .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
-        .expect("a container");
-    Api::<Pod>::namespaced(
-        cluster.kube(),
-        victim.metadata.namespace.as_deref().expect("namespaced"),
-    )
-    .patch_status(
-        victim.metadata.name.as_deref().expect("named"),
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": {"containerStatuses": [{
-            "name": container.0, "image": container.1, "imageID": "", "ready": false,
-            "started": false, "restartCount": 5,
-            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}}}]}})),
-    )
-    .await
-    .expect("crash-loop the pod");
+    cluster.crash_loop(&victim).await;
     eventually(
         "the block to show CrashLoopBackOff in the failure colour",
         || async {
@@ -598,6 +656,133 @@ async fn wall_in_a_real_browser() {
     assert_eq!(v[0], json!(false), "no signed-out banner once signed in");
     let _ = browser.console_errors().await; // the 401s are logged by the browser
 
+    browser.client.close().await.expect("close browser");
+}
+
+/// The kiosk board: a wall that only fits at the smallest size is drawn on canvases (one
+/// per row of node boxes) while the boxes stay in the DOM unrendered. Every pod of the
+/// cluster is drawn once, in its status colour, hovering it shows its details, a crash-loop
+/// turns its pixels red, and the wall still fits the screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiosk_board_in_a_real_browser() {
+    common::init();
+    let browser = Browser::start().await;
+    // 100 nodes of 20 pods fit an 800×600 screen only at the smallest size.
+    let cluster = Cluster::start(100, 2000).await;
+    browser.viewport(800, 600).await;
+    browser.open(&cluster.url("?kiosk=1")).await;
+    let all = keys(&cluster.pods(&ListParams::default()).await);
+    browser.wait_for_pods("the kiosk wall's pods", &all).await;
+    eventually("the wall to shrink to the board and fit", || async {
+        let v = browser
+            .js("return [document.documentElement.dataset.density, \
+                 document.querySelectorAll('#wall-board canvas').length > 0, \
+                 getComputedStyle(document.querySelector('#wall .nodes')).display, \
+                 document.getElementById('wall-root').offsetHeight <= innerHeight]")
+            .await;
+        (v == json!(["micro", true, "none", true])).then_some(())
+    })
+    .await;
+
+    // Changes land on the board: churn, then every pod drawn in its status colour.
+    let start = cluster.seq();
+    cluster.churn(100.0).await;
+    eventually("200 changes of churn", || async {
+        (cluster.seq() > start + 200).then_some(())
+    })
+    .await;
+    cluster.churn(0.0).await;
+    let bound = |pods: &[Pod]| {
+        keys(
+            pods.iter()
+                .filter(|p| p.spec.as_ref().is_some_and(|s| s.node_name.is_some())),
+        )
+    };
+    let pods = cluster.pods(&ListParams::default()).await;
+    browser
+        .wait_for_pods("the DOM to equal the cluster after churn", &keys(&pods))
+        .await;
+    eventually("pulses and fades to end", || async {
+        let n = browser
+            .js("return document.querySelectorAll('#wall .pulse, #wall .gone').length")
+            .await;
+        (n == json!(0)).then_some(())
+    })
+    .await;
+    let scan = browser.js(BOARD_SCAN).await;
+    let drawn: BTreeSet<String> = scan["drawn"]
+        .as_object()
+        .expect("drawn pods")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(drawn, bound(&pods), "every pod on a node is drawn, once");
+    assert_eq!(
+        scan["wrong"],
+        json!([]),
+        "pods drawn in their status colour"
+    );
+    assert!(
+        scan["checked"].as_u64().is_some_and(|n| n > 1000),
+        "colours checked: {}",
+        scan["checked"]
+    );
+
+    // A crash-looping pod turns red where it is drawn, and hovering it tells why.
+    let victim = running_ready_pod(&pods);
+    let victim_key = key(&victim);
+    let [canvas, x, y] = [0, 1, 2].map(|i| scan["drawn"][&victim_key][i].as_u64().expect("drawn"));
+    cluster.crash_loop(&victim).await;
+    let bad = browser
+        .js(&format!(
+            "const c = document.querySelectorAll('#wall-board canvas')[{canvas}]; \
+             const px = () => Array.from(c.getContext('2d').getImageData({x}, {y}, 1, 1).data.slice(0, 3)).join(','); \
+             const p = document.createElement('canvas').getContext('2d'); \
+             p.fillStyle = getComputedStyle(document.documentElement).getPropertyValue('--bad').trim(); \
+             p.fillRect(0, 0, 1, 1); \
+             window.__want = Array.from(p.getImageData(0, 0, 1, 1).data.slice(0, 3)).join(','); \
+             window.__pixel = px; return window.__want"
+        ))
+        .await;
+    eventually(
+        "the crash-looping pod drawn in the failure colour",
+        || async {
+            let got = browser.js("return window.__pixel()").await;
+            (got == bad).then_some(())
+        },
+    )
+    .await;
+    let rect = browser
+        .js(&format!(
+            "const r = document.querySelectorAll('#wall-board canvas')[{canvas}].getBoundingClientRect(); \
+             return [r.left + {x} + 0.5, r.top + {y} + 0.5]"
+        ))
+        .await;
+    browser
+        .cdp(
+            "Input.dispatchMouseEvent",
+            json!({"type": "mouseMoved", "x": rect[0], "y": rect[1]}),
+        )
+        .await;
+    let text = browser
+        .until(
+            "the hovered pod's details",
+            "const d = document.getElementById('detail'); \
+             return d.classList.contains('hidden') ? null : d.textContent",
+        )
+        .await;
+    let text = text.as_str().unwrap_or("");
+    for part in [
+        victim.metadata.name.as_deref().unwrap_or(""),
+        "CrashLoopBackOff",
+        "restarts5",
+    ] {
+        assert!(text.contains(part), "detail {text:?} lacks {part:?}");
+    }
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    let shot = browser.client.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_path("wall-kiosk-board.png"), shot).expect("write screenshot");
     browser.client.close().await.expect("close browser");
 }
 
