@@ -98,8 +98,21 @@
   // Headers wall.js put in since the last draw; null means every header (a new answer).
   let fresh = null;
 
+  // At the tiny and micro sizes wall.css hides a header's usage rows: drawing them into a
+  // thousand hidden headers cost 40–50 ms per answer at 1,000 nodes, a long task. They are
+  // drawn when the wall grows back (wall.js sets the density on <html>).
+  function usageHidden() {
+    const density = document.documentElement.dataset.density;
+    return density === "tiny" || density === "micro";
+  }
+
   function draw() {
     drawQueued = false;
+    if (usageHidden()) {
+      fresh = null;
+      showNote();
+      return;
+    }
     const heads = fresh || wall.querySelectorAll("[data-node] > .node-head");
     fresh = new Set();
     for (const head of heads) if (head.isConnected) drawNode(head);
@@ -116,6 +129,10 @@
   // and walking its thousand headers each frame cost more than wall.js itself.
   function added(records) {
     if (!usage) return;
+    if (usageHidden()) {
+      fresh = null;
+      return;
+    }
     for (const r of records) {
       for (const n of r.addedNodes) {
         if (n.nodeType !== 1 || !fresh) continue;
@@ -149,6 +166,9 @@
   if (interval > 0) {
     // wall.js replaces node headers on every node change: draw the usage rows again.
     new MutationObserver(added).observe(wall, { childList: true, subtree: true });
+    new MutationObserver(function () {
+      if (!usageHidden() && fresh === null) schedule();
+    }).observe(document.documentElement, { attributes: true, attributeFilter: ["data-density"] });
     poll();
   }
 

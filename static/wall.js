@@ -27,7 +27,11 @@
   let queue = [];
   let flushQueued = false;
   let dirtyBoxes = new Set();
+  // The header counts: forced at once (countsDue), or behind the wall's changes (countsStale).
   let countsDue = true;
+  let countsStale = false;
+  let countsWake = false;
+  const COUNTS_MS = 500;
   let lastUpdate = Date.now();
   let lastCounts = 0;
   let lastFit = 0;
@@ -623,6 +627,8 @@
     minCell: 58, gap: 2, border: 1, padX: 2, padTop: 1, padBottom: 2,
     name: 9, pod: 3, podGap: 1,
   };
+  // How long a frame may spend laying out rows of the board.
+  const BOARD_BUDGET_MS = 12;
   const board = {
     on: false,
     // Boxes came, went or moved: lay every row out again.
@@ -637,6 +643,8 @@
     perRow: 1,
     // Each row: its canvas, its 2D context, its boxes, its height (CSS pixels).
     rows: [],
+    // Rows to lay out and draw again (by index), in order.
+    pending: [],
     // Each box drawn: its row and column, and the blocks in drawing order (for hovering).
     cells: new Map(),
     nameWidths: new Map(),
@@ -656,6 +664,7 @@
       // Back to boxes: the canvases go (about 4 bytes a pixel of the wall).
       for (const row of board.rows) row.canvas.remove();
       board.rows = [];
+      board.pending = [];
       board.cells = new Map();
       return;
     }
@@ -679,6 +688,8 @@
     board.font = "600 " + BOARD.name + "px " + style.fontFamily;
     board.stale = true;
     boardLayout();
+    // At once, as fit measures the board's height next.
+    boardLayoutRows();
   }
 
   // A CSS colour as a pixel of a Uint32Array over ImageData (RGBA bytes, little-endian).
@@ -726,12 +737,27 @@
     const boxes = container ? Array.from(container.children) : [];
     const count = Math.ceil(boxes.length / board.cols);
     while (board.rows.length > count) board.rows.pop().canvas.remove();
+    board.pending = [];
     for (let i = 0; i < count; i++) {
       if (!board.rows[i]) board.rows.push(boardNewRow());
-      board.rows[i].boxes = boxes.slice(i * board.cols, (i + 1) * board.cols);
-      boardRowLayout(i);
+      const row = board.rows[i];
+      row.boxes = boxes.slice(i * board.cols, (i + 1) * board.cols);
+      row.boxes.forEach(function (box, col) { board.cells.set(box, { row: i, col: col, pods: [] }); });
+      board.pending.push(i);
     }
     board.stale = false;
+  }
+
+  // Lays out the rows still waiting, for at most `budget` ms (all of them without one).
+  // Laying out a 1,000-node board at once costs 50–90 ms (a node leaving closes its gap:
+  // every box after it moves), so the rows are drawn over a few frames; until then a row
+  // shows what it showed before.
+  function boardLayoutRows(budget) {
+    const started = performance.now();
+    while (board.pending.length) {
+      boardRowLayout(board.pending.shift());
+      if (budget !== undefined && performance.now() - started > budget) break;
+    }
   }
 
   function boardNewRow() {
@@ -741,21 +767,27 @@
   }
 
   // Sizes one row's canvas to its tallest box (rows below it move in the page's layout,
-  // not on any canvas) and draws its boxes.
+  // not on any canvas) and draws its boxes: their pixels as one image, then the lines.
   function boardRowLayout(i) {
     const row = board.rows[i];
+    const cells = row.boxes.map(function (box) {
+      const cell = board.cells.get(box);
+      cell.pods = box.querySelectorAll(".pod");
+      return cell;
+    });
     let most = 0;
-    for (const box of row.boxes) most = Math.max(most, podCount(box));
+    for (const cell of cells) most = Math.max(most, cell.pods.length);
     row.h = boxHeight(most);
     const s = board.scale;
     row.canvas.style.width = board.width + "px";
     row.canvas.style.height = row.h + "px";
     row.canvas.width = Math.round(board.width * s);
     row.canvas.height = Math.round(row.h * s);
-    row.boxes.forEach(function (box, col) {
-      board.cells.set(box, { row: i, col: col, pods: [] });
-      boardDrawBox(box);
-    });
+    const image = row.ctx.createImageData(row.canvas.width, row.canvas.height);
+    const px = new Uint32Array(image.data.buffer);
+    row.boxes.forEach(function (box, col) { boardPixels(box, cells[col], px, 0, row.canvas.width); });
+    row.ctx.putImageData(image, 0, 0);
+    for (const box of row.boxes) boardLines(box);
   }
 
   // Redraws the changed boxes in their cells. A box that outgrew its row has that row laid
@@ -771,59 +803,100 @@
         boardAppend(box);
       }
     }
-    if (board.stale) {
-      boardLayout();
-      return;
-    }
-    for (const i of grown) boardRowLayout(i);
+    if (board.stale) boardLayout();
+    for (const i of grown) if (!board.pending.includes(i)) board.pending.push(i);
     for (const box of boxes) {
       const cell = board.cells.get(box);
-      if (cell && !grown.has(cell.row)) boardDrawBox(box);
+      if (!cell || board.pending.includes(cell.row)) continue;
+      const row = board.rows[cell.row];
+      const r = cellRect(cell);
+      const image = row.ctx.createImageData(r.w, r.h);
+      cell.pods = box.querySelectorAll(".pod");
+      boardPixels(box, cell, new Uint32Array(image.data.buffer), r.x, r.w);
+      row.ctx.putImageData(image, r.x, 0);
+      boardLines(box);
     }
+    boardLayoutRows(BOARD_BUDGET_MS);
   }
 
-  // A box added after the last one (nodes join with ever higher numbers) takes the next
-  // cell; one inserted between others moves every box after it: all rows are laid out.
-  function boardAppend(box) {
-    const last = board.rows.length - 1;
-    const lastRow = board.rows[last];
-    const after = lastRow ? lastRow.boxes[lastRow.boxes.length - 1] : null;
-    if (after ? box.previousElementSibling !== after : box.previousElementSibling !== null) {
-      board.stale = true;
-      return;
-    }
-    if (lastRow && lastRow.boxes.length < board.cols) {
-      lastRow.boxes.push(box);
-      board.cells.set(box, { row: last, col: lastRow.boxes.length - 1, pods: [] });
-      if (boxHeight(podCount(box)) > lastRow.h) boardRowLayout(last);
-      return;
-    }
-    board.rows.push(boardNewRow());
-    board.rows[last + 1].boxes = [box];
-    boardRowLayout(last + 1);
+  // A cell's place in its row: CSS pixels (x, w) and canvas pixels (rect).
+  function cellLeft(col) {
+    return Math.round(col * (board.cellWidth + BOARD.gap));
   }
 
-  // Draws one box in its cell: frame and name with the canvas, pods as pixels.
-  function boardDrawBox(box) {
-    const cell = board.cells.get(box);
+  function cellSpan(col) {
+    return Math.round((col + 1) * (board.cellWidth + BOARD.gap) - BOARD.gap) - cellLeft(col);
+  }
+
+  function cellRect(cell) {
+    const s = board.scale;
     const row = board.rows[cell.row];
-    const ctx = row.ctx;
+    const x = Math.round(cellLeft(cell.col) * s);
+    return { x: x, w: Math.min(row.canvas.width - x, Math.round(cellSpan(cell.col) * s)), h: row.canvas.height };
+  }
+
+  // Writes a box's background and pods as pixels into `px`, an image of canvas pixels
+  // starting at column `ox` of the row, `stride` pixels wide: twenty thousand fillRect
+  // calls cost ~40 ms, the pixels ~2 ms.
+  function boardPixels(box, cell, px, ox, stride) {
+    const c = board.colors.pixels;
+    const s = board.scale;
+    const rows = px.length / stride;
+    const fill = function (x, y, w, h, color) {
+      const from = Math.max(0, x - ox);
+      const to = Math.min(stride, x - ox + w);
+      for (let j = Math.max(0, y); j < Math.min(rows, y + h); j++) px.fill(color, j * stride + from, j * stride + to);
+    };
+    if (!box.id) return; // a ghost: its dashed frame only
+    const head = box.firstElementChild;
+    const bg = head !== null && head.classList.contains("notready") ? c.tint : c.panel;
+    const r = cellRect(cell);
+    fill(r.x, 0, r.w, r.h, bg);
+    const step = BOARD.pod + BOARD.podGap;
+    const size = Math.max(1, Math.round(BOARD.pod * s));
+    const one = Math.max(1, Math.round(s));
+    const left = cellLeft(cell.col) + BOARD.border + BOARD.padX;
+    const top = BOARD.border + BOARD.padTop + BOARD.name;
+    const pods = cell.pods;
+    for (let i = 0; i < pods.length; i++) {
+      const p = pods[i];
+      const x = Math.round((left + (i % board.perRow) * step) * s);
+      const y = Math.round((top + Math.floor(i / board.perRow) * step) * s);
+      const cls = p.classList;
+      if (cls.contains("gone")) {
+        // A deleted pod, fading: an empty outline for a moment.
+        fill(x, y, size, size, c.muted);
+        fill(x + one, y + one, size - 2 * one, size - 2 * one, bg);
+        continue;
+      }
+      if (cls.contains("pulse")) fill(x - one, y - one, size + 2 * one, size + 2 * one, c.text);
+      const info = podInfo(p);
+      fill(x, y, size, size, c[info.cls] || c.unknown);
+      if (info.cls === "done" && size >= 3) {
+        // Completed is round at every size: at three pixels, a square without corners.
+        const corner = cls.contains("pulse") ? c.text : bg;
+        for (const [cx, cy] of [[0, 0], [size - one, 0], [0, size - one], [size - one, size - one]]) {
+          fill(x + cx, y + cy, one, one, corner);
+        }
+      }
+    }
+  }
+
+  // Draws a box's frame and name over its pixels.
+  function boardLines(box) {
+    const cell = board.cells.get(box);
+    const ctx = board.rows[cell.row].ctx;
     const c = board.colors;
     const s = board.scale;
-    const x = Math.round(cell.col * (board.cellWidth + BOARD.gap));
-    const w = Math.round((cell.col + 1) * (board.cellWidth + BOARD.gap) - BOARD.gap) - x;
-    const h = row.h;
+    const x = cellLeft(cell.col);
+    const w = cellSpan(cell.col);
+    const h = board.rows[cell.row].h;
     ctx.setTransform(s, 0, 0, s, 0, 0);
-    ctx.clearRect(x, 0, w, h);
     const head = box.firstElementChild;
     const ghost = !box.id;
     const has = function (cls) { return head !== null && head.classList.contains(cls); };
     const notready = has("notready");
     const cordoned = has("cordoned");
-    if (!ghost) {
-      ctx.fillStyle = notready ? c.badTint : c.panel;
-      ctx.fillRect(x, 0, w, h);
-    }
     const line = notready || cordoned ? 2 : 1;
     ctx.lineWidth = line;
     ctx.strokeStyle = notready ? c.bad : cordoned ? c.starting : c.line;
@@ -831,7 +904,6 @@
     if (dashed) ctx.setLineDash([3, 2]);
     ctx.strokeRect(x + line / 2, line / 2, w - line, h - line);
     if (dashed) ctx.setLineDash([]);
-    cell.pods = [];
     if (ghost) return;
     const name = box.dataset.node || "";
     const left = x + BOARD.border + BOARD.padX;
@@ -847,60 +919,36 @@
     const top = BOARD.border + BOARD.padTop;
     if (nameWidth <= room + BOARD.padX) {
       ctx.fillText(name, left, top);
-    } else {
-      // Like the micro CSS (right to left, clipped by the box): a long name keeps its end.
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(x + line, 0, w - 2 * line, h);
-      ctx.clip();
-      ctx.fillText(name, left + room - nameWidth, top);
-      ctx.restore();
+      return;
     }
-    // The pods go onto the canvas as one image of the box's pod area (with a pixel to
-    // spare at the sides for a pulse ring, not above, where the name is): twenty thousand
-    // fillRect calls cost ~40 ms, the pixels ~2 ms.
-    const ax = Math.floor((left - 1) * s);
-    const ay = Math.floor((top + BOARD.name) * s);
-    const aw = Math.max(1, Math.min(row.canvas.width, Math.ceil((x + w - BOARD.border - BOARD.padX + 1) * s)) - ax);
-    const ah = Math.max(1, Math.min(row.canvas.height, Math.ceil((h - BOARD.border - BOARD.padBottom + 1) * s)) - ay);
-    const image = ctx.createImageData(aw, ah);
-    const px = new Uint32Array(image.data.buffer);
-    px.fill(notready ? c.pixels.tint : c.pixels.panel);
-    const square = function (sx, sy, size, color) {
-      const from = Math.max(0, sx);
-      const to = Math.min(aw, sx + size);
-      for (let j = Math.max(0, sy); j < Math.min(ah, sy + size); j++) px.fill(color, j * aw + from, j * aw + to);
-    };
-    const step = BOARD.pod + BOARD.podGap;
-    const size = Math.max(1, Math.round(BOARD.pod * s));
-    const one = Math.max(1, Math.round(s));
-    const pods = box.querySelectorAll(".pod");
-    cell.pods = pods;
-    for (let i = 0; i < pods.length; i++) {
-      const p = pods[i];
-      const sx = Math.round((left + (i % board.perRow) * step) * s) - ax;
-      const sy = Math.round((top + BOARD.name + Math.floor(i / board.perRow) * step) * s) - ay;
-      if (sx + size > aw || sy + size > ah) continue;
-      const cls = p.classList;
-      if (cls.contains("gone")) {
-        // A deleted pod, fading: an empty outline for a moment.
-        square(sx, sy, size, c.pixels.muted);
-        square(sx + one, sy + one, size - 2 * one, notready ? c.pixels.tint : c.pixels.panel);
-        continue;
-      }
-      if (cls.contains("pulse")) square(sx - one, sy - one, size + 2 * one, c.pixels.text);
-      const info = podInfo(p);
-      const color = c.pixels[info.cls] || c.pixels.unknown;
-      square(sx, sy, size, color);
-      if (info.cls === "done" && size >= 3) {
-        // Completed is round at every size: at three pixels, a square without corners.
-        const bg = cls.contains("pulse") ? c.pixels.text : notready ? c.pixels.tint : c.pixels.panel;
-        for (const [cx, cy] of [[0, 0], [size - one, 0], [0, size - one], [size - one, size - one]]) {
-          square(sx + cx, sy + cy, one, bg);
-        }
-      }
+    // Like the micro CSS (right to left, clipped by the box): a long name keeps its end.
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(x + line, 0, w - 2 * line, h);
+    ctx.clip();
+    ctx.fillText(name, left + room - nameWidth, top);
+    ctx.restore();
+  }
+
+  // A box added after the last one (nodes join with ever higher numbers) takes the next
+  // cell; one inserted between others moves every box after it: all rows are laid out.
+  function boardAppend(box) {
+    const last = board.rows.length - 1;
+    const lastRow = board.rows[last];
+    const after = lastRow ? lastRow.boxes[lastRow.boxes.length - 1] : null;
+    if (after ? box.previousElementSibling !== after : box.previousElementSibling !== null) {
+      board.stale = true;
+      return;
     }
-    ctx.putImageData(image, ax, ay);
+    if (lastRow && lastRow.boxes.length < board.cols) {
+      lastRow.boxes.push(box);
+      board.cells.set(box, { row: last, col: lastRow.boxes.length - 1, pods: [] });
+      return;
+    }
+    board.rows.push(boardNewRow());
+    board.rows[last + 1].boxes = [box];
+    board.cells.set(box, { row: last + 1, col: 0, pods: [] });
+    boardRowLayout(last + 1);
   }
 
   // The pod under the pointer on the board, and where its block is drawn (page pixels).
@@ -916,7 +964,7 @@
     const cell = box && board.cells.get(box);
     if (!cell) return null;
     const step = BOARD.pod + BOARD.podGap;
-    const left = Math.round(col * (board.cellWidth + BOARD.gap)) + BOARD.border + BOARD.padX;
+    const left = cellLeft(col) + BOARD.border + BOARD.padX;
     const top = BOARD.border + BOARD.padTop + BOARD.name;
     const pc = Math.floor((x - left) / step);
     const pr = Math.floor((y - top) / step);
@@ -952,7 +1000,8 @@
   // Every frame that changes the wall costs the browser a pass over much of it (layout,
   // layerizing and compositing walk every box), so a big wall takes its changes in fewer
   // frames: after a frame that emptied the queue, the next waits BIG_WALL_GAP_MS above
-  // BIG_WALL pods. A frame applies changes for at most BUDGET_MS of script, so a burst
+  // BIG_WALL pods (not on the board, where a frame costs what it changed). A frame applies
+  // changes for at most BUDGET_MS of script, so a burst
   // never makes one long task: the rest waits for the next frame, in order, and data-seq
   // names the last change applied.
   const BIG_WALL = 5000;
@@ -966,7 +1015,7 @@
   function schedule() {
     if (flushQueued) return;
     flushQueued = true;
-    const wait = shownPods > BIG_WALL && !backlog ? lastFlush + BIG_WALL_GAP_MS - Date.now() : 0;
+    const wait = shownPods > BIG_WALL && !backlog && !board.on ? lastFlush + BIG_WALL_GAP_MS - Date.now() : 0;
     // Hidden tabs get no animation frames; a timer keeps the queue from growing there.
     if (document.hidden) setTimeout(flush, 250);
     else if (wait > 0) setTimeout(function () { requestAnimationFrame(flush); }, wait);
@@ -1002,7 +1051,10 @@
     pulses = sweep(pulses, now, endPulse);
     fades = sweep(fades, now, endFade);
     for (const box of dirtyBoxes) updateBox(box);
-    if (board.on) boardDraw(dirtyBoxes);
+    if (board.on) {
+      boardDraw(dirtyBoxes);
+      if (board.pending.length) schedule();
+    }
     dirtyBoxes.clear();
     keepRover();
     // When the stream goes quiet, one more frame must still end the last pulses and fades.
@@ -1011,9 +1063,11 @@
       const next = Math.min(pulses.length ? pulses[0].until : Infinity, fades.length ? fades[0].until : Infinity);
       setTimeout(function () { pulseWake = false; schedule(); }, next - now + 20);
     }
-    // Whole-wall recounts are O(pods): at most twice a second.
-    if (countsDue || (done && now - lastCounts > 500)) {
+    // Whole-wall recounts are O(boxes): at most twice a second, unless forced (countsDue).
+    if (done) countsStale = true;
+    if (countsDue || (countsStale && now - lastCounts > COUNTS_MS)) {
       countsDue = false;
+      countsStale = false;
       lastCounts = now;
       const pods = updateCounts();
       shownPods = pods;
@@ -1024,9 +1078,10 @@
         lastFitPods = pods;
         fit(pods);
       }
-    } else if (done) {
-      countsDue = true;
-      setTimeout(schedule, 500);
+    } else if (countsStale && !countsWake) {
+      // The stream may go quiet: one more flush must still count the last changes.
+      countsWake = true;
+      setTimeout(function () { countsWake = false; schedule(); }, lastCounts + COUNTS_MS - now + 20);
     }
     if (backlog) schedule();
   }
