@@ -431,13 +431,12 @@ async fn wall_in_a_real_browser() {
     .await;
 
     // Pulses end by themselves once the cluster is quiet (the churn stopped above).
-    eventually("the pulses to end", || async {
-        let n = browser
-            .js("return document.querySelectorAll('#wall .pulse').length")
-            .await;
-        (n == json!(0)).then_some(())
-    })
-    .await;
+    browser
+        .until(
+            "the pulses to end",
+            "return document.querySelectorAll('#wall .pulse').length === 0",
+        )
+        .await;
 
     // 3. Clicking (focusing) a pod shows its details, never more than the view holds.
     let detail = browser
@@ -702,13 +701,12 @@ async fn kiosk_board_in_a_real_browser() {
     browser
         .wait_for_pods("the DOM to equal the cluster after churn", &keys(&pods))
         .await;
-    eventually("pulses and fades to end", || async {
-        let n = browser
-            .js("return document.querySelectorAll('#wall .pulse, #wall .gone').length")
-            .await;
-        (n == json!(0)).then_some(())
-    })
-    .await;
+    browser
+        .until(
+            "pulses and fades to end",
+            "return document.querySelectorAll('#wall .pulse, #wall .gone').length === 0",
+        )
+        .await;
     let scan = browser.js(BOARD_SCAN).await;
     let drawn: BTreeSet<String> = scan["drawn"]
         .as_object()
