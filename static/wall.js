@@ -628,7 +628,7 @@
     name: 9, pod: 3, podGap: 1,
   };
   // How long a frame may spend laying out rows of the board.
-  const BOARD_BUDGET_MS = 12;
+  const BOARD_BUDGET_MS = 8;
   const board = {
     on: false,
     // Boxes came, went or moved: lay every row out again.
@@ -648,6 +648,8 @@
     // Each box drawn: its row and column, and the blocks in drawing order (for hovering).
     cells: new Map(),
     nameWidths: new Map(),
+    // Cell-sized images by "wxh", reused (see cellImage).
+    images: new Map(),
     hoverRect: null,
   };
 
@@ -733,6 +735,7 @@
     board.cells = new Map();
     // Names of nodes long gone would pile up over weeks of autoscaling.
     board.nameWidths = new Map();
+    board.images = new Map();
     const container = wall.querySelector(".nodes");
     const boxes = container ? Array.from(container.children) : [];
     const count = Math.ceil(boxes.length / board.cols);
@@ -810,13 +813,26 @@
       if (!cell || board.pending.includes(cell.row)) continue;
       const row = board.rows[cell.row];
       const r = cellRect(cell);
-      const image = row.ctx.createImageData(r.w, r.h);
+      const image = cellImage(row.ctx, r.w, r.h);
       cell.pods = box.querySelectorAll(".pod");
-      boardPixels(box, cell, new Uint32Array(image.data.buffer), r.x, r.w);
-      row.ctx.putImageData(image, r.x, 0);
+      boardPixels(box, cell, image.pixels, r.x, r.w);
+      row.ctx.putImageData(image.data, r.x, 0);
       boardLines(box);
     }
     boardLayoutRows(BOARD_BUDGET_MS);
+  }
+
+  // An image the size of a cell, reused (cells come in two widths and a few heights):
+  // one new image per redrawn box was megabytes a second of garbage.
+  function cellImage(ctx, w, h) {
+    const key = w + "x" + h;
+    let image = board.images.get(key);
+    if (!image) {
+      const data = ctx.createImageData(w, h);
+      image = { data: data, pixels: new Uint32Array(data.data.buffer) };
+      board.images.set(key, image);
+    }
+    return image;
   }
 
   // A cell's place in its row: CSS pixels (x, w) and canvas pixels (rect).
@@ -847,10 +863,13 @@
       const to = Math.min(stride, x - ox + w);
       for (let j = Math.max(0, y); j < Math.min(rows, y + h); j++) px.fill(color, j * stride + from, j * stride + to);
     };
-    if (!box.id) return; // a ghost: its dashed frame only
+    const r = cellRect(cell);
+    if (!box.id) {
+      fill(r.x, 0, r.w, r.h, 0); // a ghost: its dashed frame only
+      return;
+    }
     const head = box.firstElementChild;
     const bg = head !== null && head.classList.contains("notready") ? c.tint : c.panel;
-    const r = cellRect(cell);
     fill(r.x, 0, r.w, r.h, bg);
     const step = BOARD.pod + BOARD.podGap;
     const size = Math.max(1, Math.round(BOARD.pod * s));
@@ -1185,7 +1204,8 @@
     }
     if (kiosk && now - lastFit > 10000) {
       lastFit = now.getTime();
-      fit(wall.querySelectorAll("[data-pod]").length);
+      // The last count, not a query of every block (a 20,000-element walk).
+      fit(shownPods);
     }
     if (sort === "usage" && now.getSeconds() === 0) sortNodes();
     else if (compactDue(now.getTime())) compact();
