@@ -173,5 +173,7 @@ async fn usage_links_and_clusters_in_a_real_browser() {
     }
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
+    // Ends the session: dropping chromedriver alone leaves Chromium running.
+    browser.client.close().await.expect("close browser");
     token.cancel();
 }
