@@ -719,10 +719,6 @@
     return 2 * BOARD.border + BOARD.padTop + BOARD.name + podsHeight + BOARD.padBottom;
   }
 
-  function podCount(box) {
-    return box.querySelectorAll(".pod").length;
-  }
-
   // Lays every row out again: columns like the micro CSS grid (auto-fill, at least 58 px).
   function boardLayout() {
     const width = board.el.clientWidth || wall.clientWidth;
@@ -799,12 +795,11 @@
     const grown = new Set();
     for (const box of boxes) {
       if (board.stale) break;
+      if (!board.cells.has(box) && box.parentNode && box.parentNode.classList.contains("nodes")) boardAppend(box);
       const cell = board.cells.get(box);
-      if (cell) {
-        if (boxHeight(podCount(box)) > board.rows[cell.row].h) grown.add(cell.row);
-      } else if (box.parentNode && box.parentNode.classList.contains("nodes")) {
-        boardAppend(box);
-      }
+      if (!cell) continue;
+      cell.pods = box.querySelectorAll(".pod");
+      if (boxHeight(cell.pods.length) > board.rows[cell.row].h) grown.add(cell.row);
     }
     if (board.stale) boardLayout();
     for (const i of grown) if (!board.pending.includes(i)) board.pending.push(i);
@@ -814,7 +809,6 @@
       const row = board.rows[cell.row];
       const r = cellRect(cell);
       const image = cellImage(row.ctx, r.w, r.h);
-      cell.pods = box.querySelectorAll(".pod");
       boardPixels(box, cell, image.pixels, r.x, r.w);
       row.ctx.putImageData(image.data, r.x, 0);
       boardLines(box);
