@@ -64,7 +64,8 @@ return failures;
 /// other pixel) and noting which pod's details show; then reads the pixels under each pod's
 /// hits: one must be its status colour (except for completed pods, round, whose corners may
 /// be all that was hit) and none another status's colour. Returns `{drawn: {pod: [canvas,
-/// x, y]}, wrong: [[pod, class, want, got]], checked}`, `drawn` at a pixel of its colour.
+/// x, y]}, wrong: [[pod, class, want, got]], checked, colours: {class: "r,g,b"}}`, `drawn`
+/// at a pixel of its colour.
 const BOARD_SCAN: &str = r#"
 const wall = document.getElementById('wall');
 const detail = document.getElementById('detail');
@@ -106,7 +107,7 @@ for (const [key, h] of hits) {
   checked += 1;
   if ((at < 0 && cls !== 'done') || foreign.length) wrong.push([key, cls, want, got.join(' ')]);
 }
-return {drawn, wrong: wrong.slice(0, 10), checked};
+return {drawn, wrong: wrong.slice(0, 10), checked, colours: Object.fromEntries(colours)};
 "#;
 
 /// The simulator, and a wall server that can be stopped and started again on its address.
@@ -731,23 +732,14 @@ async fn kiosk_board_in_a_real_browser() {
     let victim_key = key(&victim);
     let [canvas, x, y] = [0, 1, 2].map(|i| scan["drawn"][&victim_key][i].as_u64().expect("drawn"));
     cluster.crash_loop(&victim).await;
-    let bad = browser
-        .js(&format!(
-            "const c = document.querySelectorAll('#wall-board canvas')[{canvas}]; \
-             const px = () => Array.from(c.getContext('2d').getImageData({x}, {y}, 1, 1).data.slice(0, 3)).join(','); \
-             const p = document.createElement('canvas').getContext('2d'); \
-             p.fillStyle = getComputedStyle(document.documentElement).getPropertyValue('--bad').trim(); \
-             p.fillRect(0, 0, 1, 1); \
-             window.__want = Array.from(p.getImageData(0, 0, 1, 1).data.slice(0, 3)).join(','); \
-             window.__pixel = px; return window.__want"
-        ))
-        .await;
+    let bad = &scan["colours"]["bad"];
+    let pixel = format!(
+        "const c = document.querySelectorAll('#wall-board canvas')[{canvas}]; \
+         return Array.from(c.getContext('2d').getImageData({x}, {y}, 1, 1).data.slice(0, 3)).join(',')"
+    );
     eventually(
         "the crash-looping pod drawn in the failure colour",
-        || async {
-            let got = browser.js("return window.__pixel()").await;
-            (got == bad).then_some(())
-        },
+        || async { (browser.js(&pixel).await == *bad).then_some(()) },
     )
     .await;
     let rect = browser
