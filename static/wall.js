@@ -26,7 +26,12 @@
   let source = null;
   let queue = [];
   let flushQueued = false;
+  // Boxes whose pods or header changed: their header and tally are updated, then (on the
+  // board) their cells drawn again.
   let dirtyBoxes = new Set();
+  // Boxes only to draw again on the board (a pulse or fade ended), or left over when the
+  // last frame ran out of time.
+  const boardDirty = new Set();
   // The header counts: forced at once (countsDue), or behind the wall's changes (countsStale).
   let countsDue = true;
   let countsStale = false;
@@ -334,7 +339,7 @@
   function endPulse(el) {
     el.classList.remove("pulse");
     const box = el.closest("section");
-    if (board.on && box) dirtyBoxes.add(box);
+    if (board.on && box) boardDirty.add(box);
   }
 
   // Keeps a deleted block visible, unmarked, while it fades out.
@@ -350,7 +355,7 @@
   function endFade(el) {
     const container = el.parentNode;
     const box = el.closest("section");
-    if (board.on && box) dirtyBoxes.add(box);
+    if (board.on && box) boardDirty.add(box);
     el.remove();
     dropEmptyGroup(container);
   }
@@ -465,8 +470,11 @@
     return info;
   }
 
+  // Counts a box's pods per status (kept in `tallies`) and sums their requests, in one pass.
   function tallyOf(box, pods) {
     const tally = new Map();
+    let cpu = 0;
+    let mem = 0;
     for (const p of pods) {
       const info = podInfo(p);
       let entry = tally.get(info.status);
@@ -475,9 +483,11 @@
         tally.set(info.status, entry);
       }
       entry.n += 1;
+      cpu += info.cpu;
+      mem += info.mem;
     }
     tallies.set(box, tally);
-    return tally;
+    return { tally: tally, cpu: cpu, mem: mem };
   }
 
   // The numbers each header shows, so a box whose sums did not change gets no DOM writes.
@@ -486,16 +496,9 @@
   function updateBox(box) {
     if (!box.isConnected || !box.id) return;
     const pods = box.querySelectorAll("[data-pod]");
-    tallyOf(box, pods);
+    const { cpu, mem } = tallyOf(box, pods);
     const head = box.firstElementChild;
     if (!head || !head.classList.contains("node-head")) return;
-    let cpu = 0;
-    let mem = 0;
-    for (const p of pods) {
-      const info = podInfo(p);
-      cpu += info.cpu;
-      mem += info.mem;
-    }
     const key = pods.length + " " + cpu + " " + mem;
     if (shown.get(head) === key) return;
     shown.set(head, key);
@@ -534,7 +537,7 @@
         const head = box.firstElementChild;
         if (head && head.classList.contains("node-head") && !head.classList.contains("unavailable")) nodes += 1;
       }
-      const tally = tallies.get(box) || tallyOf(box, box.querySelectorAll("[data-pod]"));
+      const tally = tallies.get(box) || tallyOf(box, box.querySelectorAll("[data-pod]")).tally;
       for (const [status, e] of tally) {
         const entry = by.get(status);
         if (entry) entry.n += e.n;
@@ -627,8 +630,6 @@
     minCell: 58, gap: 2, border: 1, padX: 2, padTop: 1, padBottom: 2,
     name: 9, pod: 3, podGap: 1,
   };
-  // How long a frame may spend laying out rows of the board.
-  const BOARD_BUDGET_MS = 8;
   const board = {
     on: false,
     // Boxes came, went or moved: lay every row out again.
@@ -668,6 +669,7 @@
       board.rows = [];
       board.pending = [];
       board.cells = new Map();
+      boardDirty.clear();
       return;
     }
     if (!board.el) {
@@ -747,15 +749,14 @@
     board.stale = false;
   }
 
-  // Lays out the rows still waiting, for at most `budget` ms (all of them without one).
-  // Laying out a 1,000-node board at once costs 50–90 ms (a node leaving closes its gap:
-  // every box after it moves), so the rows are drawn over a few frames; until then a row
-  // shows what it showed before.
-  function boardLayoutRows(budget) {
-    const started = performance.now();
+  // Lays out the rows still waiting, until `deadline` (a performance.now() time; all of
+  // them without one). Laying out a 1,000-node board at once costs 50–90 ms (a node
+  // leaving closes its gap: every box after it moves), so the rows are drawn over a few
+  // frames; until then a row shows what it showed before.
+  function boardLayoutRows(deadline) {
     while (board.pending.length) {
       boardRowLayout(board.pending.shift());
-      if (budget !== undefined && performance.now() - started > budget) break;
+      if (deadline !== undefined && performance.now() > deadline) break;
     }
   }
 
@@ -789,31 +790,36 @@
     for (const box of row.boxes) boardLines(box);
   }
 
-  // Redraws the changed boxes in their cells. A box that outgrew its row has that row laid
-  // out again; a new node at the end takes the next cell; anything else lays out all rows.
-  function boardDraw(boxes) {
-    const grown = new Set();
-    for (const box of boxes) {
+  // Redraws the boxes of `boardDirty` in their cells until `deadline` (at least one box;
+  // the rest stay for the next frame), then lays out waiting rows. A box that outgrew its
+  // row has that row laid out again; a new node at the end takes the next cell; anything
+  // else lays out all rows.
+  function boardDraw(deadline) {
+    for (const box of boardDirty) {
       if (board.stale) break;
+      boardDirty.delete(box);
       if (!board.cells.has(box) && box.parentNode && box.parentNode.classList.contains("nodes")) boardAppend(box);
       const cell = board.cells.get(box);
-      if (!cell) continue;
-      cell.pods = box.querySelectorAll(".pod");
-      if (boxHeight(cell.pods.length) > board.rows[cell.row].h) grown.add(cell.row);
-    }
-    if (board.stale) boardLayout();
-    for (const i of grown) if (!board.pending.includes(i)) board.pending.push(i);
-    for (const box of boxes) {
-      const cell = board.cells.get(box);
+      // A row waiting for its layout draws all its boxes then.
       if (!cell || board.pending.includes(cell.row)) continue;
       const row = board.rows[cell.row];
+      cell.pods = box.querySelectorAll(".pod");
+      if (boxHeight(cell.pods.length) > row.h) {
+        board.pending.push(cell.row);
+        continue;
+      }
       const r = cellRect(cell);
       const image = cellImage(row.ctx, r.w, r.h);
       boardPixels(box, cell, image.pixels, r.x, r.w);
       row.ctx.putImageData(image.data, r.x, 0);
       boardLines(box);
+      if (performance.now() > deadline) break;
     }
-    boardLayoutRows(BOARD_BUDGET_MS);
+    if (board.stale) {
+      boardLayout();
+      boardDirty.clear();
+    }
+    boardLayoutRows(deadline);
   }
 
   // An image the size of a cell, reused (cells come in two widths and a few heights):
@@ -1014,12 +1020,16 @@
   // layerizing and compositing walk every box), so a big wall takes its changes in fewer
   // frames: after a frame that emptied the queue, the next waits BIG_WALL_GAP_MS above
   // BIG_WALL pods (not on the board, where a frame costs what it changed). A frame applies
-  // changes for at most BUDGET_MS of script, so a burst
-  // never makes one long task: the rest waits for the next frame, in order, and data-seq
-  // names the last change applied.
+  // changes for at most EVENTS_MS of script, so a burst never makes one long task: the
+  // rest waits for the next frame, in order, and data-seq names the last change applied.
+  // On the board a frame costs little beyond its script, so it takes fewer changes
+  // (BOARD_EVENTS_MS) and draws and recounts only until FRAME_MS; a DOM wall's frame costs
+  // its layout and paint whatever it applied, so it takes more.
   const BIG_WALL = 5000;
   const BIG_WALL_GAP_MS = 250;
-  const BUDGET_MS = 8;
+  const EVENTS_MS = 8;
+  const BOARD_EVENTS_MS = 5;
+  const FRAME_MS = 10;
   const PARSE_AHEAD = 32;
   let shownPods = 0;
   let lastFlush = 0;
@@ -1039,6 +1049,7 @@
     flushQueued = false;
     lastFlush = Date.now();
     const started = performance.now();
+    const budget = board.on ? BOARD_EVENTS_MS : EVENTS_MS;
     const batch = queue;
     let done = 0;
     let seq = "";
@@ -1054,7 +1065,7 @@
         return;
       }
       if (ev.id) seq = ev.id;
-      if (performance.now() - started > BUDGET_MS) break;
+      if (performance.now() - started > budget) break;
     }
     if (seq) root.dataset.seq = seq;
     queue = done < batch.length ? batch.slice(done) : [];
@@ -1063,12 +1074,15 @@
     const now = Date.now();
     pulses = sweep(pulses, now, endPulse);
     fades = sweep(fades, now, endFade);
-    for (const box of dirtyBoxes) updateBox(box);
-    if (board.on) {
-      boardDraw(dirtyBoxes);
-      if (board.pending.length) schedule();
+    for (const box of dirtyBoxes) {
+      updateBox(box);
+      if (board.on) boardDirty.add(box);
     }
     dirtyBoxes.clear();
+    if (board.on) {
+      boardDraw(started + FRAME_MS);
+      if (boardDirty.size || board.pending.length) schedule();
+    }
     keepRover();
     // When the stream goes quiet, one more frame must still end the last pulses and fades.
     if ((pulses.length || fades.length) && !pulseWake) {
@@ -1076,9 +1090,11 @@
       const next = Math.min(pulses.length ? pulses[0].until : Infinity, fades.length ? fades[0].until : Infinity);
       setTimeout(function () { pulseWake = false; schedule(); }, next - now + 20);
     }
-    // Whole-wall recounts are O(boxes): at most twice a second, unless forced (countsDue).
+    // Whole-wall recounts are O(boxes): at most twice a second and in a frame with time
+    // left, unless forced (countsDue).
     if (done) countsStale = true;
-    if (countsDue || (countsStale && now - lastCounts > COUNTS_MS)) {
+    const roomLeft = performance.now() - started < FRAME_MS;
+    if (countsDue || (countsStale && roomLeft && now - lastCounts > COUNTS_MS)) {
       countsDue = false;
       countsStale = false;
       lastCounts = now;
