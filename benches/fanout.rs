@@ -106,6 +106,11 @@ struct Outcome {
     missed: usize,
     bytes_per_sec: f64,
     changes_per_sec: f64,
+    /// Pod watch events the server's informer received per second in the window.
+    events_per_sec: f64,
+    /// Pod lists and watch starts in the window (0 and 0 when no watch broke).
+    relists: f64,
+    watch_starts: f64,
 }
 
 impl Outcome {
@@ -117,7 +122,7 @@ impl Outcome {
         let p = |q| percentile(&self.latencies_ms, q);
         println!(
             "{:>8} | {:>6} clients | connect+reset {:>6.2} s | idle {:>9}/client (RSS {} -> {}) | \
-             {:>5.0} changes/s | CPU {:.2} cores | RSS busy {} | delivered {}/s | \
+             {:>5.0} changes/s ({:.0} watch events/s, {} re-lists, {} watch restarts) | CPU {:.2} cores | RSS busy {} | delivered {}/s | \
              latency p50 {:.1} ms p90 {:.1} ms p99 {:.1} ms max {:.1} ms ({} samples, {} probes, {} missed)",
             self.design,
             self.clients,
@@ -126,6 +131,9 @@ impl Outcome {
             human_bytes(self.rss_before as f64),
             human_bytes(self.rss_idle as f64),
             self.changes_per_sec,
+            self.events_per_sec,
+            self.relists,
+            self.watch_starts,
             self.cpu_cores,
             human_bytes(self.rss_busy as f64),
             human_bytes(self.bytes_per_sec),
@@ -337,6 +345,7 @@ async fn measure(
 
     sim.set_churn(http, params.churn).await;
     let seq_before = server.metric(http, "podwall_cache_seq").await;
+    let watch_before = watch_counts(server, http).await;
     let cpu_before = server.proc.cpu_seconds();
     let window = Instant::now();
     let mut n = 0;
@@ -353,6 +362,7 @@ async fn measure(
     let elapsed = window.elapsed().as_secs_f64();
     let cpu_cores = (server.proc.cpu_seconds() - cpu_before) / elapsed;
     let seq_after = server.metric(http, "podwall_cache_seq").await;
+    let watch_after = watch_counts(server, http).await;
     let rss_busy = server.proc.rss();
     sim.set_churn(http, 0.0).await;
     // The last probes get time to arrive.
@@ -383,7 +393,25 @@ async fn measure(
         latencies_ms: latencies,
         bytes_per_sec: delivered as f64 / (elapsed + 2.0),
         changes_per_sec: (seq_after - seq_before) / elapsed,
+        events_per_sec: (watch_after[0] - watch_before[0]) / elapsed,
+        relists: watch_after[1] - watch_before[1],
+        watch_starts: watch_after[2] - watch_before[2],
     }
+}
+
+/// The server's pod watch events received, pod lists and pod watch starts so far.
+async fn watch_counts(server: &Server, http: &reqwest::Client) -> [f64; 3] {
+    [
+        server
+            .metric(http, "podwall_watch_events_total{kind=\"pod\"}")
+            .await,
+        server
+            .metric(http, "podwall_lists_total{kind=\"pod\"}")
+            .await,
+        server
+            .metric(http, "podwall_watch_starts_total{kind=\"pod\"}")
+            .await,
+    ]
 }
 
 fn main() {
@@ -415,17 +443,20 @@ async fn run(scale: Scale, params: Params) {
         params.probes_per_sec,
         params.measure
     );
-    let sim = work.start_sim(params.cluster);
-    create_probe_pod(http, &sim).await;
-
     let mut outcomes = Vec::new();
+    // Each design gets a simulator of its own from the same seed: the same cluster and the
+    // same sequence of changes, not the cluster the first design's churn left behind.
     {
+        let sim = work.start_sim(params.cluster);
+        create_probe_pod(http, &sim).await;
         let server = work.start_server(&sim).await;
         let outcome = measure("podwall", &server, &sim, &params, http).await;
         outcome.print();
         outcomes.push(outcome);
     }
     {
+        let sim = work.start_sim(params.cluster);
+        create_probe_pod(http, &sim).await;
         let server = naive::start(&sim, &work).await;
         let outcome = measure("naive", &server, &sim, &params, http).await;
         outcome.print();
@@ -517,8 +548,12 @@ mod naive {
         }
     }
 
+    /// podwall's own metrics of this cache and its informers.
     async fn metrics(cache: web::Data<Cache>) -> HttpResponse {
-        HttpResponse::Ok().body(format!("podwall_cache_seq {}\n", cache.position().seq))
+        match cache.metrics().encode() {
+            Ok(text) => HttpResponse::Ok().body(text),
+            Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+        }
     }
 
     fn frame(id: String, event: &str, data: String) -> Bytes {

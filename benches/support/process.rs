@@ -287,7 +287,7 @@ impl Sim {
                 .args(["--seed", &cluster.seed.to_string()])
                 .arg("--kubeconfig-out")
                 .arg(&kubeconfig),
-            &dir.join("sim.log"),
+            &dir.join(format!("sim-{n}.log")),
         );
         let started = Instant::now();
         let url = loop {
