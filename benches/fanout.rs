@@ -106,6 +106,8 @@ struct Outcome {
     missed: usize,
     bytes_per_sec: f64,
     changes_per_sec: f64,
+    /// Writes the simulator made per second in the window (its resourceVersion moved).
+    sim_writes_per_sec: f64,
     /// Pod watch events the server's informer received per second in the window.
     events_per_sec: f64,
     /// Pod lists and watch starts in the window (0 and 0 when no watch broke).
@@ -122,7 +124,7 @@ impl Outcome {
         let p = |q| percentile(&self.latencies_ms, q);
         println!(
             "{:>8} | {:>6} clients | connect+reset {:>6.2} s | idle {:>9}/client (RSS {} -> {}) | \
-             {:>5.0} changes/s ({:.0} watch events/s, {} re-lists, {} watch restarts) | CPU {:.2} cores | RSS busy {} | delivered {}/s | \
+             {:>5.0} changes/s (sim {:.0} writes/s; {:.0} pod watch events/s, {} re-lists, {} watch restarts) | CPU {:.2} cores | RSS busy {} | delivered {}/s | \
              latency p50 {:.1} ms p90 {:.1} ms p99 {:.1} ms max {:.1} ms ({} samples, {} probes, {} missed)",
             self.design,
             self.clients,
@@ -131,6 +133,7 @@ impl Outcome {
             human_bytes(self.rss_before as f64),
             human_bytes(self.rss_idle as f64),
             self.changes_per_sec,
+            self.sim_writes_per_sec,
             self.events_per_sec,
             self.relists,
             self.watch_starts,
@@ -346,6 +349,7 @@ async fn measure(
     sim.set_churn(http, params.churn).await;
     let seq_before = server.metric(http, "podwall_cache_seq").await;
     let watch_before = watch_counts(server, http).await;
+    let rv_before = sim_rv(sim, http).await;
     let cpu_before = server.proc.cpu_seconds();
     let window = Instant::now();
     let mut n = 0;
@@ -363,6 +367,7 @@ async fn measure(
     let cpu_cores = (server.proc.cpu_seconds() - cpu_before) / elapsed;
     let seq_after = server.metric(http, "podwall_cache_seq").await;
     let watch_after = watch_counts(server, http).await;
+    let rv_after = sim_rv(sim, http).await;
     let rss_busy = server.proc.rss();
     sim.set_churn(http, 0.0).await;
     // The last probes get time to arrive.
@@ -393,10 +398,18 @@ async fn measure(
         latencies_ms: latencies,
         bytes_per_sec: delivered as f64 / (elapsed + 2.0),
         changes_per_sec: (seq_after - seq_before) / elapsed,
+        sim_writes_per_sec: (rv_after - rv_before) / elapsed,
         events_per_sec: (watch_after[0] - watch_before[0]) / elapsed,
         relists: watch_after[1] - watch_before[1],
         watch_starts: watch_after[2] - watch_before[2],
     }
+}
+
+/// The simulator's resourceVersion: one step per write.
+async fn sim_rv(sim: &Sim, http: &reqwest::Client) -> f64 {
+    sim.state(http).await["store"]["resource_version"]
+        .as_f64()
+        .unwrap_or(0.0)
 }
 
 /// The server's pod watch events received, pod lists and pod watch starts so far.
