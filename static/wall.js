@@ -37,6 +37,9 @@
   let countsStale = false;
   let countsWake = false;
   const COUNTS_MS = 500;
+  // A recount waits for a frame with time left, but never longer than this: a backlog that
+  // fills every frame must not freeze the header.
+  const COUNTS_MAX_MS = 2000;
   let lastUpdate = Date.now();
   let lastCounts = 0;
   let lastFit = 0;
@@ -1091,9 +1094,9 @@
       setTimeout(function () { pulseWake = false; schedule(); }, next - now + 20);
     }
     // Whole-wall recounts are O(boxes): at most twice a second and in a frame with time
-    // left, unless forced (countsDue).
+    // left (at least every COUNTS_MAX_MS), unless forced (countsDue).
     if (done) countsStale = true;
-    const roomLeft = performance.now() - started < FRAME_MS;
+    const roomLeft = performance.now() - started < FRAME_MS || now - lastCounts > COUNTS_MAX_MS;
     if (countsDue || (countsStale && roomLeft && now - lastCounts > COUNTS_MS)) {
       countsDue = false;
       countsStale = false;
