@@ -272,15 +272,19 @@ async fn client(
 /// which the two cores share with the server, and their own scheduling put a long tail on
 /// the measured latency (p99 256–523 ms against 210–244 ms, same server).
 struct ClientThreads {
-    runtimes: Vec<(
-        tokio::runtime::Handle,
-        Option<tokio::sync::oneshot::Sender<()>>,
-    )>,
+    threads: Vec<ClientThread>,
+}
+
+/// One clients' thread, running until this is dropped.
+struct ClientThread {
+    runtime: tokio::runtime::Handle,
+    /// Dropping it ends the thread's `block_on`.
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl ClientThreads {
     fn start(n: usize) -> Self {
-        let runtimes = (0..n)
+        let threads = (0..n)
             .map(|i| {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -294,10 +298,13 @@ impl ClientThreads {
                         let _ = runtime.block_on(stopped);
                     })
                     .expect("a client thread");
-                (handle, Some(stop))
+                ClientThread {
+                    runtime: handle,
+                    _stop: stop,
+                }
             })
             .collect();
-        Self { runtimes }
+        Self { threads }
     }
 
     /// Runs client `i`'s future on its thread.
@@ -306,17 +313,7 @@ impl ClientThreads {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.runtimes[i % self.runtimes.len()].0.spawn(client)
-    }
-}
-
-impl Drop for ClientThreads {
-    fn drop(&mut self) {
-        for (_, stop) in &mut self.runtimes {
-            if let Some(stop) = stop.take() {
-                let _ = stop.send(());
-            }
-        }
+        self.threads[i % self.threads.len()].runtime.spawn(client)
     }
 }
 

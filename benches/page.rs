@@ -9,15 +9,14 @@
 
 #[path = "../tests/browser_support/mod.rs"]
 mod browser_support;
+mod support;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use browser_support::{Browser, eventually_within};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use support::{Cluster, Server, Sim, Workspace};
 
 /// One measured scale.
 struct Scale {
@@ -49,97 +48,32 @@ fn scales(full: bool) -> Vec<Scale> {
         .collect()
 }
 
-/// `podwall sim` and `podwall serve`, killed when dropped.
+/// `podwall sim` and `podwall serve` for one scale, stopped when dropped.
 struct Stack {
-    sim_url: String,
-    url: String,
-    _sim: Child,
-    _serve: Child,
-    _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn podwall(args: &[&str], log: &Path) -> Child {
-    let log = std::fs::File::create(log).expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_podwall"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("podwall starts")
+    server: Server,
+    sim: Sim,
+    work: Workspace,
 }
 
 impl Stack {
     async fn start(scale: &Scale) -> Stack {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        let sim_addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let sim = podwall(
-            &[
-                "sim",
-                "--listen",
-                &sim_addr.to_string(),
-                "--nodes",
-                &scale.nodes.to_string(),
-                "--pods",
-                &scale.pods.to_string(),
-                "--churn",
-                "0",
-                "--kubeconfig-out",
-                &kubeconfig.display().to_string(),
-            ],
-            &dir.path().join("sim.log"),
-        );
-        eventually_within(Duration::from_secs(300), "the simulator", || async {
-            kubeconfig.exists().then_some(())
-        })
-        .await;
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let serve = podwall(
-            &[
-                "serve",
-                "--listen",
-                &addr.to_string(),
-                "--kubeconfig",
-                &kubeconfig.display().to_string(),
-            ],
-            &dir.path().join("serve.log"),
-        );
-        let url = format!("http://{addr}");
-        let http = reqwest::Client::new();
-        eventually_within(Duration::from_secs(300), "readyz", || async {
-            http.get(format!("{url}/readyz"))
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status() == 200)
-                .map(|_| ())
-        })
-        .await;
-        Stack {
-            sim_url: format!("http://{sim_addr}"),
-            url,
-            _sim: sim,
-            _serve: serve,
-            _dir: dir,
-        }
+        let work = Workspace::create();
+        let sim = work.start_sim(Cluster {
+            nodes: scale.nodes,
+            pods: scale.pods,
+            churn: 0.0,
+            seed: 1,
+        });
+        let server = work.start_server(&sim).await;
+        Stack { server, sim, work }
+    }
+
+    fn url(&self) -> String {
+        self.server.url()
     }
 
     async fn churn(&self, rate: f64) {
-        let resp = reqwest::Client::new()
-            .post(format!("{}/_sim/churn?rate={rate}", self.sim_url))
-            .send()
-            .await
-            .expect("sim control");
-        assert!(resp.status().is_success(), "churn: {}", resp.status());
+        self.sim.set_churn(&self.work.http, rate).await;
     }
 }
 
@@ -231,7 +165,7 @@ struct FirstRender {
 }
 
 async fn first_render(browser: &Browser, stack: &Stack, pods: usize) -> FirstRender {
-    browser.open(&format!("{}/?kiosk=1", stack.url)).await;
+    browser.open(&format!("{}/?kiosk=1", stack.url())).await;
     // Chromium reports the first contentful paint after the frame is presented, which can
     // be after the page's pods are in the DOM: wait for both.
     eventually_within(
@@ -271,11 +205,7 @@ fn report_path() -> PathBuf {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let full = match std::env::var("PODWALL_BENCH_SCALE").as_deref() {
-        Ok("full") => true,
-        Ok("quick") => false,
-        _ => std::env::args().any(|a| a == "--bench"),
-    };
+    let full = support::Scale::detect() == support::Scale::Full;
     let browser = Browser::start().await;
     browser.record_performance().await;
     browser.cdp("Performance.enable", json!({})).await;

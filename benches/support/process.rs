@@ -1,6 +1,7 @@
 //! `podwall sim`, `podwall serve` and other helpers of a bench as separate processes, and
 //! their memory and CPU time from `/proc`.
 
+use std::ffi::OsString;
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -224,7 +225,23 @@ impl Workspace {
 
     /// Starts a server against `sim` on `addr` (a free port when `None`); does not wait.
     pub fn spawn_server(&self, sim: &Sim, addr: Option<SocketAddr>) -> Server {
-        Server::spawn(&sim.kubeconfig, addr, self.dir.path())
+        let kubeconfig = [
+            OsString::from("--kubeconfig"),
+            sim.kubeconfig.clone().into(),
+        ];
+        Server::spawn(&kubeconfig, addr, self.dir.path())
+    }
+
+    /// Starts a server showing every one of `sims` as a cluster of its own (`c1`, `c2`,
+    /// …), with `flags` added; does not wait (readiness is per cluster, `/api/clusters`).
+    pub fn spawn_clusters_server(&self, sims: &[Sim], flags: &[&str]) -> Server {
+        let mut args: Vec<OsString> = flags.iter().map(OsString::from).collect();
+        for (i, sim) in sims.iter().enumerate() {
+            let mut cluster = OsString::from(format!("c{}=", i + 1));
+            cluster.push(&sim.kubeconfig);
+            args.extend([OsString::from("--cluster"), cluster]);
+        }
+        Server::spawn(&args, None, self.dir.path())
     }
 
     /// The path of a log file in the scratch directory.
@@ -354,17 +371,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server against `kubeconfig` on `addr` (a free port when `None`), logging
-    /// into `dir`; does not wait.
-    fn spawn(kubeconfig: &Path, addr: Option<SocketAddr>, dir: &Path) -> Self {
+    /// Starts a server with `args` (the clusters to show, and any flags) on `addr` (a free
+    /// port when `None`), logging into `dir`; does not wait.
+    fn spawn(args: &[OsString], addr: Option<SocketAddr>, dir: &Path) -> Self {
         let addr = addr.unwrap_or_else(free_addr);
         let proc = Proc::spawn(
             "podwall serve",
             Command::new(podwall())
                 .arg("serve")
                 .args(["--listen", &addr.to_string()])
-                .arg("--kubeconfig")
-                .arg(kubeconfig)
+                .args(args)
                 .args(["--max-clients", "100000"]),
             &dir.join("serve.log"),
         );
