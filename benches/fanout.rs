@@ -111,8 +111,9 @@ struct Outcome {
     sim_writes_per_sec: f64,
     /// Pod watch events the server's informer received, counted like `changes_per_sec`.
     events_per_sec: f64,
-    /// Pod lists and watch starts until then (0 and 0 when no watch broke).
+    /// Pod lists in the window, counted like `changes_per_sec` (0 when no watch broke).
     relists: f64,
+    /// Pod watch requests started in the window (a watch also restarts at its timeout).
     watch_starts: f64,
 }
 
@@ -270,7 +271,7 @@ async fn client(
 /// is woken, polled and read on one thread, with no work stealing and no wake-ups across
 /// threads. On the bench's shared multi-threaded runtime the clients took ~12 % more CPU,
 /// which the two cores share with the server, and their own scheduling put a long tail on
-/// the measured latency (p99 256–523 ms against 210–244 ms, same server).
+/// the measured latency (p99 256–523 ms against 192–244 ms, same server).
 struct ClientThreads {
     threads: Vec<ClientThread>,
 }

@@ -28,8 +28,9 @@ struct Scale {
     window: Duration,
 }
 
-fn scales(full: bool) -> Vec<Scale> {
-    if !full {
+/// The scales of a run: 1k/5k/20k pods at 500 changes/s, or a 200-pod smoke.
+fn scales(run: support::Scale) -> Vec<Scale> {
+    if run == support::Scale::Quick {
         return vec![Scale {
             pods: 200,
             nodes: 10,
@@ -205,7 +206,6 @@ fn report_path() -> PathBuf {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let full = support::Scale::detect() == support::Scale::Full;
     let browser = Browser::start().await;
     browser.record_performance().await;
     browser.cdp("Performance.enable", json!({})).await;
@@ -223,7 +223,7 @@ async fn main() {
         "idle: long/max, gaps/max, busy",
         "churn: applied/s, long/max, gaps/max, busy"
     );
-    for scale in scales(full) {
+    for scale in scales(support::Scale::detect()) {
         let stack = Stack::start(&scale).await;
         let first = first_render(&browser, &stack, scale.pods).await;
         // Let the first render's work finish before the idle baseline.
