@@ -573,9 +573,9 @@ mod naive {
 
     use actix_web::{App, HttpResponse, HttpServer, web};
     use bytes::Bytes;
-    use podwall::cache::{Cache, Diff, Start};
-    use podwall::filter::Filter;
-    use podwall::metrics::Metrics;
+    use podwall::app::metrics::Metrics;
+    use podwall::state::cache::{Cache, Diff, Start};
+    use podwall::state::filter::Filter;
     use tokio::sync::broadcast::error::RecvError;
     use tokio_util::sync::CancellationToken;
 
@@ -611,10 +611,10 @@ mod naive {
             let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
                 .await
                 .expect("kube config");
-            let client = podwall::api_client::ApiClient::new(config).expect("kube client");
+            let client = podwall::k8s::client::ApiClient::new(config).expect("kube client");
             let cache = Arc::new(Cache::new(Arc::new(Metrics::default())));
             let token = CancellationToken::new();
-            let _informers = podwall::informer::spawn(client, &[], cache.clone(), token);
+            let _informers = podwall::k8s::informer::spawn(client, &[], cache.clone(), token);
             let data = web::Data::from(cache);
             HttpServer::new(move || {
                 App::new()

@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use kube::api::WatchEvent;
-use podwall::cache::{Cache, Kind, Scope};
-use podwall::filter::Filter;
-use podwall::hub::{Format, frame_for};
-use podwall::slim::PodFields;
-use podwall::view::PodView;
+use podwall::fanout::stream::{Format, frame_for};
+use podwall::k8s::wire::PodFields;
+use podwall::state::cache::{Cache, Kind, Scope};
+use podwall::state::filter::Filter;
+use podwall::state::view::PodView;
 use serde_json::Value;
 use support::{Cluster, Scale, Sim, Workspace};
 
@@ -211,7 +211,8 @@ impl Latency {
 
 /// Quiet time after each latency sample: past the hub's coalescing tick, so the next
 /// change is sent at once and the sample measures the pipeline alone.
-const PROBE_GAP: Duration = podwall::hub::COALESCE.saturating_add(Duration::from_millis(50));
+const PROBE_GAP: Duration =
+    podwall::fanout::stream::COALESCE.saturating_add(Duration::from_millis(50));
 
 async fn change_to_hub_latency(work: &Workspace, sim: &Sim, samples: usize) -> Latency {
     let serve = work.start_server(sim).await;

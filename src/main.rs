@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use podwall::cluster::ClusterArg;
-use podwall::link::ClusterLink;
+use podwall::app::telemetry::LogFormat;
 use podwall::sim::MetricsMode;
-use podwall::telemetry::LogFormat;
 use podwall::web::auth::AuthToken;
+use podwall::web::cluster::ClusterArg;
+use podwall::web::link::ClusterLink;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -71,10 +71,10 @@ struct ServeArgs {
 #[derive(Args)]
 struct WallArgs {
     /// The cluster's name, shown on the wall and used as {{cluster}} in links.
-    #[arg(long, env = "PODWALL_CLUSTER_NAME", default_value = podwall::cluster::DEFAULT_NAME)]
+    #[arg(long, env = "PODWALL_CLUSTER_NAME", default_value = podwall::web::cluster::DEFAULT_NAME)]
     cluster_name: String,
     /// How often to poll live usage from metrics.k8s.io (e.g. 15s, 1m; 0 turns it off).
-    #[arg(long, env = "PODWALL_USAGE_INTERVAL", default_value = "15s", value_parser = podwall::usage::parse_interval)]
+    #[arg(long, env = "PODWALL_USAGE_INTERVAL", default_value = "15s", value_parser = podwall::k8s::usage::parse_interval)]
     usage_interval: std::time::Duration,
     /// Where a click on a pod goes, e.g. 'https://logs.example/{{cluster}}/{{namespace}}/{{name}}';
     /// NAME=TEMPLATE for one cluster only (repeatable).
@@ -88,14 +88,14 @@ struct WallArgs {
 
 impl WallArgs {
     /// The options of the cluster named by --cluster-name.
-    fn options(&self) -> podwall::server::WallOptions {
+    fn options(&self) -> podwall::app::WallOptions {
         self.options_for(&self.cluster_name)
     }
 
     /// The options of cluster `name`: its own link templates, else the shared ones.
-    fn options_for(&self, name: &str) -> podwall::server::WallOptions {
-        podwall::server::WallOptions {
-            cluster: podwall::cluster::ClusterInfo {
+    fn options_for(&self, name: &str) -> podwall::app::WallOptions {
+        podwall::app::WallOptions {
+            cluster: podwall::web::cluster::ClusterInfo {
                 name: name.to_owned(),
                 pod_link: ClusterLink::pick(&self.link_template, name),
                 node_link: ClusterLink::pick(&self.node_link_template, name),
@@ -174,9 +174,9 @@ async fn main() -> std::process::ExitCode {
     // Two rustls providers linked in (feature unification) would make rustls panic on the
     // first TLS connection; kube's is ring. An error means one is already installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    podwall::telemetry::init(cli.log_format);
+    podwall::app::telemetry::init(cli.log_format);
     let shutdown = CancellationToken::new();
-    tokio::spawn(podwall::telemetry::cancel_on_signal(shutdown.clone()));
+    tokio::spawn(podwall::app::telemetry::cancel_on_signal(shutdown.clone()));
     let result = match cli.command {
         Command::Serve(a) => match a
             .auth_token_file
@@ -186,20 +186,20 @@ async fn main() -> std::process::ExitCode {
         {
             Err(e) => Err(e.to_string()),
             Ok(auth_token) => {
-                let config = podwall::server::ServeConfig {
+                let config = podwall::app::ServeConfig {
                     listen: a.listen,
                     namespaces: a.namespaces,
-                    kube: podwall::server::KubeSource::Infer {
+                    kube: podwall::app::KubeSource::Infer {
                         kubeconfig: a.kubeconfig,
                     },
                     auth_token,
                 };
-                let limits = podwall::server::Limits {
+                let limits = podwall::app::Limits {
                     max_clients: a.max_clients,
                     shutdown_grace: std::time::Duration::from_secs(a.shutdown_grace),
                 };
                 let clusters = if a.clusters.is_empty() {
-                    vec![podwall::server::ClusterConfig {
+                    vec![podwall::app::ClusterConfig {
                         kube: config.kube,
                         namespaces: config.namespaces,
                         options: a.wall.options(),
@@ -209,8 +209,8 @@ async fn main() -> std::process::ExitCode {
                         .into_iter()
                         .map(|c| {
                             let options = a.wall.options_for(&c.name);
-                            podwall::server::ClusterConfig {
-                                kube: podwall::server::KubeSource::Kubeconfig {
+                            podwall::app::ClusterConfig {
+                                kube: podwall::app::KubeSource::Kubeconfig {
                                     path: c.kubeconfig,
                                     context: c.context,
                                 },
@@ -220,7 +220,7 @@ async fn main() -> std::process::ExitCode {
                         })
                         .collect()
                 };
-                match podwall::server::start_clusters(
+                match podwall::app::start_clusters(
                     config.listen,
                     config.auth_token,
                     clusters,
@@ -234,8 +234,8 @@ async fn main() -> std::process::ExitCode {
                 }
             }
         },
-        Command::Demo(a) => podwall::demo::run_with(
-            podwall::demo::DemoConfig {
+        Command::Demo(a) => podwall::app::demo::run_with(
+            podwall::app::demo::DemoConfig {
                 sim: a
                     .cluster
                     .sim_config("127.0.0.1:0".parse().expect("static address")),

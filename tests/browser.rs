@@ -19,7 +19,7 @@ use common::eventually;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
-use podwall::server::{KubeSource, RunningServer, ServeConfig};
+use podwall::app::{KubeSource, RunningServer, ServeConfig};
 use podwall::sim::{RunningSim, SimConfig};
 use podwall::web::auth::AuthToken;
 use serde_json::json;
@@ -156,7 +156,7 @@ impl Cluster {
     /// Starts the wall server on the cluster's address; `wait_ready` waits for `/readyz`.
     async fn start_server(&mut self, wait_ready: bool) {
         let token = self.token.child_token();
-        let server = podwall::server::start(
+        let server = podwall::app::start(
             ServeConfig {
                 listen: self.addr,
                 namespaces: Vec::new(),

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use browser_support::Browser;
 use common::{init, start_sim};
-use podwall::cluster::ClusterInfo;
-use podwall::link::LinkTemplate;
-use podwall::server::{ClusterConfig, KubeSource, Limits, WallOptions};
+use podwall::app::{ClusterConfig, KubeSource, Limits, WallOptions};
 use podwall::sim::MetricsMode;
+use podwall::web::cluster::ClusterInfo;
+use podwall::web::link::LinkTemplate;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -43,7 +43,7 @@ async fn usage_links_and_clusters_in_a_real_browser() {
     init();
     let token = CancellationToken::new();
     let sim = start_sim(4, 50, 1.0, 41, &token).await;
-    let server = podwall::server::start_clusters(
+    let server = podwall::app::start_clusters(
         "127.0.0.1:0".parse().expect("static address"),
         None,
         vec![cluster("one", sim.kube_config())],
@@ -130,7 +130,7 @@ async fn usage_links_and_clusters_in_a_real_browser() {
     let token = CancellationToken::new();
     let sim_a = start_sim(3, 30, 1.0, 42, &token).await;
     let sim_b = start_sim(3, 30, 1.0, 43, &token).await;
-    let server = podwall::server::start_clusters(
+    let server = podwall::app::start_clusters(
         "127.0.0.1:0".parse().expect("static address"),
         None,
         vec![

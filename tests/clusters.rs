@@ -10,8 +10,8 @@ use common::{eventually, eventually_within, init, start_sim};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::PostParams;
-use podwall::cluster::ClusterInfo;
-use podwall::server::{ClusterConfig, KubeSource, Limits, WallOptions};
+use podwall::app::{ClusterConfig, KubeSource, Limits, WallOptions};
+use podwall::web::cluster::ClusterInfo;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -61,7 +61,7 @@ async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
     let sim_a = start_sim(3, 30, 0.0, 21, &token).await;
     let sim_b = start_sim(3, 30, 0.0, 22, &b_token).await;
     let sim_c = start_sim(3, 30, 0.0, 23, &token).await;
-    let server = podwall::server::start_clusters(
+    let server = podwall::app::start_clusters(
         "127.0.0.1:0".parse().expect("static address"),
         None,
         vec![
@@ -272,7 +272,7 @@ async fn a_cluster_unreachable_from_the_start_holds_back_nothing() {
     let sim = start_sim(2, 20, 0.0, 31, &token).await;
     // Nothing listens there: this cluster never syncs.
     let gone = kube::Config::new("http://127.0.0.1:9".parse().expect("static URI"));
-    let server = podwall::server::start_clusters(
+    let server = podwall::app::start_clusters(
         "127.0.0.1:0".parse().expect("static address"),
         None,
         vec![cluster("gone", gone), cluster("up", sim.kube_config())],

@@ -6,7 +6,7 @@ mod common;
 mod deploy;
 
 use common::Stack;
-use podwall::server::{KubeSource, ServeConfig};
+use podwall::app::{KubeSource, ServeConfig};
 use podwall::web::auth::AuthToken;
 use reqwest::header;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +31,7 @@ async fn guarded_stack() -> Stack {
         auth_token: Some(AuthToken::new(TOKEN).expect("valid token")),
         ..common::serve_config(KubeSource::Config(sim.kube_config()))
     };
-    let server = podwall::server::start(config, token.clone())
+    let server = podwall::app::start(config, token.clone())
         .await
         .expect("server starts");
     let stack = Stack {

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{SseClient, Stack, eventually};
-use podwall::server::KubeSource;
+use podwall::app::KubeSource;
 use podwall::sim::{ErrorKind, Resource};
 use tokio_util::sync::CancellationToken;
 
@@ -103,7 +103,7 @@ async fn errors_show_as_status_events_metrics_and_a_stale_readyz() {
     assert_eq!(body.trim(), "ready");
 
     // An API server that cannot be reached at all (a closed port): not ready, and why.
-    let nowhere = podwall::server::start(
+    let nowhere = podwall::app::start(
         common::serve_config(KubeSource::Config(kube::Config::new(
             "http://127.0.0.1:9".parse().expect("static URI"),
         ))),

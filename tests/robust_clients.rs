@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::eventually_within;
 use common::{DEADLINE, SseClient};
-use podwall::server::Limits;
+use podwall::app::Limits;
 use robust_support::{Cluster, start};
 use tokio::io::AsyncWriteExt;
 

@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 use common::{Model, SseClient, SseEvent, Stack};
 use kube::Api;
 use parking_lot::Mutex;
-use podwall::cache::RING_CAPACITY;
+use podwall::k8s::wire::{NodeFields, PodFields};
 use podwall::sim::{ErrorKind, Resource, SimHandle};
-use podwall::slim::{NodeFields, PodFields};
-use podwall::view::{NodeView, PodView};
+use podwall::state::cache::RING_CAPACITY;
+use podwall::state::view::{NodeView, PodView};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
@@ -388,7 +388,7 @@ async fn inject_faults(
 
 /// Waits until `/api/snapshot` equals the simulator's truth and the API server status
 /// is ok again; returns that snapshot.
-async fn settle(stack: &Stack, seed: u64) -> podwall::cache::Snapshot {
+async fn settle(stack: &Stack, seed: u64) -> podwall::state::cache::Snapshot {
     let start = Instant::now();
     loop {
         let truth = truth(stack).await;
@@ -401,7 +401,7 @@ async fn settle(stack: &Stack, seed: u64) -> podwall::cache::Snapshot {
             return stack
                 .server
                 .cache
-                .snapshot(&podwall::filter::Filter::default());
+                .snapshot(&podwall::state::filter::Filter::default());
         }
         if start.elapsed() > SETTLE {
             let diff = truth.as_ref().map_or_else(

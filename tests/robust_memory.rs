@@ -7,7 +7,7 @@ mod robust_support;
 use std::time::Instant;
 
 use common::{DEADLINE, SseClient};
-use podwall::server::Limits;
+use podwall::app::Limits;
 use robust_support::{Cluster, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -80,7 +80,7 @@ async fn idle_clients_cost_bounded_memory_and_never_reading_ones_delay_nobody() 
     // Enough changes to overflow the shared channel for every deaf client.
     stack.sim.handle().set_churn(2000.0);
     let base = stack.server.cache.position().seq;
-    let target = base + podwall::cache::CHANNEL_CAPACITY as u64 * 2;
+    let target = base + podwall::state::cache::CHANNEL_CAPACITY as u64 * 2;
     let start = Instant::now();
     while stack.server.cache.position().seq < target {
         assert!(start.elapsed() < DEADLINE * 3, "churn too slow to overflow");

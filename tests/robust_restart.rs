@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Model, SseClient, Stack};
-use podwall::server::{KubeSource, ServeConfig};
+use podwall::app::{KubeSource, ServeConfig};
 use podwall::sim::SimConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +35,7 @@ async fn a_resuming_client_gets_the_new_epoch_and_the_right_state_after_a_restar
     };
 
     let first_token = CancellationToken::new();
-    let first = podwall::server::start(
+    let first = podwall::app::start(
         serve("127.0.0.1:0".parse().expect("addr")),
         first_token.clone(),
     )
@@ -78,7 +78,7 @@ async fn a_resuming_client_gets_the_new_epoch_and_the_right_state_after_a_restar
     })
     .await;
     let second_token = CancellationToken::new();
-    let second = podwall::server::start(serve(addr), second_token.clone())
+    let second = podwall::app::start(serve(addr), second_token.clone())
         .await
         .expect("second server binds the same address");
     let old = std::mem::replace(&mut stack.server, second);

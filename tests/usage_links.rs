@@ -11,11 +11,11 @@ use common::{eventually, init, start_sim};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams};
-use podwall::cluster::ClusterInfo;
-use podwall::link::LinkTemplate;
-use podwall::server::{KubeSource, Limits, RunningServer, ServeConfig, WallOptions};
+use podwall::app::{KubeSource, Limits, RunningServer, ServeConfig, WallOptions};
+use podwall::k8s::usage::{NodeMetrics, PodMetrics};
 use podwall::sim::{MetricsMode, RunningSim};
-use podwall::usage::{NodeMetrics, PodMetrics};
+use podwall::web::cluster::ClusterInfo;
+use podwall::web::link::LinkTemplate;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -24,7 +24,7 @@ async fn start_wall(
     options: WallOptions,
     token: &CancellationToken,
 ) -> RunningServer {
-    podwall::server::start_with_options(
+    podwall::app::start_with_options(
         ServeConfig {
             listen: "127.0.0.1:0".parse().expect("static address"),
             namespaces: Vec::new(),
@@ -40,7 +40,7 @@ async fn start_wall(
 }
 
 fn quantity(q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>) -> f64 {
-    q.and_then(|q| podwall::quantity::parse(&q.0))
+    q.and_then(|q| podwall::k8s::quantity::parse(&q.0))
         .unwrap_or(0.0)
 }
 
@@ -106,9 +106,10 @@ async fn sim_metrics_api_follows_pods_and_can_be_absent() {
             let resources = declared.resources.as_ref().expect("resources");
             let requests = resources.requests.clone().unwrap_or_default();
             let limits = resources.limits.clone().unwrap_or_default();
-            let cpu = podwall::quantity::parse(c.usage.cpu.as_deref().unwrap_or("")).expect("cpu");
-            let mem =
-                podwall::quantity::parse(c.usage.memory.as_deref().unwrap_or("")).expect("memory");
+            let cpu =
+                podwall::k8s::quantity::parse(c.usage.cpu.as_deref().unwrap_or("")).expect("cpu");
+            let mem = podwall::k8s::quantity::parse(c.usage.memory.as_deref().unwrap_or(""))
+                .expect("memory");
             assert!(
                 mem <= quantity(limits.get("memory")),
                 "{key:?}: memory within its limit"
@@ -144,7 +145,8 @@ async fn sim_metrics_api_follows_pods_and_can_be_absent() {
     );
     for nm in &node_metrics.items {
         assert!(
-            podwall::quantity::parse(nm.usage.cpu.as_deref().unwrap_or("")).unwrap_or(0.0) > 0.0
+            podwall::k8s::quantity::parse(nm.usage.cpu.as_deref().unwrap_or("")).unwrap_or(0.0)
+                > 0.0
         );
     }
 
@@ -371,7 +373,7 @@ async fn usage_off_and_links_redirect_escaped() {
         },
         ..WallOptions::default()
     };
-    let refused = podwall::server::start_with_options(
+    let refused = podwall::app::start_with_options(
         ServeConfig {
             listen: "127.0.0.1:0".parse().expect("static address"),
             namespaces: Vec::new(),
@@ -384,7 +386,7 @@ async fn usage_off_and_links_redirect_escaped() {
     )
     .await;
     assert!(
-        matches!(refused, Err(podwall::server::Error::ClusterName { .. })),
+        matches!(refused, Err(podwall::app::Error::ClusterName { .. })),
         "an invalid cluster name is refused"
     );
     token.cancel();
@@ -475,7 +477,7 @@ fn metrics_rbac_manifest_matches_the_poller() {
         }
     }
     granted.sort();
-    let mut wanted: Vec<(String, Vec<String>)> = podwall::usage::METRICS_RBAC
+    let mut wanted: Vec<(String, Vec<String>)> = podwall::k8s::usage::METRICS_RBAC
         .iter()
         .map(|(r, v)| ((*r).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
         .collect();

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Stack, eventually};
-use podwall::server::KubeSource;
+use podwall::app::KubeSource;
 use podwall::sim::SimConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -80,7 +80,7 @@ async fn readyz_is_503_until_the_first_sync_then_200() {
     let token = CancellationToken::new();
     let _cancel = token.clone().drop_guard();
     let config = kube::Config::new(format!("http://{api}").parse().expect("uri"));
-    let server = podwall::server::start(
+    let server = podwall::app::start(
         common::serve_config(KubeSource::Config(config)),
         token.clone(),
     )

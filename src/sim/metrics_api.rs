@@ -22,7 +22,7 @@ use super::query::query_pairs;
 use super::resource::Resource;
 use super::status::ApiError;
 use super::store::Store;
-use crate::selector::LabelSelector;
+use crate::k8s::selector::LabelSelector;
 
 /// The API group.
 pub const GROUP: &str = "metrics.k8s.io";
@@ -251,7 +251,7 @@ impl Scrape {
                 node.status
                     .allocatable
                     .get(key)
-                    .and_then(|q| crate::quantity::parse(q))
+                    .and_then(|q| crate::k8s::quantity::parse(q))
                     .unwrap_or(0.0)
             };
             capacity.insert(
@@ -339,7 +339,7 @@ fn container_usage(uid: &str, c: &Container, window: u64) -> ContainerUsage {
         c.resources
             .requests
             .get(key)
-            .and_then(|q| crate::quantity::parse(q))
+            .and_then(|q| crate::k8s::quantity::parse(q))
     };
     let cpu_request = request("cpu").unwrap_or(0.05);
     let memory_request = request("memory").unwrap_or(64.0 * MIB);
@@ -347,7 +347,7 @@ fn container_usage(uid: &str, c: &Container, window: u64) -> ContainerUsage {
         .resources
         .limits
         .get("memory")
-        .and_then(|q| crate::quantity::parse(q));
+        .and_then(|q| crate::k8s::quantity::parse(q));
     let h = hash(&[uid.as_bytes(), c.name.as_bytes()]);
     let hot = h.is_multiple_of(25);
     // A hot container stays above its requests through wave and noise (≥ 1.3 × 0.9 ×

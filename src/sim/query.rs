@@ -9,7 +9,7 @@ use serde_json::json;
 use super::resource::Resource;
 use super::status::{ApiError, Cause};
 use super::store::{Key, ObjectIndex};
-use crate::selector::{FieldSelector, LabelSelector};
+use crate::k8s::selector::{FieldSelector, LabelSelector};
 
 /// `resourceVersionMatch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use super::resource::Resource;
 use super::status::{ApiError, Cause};
-use crate::selector::{validate_dns_label, validate_dns_subdomain, validate_key, validate_value};
+use crate::k8s::selector::{
+    validate_dns_label, validate_dns_subdomain, validate_key, validate_value,
+};
 
 fn cause(reason: &'static str, field: &str, message: String) -> Cause {
     Cause {

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, json_error};
-use crate::filter::Filter;
+use crate::state::filter::Filter;
 
 /// `{"epoch","seq","nodes":[…],"pods":[…],"apiserver":{…}}`, filtered.
 pub async fn snapshot(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

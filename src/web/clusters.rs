@@ -34,7 +34,7 @@ struct Entry<'a> {
     ready: bool,
     /// `<epoch>-<seq>` of its cache.
     seq: String,
-    apiserver: crate::cache::ApiStatus,
+    apiserver: crate::state::cache::ApiStatus,
     usage: &'static str,
 }
 

@@ -4,8 +4,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, json_error, resume_position, too_many_clients};
-use crate::filter::Filter;
-use crate::hub::{self, Encoding, Format};
+use crate::fanout::stream::{Encoding, Format, client_stream};
+use crate::state::filter::Filter;
 
 /// The page's stream of rendered fragments.
 pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -35,7 +35,7 @@ fn stream(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    let body = hub::client_stream(slot, filter, format, encoding, resume);
+    let body = client_stream(slot, filter, format, encoding, resume);
     let mut response = HttpResponse::Ok();
     response
         .content_type("text/event-stream")

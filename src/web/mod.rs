@@ -3,9 +3,11 @@
 mod api;
 mod assets;
 pub mod auth;
+pub mod cluster;
 pub mod clusters;
 mod events;
 mod health;
+pub mod link;
 mod overlay;
 mod page;
 
@@ -17,8 +19,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, middleware, web};
 
-use crate::cache::{Cache, Position};
-use crate::hub::ClientSlots;
+use crate::fanout::stream::ClientSlots;
+use crate::state::cache::{Cache, Position};
 
 /// Longest accepted request target (path and query). Filters are short; a longer URL is
 /// an attack or a bug, and would cost a parse per request.
@@ -39,9 +41,9 @@ pub struct AppState {
     /// The `--max-clients` limit on SSE streams, which end on shutdown.
     pub slots: ClientSlots,
     /// The cluster's name and links.
-    pub cluster: Arc<crate::cluster::ClusterInfo>,
+    pub cluster: Arc<crate::web::cluster::ClusterInfo>,
     /// Live usage from metrics.k8s.io.
-    pub usage: Arc<crate::usage::Usage>,
+    pub usage: Arc<crate::k8s::usage::Usage>,
 }
 
 /// Registers all routes and default headers on an actix `App`.

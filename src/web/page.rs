@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
-use crate::filter::{Filter, FilterParams, Layout};
 use crate::render::{self, PageContext};
+use crate::state::filter::{Filter, FilterParams, Layout};
 
 /// The wall page for the filter and layout in the query string. A malformed parameter
 /// gets the page with its error and the filter form (status 400), not a bare message.

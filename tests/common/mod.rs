@@ -10,7 +10,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use podwall::server::{KubeSource, Limits, RunningServer, ServeConfig};
+use podwall::app::{KubeSource, Limits, RunningServer, ServeConfig};
 use podwall::sim::{RunningSim, SimConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -44,7 +44,7 @@ impl Drop for Stack {
 /// Process-wide test setup: logging, and one rustls crypto provider (the dev-dependencies
 /// enable two, and rustls refuses to guess).
 pub fn init() {
-    podwall::telemetry::init(podwall::telemetry::LogFormat::Text);
+    podwall::app::telemetry::init(podwall::app::telemetry::LogFormat::Text);
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -91,7 +91,7 @@ pub async fn start_server_with(
         namespaces,
         ..serve_config(KubeSource::Config(sim.kube_config()))
     };
-    podwall::server::start_with(config, limits, token.clone())
+    podwall::app::start_with(config, limits, token.clone())
         .await
         .expect("server starts")
 }

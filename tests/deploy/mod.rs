@@ -79,7 +79,7 @@ impl Drop for Cluster {
 impl Cluster {
     /// A small still cluster.
     pub async fn start() -> Cluster {
-        podwall::telemetry::init(podwall::telemetry::LogFormat::Text);
+        podwall::app::telemetry::init(podwall::app::telemetry::LogFormat::Text);
         let _ = rustls::crypto::ring::default_provider().install_default();
         let token = CancellationToken::new();
         let sim = podwall::sim::start(

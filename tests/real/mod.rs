@@ -11,7 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use podwall::server::{KubeSource, RunningServer, ServeConfig};
+use podwall::app::{KubeSource, RunningServer, ServeConfig};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -45,7 +45,7 @@ impl Wall {
                 kubeconfig: Some(kubeconfig.to_path_buf()),
             })
         };
-        let server = podwall::server::start(config, token.clone())
+        let server = podwall::app::start(config, token.clone())
             .await
             .expect("server starts with the kubeconfig");
         let wall = Wall {

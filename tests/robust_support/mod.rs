@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use podwall::server::Limits;
+use podwall::app::Limits;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{SseClient, Stack};

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use askama::Template;
 
-use crate::cache::{ApiStatus, Snapshot};
-use crate::filter::{FilterParams, Grouping, Layout, NodeOrder};
-use crate::view::{self, NodeView, PodView};
+use crate::state::cache::{ApiStatus, Snapshot};
+use crate::state::filter::{FilterParams, Grouping, Layout, NodeOrder};
+use crate::state::view::{self, NodeView, PodView};
 
 /// Up to this many pods the page draws large blocks (a small cluster fills the wall).
 const LARGE_UP_TO: usize = 400;
@@ -366,8 +366,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::cache::Epoch;
-    use crate::filter::Grouping;
+    use crate::state::cache::Epoch;
+    use crate::state::filter::Grouping;
 
     fn node(name: &str, roles: &[&str]) -> Arc<NodeView> {
         Arc::new(NodeView {
@@ -388,7 +388,7 @@ mod tests {
             node: Some(Arc::from(node)),
             phase: "Running".into(),
             status: "Running".into(),
-            ready: crate::view::Ready { ready: 1, total: 1 },
+            ready: crate::state::view::Ready { ready: 1, total: 1 },
             restarts: 0,
             owner: Some(owner.into()),
             labels: Default::default(),

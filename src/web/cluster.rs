@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::link::{LinkTemplate, LinkValues};
+use crate::web::link::{LinkTemplate, LinkValues};
 
 /// The name a cluster gets when none is given.
 pub const DEFAULT_NAME: &str = "default";
@@ -91,7 +91,7 @@ impl ClusterArg {
         let (name, rest) = s
             .split_once('=')
             .ok_or_else(|| format!("expected NAME=KUBECONFIG[:CONTEXT], got {s:?}"))?;
-        crate::selector::validate_dns_label(name)
+        crate::k8s::selector::validate_dns_label(name)
             .map_err(|e| format!("cluster name {name:?}: {e}"))?;
         // A context name holds no '/', a path may: split at the last ':' only then.
         let (path, context) = match rest.rsplit_once(':') {

@@ -4,8 +4,8 @@
 //! `Bytes` (per format: JSON diffs for `/api/events`, HTML fragments for `/events`).
 //! A client's filter only decides which of a change's frames it gets: the change itself,
 //! a delete (the object left the client's filter), or nothing. Streams take the changes
-//! in per-tick batches ([`crate::batch`]): an unfiltered client gets a batch's bytes as
-//! one shared piece, compressed once when it accepted `deflate` ([`crate::deflate`]). A
+//! in per-tick batches ([`crate::fanout::batch`]): an unfiltered client gets a batch's bytes as
+//! one shared piece, compressed once when it accepted `deflate` ([`crate::fanout::deflate`]). A
 //! client that falls behind the shared channel gets a fresh `reset` instead of an
 //! ever-growing queue.
 
@@ -24,11 +24,11 @@ use tokio::sync::broadcast::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::{Batch, Feed};
-use crate::cache::{Cache, Change, Diff, Position, Snapshot, Start};
-use crate::deflate::{self, Effort, Segment};
-use crate::filter::Filter;
+use crate::fanout::batch::{Batch, Feed};
+use crate::fanout::deflate::{self, Effort, Segment};
 use crate::render;
+use crate::state::cache::{Cache, Change, Diff, Position, Snapshot, Start};
+use crate::state::filter::Filter;
 
 /// How often an idle stream gets a `: ping` comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -123,7 +123,7 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
             // Pods, the bulk of the changes, serialize from the borrowed view (no `Value`).
             Some(p) => (
                 "upsert",
-                serde_json::to_string(&crate::frame_data::PodUpsert {
+                serde_json::to_string(&crate::fanout::frame_data::PodUpsert {
                     cluster: change.cluster.as_deref(),
                     kind: "Pod",
                     object: p.as_ref().into(),
@@ -133,7 +133,7 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
                 let p = old.as_ref().or(new.as_ref());
                 (
                     "delete",
-                    serde_json::to_string(&crate::frame_data::PodDelete {
+                    serde_json::to_string(&crate::fanout::frame_data::PodDelete {
                         cluster: change.cluster.as_deref(),
                         kind: "Pod",
                         name: p.map(|p| &*p.name),
@@ -167,7 +167,7 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
                 let html = rendered(render::pod(p));
                 (
                     "upsert",
-                    serde_json::to_string(&crate::frame_data::HtmlUpsert {
+                    serde_json::to_string(&crate::fanout::frame_data::HtmlUpsert {
                         html: &html,
                         id: &pod_id(p),
                         parent: &parent,
@@ -178,7 +178,9 @@ fn encode_change(change: &Change, format: Format, as_delete: bool) -> Bytes {
                 let id = old.as_ref().or(new.as_ref()).map(|p| pod_id(p));
                 (
                     "delete",
-                    serde_json::to_string(&crate::frame_data::HtmlDelete { id: id.as_deref() }),
+                    serde_json::to_string(&crate::fanout::frame_data::HtmlDelete {
+                        id: id.as_deref(),
+                    }),
                 )
             }
         },
@@ -228,7 +230,7 @@ fn json_data(change: &Change, mut data: serde_json::Value) -> serde_json::Result
     serde_json::to_string(&data)
 }
 
-fn pod_id(p: &crate::view::PodView) -> String {
+fn pod_id(p: &crate::state::view::PodView) -> String {
     format!("pod/{}/{}", p.namespace, p.name)
 }
 
@@ -266,7 +268,7 @@ pub const HTTP_WRITE_BUFFER: usize = 4 * 1024;
 /// patched actix-http, `vendor/`, frees it once written).
 const WRITE_CHUNK: usize = HTTP_WRITE_BUFFER - 96;
 
-pub use crate::batch::COALESCE;
+pub use crate::fanout::batch::COALESCE;
 
 /// How long after a lag-reset a second lag disconnects the client instead: a client
 /// that cannot keep up even right after a fresh snapshot only wastes resets.
@@ -278,7 +280,7 @@ pub enum Encoding {
     /// As they are.
     Identity,
     /// `Content-Encoding: deflate`, from segments compressed once and shared
-    /// (see [`crate::deflate`]).
+    /// (see [`crate::fanout::deflate`]).
     Deflate,
 }
 
@@ -702,8 +704,8 @@ mod tests {
     use futures::StreamExt;
 
     use super::*;
-    use crate::cache::{CHANNEL_CAPACITY, Kind, Scope};
-    use crate::view::PodView;
+    use crate::state::cache::{CHANNEL_CAPACITY, Kind, Scope};
+    use crate::state::view::PodView;
 
     fn pod(name: &str, node: &str) -> PodView {
         PodView {
@@ -712,7 +714,7 @@ mod tests {
             node: Some(Arc::from(node)),
             phase: "Running".into(),
             status: "Running".into(),
-            ready: crate::view::Ready { ready: 1, total: 1 },
+            ready: crate::state::view::Ready { ready: 1, total: 1 },
             restarts: 0,
             owner: None,
             labels: Default::default(),
@@ -830,7 +832,7 @@ mod tests {
         let mut stream = std::pin::pin!(stream);
         skip_start(&mut stream, "retry and reset").await;
         // One change per tick, each its own batch, while this client reads nothing.
-        let total = crate::batch::BATCH_CAPACITY + 5;
+        let total = crate::fanout::batch::BATCH_CAPACITY + 5;
         for i in 0..total {
             cache.upsert_pod(&PODS, pod(&i.to_string(), "n1"));
             tokio::time::sleep(COALESCE).await;

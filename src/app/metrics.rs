@@ -7,7 +7,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::cache::Kind;
+use crate::state::cache::Kind;
 
 /// Label of per-kind series.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

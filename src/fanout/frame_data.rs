@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::view::{Labels, PodView, Ready, rfc3339};
+use crate::state::view::{Labels, PodView, Ready, rfc3339};
 
 /// `/api/events` upsert of a pod: `{"cluster"?,"kind":"Pod","object":{…}}`.
 #[derive(Serialize)]
@@ -111,7 +111,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::slim::PodFields;
+    use crate::k8s::wire::PodFields;
 
     fn view(json: serde_json::Value) -> PodView {
         let fields: PodFields = serde_json::from_value(json).expect("pod json");

@@ -16,10 +16,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::api_client::ApiClient;
-use crate::cache::{Cache, Health, Kind, Scope};
-use crate::slim::{NodeFields, PodFields};
-use crate::view::{NodeView, PodView};
+use crate::k8s::client::ApiClient;
+use crate::k8s::wire::{NodeFields, PodFields};
+use crate::state::cache::{Cache, Health, Kind, Scope};
+use crate::state::view::{NodeView, PodView};
 
 /// What the watchers ask of the API server, as core-group RBAC (resource, verbs): a
 /// `watcher` lists, then watches. `deploy/` grants exactly this (tests/real_install.rs

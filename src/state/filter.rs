@@ -8,8 +8,8 @@
 
 use serde::Deserialize;
 
-use crate::selector::{self, LabelSelector};
-use crate::view::{NodeView, PodView};
+use crate::k8s::selector::{self, LabelSelector};
+use crate::state::view::{NodeView, PodView};
 
 /// Longest accepted `node=` / `q=` substring (a DNS subdomain's maximum).
 const MAX_SUBSTRING: usize = 253;
@@ -299,10 +299,10 @@ mod tests {
             node: node.map(Arc::from),
             phase: "Running".into(),
             status: "Running".into(),
-            ready: crate::view::Ready { ready: 1, total: 1 },
+            ready: crate::state::view::Ready { ready: 1, total: 1 },
             restarts: 0,
             owner: None,
-            labels: crate::view::Labels::from_pairs(labels.iter().copied()),
+            labels: crate::state::view::Labels::from_pairs(labels.iter().copied()),
             cpu_request_millis: 0,
             memory_request_bytes: 0,
             created: None,

@@ -142,7 +142,7 @@ impl ClusterLink {
     /// with a scheme or `/`, so the two cannot be confused).
     pub fn parse(s: &str) -> Result<Self, LinkError> {
         if let Some((name, template)) = s.split_once('=')
-            && crate::selector::validate_dns_label(name).is_ok()
+            && crate::k8s::selector::validate_dns_label(name).is_ok()
         {
             return Ok(Self {
                 cluster: Some(name.to_owned()),

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::quantity;
-use crate::slim::{NodeFields, PodFields};
+use crate::k8s::quantity;
+use crate::k8s::wire::{NodeFields, PodFields};
 
 /// What the wall knows about one Pod.
 ///
@@ -416,7 +416,7 @@ fn derive_status(pod: &PodFields) -> (String, usize, i64) {
     (reason, ready_containers, restarts)
 }
 
-fn terminated_reason(t: &crate::slim::StateReason) -> String {
+fn terminated_reason(t: &crate::k8s::wire::StateReason) -> String {
     if !t.reason.is_empty() {
         t.reason.clone()
     } else if t.signal != 0 {

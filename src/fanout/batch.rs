@@ -14,10 +14,10 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{Cache, Change};
-use crate::deflate::{Effort, Segment};
-use crate::filter::Filter;
-use crate::hub::{Format, frame_for};
+use crate::fanout::deflate::{Effort, Segment};
+use crate::fanout::stream::{Format, frame_for};
+use crate::state::cache::{Cache, Change};
+use crate::state::filter::Filter;
 
 /// How long a busy stream gathers changes before handing them on. The first change after
 /// a quiet spell goes out at once; while changes keep coming, they go out once per tick,

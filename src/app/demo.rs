@@ -13,7 +13,7 @@ pub enum Error {
     Sim(#[from] crate::sim::SimError),
     /// The server failed.
     #[error(transparent)]
-    Server(#[from] crate::server::Error),
+    Server(#[from] crate::app::Error),
 }
 
 /// How to run the demo.
@@ -27,7 +27,7 @@ pub struct DemoConfig {
     /// Where to serve the wall.
     pub listen: SocketAddr,
     /// Name, links and usage polling of the wall.
-    pub options: crate::server::WallOptions,
+    pub options: crate::app::WallOptions,
 }
 
 /// Runs the simulator and the wall until `shutdown` is cancelled.
@@ -42,7 +42,7 @@ pub async fn run(
             metrics_api: crate::sim::MetricsMode::Serving,
             clusters: 1,
             listen,
-            options: crate::server::WallOptions::default(),
+            options: crate::app::WallOptions::default(),
         },
         shutdown,
     )
@@ -64,18 +64,18 @@ pub async fn run_with(config: DemoConfig, shutdown: CancellationToken) -> Result
             options.cluster.name = format!("demo-{}", i + 1);
         }
         tracing::info!(url = %running.url(), cluster = %options.cluster.name, "simulated API server started");
-        clusters.push(crate::server::ClusterConfig {
-            kube: crate::server::KubeSource::Config(running.kube_config()),
+        clusters.push(crate::app::ClusterConfig {
+            kube: crate::app::KubeSource::Config(running.kube_config()),
             namespaces: Vec::new(),
             options,
         });
         sims.push(running);
     }
-    let server = crate::server::start_clusters(
+    let server = crate::app::start_clusters(
         config.listen,
         None,
         clusters,
-        crate::server::Limits::default(),
+        crate::app::Limits::default(),
         shutdown,
     )
     .await?;

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::view::{LabelPairs, Labels, PodView};
+use crate::state::view::{LabelPairs, Labels, PodView};
 
 /// Below this many entries a sweep is not worth its walk.
 const SWEEP_FLOOR: usize = 1024;

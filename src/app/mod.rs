@@ -1,5 +1,9 @@
 //! `podwall serve`: wires informer, cache, hub and web together.
 
+pub mod demo;
+pub mod metrics;
+pub mod telemetry;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,9 +12,9 @@ use actix_web::{App, HttpServer, web};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::Cache;
-use crate::metrics::Metrics;
-use crate::usage::Usage;
+use self::metrics::Metrics;
+use crate::k8s::usage::Usage;
+use crate::state::cache::Cache;
 use crate::web::AppState;
 
 /// Where the Kubernetes client configuration comes from.
@@ -67,7 +71,7 @@ impl Default for Limits {
 #[derive(Debug, Clone, Default)]
 pub struct WallOptions {
     /// Name and click-through links.
-    pub cluster: crate::cluster::ClusterInfo,
+    pub cluster: crate::web::cluster::ClusterInfo,
     /// How often to poll metrics.k8s.io; zero: never.
     pub usage_interval: std::time::Duration,
 }
@@ -202,7 +206,7 @@ pub async fn start_clusters(
     let mut tasks = Vec::new();
     for cluster in clusters {
         let name = cluster.options.cluster.name.clone();
-        if let Err(reason) = crate::selector::validate_dns_label(&name) {
+        if let Err(reason) = crate::k8s::selector::validate_dns_label(&name) {
             return Err(Error::ClusterName { name, reason });
         }
         if states.iter().any(|s: &AppState| *s.cluster.name == name) {
@@ -217,7 +221,7 @@ pub async fn start_clusters(
         let mut usage_config = kube_config.clone();
         usage_config.default_retry = false;
         let usage_client = kube::Client::try_from(usage_config)?;
-        let client = crate::api_client::ApiClient::new(kube_config)?;
+        let client = crate::k8s::client::ApiClient::new(kube_config)?;
         let cache = Arc::new(Cache::new(Arc::new(Metrics::default())));
         let usage = Arc::new(Usage::new(cluster.options.usage_interval));
         let mut info = cluster.options.cluster;
@@ -229,13 +233,13 @@ pub async fn start_clusters(
         // Every log line of this cluster's watches and polls names it.
         let span = tracing::info_span!("cluster", name = %info.name);
         span.in_scope(|| {
-            tasks.extend(crate::informer::spawn(
+            tasks.extend(crate::k8s::informer::spawn(
                 client,
                 &cluster.namespaces,
                 cache.clone(),
                 shutdown.clone(),
             ));
-            tasks.extend(crate::usage::spawn(
+            tasks.extend(crate::k8s::usage::spawn(
                 usage_client,
                 &cluster.namespaces,
                 usage.clone(),
@@ -246,7 +250,7 @@ pub async fn start_clusters(
         });
         states.push(AppState {
             cache,
-            slots: crate::hub::ClientSlots::new(limits.max_clients, shutdown.clone()),
+            slots: crate::fanout::stream::ClientSlots::new(limits.max_clients, shutdown.clone()),
             cluster: Arc::new(info),
             usage,
         });
@@ -275,7 +279,7 @@ pub async fn start_clusters(
     // Event streams hand over at most `hub::WRITE_CHUNK` at a time; with this limit a
     // connection's write buffer stays under 8 KiB instead of growing to 32 KiB + a piece
     // (the vendored actix-http frees it between writes).
-    .h1_write_buffer_size(crate::hub::HTTP_WRITE_BUFFER)
+    .h1_write_buffer_size(crate::fanout::stream::HTTP_WRITE_BUFFER)
     .bind(listen)
     .map_err(|source| Error::Bind {
         addr: listen,

@@ -14,11 +14,11 @@ use parking_lot::RwLock;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::filter::Filter;
-use crate::hub::Frames;
-use crate::intern::Interner;
-use crate::metrics::{KindLabel, Metrics};
-use crate::view::{NodeView, PodView};
+use crate::app::metrics::{KindLabel, Metrics};
+use crate::fanout::stream::Frames;
+use crate::state::filter::Filter;
+use crate::state::intern::Interner;
+use crate::state::view::{NodeView, PodView};
 
 /// How many recent changes are kept for resuming clients.
 pub const RING_CAPACITY: usize = 4096;
@@ -420,7 +420,7 @@ impl Cache {
         self.update_gauges(st);
         drop(guard);
         // The list's transient buffers are free now; hand their pages back.
-        crate::heap::release_free_memory();
+        crate::k8s::heap::release_free_memory();
     }
 
     /// Inserts or updates a pod seen by `scope`; publishes only real changes.
@@ -716,7 +716,7 @@ fn replay_after(st: &State, p: Position) -> Option<Vec<Arc<Change>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::view::{Labels, Ready};
+    use crate::state::view::{Labels, Ready};
 
     fn pod(ns: &str, name: &str, status: &str) -> PodView {
         PodView {

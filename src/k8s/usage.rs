@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::metrics::UsageLabel;
+use crate::app::metrics::UsageLabel;
 
 /// What podwall asks of `metrics.k8s.io` (resource, verbs); granted by the optional
 /// manifest `deploy/optional/metrics-rbac.yaml`.
@@ -310,7 +310,7 @@ pub fn spawn(
                 usage.publish(report);
                 // A big cluster's metrics list is tens of MB decoded at once; without a
                 // trim glibc keeps those pages and the RSS carries them between polls.
-                crate::heap::release_free_memory();
+                crate::k8s::heap::release_free_memory();
                 polls.get_or_create(&UsageLabel { status }).inc();
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
@@ -433,12 +433,12 @@ impl ResourceUsage {
         let cores = self
             .cpu
             .as_deref()
-            .and_then(crate::quantity::parse)
+            .and_then(crate::k8s::quantity::parse)
             .unwrap_or(0.0);
         let bytes = self
             .memory
             .as_deref()
-            .and_then(crate::quantity::parse)
+            .and_then(crate::k8s::quantity::parse)
             .unwrap_or(0.0);
         Sample {
             cpu_millis: (cores * 1000.0).round().max(0.0) as u64,
@@ -462,7 +462,7 @@ pub struct ContainerMetrics {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PodMetrics {
     /// Name and namespace (nothing else is decoded: a big cluster's list is 100k items).
-    #[serde(deserialize_with = "crate::slim::name_meta")]
+    #[serde(deserialize_with = "crate::k8s::wire::name_meta")]
     pub metadata: ObjectMeta,
     /// Scrape time.
     #[serde(default)]
@@ -476,7 +476,7 @@ pub struct PodMetrics {
 #[derive(Debug, Clone, Deserialize)]
 pub struct NodeMetrics {
     /// Name (nothing else is decoded).
-    #[serde(deserialize_with = "crate::slim::name_meta")]
+    #[serde(deserialize_with = "crate::k8s::wire::name_meta")]
     pub metadata: ObjectMeta,
     /// Scrape time.
     #[serde(default)]
@@ -486,7 +486,7 @@ pub struct NodeMetrics {
     pub usage: ResourceUsage,
 }
 
-crate::slim::slim_resource!(
+crate::k8s::wire::slim_resource!(
     PodMetrics,
     "metrics.k8s.io",
     "v1beta1",
@@ -494,7 +494,7 @@ crate::slim::slim_resource!(
     "pods",
     k8s_openapi::NamespaceResourceScope
 );
-crate::slim::slim_resource!(
+crate::k8s::wire::slim_resource!(
     NodeMetrics,
     "metrics.k8s.io",
     "v1beta1",

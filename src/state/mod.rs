@@ -1,0 +1,6 @@
+//! The state.
+
+pub mod cache;
+pub mod filter;
+pub mod intern;
+pub mod view;
