@@ -573,9 +573,7 @@ mod naive {
 
     use actix_web::{App, HttpResponse, HttpServer, web};
     use bytes::Bytes;
-    use podwall::app::metrics::Metrics;
-    use podwall::state::cache::{Cache, Diff, Start};
-    use podwall::state::filter::Filter;
+    use podwall::{ApiClient, ApiMetrics, Cache, Diff, Filter, Start};
     use tokio::sync::broadcast::error::RecvError;
     use tokio_util::sync::CancellationToken;
 
@@ -611,14 +609,22 @@ mod naive {
             let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
                 .await
                 .expect("kube config");
-            let client = podwall::k8s::client::ApiClient::new(config).expect("kube client");
-            let cache = Arc::new(Cache::new(Arc::new(Metrics::default())));
+            let client = ApiClient::new(config).expect("kube client");
+            let cache = Arc::new(NaiveCache::new());
+            let api = Arc::new(ApiMetrics::default());
             let token = CancellationToken::new();
-            let _informers = podwall::k8s::informer::spawn(client, &[], cache.clone(), token);
+            let _informers =
+                podwall::spawn_informer(client, &[], cache.clone(), api.clone(), token);
+            // podwall's own metrics of this cache and its informers.
+            let mut registry = prometheus_client::registry::Registry::with_prefix("podwall");
+            api.register(&mut registry);
+            cache.metrics().register(&mut registry);
+            let registry = web::Data::new(registry);
             let data = web::Data::from(cache);
             HttpServer::new(move || {
                 App::new()
                     .app_data(data.clone())
+                    .app_data(registry.clone())
                     .route("/readyz", web::get().to(readyz))
                     .route("/metrics", web::get().to(metrics))
                     .route("/api/events", web::get().to(events))
@@ -632,7 +638,10 @@ mod naive {
         });
     }
 
-    async fn readyz(cache: web::Data<Cache>) -> HttpResponse {
+    /// The naive server encodes nothing ahead: its changes carry no frames.
+    type NaiveCache = Cache<()>;
+
+    async fn readyz(cache: web::Data<NaiveCache>) -> HttpResponse {
         match cache.readiness() {
             Ok(()) => HttpResponse::Ok().body("ready"),
             Err(e) => HttpResponse::ServiceUnavailable().body(e),
@@ -640,9 +649,10 @@ mod naive {
     }
 
     /// podwall's own metrics of this cache and its informers.
-    async fn metrics(cache: web::Data<Cache>) -> HttpResponse {
-        match cache.metrics().encode() {
-            Ok(text) => HttpResponse::Ok().body(text),
+    async fn metrics(registry: web::Data<prometheus_client::registry::Registry>) -> HttpResponse {
+        let mut text = String::new();
+        match prometheus_client::encoding::text::encode(&mut text, &registry) {
+            Ok(()) => HttpResponse::Ok().body(text),
             Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
         }
     }
@@ -652,23 +662,28 @@ mod naive {
     }
 
     /// Every client serializes every change itself and writes it at once.
-    async fn events(cache: web::Data<Cache>) -> HttpResponse {
+    async fn events(cache: web::Data<NaiveCache>) -> HttpResponse {
         let cache = cache.into_inner();
-        let (rx, start) = cache.subscribe(&Filter::default(), None);
-        let first = match start {
-            Start::Reset(snap) => frame(
-                snap.position().to_string(),
-                "reset",
-                serde_json::to_string(&snap).unwrap_or_default(),
+        // Changes first, then the start: what both hold is skipped in the changes.
+        let rx = cache.changes();
+        let (first, after) = match cache.start(&Filter::default(), None) {
+            Start::Reset(snap) => (
+                frame(
+                    snap.position().to_string(),
+                    "reset",
+                    serde_json::to_string(&snap).unwrap_or_default(),
+                ),
+                snap.seq,
             ),
-            Start::Replay(_) => Bytes::new(),
+            Start::Replay(_) => (Bytes::new(), 0),
         };
-        let body = futures::stream::unfold((rx, Some(first)), |(mut rx, first)| async move {
+        let body = futures::stream::unfold((rx, Some(first)), move |(mut rx, first)| async move {
             if let Some(first) = first {
                 return Some((Ok::<_, Infallible>(first), (rx, None)));
             }
             loop {
                 let change = match rx.recv().await {
+                    Ok(change) if change.seq <= after => continue,
                     Ok(change) => change,
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return None,

@@ -17,16 +17,11 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use kube::api::WatchEvent;
-use podwall::fanout::stream::{Format, frame_for};
-use podwall::k8s::wire::PodFields;
-use podwall::state::cache::{Cache, Kind, Scope};
-use podwall::state::filter::Filter;
-use podwall::state::view::PodView;
+use podwall::{Cache, Filter, Format, Frames, Kind, PodFields, PodView, Scope, frame_for};
 use serde_json::Value;
 use support::{Cluster, Scale, Sim, Workspace};
 
@@ -143,7 +138,7 @@ fn round_lines(objects: &[Value], round: usize) -> Vec<Vec<u8>> {
 }
 
 fn pipeline(objects: &[Value], rounds: usize) -> Throughput {
-    let cache = Cache::new(Arc::default());
+    let cache = Cache::<Frames>::new();
     let filter = Filter::default();
     // Round 0 fills the cache (like the initial list); it is not counted.
     let mut t = Throughput {
@@ -153,7 +148,7 @@ fn pipeline(objects: &[Value], rounds: usize) -> Throughput {
         full: Duration::ZERO,
         frame_bytes: 0,
     };
-    let (mut rx, _) = cache.subscribe(&filter, None);
+    let mut rx = cache.changes();
     for round in 0..=rounds {
         let lines = round_lines(objects, round);
         let started = thread_cpu();
@@ -211,8 +206,7 @@ impl Latency {
 
 /// Quiet time after each latency sample: past the hub's coalescing tick, so the next
 /// change is sent at once and the sample measures the pipeline alone.
-const PROBE_GAP: Duration =
-    podwall::fanout::stream::COALESCE.saturating_add(Duration::from_millis(50));
+const PROBE_GAP: Duration = podwall::COALESCE.saturating_add(Duration::from_millis(50));
 
 async fn change_to_hub_latency(work: &Workspace, sim: &Sim, samples: usize) -> Latency {
     let serve = work.start_server(sim).await;

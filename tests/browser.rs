@@ -19,9 +19,9 @@ use common::eventually;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
-use podwall::app::{KubeSource, RunningServer, ServeConfig};
+use podwall::AuthToken;
 use podwall::sim::{RunningSim, SimConfig};
-use podwall::web::auth::AuthToken;
+use podwall::{KubeSource, Running};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -113,7 +113,7 @@ return {drawn, wrong: wrong.slice(0, 10), checked, colours: Object.fromEntries(c
 /// The simulator, and a wall server that can be stopped and started again on its address.
 struct Cluster {
     sim: RunningSim,
-    server: Option<(RunningServer, CancellationToken)>,
+    server: Option<(Running, CancellationToken)>,
     token: CancellationToken,
     addr: SocketAddr,
     /// The access token the next server started requires, if any.
@@ -137,6 +137,7 @@ impl Cluster {
                 pods,
                 churn: 0.0,
                 seed: 11,
+                ..SimConfig::default()
             },
             token.clone(),
         )
@@ -156,13 +157,10 @@ impl Cluster {
     /// Starts the wall server on the cluster's address; `wait_ready` waits for `/readyz`.
     async fn start_server(&mut self, wait_ready: bool) {
         let token = self.token.child_token();
-        let server = podwall::app::start(
-            ServeConfig {
-                listen: self.addr,
-                namespaces: Vec::new(),
-                kube: KubeSource::Config(self.sim.kube_config()),
-                auth_token: self.auth.clone(),
-            },
+        let server = podwall::start(
+            common::serve_config(KubeSource::Config(self.sim.kube_config()))
+                .listen(self.addr)
+                .auth_token(self.auth.clone()),
             token.clone(),
         )
         .await
@@ -250,7 +248,7 @@ impl Cluster {
     fn seq(&self) -> u64 {
         self.server
             .as_ref()
-            .map_or(0, |(s, _)| s.cache.position().seq)
+            .map_or(0, |(s, _)| s.cache().position().seq)
     }
 }
 

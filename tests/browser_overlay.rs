@@ -10,32 +10,21 @@ mod common;
 use std::time::Duration;
 
 use browser_support::Browser;
+use common::wall;
 use common::{init, start_sim};
-use podwall::app::{ClusterConfig, KubeSource, Limits, WallOptions};
 use podwall::sim::MetricsMode;
-use podwall::web::cluster::ClusterInfo;
-use podwall::web::link::LinkTemplate;
+use podwall::{ClusterConfig, KubeSource, LinkTemplate, WallOptions};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 fn cluster(name: &str, config: kube::Config) -> ClusterConfig {
-    ClusterConfig {
-        kube: KubeSource::Config(config),
-        namespaces: Vec::new(),
-        options: WallOptions {
-            cluster: ClusterInfo {
-                name: name.into(),
-                pod_link: LinkTemplate::parse(
-                    "https://logs.example/{{cluster}}/{{namespace}}/{{name}}",
-                )
-                .ok(),
-                node_link: LinkTemplate::parse("https://grafana.example/d/node?var-node={{name}}")
-                    .ok(),
-                ..ClusterInfo::default()
-            },
-            usage_interval: Duration::from_millis(500),
-        },
-    }
+    ClusterConfig::new(KubeSource::Config(config)).wall(WallOptions {
+        name: name.into(),
+        pod_link: LinkTemplate::parse("https://logs.example/{{cluster}}/{{namespace}}/{{name}}")
+            .ok(),
+        node_link: LinkTemplate::parse("https://grafana.example/d/node?var-node={{name}}").ok(),
+        usage_interval: Duration::from_millis(500),
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,15 +32,9 @@ async fn usage_links_and_clusters_in_a_real_browser() {
     init();
     let token = CancellationToken::new();
     let sim = start_sim(4, 50, 1.0, 41, &token).await;
-    let server = podwall::app::start_clusters(
-        "127.0.0.1:0".parse().expect("static address"),
-        None,
-        vec![cluster("one", sim.kube_config())],
-        Limits::default(),
-        token.clone(),
-    )
-    .await
-    .expect("server starts");
+    let server = podwall::start(wall(vec![cluster("one", sim.kube_config())]), token.clone())
+        .await
+        .expect("server starts");
     let browser = Browser::start().await;
     browser
         .client
@@ -130,14 +113,11 @@ async fn usage_links_and_clusters_in_a_real_browser() {
     let token = CancellationToken::new();
     let sim_a = start_sim(3, 30, 1.0, 42, &token).await;
     let sim_b = start_sim(3, 30, 1.0, 43, &token).await;
-    let server = podwall::app::start_clusters(
-        "127.0.0.1:0".parse().expect("static address"),
-        None,
-        vec![
+    let server = podwall::start(
+        wall(vec![
             cluster("east", sim_a.kube_config()),
             cluster("west", sim_b.kube_config()),
-        ],
-        Limits::default(),
+        ]),
         token.clone(),
     )
     .await

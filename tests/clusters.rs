@@ -6,27 +6,19 @@ mod common;
 
 use std::time::Duration;
 
+use common::wall;
 use common::{eventually, eventually_within, init, start_sim};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::PostParams;
-use podwall::app::{ClusterConfig, KubeSource, Limits, WallOptions};
-use podwall::web::cluster::ClusterInfo;
+use podwall::{ClusterConfig, KubeSource};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 fn cluster(name: &str, config: kube::Config) -> ClusterConfig {
-    ClusterConfig {
-        kube: KubeSource::Config(config),
-        namespaces: Vec::new(),
-        options: WallOptions {
-            cluster: ClusterInfo {
-                name: name.into(),
-                ..ClusterInfo::default()
-            },
-            usage_interval: Duration::from_millis(300),
-        },
-    }
+    ClusterConfig::new(KubeSource::Config(config))
+        .name(name)
+        .usage_interval(Duration::from_millis(300))
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> (u16, Value) {
@@ -61,15 +53,12 @@ async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
     let sim_a = start_sim(3, 30, 0.0, 21, &token).await;
     let sim_b = start_sim(3, 30, 0.0, 22, &b_token).await;
     let sim_c = start_sim(3, 30, 0.0, 23, &token).await;
-    let server = podwall::app::start_clusters(
-        "127.0.0.1:0".parse().expect("static address"),
-        None,
-        vec![
+    let server = podwall::start(
+        wall(vec![
             cluster("a", sim_a.kube_config()),
             cluster("b", sim_b.kube_config()),
             cluster("c", sim_c.kube_config()),
-        ],
-        Limits::default(),
+        ]),
         token.clone(),
     )
     .await
@@ -272,11 +261,11 @@ async fn a_cluster_unreachable_from_the_start_holds_back_nothing() {
     let sim = start_sim(2, 20, 0.0, 31, &token).await;
     // Nothing listens there: this cluster never syncs.
     let gone = kube::Config::new("http://127.0.0.1:9".parse().expect("static URI"));
-    let server = podwall::app::start_clusters(
-        "127.0.0.1:0".parse().expect("static address"),
-        None,
-        vec![cluster("gone", gone), cluster("up", sim.kube_config())],
-        Limits::default(),
+    let server = podwall::start(
+        wall(vec![
+            cluster("gone", gone),
+            cluster("up", sim.kube_config()),
+        ]),
         token.clone(),
     )
     .await

@@ -6,8 +6,7 @@ mod common;
 mod deploy;
 
 use common::Stack;
-use podwall::app::{KubeSource, ServeConfig};
-use podwall::web::auth::AuthToken;
+use podwall::{AuthToken, KubeSource};
 use reqwest::header;
 use tokio_util::sync::CancellationToken;
 
@@ -27,11 +26,9 @@ async fn guarded_stack() -> Stack {
     common::init();
     let token = CancellationToken::new();
     let sim = common::start_sim(2, 8, 0.0, 5, &token).await;
-    let config = ServeConfig {
-        auth_token: Some(AuthToken::new(TOKEN).expect("valid token")),
-        ..common::serve_config(KubeSource::Config(sim.kube_config()))
-    };
-    let server = podwall::app::start(config, token.clone())
+    let config = common::serve_config(KubeSource::Config(sim.kube_config()))
+        .auth_token(Some(AuthToken::new(TOKEN).expect("valid token")));
+    let server = podwall::start(config, token.clone())
         .await
         .expect("server starts");
     let stack = Stack {

@@ -5,13 +5,13 @@
 mod common;
 
 use common::{Model, Stack, eventually};
-use podwall::app::KubeSource;
+use podwall::KubeSource;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnecting_to_another_replica_gets_a_reset() {
     let first = Stack::start(3, 20, 0.0).await;
     // A second replica watching the same API server.
-    let second = podwall::app::start(
+    let second = podwall::start(
         common::serve_config(KubeSource::Config(first.sim.kube_config())),
         first.token.clone(),
     )

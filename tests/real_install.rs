@@ -56,7 +56,7 @@ fn rules_of(manifest: &str, kind: &str) -> BTreeSet<(String, Vec<String>)> {
 }
 
 fn watched(resources: &[&str]) -> BTreeSet<(String, Vec<String>)> {
-    podwall::k8s::informer::WATCHED
+    podwall::WATCHED
         .iter()
         .filter(|(r, _)| resources.contains(r))
         .map(|(r, verbs)| {
@@ -69,10 +69,7 @@ fn watched(resources: &[&str]) -> BTreeSet<(String, Vec<String>)> {
 
 #[test]
 fn rbac_in_deploy_equals_what_the_informer_watches() {
-    let all: Vec<&str> = podwall::k8s::informer::WATCHED
-        .iter()
-        .map(|(r, _)| *r)
-        .collect();
+    let all: Vec<&str> = podwall::WATCHED.iter().map(|(r, _)| *r).collect();
     assert_eq!(
         rules_of("deploy/10-rbac.yaml", "ClusterRole"),
         watched(&all),

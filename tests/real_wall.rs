@@ -322,8 +322,8 @@ async fn the_kubeconfig_ca_is_verified() {
     assert!(chain.contains("UnknownIssuer"), "{chain}");
     common::init();
     let token = tokio_util::sync::CancellationToken::new();
-    let server = podwall::app::start(
-        common::serve_config(podwall::app::KubeSource::Infer {
+    let server = podwall::start(
+        common::serve_config(podwall::KubeSource::Infer {
             kubeconfig: Some(path),
         }),
         token.clone(),

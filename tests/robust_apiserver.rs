@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{SseClient, Stack, eventually};
-use podwall::app::KubeSource;
+use podwall::KubeSource;
 use podwall::sim::{ErrorKind, Resource};
 use tokio_util::sync::CancellationToken;
 
@@ -103,7 +103,7 @@ async fn errors_show_as_status_events_metrics_and_a_stale_readyz() {
     assert_eq!(body.trim(), "ready");
 
     // An API server that cannot be reached at all (a closed port): not ready, and why.
-    let nowhere = podwall::app::start(
+    let nowhere = podwall::start(
         common::serve_config(KubeSource::Config(kube::Config::new(
             "http://127.0.0.1:9".parse().expect("static URI"),
         ))),
@@ -124,15 +124,10 @@ async fn errors_show_as_status_events_metrics_and_a_stale_readyz() {
     })
     .await;
     assert_eq!(code, 503, "never synced: not ready ({body})");
-    let unreachable = nowhere
-        .cache
-        .metrics()
-        .encode()
-        .expect("metrics")
-        .lines()
-        .any(|l| {
-            l.starts_with("podwall_apiserver_errors_total{kind=\"pod\",code=\"unreachable\"}")
-        });
+    let (_, metrics) = common::get(&stack.http, &format!("{}/metrics", nowhere.url())).await;
+    let unreachable = metrics.lines().any(|l| {
+        l.starts_with("podwall_apiserver_errors_total{kind=\"pod\",code=\"unreachable\"}")
+    });
     assert!(unreachable, "unreachable counted");
     assert!(
         metric(&stack, "podwall_lists_total{kind=\"pod\"}").await >= 1.0,

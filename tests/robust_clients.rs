@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use common::eventually_within;
 use common::{DEADLINE, SseClient};
-use podwall::app::Limits;
 use robust_support::{Cluster, start};
 use tokio::io::AsyncWriteExt;
 
@@ -31,10 +30,7 @@ async fn beyond_max_clients_a_stream_gets_503_with_retry_after() {
             churn: 0.0,
             seed: 11,
         },
-        Limits {
-            max_clients: 2,
-            ..Limits::default()
-        },
+        |c| c.max_clients(2),
     )
     .await;
     let first = stack.sse("/api/events", None).await;
@@ -85,13 +81,13 @@ async fn a_connect_storm_of_2000_streams_does_not_starve_a_watching_client() {
             churn: 20.0,
             seed: 11,
         },
-        Limits::default(),
+        |c| c,
     )
     .await;
     let mut watcher = stack.sse("/api/events", None).await;
     let reset = watcher.next().await;
     assert_eq!(reset.event, "reset");
-    let storm_start = stack.server.cache.position().seq;
+    let storm_start = stack.server.cache().position().seq;
 
     // 2,000 connections opened as fast as the loopback takes them, each reading its reset.
     let url = format!("{}/api/events", stack.url());
@@ -132,7 +128,7 @@ async fn a_connect_storm_of_2000_streams_does_not_starve_a_watching_client() {
     assert!(failures.is_empty(), "storm failures: {failures:?}");
     let storm_time = started.elapsed();
     assert_eq!(connected.len(), 2000, "every storm client got its reset");
-    let after = stack.server.cache.position().seq;
+    let after = stack.server.cache().position().seq;
     an_event_after(&mut watcher, after, "a change after the storm").await;
     // And the storm clients get the live changes too.
     for sse in connected.iter_mut().step_by(97) {
@@ -152,7 +148,7 @@ async fn a_connect_storm_of_2000_streams_does_not_starve_a_watching_client() {
     eventually_within(
         RELEASE_DEADLINE,
         "vanished clients are released",
-        || async { (stack.server.cache.metrics().clients.get() == 1).then_some(()) },
+        || async { (stack.server.stream_metrics().clients.get() == 1).then_some(()) },
     )
     .await;
 }
@@ -166,7 +162,7 @@ async fn clients_that_connect_and_vanish_are_released() {
             churn: 0.0,
             seed: 11,
         },
-        Limits::default(),
+        |c| c,
     )
     .await;
     let addr = stack.server.addr;
@@ -184,7 +180,7 @@ async fn clients_that_connect_and_vanish_are_released() {
     eventually_within(
         RELEASE_DEADLINE,
         "every vanished client released",
-        || async { (stack.server.cache.metrics().clients.get() == 0).then_some(()) },
+        || async { (stack.server.stream_metrics().clients.get() == 0).then_some(()) },
     )
     .await;
     // And the server still serves.

@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 use common::{Model, SseClient, SseEvent, Stack};
 use kube::Api;
 use parking_lot::Mutex;
-use podwall::k8s::wire::{NodeFields, PodFields};
+use podwall::RING_CAPACITY;
 use podwall::sim::{ErrorKind, Resource, SimHandle};
-use podwall::state::cache::RING_CAPACITY;
-use podwall::state::view::{NodeView, PodView};
+use podwall::{NodeFields, PodFields};
+use podwall::{NodeView, PodView};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
@@ -194,7 +194,7 @@ async fn run_seed(seed: u64, log: &FaultLog) -> Totals {
         })
         .collect();
 
-    let seq_before = stack.server.cache.position().seq;
+    let seq_before = stack.server.cache().position().seq;
     let started = Instant::now();
     let mut step = 0;
     sim.set_churn(400.0);
@@ -228,7 +228,7 @@ async fn run_seed(seed: u64, log: &FaultLog) -> Totals {
     let mut totals = Totals {
         seeds: 1,
         faults,
-        changes: stack.server.cache.position().seq - seq_before,
+        changes: stack.server.cache().position().seq - seq_before,
         pods: snap.pods.len(),
         nodes: snap.nodes.len(),
         settle_ms,
@@ -280,12 +280,12 @@ async fn ring_phase(stack: &Stack, sim: &SimHandle, rng: &mut ChaCha8Rng, seed: 
     sim.set_churn(RING_CHURN);
     let target = away_from + RING_CAPACITY as u64 + 64;
     let phase_start = Instant::now();
-    while stack.server.cache.position().seq < target {
+    while stack.server.cache().position().seq < target {
         assert!(
             phase_start.elapsed() < RING_DEADLINE,
             "seed {seed}: {} changes did not pass within {RING_DEADLINE:?} (seq {} of {target})",
             target - away_from,
-            stack.server.cache.position().seq
+            stack.server.cache().position().seq
         );
         // No faults here: they would hold the watch in backoff while the ring should fill.
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -388,7 +388,7 @@ async fn inject_faults(
 
 /// Waits until `/api/snapshot` equals the simulator's truth and the API server status
 /// is ok again; returns that snapshot.
-async fn settle(stack: &Stack, seed: u64) -> podwall::state::cache::Snapshot {
+async fn settle(stack: &Stack, seed: u64) -> podwall::Snapshot {
     let start = Instant::now();
     loop {
         let truth = truth(stack).await;
@@ -398,10 +398,7 @@ async fn settle(stack: &Stack, seed: u64) -> podwall::state::cache::Snapshot {
             && *truth == wall
             && snap["apiserver"]["apiserver"] == "ok"
         {
-            return stack
-                .server
-                .cache
-                .snapshot(&podwall::state::filter::Filter::default());
+            return stack.server.cache().snapshot(&podwall::Filter::default());
         }
         if start.elapsed() > SETTLE {
             let diff = truth.as_ref().map_or_else(

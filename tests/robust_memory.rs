@@ -7,7 +7,6 @@ mod robust_support;
 use std::time::Instant;
 
 use common::{DEADLINE, SseClient};
-use podwall::app::Limits;
 use robust_support::{Cluster, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -60,7 +59,7 @@ async fn idle_clients_cost_bounded_memory_and_never_reading_ones_delay_nobody() 
             churn: 50.0,
             seed: 11,
         },
-        Limits::default(),
+        |c| c,
     )
     .await;
     let mut watcher = stack.sse("/api/events", None).await;
@@ -79,13 +78,13 @@ async fn idle_clients_cost_bounded_memory_and_never_reading_ones_delay_nobody() 
     }
     // Enough changes to overflow the shared channel for every deaf client.
     stack.sim.handle().set_churn(2000.0);
-    let base = stack.server.cache.position().seq;
-    let target = base + podwall::state::cache::CHANNEL_CAPACITY as u64 * 2;
+    let base = stack.server.cache().position().seq;
+    let target = base + podwall::CHANNEL_CAPACITY as u64 * 2;
     let start = Instant::now();
-    while stack.server.cache.position().seq < target {
+    while stack.server.cache().position().seq < target {
         assert!(start.elapsed() < DEADLINE * 3, "churn too slow to overflow");
         // The reading client stays current the whole time.
-        let seq = stack.server.cache.position().seq;
+        let seq = stack.server.cache().position().seq;
         an_event_after(&mut watcher, seq.saturating_sub(1), "live changes").await;
     }
     stack.sim.handle().set_churn(0.0);

@@ -6,9 +6,9 @@
 //!
 //! `PROPTEST_CASES=100000 cargo test --test robust_parsers` for a longer run.
 
-use podwall::k8s::selector::{FieldSelector, LabelSelector, Op};
-use podwall::state::cache::{Epoch, Position};
-use podwall::state::filter::Filter;
+use podwall::Filter;
+use podwall::selector::{FieldSelector, LabelSelector, Op};
+use podwall::{Epoch, Position};
 use proptest::prelude::*;
 
 /// Inputs worth trying every time, whatever the random generator picks.

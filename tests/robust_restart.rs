@@ -6,8 +6,8 @@
 mod common;
 
 use common::{Model, SseClient, Stack};
-use podwall::app::{KubeSource, ServeConfig};
 use podwall::sim::SimConfig;
+use podwall::{ClusterConfig, Config, KubeSource};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,21 +21,19 @@ async fn a_resuming_client_gets_the_new_epoch_and_the_right_state_after_a_restar
             pods: 20,
             churn: 0.0,
             seed: 5,
+            ..SimConfig::default()
         },
         sim_token.clone(),
     )
     .await
     .expect("sim starts");
     let kube_config = sim.kube_config();
-    let serve = |listen| ServeConfig {
-        listen,
-        namespaces: Vec::new(),
-        kube: KubeSource::Config(kube_config.clone()),
-        auth_token: None,
+    let serve = |listen| {
+        Config::new(ClusterConfig::new(KubeSource::Config(kube_config.clone()))).listen(listen)
     };
 
     let first_token = CancellationToken::new();
-    let first = podwall::app::start(
+    let first = podwall::start(
         serve("127.0.0.1:0".parse().expect("addr")),
         first_token.clone(),
     )
@@ -78,7 +76,7 @@ async fn a_resuming_client_gets_the_new_epoch_and_the_right_state_after_a_restar
     })
     .await;
     let second_token = CancellationToken::new();
-    let second = podwall::app::start(serve(addr), second_token.clone())
+    let second = podwall::start(serve(addr), second_token.clone())
         .await
         .expect("second server binds the same address");
     let old = std::mem::replace(&mut stack.server, second);

@@ -20,6 +20,7 @@ async fn sim(nodes: usize, pods: usize, seed: u64) -> (RunningSim, Client, Cance
         pods,
         churn: 0.0,
         seed,
+        ..SimConfig::default()
     };
     let sim = start(config, token.clone()).await.expect("sim starts");
     let client = Client::try_from(sim.kube_config()).expect("client");

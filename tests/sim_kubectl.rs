@@ -50,6 +50,7 @@ impl KubectlSim {
             pods,
             churn: 0.0,
             seed,
+            ..SimConfig::default()
         };
         let sim = start(config, token.clone()).await.expect("sim starts");
         let dir = tempfile::tempdir().expect("tempdir");

@@ -49,6 +49,7 @@ async fn hundred_thousand_pods_five_thousand_nodes_thousand_watches() {
         pods: PODS,
         churn: 0.0,
         seed: 1,
+        ..SimConfig::default()
     };
     let sim = start(config, token.clone()).await.expect("sim starts");
     let generated = t.elapsed();

@@ -11,36 +11,26 @@ use common::{eventually, init, start_sim};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams};
-use podwall::app::{KubeSource, Limits, RunningServer, ServeConfig, WallOptions};
-use podwall::k8s::usage::{NodeMetrics, PodMetrics};
 use podwall::sim::{MetricsMode, RunningSim};
-use podwall::web::cluster::ClusterInfo;
-use podwall::web::link::LinkTemplate;
+use podwall::{
+    ClusterConfig, KubeSource, LinkTemplate, NodeMetrics, PodMetrics, Running, WallOptions,
+};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-async fn start_wall(
-    sim: &RunningSim,
-    options: WallOptions,
-    token: &CancellationToken,
-) -> RunningServer {
-    podwall::app::start_with_options(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("static address"),
-            namespaces: Vec::new(),
-            kube: KubeSource::Config(sim.kube_config()),
-            auth_token: None,
-        },
-        Limits::default(),
-        options,
-        token.clone(),
-    )
-    .await
-    .expect("server starts")
+async fn start_wall(sim: &RunningSim, options: WallOptions, token: &CancellationToken) -> Running {
+    podwall::start(wall_config(sim, options), token.clone())
+        .await
+        .expect("server starts")
+}
+
+fn wall_config(sim: &RunningSim, options: WallOptions) -> podwall::Config {
+    let cluster = ClusterConfig::new(KubeSource::Config(sim.kube_config())).wall(options);
+    podwall::Config::new(cluster).listen(common::loopback())
 }
 
 fn quantity(q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>) -> f64 {
-    q.and_then(|q| podwall::k8s::quantity::parse(&q.0))
+    q.and_then(|q| podwall::quantity::parse(&q.0))
         .unwrap_or(0.0)
 }
 
@@ -106,10 +96,9 @@ async fn sim_metrics_api_follows_pods_and_can_be_absent() {
             let resources = declared.resources.as_ref().expect("resources");
             let requests = resources.requests.clone().unwrap_or_default();
             let limits = resources.limits.clone().unwrap_or_default();
-            let cpu =
-                podwall::k8s::quantity::parse(c.usage.cpu.as_deref().unwrap_or("")).expect("cpu");
-            let mem = podwall::k8s::quantity::parse(c.usage.memory.as_deref().unwrap_or(""))
-                .expect("memory");
+            let cpu = podwall::quantity::parse(c.usage.cpu.as_deref().unwrap_or("")).expect("cpu");
+            let mem =
+                podwall::quantity::parse(c.usage.memory.as_deref().unwrap_or("")).expect("memory");
             assert!(
                 mem <= quantity(limits.get("memory")),
                 "{key:?}: memory within its limit"
@@ -145,8 +134,7 @@ async fn sim_metrics_api_follows_pods_and_can_be_absent() {
     );
     for nm in &node_metrics.items {
         assert!(
-            podwall::k8s::quantity::parse(nm.usage.cpu.as_deref().unwrap_or("")).unwrap_or(0.0)
-                > 0.0
+            podwall::quantity::parse(nm.usage.cpu.as_deref().unwrap_or("")).unwrap_or(0.0) > 0.0
         );
     }
 
@@ -199,7 +187,7 @@ async fn sim_metrics_api_follows_pods_and_can_be_absent() {
     token.cancel();
 }
 
-async fn usage(http: &reqwest::Client, server: &RunningServer) -> Value {
+async fn usage(http: &reqwest::Client, server: &Running) -> Value {
     http.get(format!("{}/api/usage", server.url()))
         .send()
         .await
@@ -238,7 +226,7 @@ async fn wall_polls_usage_and_degrades_quietly_without_metrics_server() {
     assert!(key.contains('/'), "keyed namespace/name: {key}");
     assert!(sample["cpuMillis"].as_u64().is_some() && sample["memoryBytes"].as_u64() > Some(0));
     assert!(
-        server.usage.node("worker-1").is_some()
+        server.usage().node("worker-1").is_some()
             || !body["nodes"].as_object().expect("nodes").is_empty()
     );
     let (status, metrics) = common::get(&http, &format!("{}/metrics", server.url())).await;
@@ -314,15 +302,12 @@ async fn usage_off_and_links_redirect_escaped() {
     let token = CancellationToken::new();
     let sim = start_sim(2, 10, 0.0, 5, &token).await;
     let options = WallOptions {
-        cluster: ClusterInfo {
-            name: "prod-eu".into(),
-            pod_link: Some(
-                LinkTemplate::parse("https://logs.example/{{cluster}}/{{namespace}}/{{name}}")
-                    .expect("template"),
-            ),
-            node_link: None,
-            several: false,
-        },
+        name: "prod-eu".into(),
+        pod_link: Some(
+            LinkTemplate::parse("https://logs.example/{{cluster}}/{{namespace}}/{{name}}")
+                .expect("template"),
+        ),
+        node_link: None,
         usage_interval: Duration::ZERO,
     };
     let server = start_wall(&sim, options, &token).await;
@@ -367,26 +352,12 @@ async fn usage_off_and_links_redirect_escaped() {
 
     // Cluster names go into paths and links: DNS labels only.
     let bad = WallOptions {
-        cluster: ClusterInfo {
-            name: "Prod EU".into(),
-            ..ClusterInfo::default()
-        },
+        name: "Prod EU".into(),
         ..WallOptions::default()
     };
-    let refused = podwall::app::start_with_options(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("static address"),
-            namespaces: Vec::new(),
-            kube: KubeSource::Config(sim.kube_config()),
-            auth_token: None,
-        },
-        Limits::default(),
-        bad,
-        token.clone(),
-    )
-    .await;
+    let refused = podwall::start(wall_config(&sim, bad), token.clone()).await;
     assert!(
-        matches!(refused, Err(podwall::app::Error::ClusterName { .. })),
+        matches!(refused, Err(podwall::Error::ClusterName { .. })),
         "an invalid cluster name is refused"
     );
     token.cancel();
@@ -477,7 +448,7 @@ fn metrics_rbac_manifest_matches_the_poller() {
         }
     }
     granted.sort();
-    let mut wanted: Vec<(String, Vec<String>)> = podwall::k8s::usage::METRICS_RBAC
+    let mut wanted: Vec<(String, Vec<String>)> = podwall::METRICS_RBAC
         .iter()
         .map(|(r, v)| ((*r).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
         .collect();

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Stack, eventually};
-use podwall::app::KubeSource;
+use podwall::KubeSource;
 use podwall::sim::SimConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -80,7 +80,7 @@ async fn readyz_is_503_until_the_first_sync_then_200() {
     let token = CancellationToken::new();
     let _cancel = token.clone().drop_guard();
     let config = kube::Config::new(format!("http://{api}").parse().expect("uri"));
-    let server = podwall::app::start(
+    let server = podwall::start(
         common::serve_config(KubeSource::Config(config)),
         token.clone(),
     )
@@ -126,6 +126,7 @@ async fn readyz_is_503_until_the_first_sync_then_200() {
             pods: 5,
             churn: 0.0,
             seed: 3,
+            ..SimConfig::default()
         },
         token.clone(),
     )

@@ -1,9 +1,12 @@
-//! `podwall demo`: the simulator in-process, and the server against it through the real
-//! kube client — exactly the production path.
+//! `podwall demo`: simulated clusters in-process, and the server against them through the
+//! real kube client — exactly the production path.
 
 use std::net::SocketAddr;
 
 use tokio_util::sync::CancellationToken;
+
+use super::{ClusterConfig, Config, KubeSource, Running, WallOptions};
+use crate::sim::{RunningSim, SimConfig};
 
 /// Errors of the demo.
 #[derive(Debug, thiserror::Error)]
@@ -13,77 +16,69 @@ pub enum Error {
     Sim(#[from] crate::sim::SimError),
     /// The server failed.
     #[error(transparent)]
-    Server(#[from] crate::app::Error),
+    Server(#[from] super::Error),
 }
 
 /// How to run the demo.
+#[derive(Debug, Clone)]
 pub struct DemoConfig {
-    /// The simulated cluster.
-    pub sim: crate::sim::SimConfig,
-    /// Whether the simulated clusters have a metrics-server.
-    pub metrics_api: crate::sim::MetricsMode,
-    /// How many independent simulated clusters (seeds `seed`, `seed + 1`, …).
+    /// The simulated cluster; the i-th of several gets seed `seed + i`. Its `listen` is
+    /// ignored: simulators take free loopback ports.
+    pub sim: SimConfig,
+    /// How many independent simulated clusters, named demo-1, demo-2, … when more than one.
     pub clusters: usize,
     /// Where to serve the wall.
     pub listen: SocketAddr,
-    /// Name, links and usage polling of the wall.
-    pub options: crate::app::WallOptions,
+    /// The wall's name (one cluster), usage interval and links (shared by every cluster).
+    pub wall: WallOptions,
 }
 
-/// Runs the simulator and the wall until `shutdown` is cancelled.
-pub async fn run(
-    sim: crate::sim::SimConfig,
-    listen: SocketAddr,
-    shutdown: CancellationToken,
-) -> Result<(), Error> {
-    run_with(
-        DemoConfig {
-            sim,
-            metrics_api: crate::sim::MetricsMode::Serving,
-            clusters: 1,
-            listen,
-            options: crate::app::WallOptions::default(),
-        },
-        shutdown,
-    )
-    .await
+/// A running demo: its simulators and the wall.
+pub struct RunningDemo {
+    /// The wall.
+    pub server: Running,
+    sims: Vec<RunningSim>,
 }
 
-/// Runs the demo as `config` says until `shutdown` is cancelled.
-pub async fn run_with(config: DemoConfig, shutdown: CancellationToken) -> Result<(), Error> {
+impl RunningDemo {
+    /// Waits until the wall and the simulators have stopped (after `shutdown`).
+    pub async fn stopped(self) -> Result<(), Error> {
+        self.server.stopped().await?;
+        for sim in self.sims {
+            sim.stopped().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Starts the simulators and the wall; returns once the wall listens.
+pub async fn start(config: DemoConfig, shutdown: CancellationToken) -> Result<RunningDemo, Error> {
     let count = config.clusters.max(1);
     let mut sims = Vec::with_capacity(count);
     let mut clusters = Vec::with_capacity(count);
     for i in 0..count {
-        let mut sim_config = config.sim.clone();
-        sim_config.seed = config.sim.seed.wrapping_add(i as u64);
-        let running = crate::sim::start(sim_config, shutdown.clone()).await?;
-        running.handle().set_metrics_mode(config.metrics_api);
-        let mut options = config.options.clone();
+        let sim = crate::sim::start(
+            SimConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                seed: config.sim.seed.wrapping_add(i as u64),
+                ..config.sim.clone()
+            },
+            shutdown.clone(),
+        )
+        .await?;
+        let mut wall = config.wall.clone();
         if count > 1 {
-            options.cluster.name = format!("demo-{}", i + 1);
+            wall.name = format!("demo-{}", i + 1);
         }
-        tracing::info!(url = %running.url(), cluster = %options.cluster.name, "simulated API server started");
-        clusters.push(crate::app::ClusterConfig {
-            kube: crate::app::KubeSource::Config(running.kube_config()),
-            namespaces: Vec::new(),
-            options,
-        });
-        sims.push(running);
+        tracing::info!(url = %sim.url(), cluster = %wall.name, "simulated API server started");
+        clusters.push(ClusterConfig::new(KubeSource::Config(sim.kube_config())).wall(wall));
+        sims.push(sim);
     }
-    let server = crate::app::start_clusters(
-        config.listen,
-        None,
+    let server = Config {
+        listen: config.listen,
         clusters,
-        crate::app::Limits::default(),
-        shutdown,
-    )
-    .await?;
-    // The one user-facing line of the demo: where to look.
-    println!("podwall demo: open http://{}/", server.addr);
-    server.stopped().await?;
-    for running in sims {
-        running.stopped().await?;
-    }
-    Ok(())
+        ..Config::default()
+    };
+    let server = super::start(server, shutdown).await?;
+    Ok(RunningDemo { server, sims })
 }

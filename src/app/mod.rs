@@ -1,80 +1,28 @@
-//! `podwall serve`: wires informer, cache, hub and web together.
+//! The one wiring place: from a [`Config`] to a running server. Per cluster it builds the
+//! API client, the informer and usage poller (Kubernetes side), the cache (state), the
+//! fan-out, the metrics registry, and the web state that joins them; then one HTTP server
+//! for all clusters.
 
+mod config;
+#[cfg(feature = "sim")]
 pub mod demo;
-pub mod metrics;
-pub mod telemetry;
+mod telemetry;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use actix_web::{App, HttpServer, web};
+use prometheus_client::registry::Registry;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use self::metrics::Metrics;
-use crate::k8s::usage::Usage;
-use crate::state::cache::Cache;
-use crate::web::AppState;
+pub use config::{ClusterConfig, Config, DEFAULT_CLUSTER_NAME, KubeSource, WallOptions};
+pub use telemetry::{LogFormat, cancel_on_signal, init_logging};
 
-/// Where the Kubernetes client configuration comes from.
-// Built once per process: boxing the large variant would buy nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum KubeSource {
-    /// `--kubeconfig`, else `KUBECONFIG`/`~/.kube/config`, else the in-cluster ServiceAccount.
-    Infer { kubeconfig: Option<PathBuf> },
-    /// A ready configuration (the demo and tests).
-    Config(kube::Config),
-    /// A kubeconfig file and, optionally, one of its contexts (`--cluster NAME=FILE:CONTEXT`).
-    Kubeconfig {
-        /// The file.
-        path: PathBuf,
-        /// The context; its current-context when `None`.
-        context: Option<String>,
-    },
-}
-
-/// How to run the server.
-pub struct ServeConfig {
-    /// Address to serve HTTP on.
-    pub listen: SocketAddr,
-    /// Namespaces to watch; all when empty.
-    pub namespaces: Vec<String>,
-    /// Cluster access.
-    pub kube: KubeSource,
-    /// When set, every route but the probes requires this token.
-    pub auth_token: Option<crate::web::auth::AuthToken>,
-}
-
-/// Resource limits of a server; the defaults suit a wall in a cluster.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Concurrent SSE streams; beyond it a stream request gets 503 with Retry-After.
-    pub max_clients: usize,
-    /// On shutdown, how long open connections get to finish after SSE streams end
-    /// (keep it below the pod's terminationGracePeriodSeconds).
-    pub shutdown_grace: std::time::Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_clients: 10_000,
-            shutdown_grace: std::time::Duration::from_secs(10),
-        }
-    }
-}
-
-/// What the wall adds to the watched state: the cluster's name and links, live usage.
-/// The default has usage off (tests and benchmarks poll nothing they did not ask for);
-/// `podwall serve` polls every 15 s unless told otherwise.
-#[derive(Debug, Clone, Default)]
-pub struct WallOptions {
-    /// Name and click-through links.
-    pub cluster: crate::web::cluster::ClusterInfo,
-    /// How often to poll metrics.k8s.io; zero: never.
-    pub usage_interval: std::time::Duration,
-}
+use crate::fanout::{Fanout, Frames, StreamMetrics};
+use crate::k8s::{ApiClient, ApiMetrics, Usage};
+use crate::state::Cache;
+use crate::web::{AppState, ClusterInfo};
 
 /// Errors of the server's lifecycle.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +30,9 @@ pub enum Error {
     /// The kubeconfig file could not be read or used.
     #[error("cannot load kubeconfig {path}: {source}")]
     Kubeconfig {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: kube::config::KubeconfigError,
     },
     /// No cluster configuration was found.
@@ -94,7 +44,9 @@ pub enum Error {
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address.
         addr: SocketAddr,
+        /// Why.
         source: std::io::Error,
     },
     /// The HTTP server failed.
@@ -102,35 +54,55 @@ pub enum Error {
     Http(std::io::Error),
     /// A cluster name is not a DNS label, or is used twice.
     #[error("invalid cluster name {name:?}: {reason}")]
-    ClusterName { name: String, reason: String },
+    ClusterName {
+        /// The name.
+        name: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// No cluster to show.
     #[error("no cluster configured")]
     NoCluster,
 }
 
-/// A running server (tests use port 0 and read `addr`).
-pub struct RunningServer {
+/// A running server (tests listen on port 0 and read `addr`).
+pub struct Running {
     /// The bound address.
     pub addr: SocketAddr,
-    /// The shared cache (tests read positions and metrics from it).
-    pub cache: Arc<Cache>,
-    /// Live usage (tests read its status).
-    pub usage: Arc<Usage>,
-    /// Every cluster's name and cache, in the order given (the first is `cache`).
-    pub clusters: Vec<(String, Arc<Cache>)>,
+    clusters: Vec<AppState>,
     http: JoinHandle<Result<(), Error>>,
-    informers: Vec<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
-impl RunningServer {
+impl Running {
     /// The base URL, e.g. `http://127.0.0.1:8080`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
+    /// The first cluster's cache (tests read positions from it).
+    pub fn cache(&self) -> &Arc<Cache<Frames>> {
+        self.clusters[0].cache()
+    }
+
+    /// The caches of all clusters by name, in the configured order.
+    pub fn caches(&self) -> impl Iterator<Item = (&str, &Arc<Cache<Frames>>)> {
+        self.clusters.iter().map(|s| (&*s.cluster.name, s.cache()))
+    }
+
+    /// What the first cluster's event streams did (tests read the client count).
+    pub fn stream_metrics(&self) -> &StreamMetrics {
+        self.clusters[0].fanout.metrics()
+    }
+
+    /// The first cluster's live usage.
+    pub fn usage(&self) -> &Arc<Usage> {
+        &self.clusters[0].usage
+    }
+
     /// Waits until the server and its watchers have stopped (after `shutdown` is cancelled).
     pub async fn stopped(self) -> Result<(), Error> {
-        for task in self.informers {
+        for task in self.tasks {
             if let Err(e) = task.await {
                 tracing::warn!(error = %e, "a watch task ended abnormally");
             }
@@ -142,151 +114,43 @@ impl RunningServer {
     }
 }
 
-/// Starts serving with default [`Limits`]: binds `listen`, starts the watchers, returns at once.
-pub async fn start(
-    config: ServeConfig,
-    shutdown: CancellationToken,
-) -> Result<RunningServer, Error> {
-    start_with(config, Limits::default(), shutdown).await
-}
-
-/// Starts serving with `limits`.
-pub async fn start_with(
-    config: ServeConfig,
-    limits: Limits,
-    shutdown: CancellationToken,
-) -> Result<RunningServer, Error> {
-    start_with_options(config, limits, WallOptions::default(), shutdown).await
-}
-
-/// Starts serving with `limits` and `options` (name, links, usage).
-pub async fn start_with_options(
-    config: ServeConfig,
-    limits: Limits,
-    options: WallOptions,
-    shutdown: CancellationToken,
-) -> Result<RunningServer, Error> {
-    let cluster = ClusterConfig {
-        kube: config.kube,
-        namespaces: config.namespaces,
-        options,
-    };
-    start_clusters(
-        config.listen,
-        config.auth_token,
-        vec![cluster],
-        limits,
-        shutdown,
-    )
-    .await
-}
-
-/// One cluster of a wall that shows several.
-pub struct ClusterConfig {
-    /// Cluster access.
-    pub kube: KubeSource,
-    /// Namespaces to watch; all when empty.
-    pub namespaces: Vec<String>,
-    /// Name, links and usage polling.
-    pub options: WallOptions,
-}
-
-/// Starts serving several clusters, each with its own watches, cache, epoch, usage and
-/// health: the first at `/` (exactly like a single-cluster wall), every one of them under
-/// `/clusters/<name>/`. A cluster that cannot be reached only marks its own wall stale.
-pub async fn start_clusters(
-    listen: SocketAddr,
-    auth_token: Option<crate::web::auth::AuthToken>,
-    clusters: Vec<ClusterConfig>,
-    limits: Limits,
-    shutdown: CancellationToken,
-) -> Result<RunningServer, Error> {
-    let several = clusters.len() > 1;
-    let mut states = Vec::with_capacity(clusters.len());
+/// Starts serving: binds `config.listen`, starts every cluster's watches, returns at once.
+/// Each cluster has its own watches, cache, epoch, usage and health: the first is served
+/// at `/` (exactly like a single-cluster wall), every one under `/clusters/<name>/` when
+/// there are several. A cluster that cannot be reached only marks its own wall stale.
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, Error> {
+    let several = config.clusters.len() > 1;
+    let mut states: Vec<AppState> = Vec::with_capacity(config.clusters.len());
     let mut tasks = Vec::new();
-    for cluster in clusters {
-        let name = cluster.options.cluster.name.clone();
+    for cluster in config.clusters {
+        let name = cluster.wall.name.clone();
         if let Err(reason) = crate::k8s::selector::validate_dns_label(&name) {
             return Err(Error::ClusterName { name, reason });
         }
-        if states.iter().any(|s: &AppState| *s.cluster.name == name) {
+        if states.iter().any(|s| s.cluster.name == name) {
             return Err(Error::ClusterName {
                 name,
                 reason: "given twice".into(),
             });
         }
-        let kube_config = kube_config(cluster.kube).await?;
-        // The usage poller's own client does not retry: a metrics-server that is down
-        // must not hold a poll for minutes of backoff (the next poll comes soon enough).
-        let mut usage_config = kube_config.clone();
-        usage_config.default_retry = false;
-        let usage_client = kube::Client::try_from(usage_config)?;
-        let client = crate::k8s::client::ApiClient::new(kube_config)?;
-        let cache = Arc::new(Cache::new(Arc::new(Metrics::default())));
-        let usage = Arc::new(Usage::new(cluster.options.usage_interval));
-        let mut info = cluster.options.cluster;
-        info.several = several;
-        if several {
-            // A tool reading several clusters' streams tells them apart by this name.
-            cache.name_cluster(Arc::from(&*info.name));
-        }
-        // Every log line of this cluster's watches and polls names it.
-        let span = tracing::info_span!("cluster", name = %info.name);
-        span.in_scope(|| {
-            tasks.extend(crate::k8s::informer::spawn(
-                client,
-                &cluster.namespaces,
-                cache.clone(),
-                shutdown.clone(),
-            ));
-            tasks.extend(crate::k8s::usage::spawn(
-                usage_client,
-                &cluster.namespaces,
-                usage.clone(),
-                cache.metrics().usage_polls.clone(),
-                shutdown.clone(),
-            ));
-            tracing::info!(namespaces = ?cluster.namespaces, "cluster added");
-        });
-        states.push(AppState {
-            cache,
-            slots: crate::fanout::stream::ClientSlots::new(limits.max_clients, shutdown.clone()),
-            cluster: Arc::new(info),
-            usage,
-        });
+        let (state, cluster_tasks) =
+            start_cluster(cluster, several, config.max_clients, shutdown.clone()).await?;
+        states.push(state);
+        tasks.extend(cluster_tasks);
     }
-    let Some(first) = states.first().cloned() else {
+    if states.is_empty() {
         return Err(Error::NoCluster);
-    };
-    let directory = crate::web::clusters::Directory::new(states.clone());
-    let access = crate::web::auth::Access::new(auth_token);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(first.clone()))
-            .app_data(web::Data::new(directory.clone()))
-            .app_data(access.clone())
-            // Outermost last: headers on every answer, then size limits, then the token,
-            // then `?cluster=` to the cluster's own paths.
-            .wrap(actix_web::middleware::from_fn(crate::web::clusters::select))
-            .wrap(actix_web::middleware::from_fn(crate::web::auth::require))
-            .wrap(actix_web::middleware::from_fn(crate::web::request_limits))
-            .wrap(crate::web::security_headers())
-            .configure(|cfg| directory.configure(cfg))
-            .configure(crate::web::configure)
-    })
-    .disable_signals()
-    .shutdown_timeout(limits.shutdown_grace.as_secs())
-    // Event streams hand over at most `hub::WRITE_CHUNK` at a time; with this limit a
-    // connection's write buffer stays under 8 KiB instead of growing to 32 KiB + a piece
-    // (the vendored actix-http frees it between writes).
-    .h1_write_buffer_size(crate::fanout::stream::HTTP_WRITE_BUFFER)
-    .bind(listen)
+    }
+    let (addr, server) = crate::web::serve(
+        states.clone(),
+        config.auth_token,
+        config.listen,
+        config.shutdown_grace,
+    )
     .map_err(|source| Error::Bind {
-        addr: listen,
+        addr: config.listen,
         source,
     })?;
-    let addr = server.addrs().first().copied().unwrap_or(listen);
-    let server = server.run();
     let handle = server.handle();
     let stop_token = shutdown.clone();
     tokio::spawn(async move {
@@ -295,17 +159,77 @@ pub async fn start_clusters(
     });
     let http = tokio::spawn(async move { server.await.map_err(Error::Http) });
     tracing::info!(%addr, clusters = states.len(), "podwall serving");
-    Ok(RunningServer {
+    Ok(Running {
         addr,
-        cache: states[0].cache.clone(),
-        usage: states[0].usage.clone(),
-        clusters: states
-            .iter()
-            .map(|s| (s.cluster.name.clone(), s.cache.clone()))
-            .collect(),
+        clusters: states,
         http,
-        informers: tasks,
+        tasks,
     })
+}
+
+/// One cluster's parts, from its API client to the state its routes share.
+async fn start_cluster(
+    cluster: ClusterConfig,
+    several: bool,
+    max_clients: usize,
+    shutdown: CancellationToken,
+) -> Result<(AppState, Vec<JoinHandle<()>>), Error> {
+    let ClusterConfig {
+        kube,
+        namespaces,
+        wall,
+    } = cluster;
+    let kube_config = kube_config(kube).await?;
+    // The usage poller's own client does not retry: a metrics-server that is down must
+    // not hold a poll for minutes of backoff (the next poll comes soon enough).
+    let mut usage_config = kube_config.clone();
+    usage_config.default_retry = false;
+    let usage_client = kube::Client::try_from(usage_config)?;
+    let client = ApiClient::new(kube_config)?;
+    let cache = Arc::new(Cache::<Frames>::new());
+    if several {
+        // A tool reading several clusters' streams tells them apart by this name.
+        cache.name_cluster(Arc::from(&*wall.name));
+    }
+    let fanout = Fanout::new(cache.clone(), max_clients, shutdown.clone());
+    let api_metrics = Arc::new(ApiMetrics::default());
+    let usage = Arc::new(Usage::new(wall.usage_interval));
+    let mut registry = Registry::with_prefix("podwall");
+    api_metrics.register(&mut registry);
+    cache.metrics().register(&mut registry);
+    fanout.metrics().register(&mut registry);
+    let mut tasks = Vec::new();
+    // Every log line of this cluster's watches and polls names it.
+    let span = tracing::info_span!("cluster", name = %wall.name);
+    span.in_scope(|| {
+        tasks.extend(crate::k8s::spawn_informer(
+            client,
+            &namespaces,
+            cache.clone(),
+            api_metrics.clone(),
+            shutdown.clone(),
+        ));
+        tasks.extend(crate::k8s::spawn_usage_poller(
+            usage_client,
+            &namespaces,
+            usage.clone(),
+            api_metrics,
+            shutdown,
+        ));
+        tracing::info!(?namespaces, "cluster added");
+    });
+    let state = AppState {
+        fanout,
+        cluster: Arc::new(ClusterInfo {
+            name: wall.name,
+            pod_link: wall.pod_link,
+            node_link: wall.node_link,
+            several,
+        }),
+        usage,
+        metrics: Arc::new(registry),
+    };
+    Ok((state, tasks))
 }
 
 /// The client configuration a [`KubeSource`] names.
@@ -329,31 +253,4 @@ async fn kube_config(source: KubeSource) -> Result<kube::Config, Error> {
     kube::Config::from_custom_kubeconfig(kc, &options)
         .await
         .map_err(|source| Error::Kubeconfig { path, source })
-}
-
-/// Runs the server until `shutdown` is cancelled.
-pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(), Error> {
-    start(config, shutdown).await?.stopped().await
-}
-
-/// Runs the server with `limits` until `shutdown` is cancelled.
-pub async fn run_with(
-    config: ServeConfig,
-    limits: Limits,
-    shutdown: CancellationToken,
-) -> Result<(), Error> {
-    start_with(config, limits, shutdown).await?.stopped().await
-}
-
-/// Runs the server with `limits` and `options` until `shutdown` is cancelled.
-pub async fn run_with_options(
-    config: ServeConfig,
-    limits: Limits,
-    options: WallOptions,
-    shutdown: CancellationToken,
-) -> Result<(), Error> {
-    start_with_options(config, limits, options, shutdown)
-        .await?
-        .stopped()
-        .await
 }

@@ -14,10 +14,9 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio_util::sync::CancellationToken;
 
-use crate::fanout::deflate::{Effort, Segment};
-use crate::fanout::stream::{Format, frame_for};
-use crate::state::cache::{Cache, Change};
-use crate::state::filter::Filter;
+use super::deflate::{Effort, Segment};
+use super::frames::{Format, Frames, frame_for};
+use crate::state::{Cache, Change, Filter};
 
 /// How long a busy stream gathers changes before handing them on. The first change after
 /// a quiet spell goes out at once; while changes keep coming, they go out once per tick,
@@ -33,7 +32,7 @@ pub const BATCH_CAPACITY: usize = 128;
 /// The changes of one tick, in order, with their shared encodings.
 #[derive(Debug)]
 pub struct Batch {
-    changes: Vec<Arc<Change>>,
+    changes: Vec<Arc<Change<Frames>>>,
     gap: bool,
     encoded: [OnceLock<Encoded>; 2],
 }
@@ -46,7 +45,7 @@ struct Encoded {
 }
 
 impl Batch {
-    fn new(changes: Vec<Arc<Change>>, gap: bool) -> Self {
+    fn new(changes: Vec<Arc<Change<Frames>>>, gap: bool) -> Self {
         Self {
             changes,
             gap,
@@ -55,7 +54,7 @@ impl Batch {
     }
 
     /// The changes, oldest first.
-    pub fn changes(&self) -> &[Arc<Change>] {
+    pub fn changes(&self) -> &[Arc<Change<Frames>>] {
         &self.changes
     }
 
@@ -112,7 +111,7 @@ pub struct Feed {
 
 impl Feed {
     /// Starts gathering `cache`'s changes (on the current tokio runtime) until `shutdown`.
-    pub fn start(cache: &Cache, shutdown: CancellationToken) -> Self {
+    pub fn start(cache: &Cache<Frames>, shutdown: CancellationToken) -> Self {
         let (tx, _) = broadcast::channel(BATCH_CAPACITY);
         let closing = Arc::new(AtomicBool::new(false));
         tokio::spawn(gather_until(
@@ -137,7 +136,7 @@ impl Feed {
 }
 
 async fn gather_until(
-    rx: broadcast::Receiver<Arc<Change>>,
+    rx: broadcast::Receiver<Arc<Change<Frames>>>,
     tx: broadcast::Sender<Arc<Batch>>,
     shutdown: CancellationToken,
     closing: Arc<AtomicBool>,
@@ -150,7 +149,10 @@ async fn gather_until(
     let _ = tx.send(Arc::new(Batch::new(Vec::new(), false)));
 }
 
-async fn gather(mut rx: broadcast::Receiver<Arc<Change>>, tx: &broadcast::Sender<Arc<Batch>>) {
+async fn gather(
+    mut rx: broadcast::Receiver<Arc<Change<Frames>>>,
+    tx: &broadcast::Sender<Arc<Batch>>,
+) {
     let mut next_tick = tokio::time::Instant::now();
     loop {
         let (mut changes, mut gap) = match rx.recv().await {

@@ -89,16 +89,6 @@ impl Segment {
             len: plain.len() as u64,
         }
     }
-
-    /// The deflate bytes.
-    pub fn bytes(&self) -> &Bytes {
-        &self.bytes
-    }
-
-    /// How many plain bytes it carries.
-    pub fn plain_len(&self) -> u64 {
-        self.len
-    }
 }
 
 /// One client's zlib stream: what it has sent so far, as a checksum.
@@ -191,9 +181,9 @@ mod tests {
             .collect();
         let shared = Segment::compress(&batch, Effort::Best);
         assert!(
-            shared.bytes().len() * 4 < batch.len(),
+            shared.bytes.len() * 4 < batch.len(),
             "compresses: {} of {}",
-            shared.bytes().len(),
+            shared.bytes.len(),
             batch.len()
         );
         let big = vec![b'x'; 3 * STORED_MAX + 7];

@@ -1,10 +1,13 @@
 //! The informer: one kube-runtime `watcher` per scope (pods cluster-wide or per namespace,
-//! nodes cluster-wide) feeding the cache.
+//! nodes cluster-wide) feeding a [`Sink`] — the cache, in podwall.
 //!
 //! The watcher lists, then watches from the list's resourceVersion, and re-lists on
-//! 410 Gone; `default_backoff` spaces out retries. A re-list is applied in place
+//! 410 Gone; `default_backoff` spaces out retries. A re-list is handed on in place
 //! (`Init` → `InitApply`… → `InitDone`) rather than buffered, so it costs no second copy
-//! of the cluster: the cache tags what the re-list saw and drops the rest at `InitDone`.
+//! of the cluster: the sink tags what the re-list saw and drops the rest at `InitDone`.
+//!
+//! The informer knows nothing of what the sink keeps: the state layer implements [`Sink`],
+//! so the Kubernetes side imports nothing downstream of it.
 
 use std::sync::Arc;
 
@@ -16,10 +19,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::k8s::client::ApiClient;
-use crate::k8s::wire::{NodeFields, PodFields};
-use crate::state::cache::{Cache, Health, Kind, Scope};
-use crate::state::view::{NodeView, PodView};
+use super::client::ApiClient;
+use super::metrics::ApiMetrics;
+use super::scope::{Health, Kind, Scope};
+use super::wire::{NodeFields, PodFields};
 
 /// What the watchers ask of the API server, as core-group RBAC (resource, verbs): a
 /// `watcher` lists, then watches. `deploy/` grants exactly this (tests/real_install.rs
@@ -27,196 +30,204 @@ use crate::state::view::{NodeView, PodView};
 pub const WATCHED: &[(&str, &[&str])] =
     &[("pods", &["list", "watch"]), ("nodes", &["list", "watch"])];
 
+/// Where the watches' events go, in order per scope.
+pub trait Sink: Send + Sync + 'static {
+    /// `scope` is watched from now on: readiness waits for its first full list.
+    fn watching(&self, scope: &Scope);
+    /// One event of a pod scope's watch.
+    fn pods(&self, scope: &Scope, event: Event<PodFields>);
+    /// One event of the node scope's watch.
+    fn nodes(&self, scope: &Scope, event: Event<NodeFields>);
+    /// The health of `scope`; called for every event, so a repeated value must be cheap.
+    fn health(&self, scope: &Scope, health: Health);
+    /// `scope` may not be read and is optional (nodes under a namespaced Role): it counts
+    /// as synced without a list.
+    fn unreadable(&self, scope: &Scope);
+}
+
 /// Starts the watchers; they run until `shutdown` is cancelled.
 pub fn spawn(
     api_client: ApiClient,
     namespaces: &[String],
-    cache: Arc<Cache>,
+    sink: Arc<dyn Sink>,
+    metrics: Arc<ApiMetrics>,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
     let client = api_client.client();
+    let watch = |scope: Scope, optional: bool| {
+        // Before the task runs: readiness waits for this scope from now on.
+        sink.watching(&scope);
+        Watch {
+            api_client: api_client.clone(),
+            scope,
+            optional,
+            sink: sink.clone(),
+            metrics: metrics.clone(),
+        }
+    };
     let mut tasks = Vec::new();
     let node_scope = Scope {
         kind: Kind::Node,
         namespace: None,
     };
-    cache.register_scope(node_scope.clone());
     // With --namespace the ServiceAccount may hold only a namespaced Role: nodes are then
     // optional, and pods on them show under their node's name without details.
     let nodes_optional = !namespaces.is_empty();
     tasks.push(tokio::spawn(
-        run_scope(
-            api_client.clone(),
-            Api::<NodeFields>::all(client.clone()),
-            node_scope,
-            nodes_optional,
-            cache.clone(),
-            shutdown.clone(),
-            apply_node,
-        )
-        // In the caller's span: a multi-cluster server names the cluster there.
-        .instrument(tracing::Span::current()),
+        watch(node_scope, nodes_optional)
+            .run(
+                Api::<NodeFields>::all(client.clone()),
+                |sink, scope, event| sink.nodes(scope, event),
+                shutdown.clone(),
+            )
+            // In the caller's span: a multi-cluster server names the cluster there.
+            .instrument(tracing::Span::current()),
     ));
-    let pod_apis: Vec<(Api<PodFields>, Scope)> = if namespaces.is_empty() {
-        vec![(
-            Api::all(client),
-            Scope {
-                kind: Kind::Pod,
-                namespace: None,
-            },
-        )]
+    let pod_apis: Vec<(Api<PodFields>, Option<Arc<str>>)> = if namespaces.is_empty() {
+        vec![(Api::all(client), None)]
     } else {
         namespaces
             .iter()
             .map(|ns| {
                 (
                     Api::namespaced(client.clone(), ns),
-                    Scope {
-                        kind: Kind::Pod,
-                        namespace: Some(Arc::from(ns.as_str())),
-                    },
+                    Some(Arc::from(ns.as_str())),
                 )
             })
             .collect()
     };
-    for (api, scope) in pod_apis {
-        cache.register_scope(scope.clone());
+    for (api, namespace) in pod_apis {
+        let scope = Scope {
+            kind: Kind::Pod,
+            namespace,
+        };
         tasks.push(tokio::spawn(
-            run_scope(
-                api_client.clone(),
-                api,
-                scope,
-                false,
-                cache.clone(),
-                shutdown.clone(),
-                apply_pod,
-            )
-            .instrument(tracing::Span::current()),
+            watch(scope, false)
+                .run(
+                    api,
+                    |sink, scope, event| sink.pods(scope, event),
+                    shutdown.clone(),
+                )
+                .instrument(tracing::Span::current()),
         ));
     }
     tasks
 }
 
-async fn run_scope<K>(
+/// Hands one event of a scope to the sink's method for its kind.
+type Feed<K> = fn(&dyn Sink, &Scope, Event<K>);
+
+/// One scope's watch and where it reports.
+struct Watch {
     api_client: ApiClient,
-    api: Api<K>,
     scope: Scope,
     optional: bool,
-    cache: Arc<Cache>,
-    shutdown: CancellationToken,
-    apply: fn(&Cache, &Scope, Event<K>),
-) where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
-{
-    let mut opens = api_client.watch_opens(api.resource_url());
-    let config = watcher::Config::default()
-        .timeout(u32::try_from(api_client.watch_timeout().as_secs()).unwrap_or(u32::MAX));
-    let stream = watcher::watcher(api, config).default_backoff();
-    let mut stream = std::pin::pin!(stream);
-    let mut degraded = false;
-    let mut lists = 0u64;
-    let mut errors = 0u64;
-    let mut last_open = std::time::Instant::now();
-    tracing::info!(%scope, "watch started");
-    loop {
-        let item = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            // Only here does a recovered watch on a quiet cluster show: it yields no event.
-            // (A health probe of its own would say "ok" while the watcher still sleeps in
-            // its backoff, not watching: the wall would look current and be stale.)
-            changed = opens.changed() => {
-                if changed.is_err() {
+    sink: Arc<dyn Sink>,
+    metrics: Arc<ApiMetrics>,
+}
+
+impl Watch {
+    /// Watches `api` until `shutdown`, handing every event to `feed`.
+    async fn run<K>(self, api: Api<K>, feed: Feed<K>, shutdown: CancellationToken)
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    {
+        let Self {
+            api_client,
+            scope,
+            optional,
+            sink,
+            metrics,
+        } = self;
+        let kind = scope.kind.into();
+        let mut opens = api_client.watch_opens(api.resource_url());
+        let config = watcher::Config::default()
+            .timeout(u32::try_from(api_client.watch_timeout().as_secs()).unwrap_or(u32::MAX));
+        let stream = watcher::watcher(api, config).default_backoff();
+        let mut stream = std::pin::pin!(stream);
+        let mut degraded = false;
+        let mut lists = 0u64;
+        let mut errors = 0u64;
+        let mut last_open = std::time::Instant::now();
+        tracing::info!(%scope, "watch started");
+        loop {
+            let item = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                // Only here does a recovered watch on a quiet cluster show: it yields no event.
+                // (A health probe of its own would say "ok" while the watcher still sleeps in
+                // its backoff, not watching: the wall would look current and be stale.)
+                changed = opens.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    let watches = *opens.borrow_and_update();
+                    metrics.watch_starts.get_or_create(&kind).inc();
+                    // The server ends every watch at its timeout; only an earlier end (a cut, an
+                    // error, a restarted server) is an incident worth a line at info.
+                    let lasted = last_open.elapsed();
+                    last_open = std::time::Instant::now();
+                    if watches > 1 && (degraded || lasted < api_client.watch_timeout()) {
+                        tracing::info!(incident = "watch_restart", %scope, watches, errors, lasted_ms = lasted.as_millis() as u64, "watch restarted early");
+                    } else {
+                        tracing::debug!(%scope, watches, "watch renewed");
+                    }
+                    if degraded {
+                        degraded = false;
+                        sink.health(&scope, Health::Ok);
+                    }
                     continue;
                 }
-                let watches = *opens.borrow_and_update();
-                cache.metrics().watch_starts.get_or_create(&scope.kind.label()).inc();
-                // The server ends every watch at its timeout; only an earlier end (a cut, an
-                // error, a restarted server) is an incident worth a line at info.
-                let lasted = last_open.elapsed();
-                last_open = std::time::Instant::now();
-                if watches > 1 && (degraded || lasted < api_client.watch_timeout()) {
-                    tracing::info!(incident = "watch_restart", %scope, watches, errors, lasted_ms = lasted.as_millis() as u64, "watch restarted early");
-                } else {
-                    tracing::debug!(%scope, watches, "watch renewed");
-                }
-                if degraded {
+                item = stream.next() => item,
+            };
+            match item {
+                None => break,
+                Some(Ok(event)) => {
+                    let list_done = match &event {
+                        Event::Init => {
+                            lists += 1;
+                            metrics.lists.get_or_create(&kind).inc();
+                            if lists > 1 {
+                                tracing::info!(incident = "relist", %scope, lists, errors, "full re-list");
+                            }
+                            false
+                        }
+                        Event::InitDone => true,
+                        Event::InitApply(_) | Event::Apply(_) | Event::Delete(_) => {
+                            metrics.events.get_or_create(&kind).inc();
+                            false
+                        }
+                    };
                     degraded = false;
-                    cache.set_health(&scope, Health::Ok);
-                }
-                continue;
-            }
-            item = stream.next() => item,
-        };
-        match item {
-            None => break,
-            Some(Ok(event)) => {
-                if matches!(event, Event::Init) {
-                    lists += 1;
-                    if lists > 1 {
-                        tracing::info!(incident = "relist", %scope, lists, errors, "full re-list");
+                    sink.health(&scope, Health::Ok);
+                    feed(&*sink, &scope, event);
+                    if list_done {
+                        // The list's transient buffers are free now; hand their pages back.
+                        super::heap::release_free_memory();
                     }
                 }
-                degraded = false;
-                cache.set_health(&scope, Health::Ok);
-                apply(&cache, &scope, event);
-            }
-            Some(Err(e)) => {
-                errors += 1;
-                let code = cache.metrics().record_watch_error(scope.kind, &e);
-                let health = health_of(&e, &scope);
-                if optional && matches!(health, Health::Forbidden(_)) {
-                    tracing::info!(%scope, error = %e, "not readable; node boxes show names only");
-                    cache.mark_unreadable(&scope);
-                    continue;
+                Some(Err(e)) => {
+                    errors += 1;
+                    let code = metrics.record_watch_error(scope.kind, &e);
+                    let health = health_of(&e, &scope);
+                    if optional && matches!(health, Health::Forbidden(_)) {
+                        tracing::info!(%scope, error = %e, "not readable; node boxes show names only");
+                        sink.unreadable(&scope);
+                        continue;
+                    }
+                    tracing::warn!(
+                        incident = "apiserver_error",
+                        %scope,
+                        code,
+                        errors,
+                        error = %with_causes(&e),
+                        "watch failed; retrying with backoff"
+                    );
+                    degraded = true;
+                    sink.health(&scope, health);
                 }
-                tracing::warn!(
-                    incident = "apiserver_error",
-                    %scope,
-                    code,
-                    errors,
-                    error = %with_causes(&e),
-                    "watch failed; retrying with backoff"
-                );
-                degraded = true;
-                cache.set_health(&scope, health);
             }
         }
-    }
-    tracing::info!(%scope, "watch stopped");
-}
-
-fn apply_pod(cache: &Cache, scope: &Scope, event: Event<PodFields>) {
-    match event {
-        Event::Init => cache.begin_relist(scope),
-        Event::InitDone => cache.end_relist(scope),
-        Event::InitApply(pod) | Event::Apply(pod) => match PodView::from_fields(&pod) {
-            Ok(view) => cache.upsert_pod(scope, view),
-            Err(e) => tracing::warn!(error = %e, "skipping a pod"),
-        },
-        Event::Delete(pod) => {
-            if let (Some(ns), Some(name)) = (
-                pod.metadata.namespace.as_deref(),
-                pod.metadata.name.as_deref(),
-            ) {
-                cache.delete_pod(ns, name);
-            }
-        }
-    }
-}
-
-fn apply_node(cache: &Cache, scope: &Scope, event: Event<NodeFields>) {
-    match event {
-        Event::Init => cache.begin_relist(scope),
-        Event::InitDone => cache.end_relist(scope),
-        Event::InitApply(node) | Event::Apply(node) => match NodeView::from_fields(&node) {
-            Ok(view) => cache.upsert_node(scope, view),
-            Err(e) => tracing::warn!(error = %e, "skipping a node"),
-        },
-        Event::Delete(node) => {
-            if let Some(name) = node.metadata.name.as_deref() {
-                cache.delete_node(name);
-            }
-        }
+        tracing::info!(%scope, "watch stopped");
     }
 }
 

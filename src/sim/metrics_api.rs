@@ -63,10 +63,10 @@ pub struct MetricsApi {
 }
 
 impl MetricsApi {
-    /// A serving metrics API.
-    pub fn new() -> Self {
+    /// A metrics API in `mode`.
+    pub fn new(mode: MetricsMode) -> Self {
         Self {
-            mode: Mutex::new(MetricsMode::Serving),
+            mode: Mutex::new(mode),
             last: Mutex::new(None),
         }
     }
@@ -95,12 +95,6 @@ impl MetricsApi {
         let scrape = Arc::new(Scrape::compute(store, rv, window));
         *last = Some(scrape.clone());
         scrape
-    }
-}
-
-impl Default for MetricsApi {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

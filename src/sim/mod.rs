@@ -63,6 +63,23 @@ pub struct SimConfig {
     pub churn: f64,
     /// Seed for the cluster and its churn.
     pub seed: u64,
+    /// Whether its metrics-server serves, is absent or is down.
+    pub metrics_api: MetricsMode,
+}
+
+impl Default for SimConfig {
+    /// `podwall sim`'s defaults: 12 nodes, 240 pods, 4 changes/s, seed 1, on a free
+    /// loopback port.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            nodes: 12,
+            pods: 240,
+            churn: 4.0,
+            seed: 1,
+            metrics_api: MetricsMode::Serving,
+        }
+    }
 }
 
 /// Errors of the simulator's lifecycle.
@@ -152,6 +169,16 @@ impl RunningSim {
         kubeconfig_yaml(&self.url())
     }
 
+    /// Writes a kubeconfig pointing at the simulator to `path`.
+    pub fn write_kubeconfig(&self, path: &std::path::Path) -> Result<(), SimError> {
+        std::fs::write(path, self.kubeconfig_yaml()).map_err(|source| SimError::Kubeconfig {
+            path: path.to_owned(),
+            source,
+        })?;
+        tracing::info!(path = %path.display(), "kubeconfig written; try: KUBECONFIG={} kubectl get pods -A", path.display());
+        Ok(())
+    }
+
     /// A handle to inject faults and change churn in-process.
     pub fn handle(&self) -> SimHandle {
         SimHandle(self.ctx.clone())
@@ -218,7 +245,7 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Run
         faults: Faults::new(),
         traffic: traffic::Traffic::default(),
         churn_rate,
-        metrics: metrics_api::MetricsApi::new(),
+        metrics: metrics_api::MetricsApi::new(config.metrics_api),
         shutdown: shutdown.clone(),
     });
 
@@ -250,32 +277,4 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Run
     let task = tokio::spawn(async move { server.await.map_err(SimError::Server) });
     tracing::info!(url = %format!("http://{addr}"), "simulated API server listening");
     Ok(RunningSim { addr, ctx, task })
-}
-
-/// Runs the simulator until `shutdown` is cancelled (the `podwall sim` command).
-pub async fn run(
-    config: SimConfig,
-    kubeconfig_out: Option<PathBuf>,
-    shutdown: CancellationToken,
-) -> Result<(), SimError> {
-    run_with_metrics(config, MetricsMode::Serving, kubeconfig_out, shutdown).await
-}
-
-/// Runs the simulator with its metrics API in `metrics` mode until `shutdown` is cancelled.
-pub async fn run_with_metrics(
-    config: SimConfig,
-    metrics: MetricsMode,
-    kubeconfig_out: Option<PathBuf>,
-    shutdown: CancellationToken,
-) -> Result<(), SimError> {
-    let sim = start(config, shutdown).await?;
-    sim.handle().set_metrics_mode(metrics);
-    if let Some(path) = kubeconfig_out {
-        std::fs::write(&path, sim.kubeconfig_yaml()).map_err(|source| SimError::Kubeconfig {
-            path: path.clone(),
-            source,
-        })?;
-        tracing::info!(path = %path.display(), "kubeconfig written; try: KUBECONFIG={} kubectl get pods -A", path.display());
-    }
-    sim.stopped().await
 }

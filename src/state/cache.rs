@@ -7,18 +7,18 @@
 //! sees each change exactly once: nothing slips between its snapshot and its stream.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt;
 use std::sync::Arc;
 
+use kube::runtime::watcher::Event;
 use parking_lot::RwLock;
-use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::app::metrics::{KindLabel, Metrics};
-use crate::fanout::stream::Frames;
-use crate::state::filter::Filter;
-use crate::state::intern::Interner;
-use crate::state::view::{NodeView, PodView};
+use super::change::{ApiState, ApiStatus, Change, Diff, Epoch, Position, Snapshot, Start};
+use super::filter::Filter;
+use super::intern::Interner;
+use super::metrics::CacheMetrics;
+use super::view::{NodeView, PodView};
+use crate::k8s::{Health, Kind, NodeFields, PodFields, Scope, Sink};
 
 /// How many recent changes are kept for resuming clients.
 pub const RING_CAPACITY: usize = 4096;
@@ -26,211 +26,7 @@ pub const RING_CAPACITY: usize = 4096;
 pub const CHANNEL_CAPACITY: usize = 1024;
 
 /// A pod's identity: namespace and name (the view's own `Arc`s, not copies).
-pub type PodKey = (Arc<str>, Arc<str>);
-
-/// The health of the connection to the API server, as clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiStatus {
-    /// "ok", "reconnecting", "forbidden" or "error".
-    pub apiserver: &'static str,
-    /// What is wrong, empty when ok.
-    pub message: String,
-}
-
-impl ApiStatus {
-    fn ok() -> Self {
-        Self {
-            apiserver: "ok",
-            message: String::new(),
-        }
-    }
-}
-
-/// What one change did.
-#[derive(Debug)]
-pub enum Diff {
-    /// A pod appeared, changed or went away (`new` is `None` on delete).
-    Pod {
-        old: Option<Arc<PodView>>,
-        new: Option<Arc<PodView>>,
-    },
-    /// A node appeared, changed or went away.
-    Node {
-        old: Option<Arc<NodeView>>,
-        new: Option<Arc<NodeView>>,
-    },
-    /// The API server health changed.
-    Status(ApiStatus),
-}
-
-/// One numbered change, shared by every client; its frames are encoded once, lazily.
-#[derive(Debug)]
-pub struct Change {
-    /// The cache epoch it belongs to.
-    pub epoch: Epoch,
-    /// Its sequence number.
-    pub seq: u64,
-    /// What changed.
-    pub diff: Diff,
-    /// When it entered the cache (for the fan-out latency metric).
-    pub published: std::time::Instant,
-    /// The cluster's name, on walls of several clusters (JSON events then carry it).
-    pub cluster: Option<Arc<str>>,
-    pub(crate) frames: Frames,
-}
-
-/// Random per cache build: resuming across epochs is impossible.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Epoch(pub u64);
-
-impl fmt::Display for Epoch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-/// A position in the stream: `<epoch>-<seq>`, the SSE event id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    /// The epoch.
-    pub epoch: Epoch,
-    /// The sequence number.
-    pub seq: u64,
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.epoch, self.seq)
-    }
-}
-
-impl Position {
-    /// Parses an event id; `None` when it is not one of ours.
-    pub fn parse(s: &str) -> Option<Self> {
-        let (epoch, seq) = s.trim().split_once('-')?;
-        // Digits only: `from_str_radix` and `parse` would also take a leading `+`.
-        if epoch.len() != 16
-            || !epoch.bytes().all(|b| b.is_ascii_hexdigit())
-            || seq.is_empty()
-            || !seq.bytes().all(|b| b.is_ascii_digit())
-        {
-            return None;
-        }
-        Some(Self {
-            epoch: Epoch(u64::from_str_radix(epoch, 16).ok()?),
-            seq: seq.parse().ok()?,
-        })
-    }
-}
-
-/// A filtered copy of the state at one sequence number (views are shared, not cloned).
-#[derive(Debug, Clone, Serialize)]
-pub struct Snapshot {
-    /// The epoch, hex.
-    #[serde(serialize_with = "display")]
-    pub epoch: Epoch,
-    /// The sequence number of the last change included.
-    pub seq: u64,
-    /// Nodes, by name.
-    pub nodes: Vec<Arc<NodeView>>,
-    /// Pods, by namespace and name.
-    pub pods: Vec<Arc<PodView>>,
-    /// API server health.
-    pub apiserver: ApiStatus,
-    /// The cluster's name, on walls of several clusters only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<Arc<str>>,
-}
-
-fn display<S: serde::Serializer, T: fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
-}
-
-impl Snapshot {
-    /// The position of this snapshot.
-    pub fn position(&self) -> Position {
-        Position {
-            epoch: self.epoch,
-            seq: self.seq,
-        }
-    }
-}
-
-/// Where a new subscriber starts.
-pub enum Start {
-    /// From a full (filtered) snapshot.
-    Reset(Snapshot),
-    /// From the changes it missed, in order.
-    Replay(Vec<Arc<Change>>),
-}
-
-/// The kind of object a watch scope lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    /// Pods.
-    Pod,
-    /// Nodes.
-    Node,
-}
-
-impl Kind {
-    /// Lower-case name, for metrics and messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pod => "pods",
-            Self::Node => "nodes",
-        }
-    }
-
-    /// The metric label of this kind.
-    pub fn label(self) -> KindLabel {
-        KindLabel {
-            kind: if self == Self::Pod { "pod" } else { "node" },
-        }
-    }
-}
-
-/// One list+watch: a kind, cluster-wide or in one namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Scope {
-    /// What it lists.
-    pub kind: Kind,
-    /// The namespace, or all.
-    pub namespace: Option<Arc<str>>,
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} in namespace {ns}", self.kind.as_str()),
-            None => f.write_str(self.kind.as_str()),
-        }
-    }
-}
-
-/// The health of one watch scope.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Health {
-    /// Events flow.
-    Ok,
-    /// Transient failure, retrying with backoff.
-    Reconnecting(String),
-    /// 403: the ServiceAccount lacks a permission.
-    Forbidden(String),
-    /// Anything else.
-    Error(String),
-}
-
-impl Health {
-    fn rank(&self) -> u8 {
-        match self {
-            Self::Ok => 0,
-            Self::Reconnecting(_) => 1,
-            Self::Error(_) => 2,
-            Self::Forbidden(_) => 3,
-        }
-    }
-}
+type PodKey = (Arc<str>, Arc<str>);
 
 #[derive(Debug, Default)]
 struct ScopeState {
@@ -261,12 +57,12 @@ fn remove_where<K: Ord + Clone, V>(
         .collect()
 }
 
-struct State {
+struct State<E> {
     epoch: Epoch,
     seq: u64,
     pods: BTreeMap<PodKey, Entry<PodView>>,
     nodes: BTreeMap<Arc<str>, Entry<NodeView>>,
-    ring: VecDeque<Arc<Change>>,
+    ring: VecDeque<Arc<Change<E>>>,
     interner: Interner,
     scopes: BTreeMap<Scope, ScopeState>,
     next_generation: u64,
@@ -274,16 +70,23 @@ struct State {
     cluster: Option<Arc<str>>,
 }
 
-/// The shared cache; see the module docs for its locking discipline.
-pub struct Cache {
-    state: RwLock<State>,
-    tx: broadcast::Sender<Arc<Change>>,
-    metrics: Arc<Metrics>,
+/// The shared cache; see the module docs for its locking discipline. `E` is what the
+/// fan-out encodes of each change ([`Change::encoded`]).
+pub struct Cache<E> {
+    state: RwLock<State<E>>,
+    tx: broadcast::Sender<Arc<Change<E>>>,
+    metrics: CacheMetrics,
 }
 
-impl Cache {
+impl<E: Default> Default for Cache<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: Default> Cache<E> {
     /// An empty cache with a fresh random epoch.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    pub fn new() -> Self {
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
         Self {
             state: RwLock::new(State {
@@ -299,7 +102,7 @@ impl Cache {
                 cluster: None,
             }),
             tx,
-            metrics,
+            metrics: CacheMetrics::default(),
         }
     }
 
@@ -310,13 +113,8 @@ impl Cache {
     }
 
     /// The metrics this cache updates.
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub fn metrics(&self) -> &CacheMetrics {
         &self.metrics
-    }
-
-    /// Declares a watch scope, so readiness waits for its first full list.
-    pub fn register_scope(&self, scope: Scope) {
-        self.state.write().scopes.entry(scope).or_default();
     }
 
     /// `Ok` once every registered scope has completed a full list; otherwise why not.
@@ -342,10 +140,10 @@ impl Cache {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        if st.status.apiserver != "ok" {
+        if st.status.state != ApiState::Ok {
             reason.push_str(&format!(
                 " (apiserver {}: {})",
-                st.status.apiserver, st.status.message
+                st.status.state, st.status.message
             ));
         }
         Err(reason)
@@ -367,14 +165,13 @@ impl Cache {
 
     /// Counts `scope` as synced without a list: for optional data the ServiceAccount may not
     /// read (nodes under a namespaced Role), so readiness does not wait for it forever.
-    pub fn mark_unreadable(&self, scope: &Scope) {
+    fn mark_unreadable(&self, scope: &Scope) {
         let mut st = self.state.write();
         st.scopes.entry(scope.clone()).or_default().synced = true;
     }
 
     /// A re-list of `scope` begins: objects it does not list again will be deleted.
-    pub fn begin_relist(&self, scope: &Scope) {
-        self.metrics.lists.get_or_create(&scope.kind.label()).inc();
+    fn begin_relist(&self, scope: &Scope) {
         let mut st = self.state.write();
         let generation = st.next_generation;
         st.next_generation += 1;
@@ -382,7 +179,7 @@ impl Cache {
     }
 
     /// A re-list of `scope` ended: deletes what it did not see, marks the scope synced.
-    pub fn end_relist(&self, scope: &Scope) {
+    fn end_relist(&self, scope: &Scope) {
         let mut guard = self.state.write();
         let st = &mut *guard;
         let scope_state = st.scopes.entry(scope.clone()).or_default();
@@ -418,17 +215,11 @@ impl Cache {
             }
         }
         self.update_gauges(st);
-        drop(guard);
-        // The list's transient buffers are free now; hand their pages back.
-        crate::k8s::heap::release_free_memory();
     }
 
-    /// Inserts or updates a pod seen by `scope`; publishes only real changes.
+    /// Inserts or updates a pod seen by `scope`; publishes only real changes. (The
+    /// informer's events come through [`Sink`]; tests and benchmarks feed views here.)
     pub fn upsert_pod(&self, scope: &Scope, mut view: PodView) {
-        self.metrics
-            .events_ingested
-            .get_or_create(&Kind::Pod.label())
-            .inc();
         let mut guard = self.state.write();
         let st = &mut *guard;
         st.interner.pod(&mut view);
@@ -472,10 +263,6 @@ impl Cache {
 
     /// Removes a pod.
     pub fn delete_pod(&self, namespace: &str, name: &str) {
-        self.metrics
-            .events_ingested
-            .get_or_create(&Kind::Pod.label())
-            .inc();
         let mut guard = self.state.write();
         let st = &mut *guard;
         let key: PodKey = (Arc::from(namespace), Arc::from(name));
@@ -493,10 +280,6 @@ impl Cache {
 
     /// Inserts or updates a node; publishes only real changes.
     pub fn upsert_node(&self, scope: &Scope, mut view: NodeView) {
-        self.metrics
-            .events_ingested
-            .get_or_create(&Kind::Node.label())
-            .inc();
         let mut guard = self.state.write();
         let st = &mut *guard;
         view.name = st.interner.str(&view.name);
@@ -538,10 +321,6 @@ impl Cache {
 
     /// Removes a node.
     pub fn delete_node(&self, name: &str) {
-        self.metrics
-            .events_ingested
-            .get_or_create(&Kind::Node.label())
-            .inc();
         let mut guard = self.state.write();
         let st = &mut *guard;
         if let Some(old) = st.nodes.remove(name) {
@@ -558,7 +337,7 @@ impl Cache {
 
     /// Records the health of one watch scope; publishes a status change when the
     /// overall health (the worst scope) changes.
-    pub fn set_health(&self, scope: &Scope, health: Health) {
+    fn set_health(&self, scope: &Scope, health: Health) {
         // Called for every watch event: the common "still ok" case only reads.
         if self
             .state
@@ -585,19 +364,14 @@ impl Cache {
         let messages: Vec<&str> = st
             .scopes
             .values()
-            .filter_map(|s| match &s.health {
-                Some(Health::Reconnecting(m) | Health::Forbidden(m) | Health::Error(m)) => {
-                    Some(m.as_str())
-                }
-                _ => None,
-            })
+            .filter_map(|s| s.health.as_ref()?.message())
             .collect();
         let status = ApiStatus {
-            apiserver: match worst {
-                None | Some(Health::Ok) => "ok",
-                Some(Health::Reconnecting(_)) => "reconnecting",
-                Some(Health::Forbidden(_)) => "forbidden",
-                Some(Health::Error(_)) => "error",
+            state: match worst {
+                None | Some(Health::Ok) => ApiState::Ok,
+                Some(Health::Reconnecting(_)) => ApiState::Reconnecting,
+                Some(Health::Forbidden(_)) => ApiState::Forbidden,
+                Some(Health::Error(_)) => ApiState::Error,
             },
             message: messages.join("; "),
         };
@@ -612,31 +386,19 @@ impl Cache {
         snapshot_of(&self.state.read(), filter)
     }
 
-    /// Subscribes to changes and returns where to start: a replay of the changes after
-    /// `resume` when that position is in this epoch and still in the ring, else a reset.
-    pub fn subscribe(
-        &self,
-        filter: &Filter,
-        resume: Option<Position>,
-    ) -> (broadcast::Receiver<Arc<Change>>, Start) {
-        let st = self.state.read();
-        let rx = self.tx.subscribe();
-        (rx, start_of(&st, filter, resume))
-    }
-
     /// Where a client starts: a replay of the changes after `resume` when that position
     /// is in this epoch and still in the ring, else a reset. Every change published
     /// before this call is in it.
-    pub fn start(&self, filter: &Filter, resume: Option<Position>) -> Start {
+    pub fn start(&self, filter: &Filter, resume: Option<Position>) -> Start<E> {
         start_of(&self.state.read(), filter, resume)
     }
 
     /// Every change from now on, as it is published.
-    pub fn changes(&self) -> broadcast::Receiver<Arc<Change>> {
+    pub fn changes(&self) -> broadcast::Receiver<Arc<Change<E>>> {
         self.tx.subscribe()
     }
 
-    fn publish(&self, st: &mut State, diff: Diff) {
+    fn publish(&self, st: &mut State<E>, diff: Diff) {
         st.seq += 1;
         let change = Arc::new(Change {
             epoch: st.epoch,
@@ -644,7 +406,7 @@ impl Cache {
             diff,
             published: std::time::Instant::now(),
             cluster: st.cluster.clone(),
-            frames: Frames::default(),
+            encoded: E::default(),
         });
         if st.ring.len() == RING_CAPACITY {
             st.ring.pop_front();
@@ -657,20 +419,64 @@ impl Cache {
         let _ = self.tx.send(change);
     }
 
-    fn update_gauges(&self, st: &State) {
-        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        self.metrics
-            .cache_objects
-            .get_or_create(&Kind::Pod.label())
-            .set(count(st.pods.len()));
-        self.metrics
-            .cache_objects
-            .get_or_create(&Kind::Node.label())
-            .set(count(st.nodes.len()));
+    fn update_gauges(&self, st: &State<E>) {
+        self.metrics.set_objects(Kind::Pod, st.pods.len());
+        self.metrics.set_objects(Kind::Node, st.nodes.len());
     }
 }
 
-fn snapshot_of(st: &State, filter: &Filter) -> Snapshot {
+/// The informer's events, applied in place: a re-list tags what it sees and drops the
+/// rest at its end, so it costs no second copy of the cluster.
+impl<E: Default + Send + Sync + 'static> Sink for Cache<E> {
+    fn watching(&self, scope: &Scope) {
+        self.state.write().scopes.entry(scope.clone()).or_default();
+    }
+
+    fn pods(&self, scope: &Scope, event: Event<PodFields>) {
+        match event {
+            Event::Init => self.begin_relist(scope),
+            Event::InitDone => self.end_relist(scope),
+            Event::InitApply(pod) | Event::Apply(pod) => match PodView::from_fields(&pod) {
+                Ok(view) => self.upsert_pod(scope, view),
+                Err(e) => tracing::warn!(error = %e, "skipping a pod"),
+            },
+            Event::Delete(pod) => {
+                if let (Some(ns), Some(name)) = (
+                    pod.metadata.namespace.as_deref(),
+                    pod.metadata.name.as_deref(),
+                ) {
+                    self.delete_pod(ns, name);
+                }
+            }
+        }
+    }
+
+    fn nodes(&self, scope: &Scope, event: Event<NodeFields>) {
+        match event {
+            Event::Init => self.begin_relist(scope),
+            Event::InitDone => self.end_relist(scope),
+            Event::InitApply(node) | Event::Apply(node) => match NodeView::from_fields(&node) {
+                Ok(view) => self.upsert_node(scope, view),
+                Err(e) => tracing::warn!(error = %e, "skipping a node"),
+            },
+            Event::Delete(node) => {
+                if let Some(name) = node.metadata.name.as_deref() {
+                    self.delete_node(name);
+                }
+            }
+        }
+    }
+
+    fn health(&self, scope: &Scope, health: Health) {
+        self.set_health(scope, health);
+    }
+
+    fn unreadable(&self, scope: &Scope) {
+        self.mark_unreadable(scope);
+    }
+}
+
+fn snapshot_of<E>(st: &State<E>, filter: &Filter) -> Snapshot {
     Snapshot {
         epoch: st.epoch,
         seq: st.seq,
@@ -691,14 +497,14 @@ fn snapshot_of(st: &State, filter: &Filter) -> Snapshot {
     }
 }
 
-fn start_of(st: &State, filter: &Filter, resume: Option<Position>) -> Start {
+fn start_of<E>(st: &State<E>, filter: &Filter, resume: Option<Position>) -> Start<E> {
     match resume.and_then(|p| replay_after(st, p)) {
         Some(replay) => Start::Replay(replay),
         None => Start::Reset(snapshot_of(st, filter)),
     }
 }
 
-fn replay_after(st: &State, p: Position) -> Option<Vec<Arc<Change>>> {
+fn replay_after<E>(st: &State<E>, p: Position) -> Option<Vec<Arc<Change<E>>>> {
     if p.epoch != st.epoch || p.seq > st.seq {
         return None;
     }
@@ -716,36 +522,23 @@ fn replay_after(st: &State, p: Position) -> Option<Vec<Arc<Change>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::view::{Labels, Ready};
+    use crate::state::fixtures;
 
     fn pod(ns: &str, name: &str, status: &str) -> PodView {
         PodView {
-            namespace: Arc::from(ns),
-            name: name.into(),
-            node: None,
-            phase: "Running".into(),
             status: status.into(),
-            ready: Ready { ready: 1, total: 1 },
-            restarts: 0,
-            owner: None,
-            labels: Labels::default(),
-            cpu_request_millis: 0,
-            memory_request_bytes: 0,
-            created: None,
+            ..fixtures::pod(ns, name)
         }
     }
 
     fn scope() -> Scope {
-        Scope {
-            kind: Kind::Pod,
-            namespace: None,
-        }
+        fixtures::pods_scope()
     }
 
     #[test]
     fn relist_deletes_only_unseen_and_publishes_only_changes() {
-        let cache = Cache::new(Arc::default());
-        cache.register_scope(scope());
+        let cache = Cache::<()>::new();
+        cache.watching(&scope());
         assert!(cache.readiness().is_err());
         cache.begin_relist(&scope());
         cache.upsert_pod(&scope(), pod("a", "1", "Running"));
@@ -769,12 +562,12 @@ mod tests {
 
     #[test]
     fn resume_replays_only_missed_changes() {
-        let cache = Cache::new(Arc::default());
+        let cache = Cache::<()>::new();
         cache.upsert_pod(&scope(), pod("a", "1", "Pending"));
         let at = cache.position();
         cache.upsert_pod(&scope(), pod("a", "1", "Running"));
         cache.delete_pod("a", "1");
-        let (_rx, start) = cache.subscribe(&Filter::default(), Some(at));
+        let start = cache.start(&Filter::default(), Some(at));
         let Start::Replay(changes) = start else {
             panic!("expected a replay")
         };
@@ -784,7 +577,7 @@ mod tests {
             seq: 1,
         };
         assert!(matches!(
-            cache.subscribe(&Filter::default(), Some(other_epoch)).1,
+            cache.start(&Filter::default(), Some(other_epoch)),
             Start::Reset(_)
         ));
         let future = Position {
@@ -792,38 +585,38 @@ mod tests {
             seq: 99,
         };
         assert!(matches!(
-            cache.subscribe(&Filter::default(), Some(future)).1,
+            cache.start(&Filter::default(), Some(future)),
             Start::Reset(_)
         ));
     }
 
     #[test]
     fn resume_outside_the_ring_resets() {
-        let cache = Cache::new(Arc::default());
+        let cache = Cache::<()>::new();
         let at = cache.position();
         for i in 0..RING_CAPACITY + 2 {
             cache.upsert_pod(&scope(), pod("a", &i.to_string(), "Running"));
         }
         assert!(matches!(
-            cache.subscribe(&Filter::default(), Some(at)).1,
+            cache.start(&Filter::default(), Some(at)),
             Start::Reset(_)
         ));
     }
 
     #[test]
     fn health_is_the_worst_scope() {
-        let cache = Cache::new(Arc::default());
+        let cache = Cache::<()>::new();
         let nodes = Scope {
             kind: Kind::Node,
             namespace: None,
         };
-        cache.set_health(&scope(), Health::Ok);
-        cache.set_health(&nodes, Health::Forbidden("nodes is forbidden".into()));
+        cache.health(&scope(), Health::Ok);
+        cache.health(&nodes, Health::Forbidden("nodes is forbidden".into()));
         assert_eq!(
-            cache.snapshot(&Filter::default()).apiserver.apiserver,
-            "forbidden"
+            cache.snapshot(&Filter::default()).apiserver.state,
+            ApiState::Forbidden
         );
-        cache.set_health(&nodes, Health::Ok);
+        cache.health(&nodes, Health::Ok);
         assert_eq!(
             cache.snapshot(&Filter::default()).apiserver,
             ApiStatus::ok()

@@ -1,5 +1,6 @@
-//! Per-client view filters: `ns=a,b`, `label=<selector>`, `node=<substring>`, `q=<substring>`,
-//! and the page's layout options (`group=`, `sort=`, `compact=`, `theme=`, `kiosk=`).
+//! Per-client view filters: `ns=a,b`, `label=<selector>`, `node=<substring>`, `q=<substring>`.
+//! The query also carries the page's layout options (`group=`, `sort=`, `compact=`,
+//! `theme=`, `kiosk=`), which `render::Layout` reads.
 //!
 //! The same filter applies to `/`, `/events`, `/api/snapshot` and `/api/events`.
 //! Namespace, label and name filters select pods; the node filter selects nodes by name
@@ -8,8 +9,8 @@
 
 use serde::Deserialize;
 
+use super::view::{NodeView, PodView};
 use crate::k8s::selector::{self, LabelSelector};
-use crate::state::view::{NodeView, PodView};
 
 /// Longest accepted `node=` / `q=` substring (a DNS subdomain's maximum).
 const MAX_SUBSTRING: usize = 253;
@@ -62,137 +63,6 @@ pub enum FilterError {
         value: String,
         allowed: &'static str,
     },
-}
-
-/// How pods are grouped inside a node box.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Grouping {
-    /// One run of pods in arrival order.
-    #[default]
-    None,
-    /// By namespace.
-    Namespace,
-    /// By controlling owner.
-    Owner,
-}
-
-/// How node boxes are ordered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum NodeOrder {
-    /// By name.
-    #[default]
-    Name,
-    /// Control plane first, then by role and name.
-    Role,
-    /// Most requested (CPU or memory, whichever is fuller) first.
-    Usage,
-}
-
-/// Colour scheme.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Theme {
-    /// Dark background (the wall default).
-    #[default]
-    Dark,
-    /// Light background.
-    Light,
-}
-
-/// The page's layout options; they never change which objects are shown.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Layout {
-    /// Pod grouping inside nodes.
-    pub group: Grouping,
-    /// Node order.
-    pub sort: NodeOrder,
-    /// Pods drawn as dots.
-    pub compact: bool,
-    /// Colour scheme.
-    pub theme: Theme,
-    /// Fullscreen wall: no scrollbars, no controls.
-    pub kiosk: bool,
-}
-
-impl Grouping {
-    /// The query value (empty for none).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "",
-            Self::Namespace => "namespace",
-            Self::Owner => "owner",
-        }
-    }
-}
-
-impl NodeOrder {
-    /// The query value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::Role => "role",
-            Self::Usage => "usage",
-        }
-    }
-}
-
-impl Theme {
-    /// The query value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Dark => "dark",
-            Self::Light => "light",
-        }
-    }
-}
-
-impl Layout {
-    /// Validates the page-only parameters; absent or empty ones take the default.
-    pub fn from_params(p: &FilterParams) -> Result<Self, FilterError> {
-        let group = match choice(&p.group) {
-            "" | "none" => Grouping::None,
-            "namespace" | "ns" => Grouping::Namespace,
-            "owner" => Grouping::Owner,
-            other => return Err(bad_choice("group", other, "namespace, owner")),
-        };
-        let sort = match choice(&p.sort) {
-            "" | "name" => NodeOrder::Name,
-            "role" => NodeOrder::Role,
-            "usage" => NodeOrder::Usage,
-            other => return Err(bad_choice("sort", other, "name, role, usage")),
-        };
-        let theme = match choice(&p.theme) {
-            "" | "dark" => Theme::Dark,
-            "light" => Theme::Light,
-            other => return Err(bad_choice("theme", other, "dark, light")),
-        };
-        Ok(Self {
-            group,
-            sort,
-            compact: flag("compact", &p.compact)?,
-            theme,
-            kiosk: flag("kiosk", &p.kiosk)?,
-        })
-    }
-}
-
-fn choice(value: &Option<String>) -> &str {
-    value.as_deref().map_or("", str::trim)
-}
-
-fn bad_choice(param: &'static str, value: &str, allowed: &'static str) -> FilterError {
-    FilterError::Choice {
-        param,
-        value: value.chars().take(64).collect(),
-        allowed,
-    }
-}
-
-fn flag(param: &'static str, value: &Option<String>) -> Result<bool, FilterError> {
-    match choice(value) {
-        "" | "0" | "false" | "off" => Ok(false),
-        "1" | "true" | "on" => Ok(true),
-        other => Err(bad_choice(param, other, "1, 0")),
-    }
 }
 
 /// A parsed filter; the default matches everything.
@@ -291,21 +161,14 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::state::fixtures;
+    use crate::state::view::Labels;
 
     fn pod(ns: &str, name: &str, node: Option<&str>, labels: &[(&str, &str)]) -> PodView {
         PodView {
-            namespace: Arc::from(ns),
-            name: name.into(),
             node: node.map(Arc::from),
-            phase: "Running".into(),
-            status: "Running".into(),
-            ready: crate::state::view::Ready { ready: 1, total: 1 },
-            restarts: 0,
-            owner: None,
-            labels: crate::state::view::Labels::from_pairs(labels.iter().copied()),
-            cpu_request_millis: 0,
-            memory_request_bytes: 0,
-            created: None,
+            labels: Labels::from_pairs(labels.iter().copied()),
+            ..fixtures::pod(ns, name)
         }
     }
 
@@ -346,32 +209,5 @@ mod tests {
             .expect_err("too long")
             .to_string();
         assert!(err.starts_with("q:"), "{err}");
-    }
-
-    #[test]
-    fn layout_options() {
-        let (_, p) = Filter::from_query("group=owner&sort=usage&compact=1&theme=light&kiosk=on")
-            .expect("valid");
-        let layout = Layout::from_params(&p).expect("valid layout");
-        assert_eq!(
-            layout,
-            Layout {
-                group: Grouping::Owner,
-                sort: NodeOrder::Usage,
-                compact: true,
-                theme: Theme::Light,
-                kiosk: true,
-            }
-        );
-        let (_, p) = Filter::from_query("group=&sort=&compact=0").expect("valid");
-        assert_eq!(
-            Layout::from_params(&p).expect("defaults"),
-            Layout::default()
-        );
-        let (_, p) = Filter::from_query("sort=size").expect("filter still valid");
-        let err = Layout::from_params(&p).expect_err("bad sort").to_string();
-        assert!(err.starts_with("sort:") && err.contains("usage"), "{err}");
-        let (_, p) = Filter::from_query("theme=neon").expect("filter still valid");
-        assert!(Layout::from_params(&p).is_err());
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::state::view::{LabelPairs, Labels, PodView};
+use super::view::{LabelPairs, Labels, PodView};
 
 /// Below this many entries a sweep is not worth its walk.
 const SWEEP_FLOOR: usize = 1024;
@@ -62,11 +62,6 @@ impl Interner {
     /// How many strings and label sets are held.
     pub fn len(&self) -> usize {
         self.strings.len() + self.label_sets.len()
-    }
-
-    /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Drops what only the interner still holds, once the table has doubled since the

@@ -1,6 +1,18 @@
-//! The state.
+//! The state: what podwall knows of one cluster. Compact views of pods and nodes, the
+//! cache that numbers every change and keeps a ring of recent ones, and the filters a
+//! client reads it through.
 
-pub mod cache;
-pub mod filter;
-pub mod intern;
-pub mod view;
+mod cache;
+mod change;
+mod filter;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
+mod intern;
+mod metrics;
+mod view;
+
+pub use cache::{CHANNEL_CAPACITY, Cache, RING_CAPACITY};
+pub use change::{ApiState, ApiStatus, Change, Diff, Epoch, Position, Snapshot, Start};
+pub use filter::{Filter, FilterError, FilterParams};
+pub(crate) use view::rfc3339;
+pub use view::{Labels, NodeView, PodView, Ready};

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::k8s::quantity;
-use crate::k8s::wire::{NodeFields, PodFields};
+use crate::k8s::{NodeFields, PodFields};
+
+mod status;
 
 /// What the wall knows about one Pod.
 ///
@@ -242,7 +244,7 @@ impl PodView {
             .namespace
             .as_deref()
             .ok_or(ViewError::Missing("metadata.namespace"))?;
-        let (status, ready_containers, restarts) = derive_status(pod);
+        let (status, ready_containers, restarts) = status::derive(pod);
         let owner = meta.owner_references.as_ref().and_then(|owners| {
             owners
                 .iter()
@@ -292,137 +294,7 @@ impl PodView {
 
     /// The colour class of the status.
     pub fn status_class(&self) -> StatusClass {
-        classify(&self.status, self.ready)
-    }
-}
-
-fn classify(status: &str, ready: Ready) -> StatusClass {
-    let all_ready = ready.all();
-    match status {
-        "Running" if all_ready => StatusClass::Ok,
-        "Running" | "NotReady" => StatusClass::NotReady,
-        "Pending" | "ContainerCreating" | "PodInitializing" => StatusClass::Starting,
-        s if s.starts_with("Init:") && !is_bad_reason(&s[5..]) => StatusClass::Starting,
-        "Completed" | "Succeeded" => StatusClass::Done,
-        "Terminating" => StatusClass::Terminating,
-        "Unknown" => StatusClass::Unknown,
-        _ => StatusClass::Bad,
-    }
-}
-
-fn is_bad_reason(reason: &str) -> bool {
-    reason.contains("Err")
-        || reason.contains("BackOff")
-        || reason.contains("Error")
-        || reason.starts_with("ExitCode")
-        || reason.starts_with("Signal")
-        || reason == "OOMKilled"
-}
-
-/// The STATUS column of `kubectl get pods`, plus ready containers and restarts.
-///
-/// Follows `printPod` in kubernetes `pkg/printers/internalversion/printers.go`:
-/// phase, overridden by `status.reason`, by the first unfinished init container
-/// (`Init:<reason>`, `Init:N/M`), then by app container waiting/terminated reasons
-/// (scanned last to first), and `Terminating` whenever a deletion timestamp is set.
-fn derive_status(pod: &PodFields) -> (String, usize, i64) {
-    let status = &pod.status;
-    let mut reason = status.phase.clone().unwrap_or_default();
-    if let Some(r) = status.reason.as_deref().filter(|r| !r.is_empty()) {
-        reason = r.to_owned();
-    }
-    let mut restarts: i64 = 0;
-    let mut ready_containers = 0;
-    let mut initializing = false;
-    let init_total = pod.spec.init_containers.len();
-    for (i, c) in status.init_container_statuses.iter().enumerate() {
-        restarts += c.restart_count;
-        let is_sidecar = pod
-            .spec
-            .init_containers
-            .get(i)
-            .and_then(|s| s.restart_policy.as_deref())
-            == Some("Always");
-        if is_sidecar && c.started == Some(true) {
-            continue;
-        }
-        if let Some(t) = &c.state.terminated {
-            if t.exit_code == 0 {
-                continue;
-            }
-            reason = if !t.reason.is_empty() {
-                format!("Init:{}", t.reason)
-            } else if t.signal != 0 {
-                format!("Init:Signal:{}", t.signal)
-            } else {
-                format!("Init:ExitCode:{}", t.exit_code)
-            };
-        } else if let Some(w) = c
-            .state
-            .waiting
-            .as_ref()
-            .filter(|w| !w.reason.is_empty() && w.reason != "PodInitializing")
-        {
-            reason = format!("Init:{}", w.reason);
-        } else {
-            reason = format!(
-                "Init:{i}/{}",
-                init_total.max(status.init_container_statuses.len())
-            );
-        }
-        initializing = true;
-        break;
-    }
-    let initialized = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Initialized" && c.status == "True");
-    if !initializing || initialized {
-        restarts = 0;
-        let mut has_running = false;
-        for c in status.container_statuses.iter().rev() {
-            restarts += c.restart_count;
-            if let Some(w) = c.state.waiting.as_ref().filter(|w| !w.reason.is_empty()) {
-                reason = w.reason.clone();
-            } else if let Some(t) = &c.state.terminated {
-                reason = terminated_reason(t);
-            } else if c.ready && c.state.running.is_some() {
-                has_running = true;
-                ready_containers += 1;
-            }
-        }
-        if reason == "Completed" && has_running {
-            let ready_cond = status
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True");
-            reason = if ready_cond { "Running" } else { "NotReady" }.to_owned();
-        }
-    }
-    if reason == "Succeeded" {
-        reason = "Completed".to_owned();
-    }
-    if pod.metadata.deletion_timestamp.is_some() {
-        reason = if status.reason.as_deref() == Some("NodeLost") {
-            "Unknown"
-        } else {
-            "Terminating"
-        }
-        .to_owned();
-    }
-    if reason.is_empty() {
-        reason = "Unknown".to_owned();
-    }
-    (reason, ready_containers, restarts)
-}
-
-fn terminated_reason(t: &crate::k8s::wire::StateReason) -> String {
-    if !t.reason.is_empty() {
-        t.reason.clone()
-    } else if t.signal != 0 {
-        format!("Signal:{}", t.signal)
-    } else {
-        format!("ExitCode:{}", t.exit_code)
+        status::classify(&self.status, self.ready)
     }
 }
 
@@ -475,200 +347,15 @@ impl NodeView {
                 .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
         })
     }
-
-    /// "Ready", "NotReady", with ",SchedulingDisabled" when cordoned — as kubectl prints.
-    pub fn state_text(&self) -> String {
-        let base = if self.ready { "Ready" } else { "NotReady" };
-        if self.unschedulable {
-            format!("{base},SchedulingDisabled")
-        } else {
-            base.to_owned()
-        }
-    }
-
-    /// Allocatable CPU, for people.
-    pub fn allocatable_cpu_text(&self) -> String {
-        cpu_text(self.allocatable_cpu_millis)
-    }
-
-    /// Allocatable memory, for people.
-    pub fn allocatable_memory_text(&self) -> String {
-        bytes_text(self.allocatable_memory_bytes)
-    }
-
-    /// The role the wall sorts by: `control-plane` first, then the first role, `~` for none.
-    pub fn sort_role(&self) -> &str {
-        if self
-            .roles
-            .iter()
-            .any(|r| r == "control-plane" || r == "master")
-        {
-            "!control-plane"
-        } else {
-            self.roles.first().map_or("~", String::as_str)
-        }
-    }
-
-    /// Roles joined for display, `<none>` when there are none.
-    pub fn roles_text(&self) -> String {
-        if self.roles.is_empty() {
-            "<none>".to_owned()
-        } else {
-            self.roles.join(",")
-        }
-    }
-}
-
-/// CPU millicores for people: "250m" below one core, else cores with one decimal ("3.9").
-pub fn cpu_text(millis: u64) -> String {
-    if millis < 1000 {
-        format!("{millis}m")
-    } else {
-        let tenths = (millis + 50) / 100;
-        if tenths.is_multiple_of(10) {
-            format!("{}", tenths / 10)
-        } else {
-            format!("{}.{}", tenths / 10, tenths % 10)
-        }
-    }
-}
-
-/// Bytes for people, in binary units with one decimal ("64Mi", "15.0Gi").
-pub fn bytes_text(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["", "Ki", "Mi", "Gi", "Ti"];
-    let mut unit = 0;
-    let mut scaled = bytes;
-    // Whole units while exact and small, one decimal otherwise.
-    while unit + 1 < UNITS.len() && scaled >= 1024 {
-        scaled /= 1024;
-        unit += 1;
-    }
-    let divisor = 1u64 << (10 * unit);
-    if bytes.is_multiple_of(divisor) || scaled >= 100 {
-        format!("{}{}", bytes / divisor, UNITS[unit])
-    } else {
-        let tenths = (bytes.saturating_mul(10) + divisor / 2) / divisor;
-        format!("{}.{}{}", tenths / 10, tenths % 10, UNITS[unit])
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn pod(json: serde_json::Value) -> PodView {
-        let mut base = serde_json::json!({
-            "metadata": {"name": "p", "namespace": "ns"},
-            "spec": {"containers": [{"name": "a"}]},
-        });
-        if let (Some(b), Some(extra)) = (base.as_object_mut(), json.as_object()) {
-            for (k, v) in extra {
-                b.insert(k.clone(), v.clone());
-            }
-        }
-        let fields: PodFields = serde_json::from_value(base).expect("pod json");
-        PodView::from_fields(&fields).expect("view")
-    }
-
-    fn cs(state: serde_json::Value, ready: bool, restarts: i64) -> serde_json::Value {
-        serde_json::json!({"name": "a", "ready": ready, "restartCount": restarts, "state": state})
-    }
-
-    #[test]
-    fn running_and_ready() {
-        let p = pod(serde_json::json!({"status": {"phase": "Running",
-            "containerStatuses": [cs(serde_json::json!({"running": {}}), true, 2)]}}));
-        assert_eq!(
-            (&*p.status, p.ready.to_string().as_str(), p.restarts),
-            ("Running", "1/1", 2)
-        );
-        assert_eq!(p.status_class(), StatusClass::Ok);
-    }
-
-    #[test]
-    fn waiting_reasons_win() {
-        for reason in [
-            "ContainerCreating",
-            "CrashLoopBackOff",
-            "ImagePullBackOff",
-            "ErrImagePull",
-        ] {
-            let p = pod(serde_json::json!({"status": {"phase": "Pending",
-                "containerStatuses": [cs(serde_json::json!({"waiting": {"reason": reason}}), false, 0)]}}));
-            assert_eq!(&*p.status, reason);
-            assert_eq!(p.ready.to_string(), "0/1");
-        }
-    }
-
-    #[test]
-    fn terminated_reasons() {
-        for (reason, code, want) in [
-            ("Completed", 0, "Completed"),
-            ("Error", 1, "Error"),
-            ("OOMKilled", 137, "OOMKilled"),
-            ("", 3, "ExitCode:3"),
-        ] {
-            let p = pod(serde_json::json!({"status": {"phase": "Running",
-                "containerStatuses": [cs(serde_json::json!({"terminated": {"reason": reason, "exitCode": code}}), false, 0)]}}));
-            assert_eq!(&*p.status, want);
-        }
-    }
-
-    #[test]
-    fn phases() {
-        assert_eq!(
-            &*pod(serde_json::json!({"status": {"phase": "Succeeded"}})).status,
-            "Completed"
-        );
-        assert_eq!(
-            &*pod(serde_json::json!({"status": {"phase": "Failed"}})).status,
-            "Failed"
-        );
-        assert_eq!(
-            &*pod(serde_json::json!({"status": {"phase": "Unknown"}})).status,
-            "Unknown"
-        );
-        assert_eq!(
-            &*pod(serde_json::json!({"status": {"phase": "Pending"}})).status,
-            "Pending"
-        );
-        assert_eq!(
-            &*pod(serde_json::json!({"status": {"phase": "Failed", "reason": "Evicted"}})).status,
-            "Evicted"
-        );
-        assert_eq!(&*pod(serde_json::json!({})).status, "Unknown");
-    }
-
-    #[test]
-    fn init_containers() {
-        let p = pod(serde_json::json!({
-            "spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "i1"}, {"name": "i2"}]},
-            "status": {"phase": "Pending", "initContainerStatuses": [
-                cs(serde_json::json!({"terminated": {"exitCode": 0, "reason": "Completed"}}), false, 0),
-                cs(serde_json::json!({"waiting": {"reason": "CrashLoopBackOff"}}), false, 4)]}}));
-        assert_eq!(&*p.status, "Init:CrashLoopBackOff");
-        assert_eq!(p.restarts, 4);
-        assert_eq!(p.status_class(), StatusClass::Bad);
-        let p = pod(serde_json::json!({
-            "spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "i1"}, {"name": "i2"}]},
-            "status": {"phase": "Pending", "initContainerStatuses": [
-                cs(serde_json::json!({"terminated": {"exitCode": 0}}), false, 0),
-                cs(serde_json::json!({"running": {}}), false, 0)]}}));
-        assert_eq!(&*p.status, "Init:1/2");
-        assert_eq!(p.status_class(), StatusClass::Starting);
-    }
-
-    #[test]
-    fn terminating_wins() {
-        let p = pod(serde_json::json!({
-            "metadata": {"name": "p", "namespace": "ns", "deletionTimestamp": "2026-01-01T00:00:00Z"},
-            "status": {"phase": "Running", "containerStatuses": [cs(serde_json::json!({"running": {}}), true, 0)]}}));
-        assert_eq!(&*p.status, "Terminating");
-    }
+    use crate::state::fixtures::{node_from_json, pod_from_json};
 
     #[test]
     fn requests_owner_and_node() {
-        let p = pod(serde_json::json!({
+        let p = pod_from_json(serde_json::json!({
             "metadata": {"name": "p", "namespace": "ns", "ownerReferences": [
                 {"kind": "ReplicaSet", "name": "rs1", "controller": true, "apiVersion": "apps/v1", "uid": "u"}]},
             "spec": {"nodeName": "n1", "containers": [
@@ -683,19 +370,20 @@ mod tests {
 
     #[test]
     fn the_json_of_a_pod_is_the_documented_contract() {
-        let p = pod(serde_json::json!({
+        let p = pod_from_json(serde_json::json!({
             "metadata": {"name": "web-1", "namespace": "shop", "labels": {"tier": "front", "app": "web"},
                 "ownerReferences": [{"kind": "ReplicaSet", "name": "web-7d", "controller": true,
                     "apiVersion": "apps/v1", "uid": "u"}],
                 "creationTimestamp": "2026-01-02T03:04:05Z"},
             "spec": {"nodeName": "n1", "containers": [
                 {"name": "a", "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}}]},
-            "status": {"phase": "Running", "containerStatuses": [cs(serde_json::json!({"running": {}}), true, 2)]}}));
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "a", "ready": true, "restartCount": 2, "state": {"running": {}}}]}}));
         assert_eq!(
             serde_json::to_string(&p).expect("json"),
             r#"{"namespace":"shop","name":"web-1","node":"n1","phase":"Running","status":"Running","ready":"1/1","restarts":2,"owner":"ReplicaSet/web-7d","labels":{"app":"web","tier":"front"},"cpuRequestMillis":250,"memoryRequestBytes":67108864,"created":"2026-01-02T03:04:05Z"}"#
         );
-        let bare = pod(serde_json::json!({}));
+        let bare = pod_from_json(serde_json::json!({}));
         assert_eq!(
             serde_json::to_string(&bare).expect("json"),
             r#"{"namespace":"ns","name":"p","node":null,"phase":"","status":"Unknown","ready":"0/1","restarts":0,"owner":null,"labels":{},"cpuRequestMillis":0,"memoryRequestBytes":0,"created":null}"#
@@ -704,27 +392,14 @@ mod tests {
 
     #[test]
     fn node_view() {
-        let node: NodeFields = serde_json::from_value(serde_json::json!({
+        let v = node_from_json(serde_json::json!({
             "metadata": {"name": "n1", "labels": {"node-role.kubernetes.io/control-plane": ""}},
             "spec": {"unschedulable": true},
             "status": {"allocatable": {"cpu": "3900m", "memory": "16Gi", "pods": "110"},
-                "conditions": [{"type": "Ready", "status": "True"}]}}))
-        .expect("node json");
-        let v = NodeView::from_fields(&node).expect("view");
+                "conditions": [{"type": "Ready", "status": "True"}]}}));
         assert_eq!(v.roles, ["control-plane"]);
-        assert_eq!(v.state_text(), "Ready,SchedulingDisabled");
+        assert!(v.ready && v.unschedulable);
         assert_eq!((v.allocatable_cpu_millis, v.pod_capacity), (3900, 110));
         assert_eq!(v.allocatable_memory_bytes, 16 << 30);
-    }
-
-    #[test]
-    fn quantities_for_people() {
-        assert_eq!(cpu_text(250), "250m");
-        assert_eq!(cpu_text(3900), "3.9");
-        assert_eq!(cpu_text(4000), "4");
-        assert_eq!(bytes_text(64 << 20), "64Mi");
-        assert_eq!(bytes_text(16106127360), "15Gi");
-        assert_eq!(bytes_text(1536 << 20), "1.5Gi");
-        assert_eq!(bytes_text(0), "0");
     }
 }

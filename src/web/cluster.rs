@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::web::link::{LinkTemplate, LinkValues};
+use super::link::{LinkTemplate, LinkValues};
 
 /// The name a cluster gets when none is given.
 pub const DEFAULT_NAME: &str = "default";
@@ -74,66 +74,9 @@ impl ClusterInfo {
     }
 }
 
-/// `--cluster NAME=KUBECONFIG[:CONTEXT]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterArg {
-    /// The cluster's name on the wall.
-    pub name: String,
-    /// Its kubeconfig file.
-    pub kubeconfig: std::path::PathBuf,
-    /// A context in that file; its current-context when `None`.
-    pub context: Option<String>,
-}
-
-impl ClusterArg {
-    /// Parses `NAME=KUBECONFIG[:CONTEXT]`.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let (name, rest) = s
-            .split_once('=')
-            .ok_or_else(|| format!("expected NAME=KUBECONFIG[:CONTEXT], got {s:?}"))?;
-        crate::k8s::selector::validate_dns_label(name)
-            .map_err(|e| format!("cluster name {name:?}: {e}"))?;
-        // A context name holds no '/', a path may: split at the last ':' only then.
-        let (path, context) = match rest.rsplit_once(':') {
-            Some((path, context)) if !context.is_empty() && !context.contains('/') => {
-                (path, Some(context.to_owned()))
-            }
-            _ => (rest, None),
-        };
-        if path.is_empty() {
-            return Err(format!("cluster {name:?}: no kubeconfig file given"));
-        }
-        Ok(Self {
-            name: name.to_owned(),
-            kubeconfig: path.into(),
-            context,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cluster_args() {
-        assert_eq!(
-            ClusterArg::parse("prod=/etc/kube/prod.yaml:admin@prod"),
-            Ok(ClusterArg {
-                name: "prod".into(),
-                kubeconfig: "/etc/kube/prod.yaml".into(),
-                context: Some("admin@prod".into()),
-            })
-        );
-        let plain = ClusterArg::parse("dev=./dev.kubeconfig").expect("valid");
-        assert_eq!(plain.context, None);
-        assert!(
-            ClusterArg::parse("Prod=/x").is_err(),
-            "names are DNS labels"
-        );
-        assert!(ClusterArg::parse("prod").is_err());
-        assert!(ClusterArg::parse("prod=").is_err());
-    }
 
     #[test]
     fn links_carry_the_cluster() {

@@ -34,7 +34,7 @@ struct Entry<'a> {
     ready: bool,
     /// `<epoch>-<seq>` of its cache.
     seq: String,
-    apiserver: crate::state::cache::ApiStatus,
+    apiserver: crate::state::ApiStatus,
     usage: &'static str,
 }
 
@@ -106,9 +106,9 @@ async fn list(directory: web::Data<Directory>) -> HttpResponse {
         .map(|s| Entry {
             name: &s.cluster.name,
             path: format!("/clusters/{}/", s.cluster.name),
-            ready: s.cache.readiness().is_ok(),
-            seq: s.cache.position().to_string(),
-            apiserver: s.cache.api_status(),
+            ready: s.cache().readiness().is_ok(),
+            seq: s.cache().position().to_string(),
+            apiserver: s.cache().api_status(),
             usage: s.usage.report().status.as_str(),
         })
         .collect();
@@ -198,18 +198,10 @@ async fn readyz(directory: web::Data<Directory>) -> HttpResponse {
     let mut body = String::new();
     let mut any_ready = false;
     for s in directory.0.iter() {
-        let line = match s.cache.readiness() {
-            Ok(()) => {
+        let line = match super::health::readiness(s.cache()) {
+            Ok(line) => {
                 any_ready = true;
-                let status = s.cache.api_status();
-                if status.apiserver == "ok" {
-                    "ready".to_owned()
-                } else {
-                    format!(
-                        "ready (stale: apiserver {}: {})",
-                        status.apiserver, status.message
-                    )
-                }
+                line
             }
             Err(reason) => reason,
         };

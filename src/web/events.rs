@@ -4,8 +4,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, json_error, resume_position, too_many_clients};
-use crate::fanout::stream::{Encoding, Format, client_stream};
-use crate::state::filter::Filter;
+use crate::fanout::{Encoding, Format, client_stream};
+use crate::state::Filter;
 
 /// The page's stream of rendered fragments.
 pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -22,12 +22,10 @@ fn stream(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
         Ok(parsed) => parsed,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let Some(slot) = state.slots.try_acquire(&state.cache) else {
-        tracing::debug!(
-            max = state.slots.max(),
-            "SSE client refused: --max-clients reached"
-        );
-        return too_many_clients(state.slots.max());
+    let Some(slot) = state.fanout.connect() else {
+        let max = state.fanout.max_clients();
+        tracing::debug!(max, "SSE client refused: --max-clients reached");
+        return too_many_clients(max);
     };
     let resume = resume_position(req, params.last_event_id.as_deref());
     let encoding = Encoding::negotiate(

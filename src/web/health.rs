@@ -1,8 +1,11 @@
 //! `GET /healthz`, `GET /readyz`, `GET /metrics`.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::AppState;
+use crate::fanout::Frames;
+use crate::state::{ApiState, Cache};
 
 /// The process is alive and serving.
 pub async fn healthz() -> HttpResponse {
@@ -17,31 +20,35 @@ pub async fn healthz() -> HttpResponse {
 /// still serves its last state (marked stale on the page), and restarting podwall would
 /// only lose that state. The body says so.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.cache.readiness() {
-        Ok(()) => {
-            let status = state.cache.api_status();
-            let body = if status.apiserver == "ok" {
-                "ready\n".to_owned()
-            } else {
-                format!(
-                    "ready (stale: apiserver {}: {})\n",
-                    status.apiserver, status.message
-                )
-            };
-            HttpResponse::Ok()
-                .content_type("text/plain; charset=utf-8")
-                .body(body)
-        }
-        Err(reason) => HttpResponse::ServiceUnavailable()
-            .content_type("text/plain; charset=utf-8")
-            .body(format!("{reason}\n")),
-    }
+    let (status, line) = match readiness(state.cache()) {
+        Ok(line) => (StatusCode::OK, line),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
+    };
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{line}\n"))
+}
+
+/// One cache's readiness in a word or a line: `Ok("ready")`, `Ok("ready (stale: …)")`
+/// while the API server cannot be reached after the first sync, `Err(why not)` before it.
+pub(super) fn readiness(cache: &Cache<Frames>) -> Result<String, String> {
+    cache.readiness()?;
+    let status = cache.api_status();
+    Ok(if status.state == ApiState::Ok {
+        "ready".to_owned()
+    } else {
+        format!(
+            "ready (stale: apiserver {}: {})",
+            status.state, status.message
+        )
+    })
 }
 
 /// Prometheus/OpenMetrics text.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    match state.cache.metrics().encode() {
-        Ok(text) => HttpResponse::Ok()
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &state.metrics) {
+        Ok(()) => HttpResponse::Ok()
             .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
             .body(text),
         Err(e) => {

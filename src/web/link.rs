@@ -7,9 +7,6 @@
 
 use std::fmt::Write;
 
-/// The placeholders a template may use.
-pub const PLACEHOLDERS: &[&str] = &["cluster", "namespace", "name"];
-
 /// Why a template was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {

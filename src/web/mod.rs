@@ -2,25 +2,38 @@
 
 mod api;
 mod assets;
-pub mod auth;
-pub mod cluster;
-pub mod clusters;
+mod auth;
+mod cluster;
+mod clusters;
 mod events;
 mod health;
-pub mod link;
+mod link;
 mod overlay;
 mod page;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::Server;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, middleware, web};
+use actix_web::{App, HttpResponse, HttpServer, middleware, web};
 
-use crate::fanout::stream::ClientSlots;
-use crate::state::cache::{Cache, Position};
+use prometheus_client::registry::Registry;
+
+use crate::fanout::{Fanout, Frames, HTTP_WRITE_BUFFER};
+use crate::k8s::Usage;
+use crate::state::{Cache, Position};
+
+pub use auth::AuthToken;
+pub use cluster::ClusterInfo;
+pub use link::{ClusterLink, LinkTemplate};
+
+use auth::Access;
+use clusters::Directory;
 
 /// Longest accepted request target (path and query). Filters are short; a longer URL is
 /// an attack or a bug, and would cost a parse per request.
@@ -33,21 +46,70 @@ const RETRY_AFTER_SECS: &str = "5";
 /// Sent on every response: no inline scripts or styles, no framing, no sniffing.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'";
 
-/// What every handler shares.
+/// What every handler of one cluster's wall shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The cluster state.
-    pub cache: Arc<Cache>,
-    /// The `--max-clients` limit on SSE streams, which end on shutdown.
-    pub slots: ClientSlots,
+    /// The cluster's event streams, and through them its cache.
+    pub fanout: Fanout,
     /// The cluster's name and links.
-    pub cluster: Arc<crate::web::cluster::ClusterInfo>,
+    pub cluster: Arc<ClusterInfo>,
     /// Live usage from metrics.k8s.io.
-    pub usage: Arc<crate::k8s::usage::Usage>,
+    pub usage: Arc<Usage>,
+    /// The cluster's metrics, as `/metrics` shows them.
+    pub metrics: Arc<Registry>,
+}
+
+impl AppState {
+    /// The cluster's state.
+    pub fn cache(&self) -> &Arc<Cache<Frames>> {
+        self.fanout.cache()
+    }
+}
+
+/// The HTTP server of a wall: every cluster's routes (the first also at `/`), the
+/// overview of several, and the middleware every answer passes. Bound to `listen`; it
+/// runs once spawned, and its handle stops it.
+pub fn serve(
+    clusters: Vec<AppState>,
+    auth_token: Option<AuthToken>,
+    listen: SocketAddr,
+    shutdown_grace: Duration,
+) -> std::io::Result<(SocketAddr, Server)> {
+    let Some(first) = clusters.first().cloned() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no cluster to serve",
+        ));
+    };
+    let directory = Directory::new(clusters);
+    let access = Access::new(auth_token);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(first.clone()))
+            .app_data(web::Data::new(directory.clone()))
+            .app_data(access.clone())
+            // Outermost last: headers on every answer, then size limits, then the token,
+            // then `?cluster=` to the cluster's own paths.
+            .wrap(middleware::from_fn(clusters::select))
+            .wrap(middleware::from_fn(auth::require))
+            .wrap(middleware::from_fn(request_limits))
+            .wrap(security_headers())
+            .configure(|cfg| directory.configure(cfg))
+            .configure(configure)
+    })
+    .disable_signals()
+    .shutdown_timeout(shutdown_grace.as_secs())
+    // Event streams hand over a little less than this at a time; with this limit a
+    // connection's write buffer stays under 8 KiB instead of growing to 32 KiB + a piece
+    // (the vendored actix-http frees it between writes).
+    .h1_write_buffer_size(HTTP_WRITE_BUFFER)
+    .bind(listen)?;
+    let addr = server.addrs().first().copied().unwrap_or(listen);
+    Ok((addr, server.run()))
 }
 
 /// Registers all routes and default headers on an actix `App`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+fn configure(cfg: &mut web::ServiceConfig) {
     // The page of a big cluster is megabytes of repetitive HTML: compress it (only it;
     // the event streams must not wait on an encoder's buffer).
     cfg.service(
@@ -82,7 +144,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The headers every response carries.
-pub fn security_headers() -> middleware::DefaultHeaders {
+fn security_headers() -> middleware::DefaultHeaders {
     middleware::DefaultHeaders::new()
         .add((header::CONTENT_SECURITY_POLICY, CSP))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -90,7 +152,7 @@ pub fn security_headers() -> middleware::DefaultHeaders {
 }
 
 /// Rejects oversized request targets (414) and headers (431) before any handler runs.
-pub async fn request_limits(
+async fn request_limits(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {

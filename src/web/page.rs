@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
-use crate::render::{self, PageContext};
-use crate::state::filter::{Filter, FilterParams, Layout};
+use crate::render::{self, Layout, PageContext};
+use crate::state::{Filter, FilterParams};
 
 /// The wall page for the filter and layout in the query string. A malformed parameter
 /// gets the page with its error and the filter form (status 400), not a bare message.
@@ -31,12 +31,12 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             )
         }
     };
-    let snap = state.cache.snapshot(&filter);
+    let snap = state.cache().snapshot(&filter);
     let overlay = state.cluster.page_attributes(state.usage.interval());
     let ctx = PageContext {
         params: &params,
         layout,
-        syncing: state.cache.readiness().err(),
+        syncing: state.cache().readiness().err(),
         error,
         overlay: &overlay,
     };

@@ -10,8 +10,8 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use podwall::app::{KubeSource, Limits, RunningServer, ServeConfig};
 use podwall::sim::{RunningSim, SimConfig};
+use podwall::{ClusterConfig, Config, KubeSource, Running};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +30,7 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 /// A simulator and a wall server against it, torn down on drop.
 pub struct Stack {
     pub sim: RunningSim,
-    pub server: RunningServer,
+    pub server: Running,
     pub token: CancellationToken,
     pub http: reqwest::Client,
 }
@@ -44,7 +44,7 @@ impl Drop for Stack {
 /// Process-wide test setup: logging, and one rustls crypto provider (the dev-dependencies
 /// enable two, and rustls refuses to guess).
 pub fn init() {
-    podwall::app::telemetry::init(podwall::app::telemetry::LogFormat::Text);
+    podwall::init_logging(podwall::LogFormat::Text);
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -63,6 +63,7 @@ pub async fn start_sim(
             pods,
             churn,
             seed,
+            ..SimConfig::default()
         },
         token.clone(),
     )
@@ -76,34 +77,41 @@ pub async fn start_server(
     sim: &RunningSim,
     namespaces: Vec<String>,
     token: &CancellationToken,
-) -> RunningServer {
-    start_server_with(sim, namespaces, Limits::default(), token).await
+) -> Running {
+    start_server_with(sim, |c| c, namespaces, token).await
 }
 
-/// [`start_server`] with chosen [`Limits`].
+/// [`start_server`] with the test configuration changed by `configure`.
 pub async fn start_server_with(
     sim: &RunningSim,
+    configure: impl FnOnce(Config) -> Config,
     namespaces: Vec<String>,
-    limits: Limits,
     token: &CancellationToken,
-) -> RunningServer {
-    let config = ServeConfig {
-        namespaces,
-        ..serve_config(KubeSource::Config(sim.kube_config()))
-    };
-    podwall::app::start_with(config, limits, token.clone())
+) -> Running {
+    let cluster = ClusterConfig::new(KubeSource::Config(sim.kube_config())).namespaces(namespaces);
+    let config = configure(Config::new(cluster).listen(loopback()));
+    podwall::start(config, token.clone())
         .await
         .expect("server starts")
 }
 
 /// The server settings tests start from: a free loopback port, every namespace, no token.
-pub fn serve_config(kube: KubeSource) -> ServeConfig {
-    ServeConfig {
-        listen: "127.0.0.1:0".parse().expect("static address"),
-        namespaces: Vec::new(),
-        kube,
-        auth_token: None,
+pub fn serve_config(kube: KubeSource) -> Config {
+    Config::new(ClusterConfig::new(kube)).listen(loopback())
+}
+
+/// A wall of `clusters` on a free loopback port.
+pub fn wall(clusters: Vec<ClusterConfig>) -> Config {
+    Config {
+        clusters,
+        ..Config::default()
     }
+    .listen(loopback())
+}
+
+/// A free loopback port.
+pub fn loopback() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
 impl Stack {

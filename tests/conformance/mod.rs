@@ -94,6 +94,7 @@ async fn target_with(test: &str, control_plane: Option<ControlPlane>) -> Target 
                 pods: 20,
                 churn: 0.0,
                 seed: 7,
+                ..SimConfig::default()
             };
             let sim = podwall::sim::start(config, token.clone())
                 .await

@@ -79,7 +79,7 @@ impl Drop for Cluster {
 impl Cluster {
     /// A small still cluster.
     pub async fn start() -> Cluster {
-        podwall::app::telemetry::init(podwall::app::telemetry::LogFormat::Text);
+        podwall::init_logging(podwall::LogFormat::Text);
         let _ = rustls::crypto::ring::default_provider().install_default();
         let token = CancellationToken::new();
         let sim = podwall::sim::start(
@@ -89,6 +89,7 @@ impl Cluster {
                 pods: 6,
                 churn: 0.0,
                 seed: 3,
+                ..SimConfig::default()
             },
             token.clone(),
         )

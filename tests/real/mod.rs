@@ -11,7 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use podwall::app::{KubeSource, RunningServer, ServeConfig};
+use podwall::{ClusterConfig, Config, KubeSource, Running};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +23,7 @@ pub const SLOW_DEADLINE: Duration = Duration::from_secs(60);
 
 /// A wall server against a real apiserver, stopped on drop.
 pub struct Wall {
-    pub server: RunningServer,
+    pub server: Running,
     token: CancellationToken,
     pub http: reqwest::Client,
 }
@@ -39,13 +39,12 @@ impl Wall {
     pub async fn start(kubeconfig: &Path, namespaces: &[&str]) -> Wall {
         init();
         let token = CancellationToken::new();
-        let config = ServeConfig {
-            namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
-            ..common::serve_config(KubeSource::Infer {
-                kubeconfig: Some(kubeconfig.to_path_buf()),
-            })
+        let kube = KubeSource::Infer {
+            kubeconfig: Some(kubeconfig.to_path_buf()),
         };
-        let server = podwall::app::start(config, token.clone())
+        let cluster = ClusterConfig::new(kube).namespaces(namespaces.iter().copied());
+        let config = Config::new(cluster).listen(common::loopback());
+        let server = podwall::start(config, token.clone())
             .await
             .expect("server starts with the kubeconfig");
         let wall = Wall {

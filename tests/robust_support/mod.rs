@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use podwall::app::Limits;
+use podwall::Config;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{SseClient, Stack};
@@ -22,8 +22,9 @@ pub struct Cluster {
     pub seed: u64,
 }
 
-/// Starts a simulator and a wall server with `limits` against it; waits for /readyz.
-pub async fn start(cluster: Cluster, limits: Limits) -> Stack {
+/// Starts a simulator and a wall server against it, its configuration changed by
+/// `configure`; waits for /readyz.
+pub async fn start(cluster: Cluster, configure: impl FnOnce(Config) -> Config) -> Stack {
     crate::common::init();
     let token = CancellationToken::new();
     let sim = crate::common::start_sim(
@@ -34,7 +35,7 @@ pub async fn start(cluster: Cluster, limits: Limits) -> Stack {
         &token,
     )
     .await;
-    let server = crate::common::start_server_with(&sim, Vec::new(), limits, &token).await;
+    let server = crate::common::start_server_with(&sim, configure, Vec::new(), &token).await;
     let stack = Stack {
         sim,
         server,

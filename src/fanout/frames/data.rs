@@ -7,11 +7,11 @@
 
 use serde::Serialize;
 
-use crate::state::view::{Labels, PodView, Ready, rfc3339};
+use crate::state::{Labels, PodView, Ready, rfc3339};
 
 /// `/api/events` upsert of a pod: `{"cluster"?,"kind":"Pod","object":{…}}`.
 #[derive(Serialize)]
-pub(crate) struct PodUpsert<'a> {
+pub(super) struct PodUpsert<'a> {
     /// Named only on walls of several clusters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<&'a str>,
@@ -23,7 +23,7 @@ pub(crate) struct PodUpsert<'a> {
 
 /// `/api/events` delete of a pod: `{"cluster"?,"kind":"Pod","name":…,"namespace":…}`.
 #[derive(Serialize)]
-pub(crate) struct PodDelete<'a> {
+pub(super) struct PodDelete<'a> {
     /// Named only on walls of several clusters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<&'a str>,
@@ -37,7 +37,7 @@ pub(crate) struct PodDelete<'a> {
 
 /// `/events` upsert of a fragment: `{"html":…,"id":…,"parent":…}`.
 #[derive(Serialize)]
-pub(crate) struct HtmlUpsert<'a> {
+pub(super) struct HtmlUpsert<'a> {
     /// The rendered fragment.
     pub html: &'a str,
     /// The element id it replaces.
@@ -48,7 +48,7 @@ pub(crate) struct HtmlUpsert<'a> {
 
 /// `/events` delete of an element: `{"id":…}`.
 #[derive(Serialize)]
-pub(crate) struct HtmlDelete<'a> {
+pub(super) struct HtmlDelete<'a> {
     /// The element id to remove.
     pub id: Option<&'a str>,
 }
@@ -56,7 +56,7 @@ pub(crate) struct HtmlDelete<'a> {
 /// A `PodView`'s fields in alphabetical key order (see the module comment).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct SortedPod<'a> {
+pub(super) struct SortedPod<'a> {
     cpu_request_millis: u64,
     #[serde(serialize_with = "rfc3339")]
     created: Option<jiff::Timestamp>,
@@ -111,12 +111,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::k8s::wire::PodFields;
-
-    fn view(json: serde_json::Value) -> PodView {
-        let fields: PodFields = serde_json::from_value(json).expect("pod json");
-        PodView::from_fields(&fields).expect("view")
-    }
+    use crate::state::fixtures::pod_from_json as view;
 
     /// The pods of the tests: every field set, and the bare minimum.
     fn pods() -> [PodView; 2] {

@@ -1,0 +1,97 @@
+//! Views and snapshots for tests and benchmarks: the one place they are built.
+//!
+//! Views are plain structs: a test states what it cares about with struct update
+//! syntax, `PodView { status: "CrashLoopBackOff".into(), ..fixtures::pod("a", "web-1") }`.
+//! Views that must come through the real decoding start from JSON ([`pod_from_json`]).
+
+use std::sync::Arc;
+
+use super::change::{ApiStatus, Epoch, Snapshot};
+use super::view::{Labels, NodeView, PodView, Ready};
+use crate::k8s::{Kind, NodeFields, PodFields, Scope};
+
+/// A Running, ready pod of one container, unscheduled, no requests, no labels.
+pub fn pod(namespace: &str, name: &str) -> PodView {
+    PodView {
+        namespace: Arc::from(namespace),
+        name: Arc::from(name),
+        node: None,
+        phase: Arc::from("Running"),
+        status: Arc::from("Running"),
+        ready: Ready { ready: 1, total: 1 },
+        restarts: 0,
+        owner: None,
+        labels: Labels::default(),
+        cpu_request_millis: 0,
+        memory_request_bytes: 0,
+        created: None,
+    }
+}
+
+/// [`pod`] bound to `node`.
+pub fn pod_on(namespace: &str, name: &str, node: &str) -> PodView {
+    PodView {
+        node: Some(Arc::from(node)),
+        ..pod(namespace, name)
+    }
+}
+
+/// A Ready, schedulable worker node: 4 CPUs, 8 GiB, 110 pods.
+pub fn node(name: &str) -> NodeView {
+    NodeView {
+        name: Arc::from(name),
+        ready: true,
+        unschedulable: false,
+        roles: vec!["worker".to_owned()],
+        allocatable_cpu_millis: 4000,
+        allocatable_memory_bytes: 8 << 30,
+        pod_capacity: 110,
+    }
+}
+
+/// A pod decoded from JSON like a watch event's, through the real wire types: `patch`'s
+/// top-level fields replace those of a minimal pod `ns/p` with one container `a`.
+pub fn pod_from_json(patch: serde_json::Value) -> PodView {
+    let fields: PodFields = serde_json::from_value(merged(
+        serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"containers": [{"name": "a"}]},
+        }),
+        patch,
+    ))
+    .expect("fixture pod JSON decodes");
+    PodView::from_fields(&fields).expect("fixture pod has a name and namespace")
+}
+
+/// A node decoded from JSON through the real wire types (no defaults merged in).
+pub fn node_from_json(json: serde_json::Value) -> NodeView {
+    let fields: NodeFields = serde_json::from_value(json).expect("fixture node JSON decodes");
+    NodeView::from_fields(&fields).expect("fixture node has a name")
+}
+
+/// A snapshot at epoch 1, seq 1, with the API server ok.
+pub fn snapshot(nodes: Vec<NodeView>, pods: Vec<PodView>) -> Snapshot {
+    Snapshot {
+        epoch: Epoch(1),
+        seq: 1,
+        nodes: nodes.into_iter().map(Arc::new).collect(),
+        pods: pods.into_iter().map(Arc::new).collect(),
+        apiserver: ApiStatus::ok(),
+        cluster: None,
+    }
+}
+
+fn merged(mut base: serde_json::Value, patch: serde_json::Value) -> serde_json::Value {
+    if let (Some(b), serde_json::Value::Object(extra)) = (base.as_object_mut(), patch) {
+        b.extend(extra);
+    }
+    base
+}
+
+/// The scope of a cluster-wide pod watch, for feeding a cache directly.
+pub fn pods_scope() -> Scope {
+    Scope {
+        kind: Kind::Pod,
+        namespace: None,
+    }
+}
