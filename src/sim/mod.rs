@@ -37,15 +37,13 @@ pub use control::{RESTART_BUMP, SimHandle};
 pub use faults::ErrorKind;
 pub use metrics_api::MetricsMode;
 pub use resource::Resource;
-pub use store::StoreStats;
-pub use watch::BOOKMARK_INTERVAL;
 
 use faults::Faults;
 use status::ApiError;
 use store::Store;
 
 /// Events kept for watch resume and exact-resourceVersion lists; older ones get 410.
-pub const HISTORY_LIMIT: usize = 20_000;
+const HISTORY_LIMIT: usize = 20_000;
 
 /// The resourceVersion of an empty store; generated objects count up from here.
 const BASE_RESOURCE_VERSION: u64 = 100;
@@ -103,7 +101,7 @@ pub enum SimError {
 }
 
 /// What every part of a running simulator shares.
-pub struct SimContext {
+struct SimContext {
     store: Store,
     faults: Faults,
     traffic: traffic::Traffic,
