@@ -165,7 +165,7 @@ fn pipeline(objects: &[Value], rounds: usize) -> Throughput {
             };
             let view = PodView::from_fields(&pod).expect("a pod view");
             cache.upsert_pod(&PODS, view);
-            // What the hub does once per change for its clients (one of each format).
+            // What the fan-out does once per change for its clients (one of each format).
             while let Ok(change) = rx.try_recv() {
                 for format in [Format::Json, Format::Html] {
                     frame_bytes += frame_for(&change, &filter, format).map_or(0, |f| f.len());

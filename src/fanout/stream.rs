@@ -27,7 +27,7 @@ use crate::state::{Change, Filter, Position, Snapshot, Start};
 /// How often an idle stream gets a `: ping` comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// How much the HTTP layer buffers before it writes (`server.rs`).
+/// How much the HTTP layer buffers before it writes (`web::serve` sets it).
 pub const HTTP_WRITE_BUFFER: usize = 4 * 1024;
 
 /// Largest piece of a frame handed to the HTTP layer at once: what it buffered (under
@@ -107,7 +107,7 @@ struct ClientState {
 }
 
 /// The SSE body of one client: a `retry:` hint, a reset or the missed changes, then every
-/// visible change, one write per batch, `: ping` when idle; ends when the slots' shutdown
+/// visible change, one write per batch, `: ping` when idle; ends when the fan-out's shutdown
 /// token is cancelled or the client lags twice within [`SLOW_WINDOW`].
 ///
 /// Memory per client is bounded: a broadcast receiver (a cursor, not a queue), the

@@ -1,4 +1,4 @@
-//! The `data:` JSON of the hub's pod frames, serialized straight from the borrowed view.
+//! The `data:` JSON of the pod frames, serialized straight from the borrowed view.
 //!
 //! Pods are most of the changes a wall sees, so their frames skip the `serde_json::Value`
 //! tree (a map insert and an allocation per field) the rarer node and status frames use.
@@ -131,7 +131,7 @@ mod tests {
         ]
     }
 
-    // The expected bytes are built the way the hub built them before, from `Value` maps.
+    // The expected bytes are built the way the fan-out built them before, from `Value` maps.
     #[test]
     fn pod_events_are_the_bytes_of_the_sorted_value_maps() {
         for p in pods() {
