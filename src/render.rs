@@ -18,6 +18,26 @@ const LARGE_UP_TO: usize = 400;
 const SMALL_AT: usize = 1500;
 /// Above this many pods the page starts with pods as dots.
 const DOTS_AT: usize = 5000;
+/// The sizes a page starts at, each with the most pods it is chosen for; above the last,
+/// [`DENSEST`]. The page reads them too (`data-density-steps`), to follow the pod count.
+const DENSITY_STEPS: [(&str, usize); 3] = [
+    ("large", LARGE_UP_TO),
+    ("normal", SMALL_AT),
+    ("small", DOTS_AT),
+];
+/// The size beyond the last step, and the size of `compact=1`.
+const DENSEST: &str = "dots";
+
+/// The size a page of `pods` pods starts at.
+fn density(pods: usize, compact: bool) -> &'static str {
+    if compact {
+        return DENSEST;
+    }
+    DENSITY_STEPS
+        .iter()
+        .find(|(_, up_to)| pods <= *up_to)
+        .map_or(DENSEST, |(name, _)| name)
+}
 
 /// One node box: a node (or just its name, when its details are unavailable) and its pods.
 pub struct NodeBox {
@@ -258,6 +278,20 @@ impl Page<'_> {
             && self.node().is_empty()
             && self.q().is_empty())
     }
+    /// `data-density-steps` on `<html>`: "large 400 normal 1500 small 5000 dots".
+    fn density_steps(&self) -> String {
+        let mut steps = String::new();
+        for (name, up_to) in DENSITY_STEPS {
+            steps.push_str(&format!("{name} {up_to} "));
+        }
+        steps + DENSEST
+    }
+    /// `data-status-classes` on `<html>`: every status class, the catch-all last.
+    fn status_classes(&self) -> String {
+        view::StatusClass::ALL
+            .map(view::StatusClass::as_str)
+            .join(" ")
+    }
 }
 
 /// The wall alone (the `reset` fragment).
@@ -283,15 +317,7 @@ struct NodeHeaderFragment<'a> {
 
 /// Renders the page for a snapshot (or, with `ctx.error`, the page without a wall).
 pub fn page(snap: &Snapshot, ctx: &PageContext<'_>) -> Result<String, askama::Error> {
-    let density = if ctx.layout.compact || snap.pods.len() > DOTS_AT {
-        "dots"
-    } else if snap.pods.len() > SMALL_AT {
-        "small"
-    } else if snap.pods.len() > LARGE_UP_TO {
-        "normal"
-    } else {
-        "large"
-    };
+    let density = density(snap.pods.len(), ctx.layout.compact);
     let (seq, wall, counts) = if ctx.error.is_some() {
         let empty = Snapshot {
             epoch: snap.epoch,
@@ -492,6 +518,10 @@ mod tests {
         assert!(ok.contains("data-pod=\"a/p3\""));
         assert!(ok.contains("id=\"sync\""));
         assert!(ok.contains("data-density=\"large\""));
+        assert!(ok.contains(r#"data-density-steps="large 400 normal 1500 small 5000 dots""#));
+        assert!(ok.contains(
+            r#"data-status-classes="ok starting notready bad done terminating unknown""#
+        ));
         let bad = page(
             &snap,
             &PageContext {
@@ -504,6 +534,19 @@ mod tests {
         )
         .expect("renders");
         assert!(bad.contains("label: nope") && !bad.contains("data-pod="));
+    }
+
+    #[test]
+    fn density_follows_the_pod_count() {
+        let at = |pods| density(pods, false);
+        assert_eq!(
+            [at(0), at(400), at(401), at(1500), at(1501)],
+            ["large", "large", "normal", "normal", "small"]
+        );
+        assert_eq!(
+            [at(5000), at(5001), density(3, true)],
+            ["small", "dots", "dots"]
+        );
     }
 
     #[test]
