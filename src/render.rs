@@ -239,6 +239,8 @@ pub struct PageContext<'a> {
     pub error: Option<String>,
     /// `data-*` attributes on `#wall-root` for the overlay script (usage, links).
     pub overlay: &'a [(&'static str, String)],
+    /// The page's ES modules (paths under `/static/`), preloaded while the page parses.
+    pub modules: &'a [&'static str],
 }
 
 /// A query parameter's value for the form (empty when absent).
@@ -512,6 +514,7 @@ mod tests {
                 syncing: Some("waiting for first sync of pods".into()),
                 error: None,
                 overlay: &[],
+                modules: &["wall/main.mjs"],
             },
         )
         .expect("renders");
@@ -522,6 +525,7 @@ mod tests {
         assert!(ok.contains(
             r#"data-status-classes="ok starting notready bad done terminating unknown""#
         ));
+        assert!(ok.contains(r#"<link rel="modulepreload" href="/static/wall/main.mjs">"#));
         let bad = page(
             &snap,
             &PageContext {
@@ -530,6 +534,7 @@ mod tests {
                 syncing: None,
                 error: Some("label: nope".into()),
                 overlay: &[],
+                modules: &[],
             },
         )
         .expect("renders");

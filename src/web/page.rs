@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::AppState;
+use super::{AppState, assets};
 use crate::filter::{Filter, FilterParams, Layout};
 use crate::render::{self, PageContext};
 
@@ -33,12 +33,14 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     };
     let snap = state.cache.snapshot(&filter);
     let overlay = state.cluster.page_attributes(state.usage.interval());
+    let modules: Vec<&str> = assets::modules().collect();
     let ctx = PageContext {
         params: &params,
         layout,
         syncing: state.cache.readiness().err(),
         error,
         overlay: &overlay,
+        modules: &modules,
     };
     html(status, render::page(&snap, &ctx))
 }
