@@ -239,6 +239,9 @@ pub struct PageContext<'a> {
     pub error: Option<String>,
     /// `data-*` attributes on `#wall-root` for the overlay script (usage, links).
     pub overlay: &'a [(&'static str, String)],
+    /// Framed by the multi-cluster overview, which shows the title, clock and legend once
+    /// for all its walls: the page hides its own.
+    pub framed: bool,
     /// The page's ES modules (paths under `/static/`), preloaded while the page parses.
     pub modules: &'a [&'static str],
 }
@@ -514,6 +517,7 @@ mod tests {
                 syncing: Some("waiting for first sync of pods".into()),
                 error: None,
                 overlay: &[],
+                framed: false,
                 modules: &["wall/main.mjs"],
             },
         )
@@ -526,6 +530,7 @@ mod tests {
             r#"data-status-classes="ok starting notready bad done terminating unknown""#
         ));
         assert!(ok.contains(r#"<link rel="modulepreload" href="/static/wall/main.mjs">"#));
+        assert!(!ok.contains(" framed"));
         let bad = page(
             &snap,
             &PageContext {
@@ -534,11 +539,13 @@ mod tests {
                 syncing: None,
                 error: Some("label: nope".into()),
                 overlay: &[],
+                framed: true,
                 modules: &[],
             },
         )
         .expect("renders");
         assert!(bad.contains("label: nope") && !bad.contains("data-pod="));
+        assert!(bad.contains(r#"class="theme-dark framed""#));
     }
 
     #[test]

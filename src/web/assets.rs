@@ -39,6 +39,8 @@ static FILES: &[(&str, &str)] = embedded![
     "wall/usage.mjs",
     "wall/links.mjs",
     "wall/cluster-nav.mjs",
+    // The multi-cluster overview's script.
+    "overview.mjs",
 ];
 
 /// The wall page's ES modules (paths under `/static/`), for its `modulepreload` links:
@@ -153,6 +155,6 @@ mod tests {
         let icon = embedded("favicon.svg");
         assert_eq!(header("cache-control", &icon), "public, max-age=86400");
         assert!(modules().any(|m| m == "wall/main.mjs"));
-        assert!(!modules().any(|m| m == "wall.js"));
+        assert!(!modules().any(|m| m == "overview.mjs" || m == "wall.js"));
     }
 }

@@ -1,4 +1,5 @@
-// podwall: the clock in the top bar, and how long ago the last change arrived.
+// podwall: the clock in the top bar, and how long ago the last change arrived. Used by
+// the wall and by the multi-cluster overview (which shows one clock for all its walls).
 
 import { ageText } from "./format.mjs";
 
