@@ -529,6 +529,7 @@ mod tests {
         assert!(ok.contains(
             r#"data-status-classes="ok starting notready bad done terminating unknown""#
         ));
+        assert!(ok.contains(r#"<script type="module" src="/static/wall/main.mjs"></script>"#));
         assert!(ok.contains(r#"<link rel="modulepreload" href="/static/wall/main.mjs">"#));
         assert!(!ok.contains(" framed"));
         let bad = page(
