@@ -172,7 +172,7 @@ async fn usage_links_and_clusters_in_a_real_browser() {
         );
     }
     // One title, clock and legend for both walls: the overview's, shown and ticking; each
-    // frame hides its own and keeps its counts and indicator.
+    // frame hides its own and keeps its counts, update age and indicator.
     let chrome = browser
         .until(
             "the overview's clock ticking",
@@ -183,7 +183,7 @@ async fn usage_links_and_clusters_in_a_real_browser() {
              return [
                [document.querySelectorAll('h1').length, document.querySelectorAll('.legend').length, shown(clocks[0])],
                frames.map(d => [shown(d.querySelector('.top h1')), shown(d.getElementById('clock')), shown(d.querySelector('.legend')),
-                                shown(d.getElementById('counts')), shown(d.getElementById('conn'))]),
+                                shown(d.getElementById('counts')), shown(d.getElementById('age')), shown(d.getElementById('conn'))]),
              ];",
         )
         .await;
@@ -192,8 +192,8 @@ async fn usage_links_and_clusters_in_a_real_browser() {
         serde_json::json!([
             [1, 1, true],
             [
-                [false, false, false, true, true],
-                [false, false, false, true, true]
+                [false, false, false, true, true, true],
+                [false, false, false, true, true, true]
             ]
         ]),
         "the overview's own title, legend and clock; none in the frames"
