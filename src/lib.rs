@@ -50,6 +50,7 @@ pub use k8s::{
     ApiClient, ApiMetrics, Kind, METRICS_RBAC, NodeFields, NodeMetrics, PodFields, PodMetrics,
     Scope, Sink, WATCHED, spawn_informer,
 };
+pub use render::format;
 #[cfg(any(test, feature = "fixtures"))]
 pub use state::fixtures;
 pub use state::{

@@ -151,6 +151,33 @@ async fn usage_links_and_clusters_in_a_real_browser() {
             "{name}'s frame follows {name}'s own epoch: {walls}"
         );
     }
+    // One title, clock and legend for both walls: the overview's, shown and ticking; each
+    // frame hides its own and keeps its counts, update age and indicator.
+    let chrome = browser
+        .until(
+            "the overview's clock ticking",
+            "const shown = el => !!el && el.getClientRects().length > 0;
+             const clocks = Array.from(document.querySelectorAll('#clock'));
+             if (clocks.length !== 1 || !clocks[0].textContent) return null;
+             const frames = Array.from(document.querySelectorAll('section.cluster iframe')).map(f => f.contentDocument);
+             return [
+               [document.querySelectorAll('h1').length, document.querySelectorAll('.legend').length, shown(clocks[0])],
+               frames.map(d => [shown(d.querySelector('.top h1')), shown(d.getElementById('clock')), shown(d.querySelector('.legend')),
+                                shown(d.getElementById('counts')), shown(d.getElementById('age')), shown(d.getElementById('conn'))]),
+             ];",
+        )
+        .await;
+    assert_eq!(
+        chrome,
+        serde_json::json!([
+            [1, 1, true],
+            [
+                [false, false, false, true, true, true],
+                [false, false, false, true, true, true]
+            ]
+        ]),
+        "the overview's own title, legend and clock; none in the frames"
+    );
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
     // Ends the session: dropping chromedriver alone leaves Chromium running.

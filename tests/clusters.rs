@@ -141,6 +141,33 @@ async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
     let page = resp.text().await.expect("body");
     assert!(page.contains(r#"data-cluster="c""#) && page.contains(r#" data-clusters="""#));
     assert!(page.contains("data-node="), "a full wall");
+    assert!(
+        !page.contains(" framed\""),
+        "a wall opened on its own shows its title, clock and legend"
+    );
+    // Loaded into the overview's frame (the browser says so), the wall leaves its title,
+    // clock and legend to the overview.
+    let framed = http
+        .get(format!("{base}/clusters/c/?kiosk=1"))
+        .header("sec-fetch-dest", "iframe")
+        .send()
+        .await
+        .expect("framed page");
+    assert!(
+        framed.headers().get_all("vary").iter().any(|v| v
+            .to_str()
+            .is_ok_and(|v| v.eq_ignore_ascii_case("sec-fetch-dest"))),
+        "the page varies with Sec-Fetch-Dest"
+    );
+    let framed = framed.text().await.expect("body");
+    assert!(
+        framed.contains(r#"class="theme-dark kiosk framed""#),
+        "a framed wall is marked"
+    );
+    assert!(
+        framed.contains("data-node=") && framed.contains(r#"id="count-pods""#),
+        "a framed wall keeps its wall and counts"
+    );
 
     // The overview: one live wall per cluster, filters passed on.
     let resp = http
@@ -166,6 +193,17 @@ async fn three_clusters_are_served_apart_and_one_outage_stalls_no_other() {
         );
     }
     assert!(overview.contains(r#"class="theme-light clusters-overview""#));
+    for (what, marker) in [
+        ("title", "<h1>"),
+        ("clock", r#"id="clock""#),
+        ("legend", r#"class="legend""#),
+    ] {
+        assert_eq!(
+            overview.matches(marker).count(),
+            1,
+            "the overview shows one {what} for all its walls: {overview}"
+        );
+    }
     let picked = http
         .get(format!("{base}/?clusters=c,a"))
         .send()

@@ -4,8 +4,8 @@
 //! Page and fragments use the same templates (`pod.html`, `node_header.html`,
 //! `node.html`, `wall.html`), so a live-updated page looks exactly like a fresh one.
 
+pub mod format;
 mod layout;
-pub mod text;
 mod wall;
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use askama::Template;
 pub use layout::Layout;
 pub use wall::{Counts, NodeBox, Wall};
 
-use crate::state::{ApiState, ApiStatus, FilterParams, NodeView, PodView, Snapshot};
+use crate::state::{ApiState, ApiStatus, FilterParams, NodeView, PodView, Snapshot, StatusClass};
 
 /// Up to this many pods the page draws large blocks (a small cluster fills the wall).
 const LARGE_UP_TO: usize = 400;
@@ -23,6 +23,26 @@ const LARGE_UP_TO: usize = 400;
 const SMALL_AT: usize = 1500;
 /// Above this many pods the page starts with pods as dots.
 const DOTS_AT: usize = 5000;
+/// The sizes a page starts at, each with the most pods it is chosen for; above the last,
+/// [`DENSEST`]. The page reads them too (`data-density-steps`), to follow the pod count.
+const DENSITY_STEPS: [(&str, usize); 3] = [
+    ("large", LARGE_UP_TO),
+    ("normal", SMALL_AT),
+    ("small", DOTS_AT),
+];
+/// The size beyond the last step, and the size of `compact=1`.
+const DENSEST: &str = "dots";
+
+/// The size a page of `pods` pods starts at.
+fn density(pods: usize, compact: bool) -> &'static str {
+    if compact {
+        return DENSEST;
+    }
+    DENSITY_STEPS
+        .iter()
+        .find(|(_, up_to)| pods <= *up_to)
+        .map_or(DENSEST, |(name, _)| name)
+}
 
 /// What the page shows around the wall.
 pub struct PageContext<'a> {
@@ -36,6 +56,11 @@ pub struct PageContext<'a> {
     pub error: Option<String>,
     /// `data-*` attributes on `#wall-root` for the overlay script (usage, links).
     pub overlay: &'a [(&'static str, String)],
+    /// Framed by the multi-cluster overview, which shows the title, clock and legend once
+    /// for all its walls: the page hides its own.
+    pub framed: bool,
+    /// The page's ES modules (paths under `/static/`), preloaded while the page parses.
+    pub modules: &'a [&'static str],
 }
 
 /// A query parameter's value for the form (empty when absent).
@@ -75,6 +100,18 @@ impl Page<'_> {
             && self.node().is_empty()
             && self.q().is_empty())
     }
+    /// `data-density-steps` on `<html>`: "large 400 normal 1500 small 5000 dots".
+    fn density_steps(&self) -> String {
+        let mut steps = String::new();
+        for (name, up_to) in DENSITY_STEPS {
+            steps.push_str(&format!("{name} {up_to} "));
+        }
+        steps + DENSEST
+    }
+    /// `data-status-classes` on `<html>`: every status class, the catch-all last.
+    fn status_classes(&self) -> String {
+        StatusClass::ALL.map(StatusClass::as_str).join(" ")
+    }
 }
 
 /// The wall alone (the `reset` fragment).
@@ -100,15 +137,7 @@ struct NodeHeaderFragment<'a> {
 
 /// Renders the page for a snapshot (or, with `ctx.error`, the page without a wall).
 pub fn page(snap: &Snapshot, ctx: &PageContext<'_>) -> Result<String, askama::Error> {
-    let density = if ctx.layout.compact || snap.pods.len() > DOTS_AT {
-        "dots"
-    } else if snap.pods.len() > SMALL_AT {
-        "small"
-    } else if snap.pods.len() > LARGE_UP_TO {
-        "normal"
-    } else {
-        "large"
-    };
+    let density = density(snap.pods.len(), ctx.layout.compact);
     let (seq, wall, counts) = if ctx.error.is_some() {
         let empty = Snapshot {
             epoch: snap.epoch,
@@ -202,12 +231,20 @@ mod tests {
                 syncing: Some("waiting for first sync of pods".into()),
                 error: None,
                 overlay: &[],
+                framed: false,
+                modules: &["wall/main.mjs"],
             },
         )
         .expect("renders");
         assert!(ok.contains("data-pod=\"a/p3\""));
         assert!(ok.contains("id=\"sync\""));
         assert!(ok.contains("data-density=\"large\""));
+        assert!(ok.contains(r#"data-density-steps="large 400 normal 1500 small 5000 dots""#));
+        assert!(ok.contains(
+            r#"data-status-classes="ok starting notready bad done terminating unknown""#
+        ));
+        assert!(ok.contains(r#"<link rel="modulepreload" href="/static/wall/main.mjs">"#));
+        assert!(!ok.contains(" framed"));
         let bad = page(
             &snap,
             &PageContext {
@@ -216,9 +253,25 @@ mod tests {
                 syncing: None,
                 error: Some("label: nope".into()),
                 overlay: &[],
+                framed: true,
+                modules: &[],
             },
         )
         .expect("renders");
         assert!(bad.contains("label: nope") && !bad.contains("data-pod="));
+        assert!(bad.contains(r#"class="theme-dark framed""#));
+    }
+
+    #[test]
+    fn density_follows_the_pod_count() {
+        let at = |pods| density(pods, false);
+        assert_eq!(
+            [at(0), at(400), at(401), at(1500), at(1501)],
+            ["large", "large", "normal", "normal", "small"]
+        );
+        assert_eq!(
+            [at(5000), at(5001), density(3, true)],
+            ["small", "dots", "dots"]
+        );
     }
 }

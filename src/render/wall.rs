@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::format;
 use super::layout::{Grouping, Layout, NodeOrder};
-use super::text;
 use crate::state::{NodeView, PodView, Snapshot};
 
 /// One node box: a node (or just its name, when its details are unavailable) and its pods.
@@ -53,40 +53,40 @@ impl NodeBox {
 
     /// CPU requested, for people.
     pub fn cpu_requested_text(&self) -> String {
-        text::cpu(self.cpu_requested())
+        format::cpu(self.cpu_requested())
     }
 
     /// Memory requested, for people.
     pub fn memory_requested_text(&self) -> String {
-        text::bytes(self.memory_requested())
+        format::bytes(self.memory_requested())
     }
 
     /// Allocatable CPU, for people ("" without details).
     pub fn cpu_allocatable_text(&self) -> String {
         self.view
             .as_ref()
-            .map_or_else(String::new, |v| text::cpu(v.allocatable_cpu_millis))
+            .map_or_else(String::new, |v| format::cpu(v.allocatable_cpu_millis))
     }
 
     /// Allocatable memory, for people ("" without details).
     pub fn memory_allocatable_text(&self) -> String {
         self.view
             .as_ref()
-            .map_or_else(String::new, |v| text::bytes(v.allocatable_memory_bytes))
+            .map_or_else(String::new, |v| format::bytes(v.allocatable_memory_bytes))
     }
 
     /// "Ready", "NotReady", with ",SchedulingDisabled" when cordoned, as kubectl prints.
     pub fn state_text(&self) -> String {
         self.view
             .as_ref()
-            .map_or_else(String::new, |v| text::node_state(v))
+            .map_or_else(String::new, |v| format::node_state(v))
     }
 
     /// Roles joined for display, `<none>` when there are none.
     pub fn roles_text(&self) -> String {
         self.view
             .as_ref()
-            .map_or_else(String::new, |v| text::roles(v))
+            .map_or_else(String::new, |v| format::roles(v))
     }
 
     /// The role the wall sorts by: `control-plane` first, then the first role, `~` for none

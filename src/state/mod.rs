@@ -15,4 +15,4 @@ pub use cache::{CHANNEL_CAPACITY, Cache, RING_CAPACITY};
 pub use change::{ApiState, ApiStatus, Change, Diff, Epoch, Position, Snapshot, Start};
 pub use filter::{Filter, FilterError, FilterParams};
 pub(crate) use view::rfc3339;
-pub use view::{Labels, NodeView, PodView, Ready};
+pub use view::{Labels, NodeView, PodView, Ready, StatusClass};

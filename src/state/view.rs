@@ -218,6 +218,18 @@ pub enum StatusClass {
 }
 
 impl StatusClass {
+    /// Every class, the catch-all ([`StatusClass::Unknown`]) last: the page reads them in
+    /// this order (`data-status-classes`, see `render.rs`).
+    pub const ALL: [StatusClass; 7] = [
+        Self::Ok,
+        Self::Starting,
+        Self::NotReady,
+        Self::Bad,
+        Self::Done,
+        Self::Terminating,
+        Self::Unknown,
+    ];
+
     /// The CSS class suffix.
     pub fn as_str(self) -> &'static str {
         match self {

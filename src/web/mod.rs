@@ -123,9 +123,8 @@ fn configure(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))
-    .route("/static/wall.js", web::get().to(assets::script))
-    .route("/static/wall.css", web::get().to(assets::style))
-    .route("/static/favicon.svg", web::get().to(assets::icon))
+    // The page's scripts, styles and icon, from one embedded table (src/web/assets.rs).
+    .route("/static/{file:.*}", web::get().to(assets::file))
     .route("/favicon.ico", web::get().to(assets::icon))
     // Usage and links (src/web/overlay.rs).
     .service(
@@ -138,9 +137,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
         "/link/pod/{namespace}/{name}",
         web::get().to(overlay::pod_link),
     )
-    .route("/link/node/{name}", web::get().to(overlay::node_link))
-    .route("/static/overlay.js", web::get().to(assets::overlay_script))
-    .route("/static/overlay.css", web::get().to(assets::overlay_style));
+    .route("/link/node/{name}", web::get().to(overlay::node_link));
 }
 
 /// The headers every response carries.

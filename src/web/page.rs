@@ -1,9 +1,9 @@
 //! `GET /`: the wall, fully rendered on the server.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::AppState;
+use super::{AppState, assets};
 use crate::render::{self, Layout, PageContext};
 use crate::state::{Filter, FilterParams};
 
@@ -33,12 +33,21 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     };
     let snap = state.cache().snapshot(&filter);
     let overlay = state.cluster.page_attributes(state.usage.interval());
+    // Only the overview frames a wall (every other page may not be framed: CSP
+    // `frame-ancestors`), and the browser says when it loads a page into a frame.
+    let framed = req
+        .headers()
+        .get("sec-fetch-dest")
+        .is_some_and(|v| v == "iframe");
+    let modules: Vec<&str> = assets::modules().collect();
     let ctx = PageContext {
         params: &params,
         layout,
         syncing: state.cache().readiness().err(),
         error,
         overlay: &overlay,
+        framed,
+        modules: &modules,
     };
     html(status, render::page(&snap, &ctx))
 }
@@ -48,6 +57,8 @@ fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse
         Ok(body) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-cache"))
+            // A framed wall is rendered without its title, clock and legend.
+            .insert_header((header::VARY, "Sec-Fetch-Dest"))
             .body(body),
         Err(e) => {
             tracing::error!(error = %e, "cannot render page");

@@ -1,0 +1,21 @@
+// podwall: the clock in the top bar, and how long ago the last change arrived. Used by
+// the wall and by the multi-cluster overview (which shows one clock for all its walls).
+
+import { ageText } from "./format.mjs";
+
+const clock = document.getElementById("clock");
+const age = document.getElementById("age");
+
+/** Shows the time `now` (a Date) on the clock. */
+export function showTime(now) {
+  if (!clock) return;
+  clock.textContent = now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  clock.dateTime = now.toISOString();
+}
+
+/** Shows how long before `now` (a Date) the last change arrived, and whether the page's
+ * data is stale. */
+export function showAge(now, lastUpdate, stale) {
+  if (!age) return;
+  age.textContent = (stale ? "stale, last update " : "updated ") + ageText(now - lastUpdate) + " ago";
+}

@@ -1,0 +1,48 @@
+// podwall: keeps the server-rendered wall live by applying /events fragments. Every
+// fragment is HTML rendered by the server's templates; the page only places it, batching
+// the DOM work of each animation frame so bursts of changes never freeze the page.
+// The modules, one line each, and their order: docs/ui.md, "The page's script".
+
+import { SORT } from "./constants.mjs";
+import { listen } from "./details.mjs";
+import { arrange } from "./placement.mjs";
+import { sortNodes } from "./order.mjs";
+import { compact, compactDue } from "./ghosts.mjs";
+import { shownPods } from "./counts.mjs";
+import { refit, resized } from "./fit.mjs";
+import { lastUpdated, recount, schedule } from "./scheduling.mjs";
+import { closeWhenParked, connect, isStale, pollSync } from "./connection.mjs";
+import { showAge, showTime } from "./clock.mjs";
+
+const root = document.getElementById("wall-root");
+const wall = document.getElementById("wall");
+
+// Every second: the clock and the update age; a kiosk wall fits itself again now and
+// then, sort=usage re-sorts once a minute, and ghost cells are closed when due.
+function tick() {
+  const now = new Date();
+  showTime(now);
+  showAge(now, lastUpdated(), isStale());
+  // The last count, not a query of every block (a 20,000-element walk).
+  refit(shownPods(), now.getTime());
+  if (SORT === "usage" && now.getSeconds() === 0) sortNodes();
+  else if (compactDue(now.getTime())) compact();
+}
+
+// A page with a bad filter has no wall to keep.
+if (root && wall && !root.hasAttribute("data-error")) {
+  listen();
+  closeWhenParked();
+  window.addEventListener("resize", function () {
+    resized();
+    recount();
+    schedule();
+  });
+  arrange();
+  recount();
+  schedule();
+  tick();
+  setInterval(tick, 1000);
+  pollSync();
+  connect();
+}
