@@ -48,30 +48,44 @@ async fn scale_and_watch(browser: &Browser, name: &str, from: u32, to: u32) {
     let watch = PodWatch::start(TEST_NS);
     browser.record_pod_times().await;
     let before: BTreeSet<String> = kubectl(&[
-        "get", "pods", "-n", TEST_NS, "-l", &format!("app={name}"), "-o", "name",
+        "get",
+        "pods",
+        "-n",
+        TEST_NS,
+        "-l",
+        &format!("app={name}"),
+        "-o",
+        "name",
     ])
     .lines()
     .map(|l| format!("{TEST_NS}/{}", l.trim_start_matches("pod/")))
     .collect();
-    kubectl(&["-n", TEST_NS, "scale", &format!("deploy/{name}"), &format!("--replicas={to}")]);
+    kubectl(&[
+        "-n",
+        TEST_NS,
+        "scale",
+        &format!("deploy/{name}"),
+        &format!("--replicas={to}"),
+    ]);
     // The API server's view settles: `to` pods, all Running and ready.
-    let after: BTreeSet<String> = eventually(Duration::from_secs(90), "the scaled pods", || async {
-        let pods = kubectl_json(&["get", "pods", "-n", TEST_NS, "-l", &format!("app={name}")]);
-        let items = pods["items"].as_array().cloned().unwrap_or_default();
-        let running: BTreeSet<String> = items
-            .iter()
-            .filter(|p| {
-                p["metadata"]["deletionTimestamp"].is_null()
-                    && p["status"]["phase"] == "Running"
-                    && p["status"]["containerStatuses"]
-                        .as_array()
-                        .is_some_and(|c| c.iter().all(|c| c["ready"] == true))
-            })
-            .map(|p| format!("{TEST_NS}/{}", p["metadata"]["name"].as_str().unwrap_or("")))
-            .collect();
-        (items.len() == to as usize && running.len() == to as usize).then_some(running)
-    })
-    .await;
+    let after: BTreeSet<String> =
+        eventually(Duration::from_secs(90), "the scaled pods", || async {
+            let pods = kubectl_json(&["get", "pods", "-n", TEST_NS, "-l", &format!("app={name}")]);
+            let items = pods["items"].as_array().cloned().unwrap_or_default();
+            let running: BTreeSet<String> = items
+                .iter()
+                .filter(|p| {
+                    p["metadata"]["deletionTimestamp"].is_null()
+                        && p["status"]["phase"] == "Running"
+                        && p["status"]["containerStatuses"]
+                            .as_array()
+                            .is_some_and(|c| c.iter().all(|c| c["ready"] == true))
+                })
+                .map(|p| format!("{TEST_NS}/{}", p["metadata"]["name"].as_str().unwrap_or("")))
+                .collect();
+            (items.len() == to as usize && running.len() == to as usize).then_some(running)
+        })
+        .await;
     // …and the page shows exactly that (and the rest of the cluster).
     browser
         .wait_for_api_pods(&format!("the page after scaling {from} → {to}"), None)
@@ -111,10 +125,20 @@ async fn install_is_available_under_restricted_with_probes_uid_10001_and_a_read_
         "{ns}"
     );
     let refused = kubectl_try(&[
-        "-n", NS, "run", "psa-probe", "--image", PAUSE_IMAGE, "--privileged", "--dry-run=server",
+        "-n",
+        NS,
+        "run",
+        "psa-probe",
+        "--image",
+        PAUSE_IMAGE,
+        "--privileged",
+        "--dry-run=server",
     ])
     .expect_err("a privileged pod must be refused in the podwall namespace");
-    assert!(refused.contains("PodSecurity") && refused.contains("restricted"), "{refused}");
+    assert!(
+        refused.contains("PodSecurity") && refused.contains("restricted"),
+        "{refused}"
+    );
 
     let pod = ready_podwall_pod(NS).await;
     let name = pod["metadata"]["name"].as_str().expect("name").to_owned();
@@ -125,24 +149,35 @@ async fn install_is_available_under_restricted_with_probes_uid_10001_and_a_read_
     );
 
     // The kubelet runs both probes (its own probe counters, through the API server).
-    let probes = eventually(Duration::from_secs(60), "successful liveness and readiness probes", || async {
-        let text = kubectl(&["get", "--raw", "/api/v1/nodes/podwall-node/proxy/metrics/probes"]);
-        let count = |kind: &str| -> f64 {
-            text.lines()
-                .filter(|l| {
-                    l.starts_with("prober_probe_total{")
-                        && l.contains(&format!("pod=\"{name}\""))
-                        && l.contains(&format!("probe_type=\"{kind}\""))
-                        && l.contains("result=\"successful\"")
-                })
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum()
-        };
-        let (live, ready) = (count("Liveness"), count("Readiness"));
-        (live >= 1.0 && ready >= 1.0).then_some((live, ready))
-    })
+    let probes = eventually(
+        Duration::from_secs(60),
+        "successful liveness and readiness probes",
+        || async {
+            let text = kubectl(&[
+                "get",
+                "--raw",
+                "/api/v1/nodes/podwall-node/proxy/metrics/probes",
+            ]);
+            let count = |kind: &str| -> f64 {
+                text.lines()
+                    .filter(|l| {
+                        l.starts_with("prober_probe_total{")
+                            && l.contains(&format!("pod=\"{name}\""))
+                            && l.contains(&format!("probe_type=\"{kind}\""))
+                            && l.contains("result=\"successful\"")
+                    })
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum()
+            };
+            let (live, ready) = (count("Liveness"), count("Readiness"));
+            (live >= 1.0 && ready >= 1.0).then_some((live, ready))
+        },
+    )
     .await;
-    eprintln!("kubelet probes so far: liveness {} ok, readiness {} ok", probes.0, probes.1);
+    eprintln!(
+        "kubelet probes so far: liveness {} ok, readiness {} ok",
+        probes.0, probes.1
+    );
 
     // Inside the running container, as the kernel sees its process.
     let cid = pod["status"]["containerStatuses"][0]["containerID"]
@@ -163,11 +198,17 @@ async fn install_is_available_under_restricted_with_probes_uid_10001_and_a_read_
     assert_eq!(field("Gid"), ["10001"; 4], "GIDs");
     assert_eq!(field("CapEff"), ["0000000000000000"], "no capabilities");
     assert_eq!(field("CapPrm"), ["0000000000000000"], "no capabilities");
-    assert_eq!(field("NoNewPrivs"), ["1"], "allowPrivilegeEscalation: false");
+    assert_eq!(
+        field("NoNewPrivs"),
+        ["1"],
+        "allowPrivilegeEscalation: false"
+    );
     assert_eq!(field("Seccomp"), ["2"], "a seccomp filter (RuntimeDefault)");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
     assert_eq!(
-        String::from_utf8_lossy(&cmdline).split('\0').collect::<Vec<_>>(),
+        String::from_utf8_lossy(&cmdline)
+            .split('\0')
+            .collect::<Vec<_>>(),
         ["podwall", "serve", "--log-format", "json", ""],
         "the image's ENTRYPOINT plus the Deployment's args"
     );
@@ -195,9 +236,19 @@ async fn install_is_available_under_restricted_with_probes_uid_10001_and_a_read_
     // In-cluster configuration: the `kubernetes` Service's ClusterIP, through kube-proxy.
     let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
     let environ = String::from_utf8_lossy(&environ);
-    let svc = kubectl(&["-n", "default", "get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"]);
+    let svc = kubectl(&[
+        "-n",
+        "default",
+        "get",
+        "svc",
+        "kubernetes",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
     assert!(
-        environ.split('\0').any(|v| v == format!("KUBERNETES_SERVICE_HOST={svc}")),
+        environ
+            .split('\0')
+            .any(|v| v == format!("KUBERNETES_SERVICE_HOST={svc}")),
         "KUBERNETES_SERVICE_HOST is the Service's ClusterIP {svc}"
     );
     // Ready means /readyz said the first full list of pods and nodes is done, so podwall
@@ -214,10 +265,15 @@ async fn port_forward_carries_the_live_page_with_every_pod_and_no_usage_note() {
     let pf = PortForward::start(NS, "svc/podwall", 8080, false);
     let browser = Browser::start(&[]).await;
     browser.open(&format!("{}/", pf.url())).await;
-    browser.wait_for_api_pods("the page shows every pod of the cluster", None).await;
+    browser
+        .wait_for_api_pods("the page shows every pod of the cluster", None)
+        .await;
     let own = ready_podwall_pod(NS).await;
     let own = format!("{NS}/{}", own["metadata"]["name"].as_str().unwrap_or(""));
-    assert!(browser.dom_pods().await.contains(&own), "podwall's own pod {own} is on the wall");
+    assert!(
+        browser.dom_pods().await.contains(&own),
+        "podwall's own pod {own} is on the wall"
+    );
     let nodes = browser
         .js("return Array.from(document.querySelectorAll('#wall [data-node]'), n => n.dataset.node)")
         .await;
@@ -251,7 +307,10 @@ async fn port_forward_carries_the_live_page_with_every_pod_and_no_usage_note() {
         json!(true),
         "no API server banner for a missing metrics-server"
     );
-    assert!(browser.live().await, "the wall is live without metrics-server");
+    assert!(
+        browser.live().await,
+        "the wall is live without metrics-server"
+    );
 
     // The controller-manager and scheduler at work: up, down, to nothing.
     scale_and_watch(&browser, "scale-me", 0, 3).await;
@@ -271,7 +330,14 @@ async fn with_the_metrics_rbac_and_no_metrics_server_usage_is_quietly_unavailabl
     // podwall asks a forbidden metrics API again only every 4 intervals: a new pod asks
     // at once.
     kubectl(&["-n", NS, "rollout", "restart", "deploy/podwall"]);
-    kubectl(&["-n", NS, "rollout", "status", "deploy/podwall", "--timeout=180s"]);
+    kubectl(&[
+        "-n",
+        NS,
+        "rollout",
+        "status",
+        "deploy/podwall",
+        "--timeout=180s",
+    ]);
     let pf = PortForward::start(NS, "svc/podwall", free_port(), true);
     let usage: Value = eventually(Duration::from_secs(60), "usage 'unavailable'", || async {
         let v: Value = http()
@@ -287,11 +353,21 @@ async fn with_the_metrics_rbac_and_no_metrics_server_usage_is_quietly_unavailabl
     .await;
     eprintln!("/api/usage with the metrics RBAC: {usage}");
     assert!(
-        usage["message"].as_str().is_some_and(|m| m.contains("install metrics-server")),
+        usage["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("install metrics-server")),
         "{usage}"
     );
-    let ready = http().get(format!("{}/readyz", pf.url())).send().await.expect("readyz");
-    assert_eq!(ready.status().as_u16(), 200, "usage does not hold back readiness");
+    let ready = http()
+        .get(format!("{}/readyz", pf.url()))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(
+        ready.status().as_u16(),
+        200,
+        "usage does not hold back readiness"
+    );
     let snap: Value = http()
         .get(format!("{}/api/snapshot", pf.url()))
         .send()
@@ -300,7 +376,10 @@ async fn with_the_metrics_rbac_and_no_metrics_server_usage_is_quietly_unavailabl
         .json()
         .await
         .expect("JSON");
-    assert!(snap["pods"].as_array().is_some_and(|p| !p.is_empty()), "the wall as before");
+    assert!(
+        snap["pods"].as_array().is_some_and(|p| !p.is_empty()),
+        "the wall as before"
+    );
     drop(pf);
     kubectl(&["delete", "-f", "deploy/optional/metrics-rbac.yaml"]);
 }
@@ -315,20 +394,41 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
     let pf = PortForward::start(NS, "svc/podwall", free_port(), true);
     let browser = Browser::start(&[]).await;
     browser.open(&format!("{}/", pf.url())).await;
-    browser.wait_for_api_pods("the page before the restart", None).await;
+    browser
+        .wait_for_api_pods("the page before the restart", None)
+        .await;
     browser.js("window.__noReload = true; return true").await;
-    let seq = browser.js("return document.getElementById('wall-root').dataset.seq").await;
+    let seq = browser
+        .js("return document.getElementById('wall-root').dataset.seq")
+        .await;
     let old_epoch = epoch_of(seq.as_str().expect("data-seq")).to_owned();
     let mut api = SseStream::connect(&http(), &format!("{}/api/events", pf.url()), None)
         .await
         .expect("/api/events");
     let (id, _) = api.next_event("reset", Duration::from_secs(10)).await;
-    assert_eq!(epoch_of(&id), old_epoch, "page and API stream see one server");
+    assert_eq!(
+        epoch_of(&id),
+        old_epoch,
+        "page and API stream see one server"
+    );
 
-    let old_pod = ready_podwall_pod(NS).await["metadata"]["name"].as_str().unwrap_or("").to_owned();
+    let old_pod = ready_podwall_pod(NS).await["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     kubectl(&["-n", NS, "rollout", "restart", "deploy/podwall"]);
-    kubectl(&["-n", NS, "rollout", "status", "deploy/podwall", "--timeout=180s"]);
-    let new_pod = ready_podwall_pod(NS).await["metadata"]["name"].as_str().unwrap_or("").to_owned();
+    kubectl(&[
+        "-n",
+        NS,
+        "rollout",
+        "status",
+        "deploy/podwall",
+        "--timeout=180s",
+    ]);
+    let new_pod = ready_podwall_pod(NS).await["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     assert_ne!(old_pod, new_pod);
 
     // The API client: its stream ends with the old pod; it reconnects with Last-Event-ID
@@ -343,16 +443,20 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
     }
     let last = api.last_id.clone();
     let mut failures = 0;
-    let mut resumed = eventually(Duration::from_secs(90), "the API client to reconnect", || {
-        failures += 1;
-        if failures % 50 == 0 {
-            // 5 s of refused connections: a forward still bound to the old pod.
-            pf.kick();
-        }
-        let url = format!("{}/api/events", pf.url());
-        let last = last.clone();
-        async move { SseStream::connect(&http(), &url, Some(&last)).await.ok() }
-    })
+    let mut resumed = eventually(
+        Duration::from_secs(90),
+        "the API client to reconnect",
+        || {
+            failures += 1;
+            if failures % 50 == 0 {
+                // 5 s of refused connections: a forward still bound to the old pod.
+                pf.kick();
+            }
+            let url = format!("{}/api/events", pf.url());
+            let last = last.clone();
+            async move { SseStream::connect(&http(), &url, Some(&last)).await.ok() }
+        },
+    )
     .await;
     let (id, snapshot) = resumed.next_event("reset", Duration::from_secs(10)).await;
     let new_epoch = epoch_of(&id).to_owned();
@@ -363,7 +467,10 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
             .any(|p| p["namespace"] == NS && p["name"] == new_pod.as_str())),
         "the reset holds the new podwall pod"
     );
-    eprintln!("API client resumed {:?} after the old stream ended", t0.elapsed());
+    eprintln!(
+        "API client resumed {:?} after the old stream ended",
+        t0.elapsed()
+    );
 
     // The page: the same document (no reload), a reset from the new epoch, live again.
     browser
@@ -376,11 +483,23 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
             ),
         )
         .await;
-    assert_eq!(browser.js("return window.__noReload === true").await, json!(true), "recovered without a reload");
-    browser.wait_for_api_pods("the page after the restart", None).await;
+    assert_eq!(
+        browser.js("return window.__noReload === true").await,
+        json!(true),
+        "recovered without a reload"
+    );
+    browser
+        .wait_for_api_pods("the page after the restart", None)
+        .await;
 
     // Both go on following the cluster.
-    kubectl(&["-n", TEST_NS, "scale", "deploy/after-restart", "--replicas=1"]);
+    kubectl(&[
+        "-n",
+        TEST_NS,
+        "scale",
+        "deploy/after-restart",
+        "--replicas=1",
+    ]);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -395,8 +514,16 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
             Next::Timeout => panic!("no upsert of the new pod on the resumed stream"),
         }
     }
-    browser.wait_for_api_pods("the page follows a new pod after the restart", None).await;
-    kubectl(&["-n", TEST_NS, "scale", "deploy/after-restart", "--replicas=0"]);
+    browser
+        .wait_for_api_pods("the page follows a new pod after the restart", None)
+        .await;
+    kubectl(&[
+        "-n",
+        TEST_NS,
+        "scale",
+        "deploy/after-restart",
+        "--replicas=0",
+    ]);
     let _ = browser.client.clone().close().await;
     drop(pf);
 }
@@ -437,10 +564,16 @@ async fn deleted_with_100_streams_open_it_exits_within_the_grace_and_the_replace
     }
     let mut last_end: f64 = 0.0;
     for e in ends {
-        let at = e.await.expect("join").expect("every stream ends within 60 s");
+        let at = e
+            .await
+            .expect("join")
+            .expect("every stream ends within 60 s");
         last_end = last_end.max(at);
     }
-    eprintln!("all 100 streams ended {:.0} ms after the delete", last_end - t0);
+    eprintln!(
+        "all 100 streams ended {:.0} ms after the delete",
+        last_end - t0
+    );
     // The container exited by itself (exit code 0, not the kubelet's SIGKILL at the pod's
     // 20 s grace period) and within podwall's --shutdown-grace.
     let gone = eventually(Duration::from_secs(60), "the pod object to go", || async {
@@ -448,9 +581,15 @@ async fn deleted_with_100_streams_open_it_exits_within_the_grace_and_the_replace
     })
     .await;
     let state = watch.last_container_state(&name);
-    eprintln!("the old pod's last container state: {state}; deleted {:.0} ms after the delete", gone - t0);
+    eprintln!(
+        "the old pod's last container state: {state}; deleted {:.0} ms after the delete",
+        gone - t0
+    );
     let term = &state["terminated"];
-    assert_eq!(term["exitCode"], 0, "podwall exited by itself on SIGTERM: {state}");
+    assert_eq!(
+        term["exitCode"], 0,
+        "podwall exited by itself on SIGTERM: {state}"
+    );
     let finished = term["finishedAt"].as_str().expect("finishedAt");
     let finished_ms = rfc3339_ms(finished);
     // finishedAt has whole seconds: allow one more.
@@ -459,24 +598,41 @@ async fn deleted_with_100_streams_open_it_exits_within_the_grace_and_the_replace
         "the container finished {:.0} ms after the delete (grace {SHUTDOWN_GRACE:?})",
         finished_ms - t0
     );
-    assert!(last_end - t0 <= SHUTDOWN_GRACE.as_millis() as f64, "streams ended within the grace");
+    assert!(
+        last_end - t0 <= SHUTDOWN_GRACE.as_millis() as f64,
+        "streams ended within the grace"
+    );
 
     // The replacement serves the same cluster.
     let new = ready_podwall_pod(NS).await;
     assert_ne!(new["metadata"]["name"].as_str(), Some(name.as_str()));
-    let snap: Value = eventually(Duration::from_secs(60), "the replacement through the forward", || async {
-        let r = client.get(format!("{}/api/snapshot", pf.url())).send().await.ok()?;
-        if !r.status().is_success() {
-            return None;
-        }
-        let v: Value = r.json().await.ok()?;
-        let pods: BTreeSet<String> = v["pods"]
-            .as_array()?
-            .iter()
-            .map(|p| format!("{}/{}", p["namespace"].as_str().unwrap_or(""), p["name"].as_str().unwrap_or("")))
-            .collect();
-        (pods == api_pods(None)).then_some(v)
-    })
+    let snap: Value = eventually(
+        Duration::from_secs(60),
+        "the replacement through the forward",
+        || async {
+            let r = client
+                .get(format!("{}/api/snapshot", pf.url()))
+                .send()
+                .await
+                .ok()?;
+            if !r.status().is_success() {
+                return None;
+            }
+            let v: Value = r.json().await.ok()?;
+            let pods: BTreeSet<String> = v["pods"]
+                .as_array()?
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}/{}",
+                        p["namespace"].as_str().unwrap_or(""),
+                        p["name"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            (pods == api_pods(None)).then_some(v)
+        },
+    )
     .await;
     assert_eq!(snap["nodes"][0]["name"], "podwall-node");
 }
@@ -503,7 +659,10 @@ async fn the_namespaced_install_works_in_a_real_pod() {
     kubectl_try(&["delete", "namespace", team, "--wait=true"]).ok();
     kubectl(&["create", "namespace", team]);
     kubectl(&[
-        "label", "namespace", team, "pod-security.kubernetes.io/enforce=restricted",
+        "label",
+        "namespace",
+        team,
+        "pod-security.kubernetes.io/enforce=restricted",
     ]);
     kubectl(&["apply", "-f", "deploy/namespaced/"]);
     // The Deployment and Service of deploy/, in the team's namespace and with
@@ -523,10 +682,21 @@ async fn the_namespaced_install_works_in_a_real_pod() {
     }
     let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
     kubectl_stdin(&["apply", "-f", "-"], Some(&list.to_string())).unwrap_or_else(|e| panic!("{e}"));
-    kubectl(&["-n", team, "rollout", "status", "deploy/podwall", "--timeout=180s"]);
+    kubectl(&[
+        "-n",
+        team,
+        "rollout",
+        "status",
+        "deploy/podwall",
+        "--timeout=180s",
+    ]);
     let pf = PortForward::start(team, "svc/podwall", free_port(), false);
     let snap: Value = eventually(Duration::from_secs(60), "team-a's wall", || async {
-        let r = http().get(format!("{}/api/snapshot", pf.url())).send().await.ok()?;
+        let r = http()
+            .get(format!("{}/api/snapshot", pf.url()))
+            .send()
+            .await
+            .ok()?;
         r.status().is_success().then_some(())?;
         r.json().await.ok()
     })
@@ -535,10 +705,19 @@ async fn the_namespaced_install_works_in_a_real_pod() {
         .as_array()
         .expect("pods")
         .iter()
-        .map(|p| format!("{}/{}", p["namespace"].as_str().unwrap_or(""), p["name"].as_str().unwrap_or("")))
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p["namespace"].as_str().unwrap_or(""),
+                p["name"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     assert_eq!(pods, api_pods(Some(team)), "exactly team-a's pods");
-    assert!(api_pods(None).len() > pods.len(), "other namespaces have pods it must not show");
+    assert!(
+        api_pods(None).len() > pods.len(),
+        "other namespaces have pods it must not show"
+    );
     let page = http()
         .get(format!("{}/", pf.url()))
         .send()
@@ -547,7 +726,10 @@ async fn the_namespaced_install_works_in_a_real_pod() {
         .text()
         .await
         .expect("text");
-    assert!(page.contains("node details unavailable"), "no node access: the box says so");
+    assert!(
+        page.contains("node details unavailable"),
+        "no node access: the box says so"
+    );
     drop(pf);
     kubectl(&["delete", "namespace", team, "--wait=true", "--timeout=120s"]);
 }
@@ -569,9 +751,20 @@ async fn kubectl_delete_removes_everything_deploy_created() {
             args.extend(["-n", ns]);
         }
         let err = kubectl_try(&args).expect_err("gone");
-        assert!(err.contains("NotFound") || err.contains("not found"), "{kind}/{name}: {err}");
+        assert!(
+            err.contains("NotFound") || err.contains("not found"),
+            "{kind}/{name}: {err}"
+        );
     }
-    let left = kubectl(&["get", "pods", "-A", "-l", "app.kubernetes.io/name=podwall", "-o", "name"]);
+    let left = kubectl(&[
+        "get",
+        "pods",
+        "-A",
+        "-l",
+        "app.kubernetes.io/name=podwall",
+        "-o",
+        "name",
+    ]);
     assert!(left.trim().is_empty(), "podwall pods left: {left}");
     // Nothing of podwall's runs on the node any more either.
     // Nothing of podwall's runs on the node any more either (its containers' tasks stopped;
@@ -585,19 +778,23 @@ async fn kubectl_delete_removes_everything_deploy_created() {
             .expect("ctr ls");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    eventually(Duration::from_secs(60), "no podwall container running", || async {
-        let podwall: Vec<String> = ctr_ls("containers")
-            .lines()
-            .filter(|l| l.contains("podwall:0.1.0"))
-            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-            .collect();
-        let tasks = ctr_ls("tasks");
-        let running = tasks.lines().any(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() == 3 && f[2] == "RUNNING" && podwall.iter().any(|c| c == f[0])
-        });
-        (!running).then_some(())
-    })
+    eventually(
+        Duration::from_secs(60),
+        "no podwall container running",
+        || async {
+            let podwall: Vec<String> = ctr_ls("containers")
+                .lines()
+                .filter(|l| l.contains("podwall:0.1.0"))
+                .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+                .collect();
+            let tasks = ctr_ls("tasks");
+            let running = tasks.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() == 3 && f[2] == "RUNNING" && podwall.iter().any(|c| c == f[0])
+            });
+            (!running).then_some(())
+        },
+    )
     .await;
     // Put it back for whatever runs next.
     ensure_installed();
@@ -607,7 +804,15 @@ async fn kubectl_delete_removes_everything_deploy_created() {
 
 /// The Service's ClusterIP:80: what ingress-nginx proxies to (through kube-proxy here).
 fn service_upstream() -> String {
-    let ip = kubectl(&["-n", NS, "get", "svc", "podwall", "-o", "jsonpath={.spec.clusterIP}"]);
+    let ip = kubectl(&[
+        "-n",
+        NS,
+        "get",
+        "svc",
+        "podwall",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
     format!("{ip}:80")
 }
 
@@ -617,7 +822,9 @@ async fn upsert_within(s: &mut SseStream, needle: &str, timeout: Duration) -> Op
     loop {
         let left = timeout.saturating_sub(t0.elapsed());
         match s.next(left).await {
-            Next::Item(Sse::Event { event, data, .. }) if event == "upsert" && data.contains(needle) => {
+            Next::Item(Sse::Event { event, data, .. })
+                if event == "upsert" && data.contains(needle) =>
+            {
                 return Some(t0.elapsed());
             }
             Next::Item(_) => {}
@@ -636,15 +843,25 @@ async fn nginx_configured_as_the_ingress_keeps_the_page_live_and_passes_pings() 
     nginx.wait_ready().await;
     let browser = Browser::start(&nginx.browser_args()).await;
     browser.open(&format!("{}/", nginx.base())).await;
-    browser.wait_for_api_pods("the page through nginx", None).await;
+    browser
+        .wait_for_api_pods("the page through nginx", None)
+        .await;
     scale_and_watch(&browser, "behind-nginx", 0, 2).await;
     scale_and_watch(&browser, "behind-nginx", 2, 0).await;
 
     // `: ping` keep-alives come through, at podwall's 15 s.
-    let mut s = SseStream::connect(&nginx.client(), &format!("{}/api/events", nginx.base()), None)
-        .await
-        .expect("/api/events through nginx");
-    let ctype = s.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mut s = SseStream::connect(
+        &nginx.client(),
+        &format!("{}/api/events", nginx.base()),
+        None,
+    )
+    .await
+    .expect("/api/events through nginx");
+    let ctype = s
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     assert!(ctype.starts_with("text/event-stream"), "{ctype}");
     s.next_event("reset", Duration::from_secs(10)).await;
     let mut pings = Vec::new();
@@ -658,7 +875,10 @@ async fn nginx_configured_as_the_ingress_keeps_the_page_live_and_passes_pings() 
         }
     }
     eprintln!("pings through nginx at {pings:?}");
-    assert!(pings[1] - pings[0] <= Duration::from_secs(16), "pings {pings:?}");
+    assert!(
+        pings[1] - pings[0] <= Duration::from_secs(16),
+        "pings {pings:?}"
+    );
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
     let _ = browser.client.clone().close().await;
@@ -691,7 +911,13 @@ async fn without_buffering_off_updates_stall_behind_nginx() {
         // Let the stream settle (a buffered reset may or may not have come through).
         tokio::time::sleep(Duration::from_secs(2)).await;
         replicas += 1;
-        kubectl(&["-n", TEST_NS, "scale", "deploy/buffered", &format!("--replicas={replicas}")]);
+        kubectl(&[
+            "-n",
+            TEST_NS,
+            "scale",
+            "deploy/buffered",
+            &format!("--replicas={replicas}"),
+        ]);
         let changed = Instant::now();
         let got = match tokio::time::timeout(Duration::from_secs(8), reader).await {
             Ok(Ok(Some(at))) => Some(at.saturating_duration_since(changed)),
@@ -703,11 +929,15 @@ async fn without_buffering_off_updates_stall_behind_nginx() {
     }
     kubectl(&["-n", TEST_NS, "scale", "deploy/buffered", "--replicas=0"]);
     assert!(
-        outcome[0].1.is_some_and(|d| d.as_secs_f64() * 1000.0 <= LIVE_MS),
+        outcome[0]
+            .1
+            .is_some_and(|d| d.as_secs_f64() * 1000.0 <= LIVE_MS),
         "with the Ingress's settings the update comes at once: {outcome:?}"
     );
     assert!(
-        outcome[1].1.is_some_and(|d| d.as_secs_f64() * 1000.0 <= LIVE_MS),
+        outcome[1]
+            .1
+            .is_some_and(|d| d.as_secs_f64() * 1000.0 <= LIVE_MS),
         "buffering on, but podwall's X-Accel-Buffering: no honoured: at once too: {outcome:?}"
     );
     assert!(
@@ -725,10 +955,18 @@ async fn an_idle_screen_stays_connected_past_nginx_read_timeout() {
     // The long run (issue 21: 10 minutes past nginx's default 60 s):
     // PODWALL_PROXY_SOAK_MINUTES=10. Without it, the same property in ~75 s: nginx's read
     // timeout lowered to 20 s (still above podwall's 15 s ping), idle for 70 s.
-    let soak = std::env::var("PODWALL_PROXY_SOAK_MINUTES").ok().and_then(|m| m.parse::<u64>().ok());
+    let soak = std::env::var("PODWALL_PROXY_SOAK_MINUTES")
+        .ok()
+        .and_then(|m| m.parse::<u64>().ok());
     let (config, idle) = match soak {
-        Some(m) => (ProxyConfig::DefaultTimeouts(None), Duration::from_secs(m * 60)),
-        None => (ProxyConfig::DefaultTimeouts(Some(20)), Duration::from_secs(70)),
+        Some(m) => (
+            ProxyConfig::DefaultTimeouts(None),
+            Duration::from_secs(m * 60),
+        ),
+        None => (
+            ProxyConfig::DefaultTimeouts(Some(20)),
+            Duration::from_secs(70),
+        ),
     };
     let upstream = service_upstream();
 
@@ -737,9 +975,13 @@ async fn an_idle_screen_stays_connected_past_nginx_read_timeout() {
     {
         let nginx = Nginx::start(ProxyConfig::DefaultTimeouts(Some(5)), &upstream);
         nginx.wait_ready().await;
-        let mut s = SseStream::connect(&nginx.client(), &format!("{}/api/events", nginx.base()), None)
-            .await
-            .expect("stream");
+        let mut s = SseStream::connect(
+            &nginx.client(),
+            &format!("{}/api/events", nginx.base()),
+            None,
+        )
+        .await
+        .expect("stream");
         let t0 = Instant::now();
         loop {
             match s.next(Duration::from_secs(30)).await {
@@ -748,20 +990,34 @@ async fn an_idle_screen_stays_connected_past_nginx_read_timeout() {
                 Next::Timeout => panic!("a 5 s read timeout did not cut the idle stream"),
             }
         }
-        eprintln!("control: nginx with a 5 s read timeout cut the idle stream after {:?}", t0.elapsed());
-        assert!(t0.elapsed() < Duration::from_secs(14), "cut before the first ping");
+        eprintln!(
+            "control: nginx with a 5 s read timeout cut the idle stream after {:?}",
+            t0.elapsed()
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(14),
+            "cut before the first ping"
+        );
     }
 
     let nginx = Nginx::start(config, &upstream);
     nginx.wait_ready().await;
     let browser = Browser::start(&nginx.browser_args()).await;
     browser.open(&format!("{}/", nginx.base())).await;
-    browser.wait_for_api_pods("the page through nginx", None).await;
-    let seq = browser.js("return document.getElementById('wall-root').dataset.seq").await;
+    browser
+        .wait_for_api_pods("the page through nginx", None)
+        .await;
+    let seq = browser
+        .js("return document.getElementById('wall-root').dataset.seq")
+        .await;
     let epoch = epoch_of(seq.as_str().unwrap_or("")).to_owned();
-    let mut s = SseStream::connect(&nginx.client(), &format!("{}/api/events", nginx.base()), None)
-        .await
-        .expect("stream");
+    let mut s = SseStream::connect(
+        &nginx.client(),
+        &format!("{}/api/events", nginx.base()),
+        None,
+    )
+    .await
+    .expect("stream");
     s.next_event("reset", Duration::from_secs(10)).await;
     eprintln!("idle for {idle:?} behind nginx ({config:?})");
     let t0 = Instant::now();
@@ -787,14 +1043,25 @@ async fn an_idle_screen_stays_connected_past_nginx_read_timeout() {
         "the page's /events request ended during the idle time:\n{log}"
     );
     assert!(browser.live().await, "the page is live after the idle time");
-    let seq = browser.js("return document.getElementById('wall-root').dataset.seq").await;
-    assert_eq!(epoch_of(seq.as_str().unwrap_or("")), epoch, "no reset on the page");
+    let seq = browser
+        .js("return document.getElementById('wall-root').dataset.seq")
+        .await;
+    assert_eq!(
+        epoch_of(seq.as_str().unwrap_or("")),
+        epoch,
+        "no reset on the page"
+    );
     // And a change still arrives at once, on both.
     browser.record_pod_times().await;
     kubectl(&["-n", TEST_NS, "scale", "deploy/after-idle", "--replicas=1"]);
     let got = upsert_within(&mut s, "after-idle-", Duration::from_secs(20)).await;
-    assert!(got.is_some(), "the change after the idle time reached the stream");
-    browser.wait_for_api_pods("the change after the idle time on the page", None).await;
+    assert!(
+        got.is_some(),
+        "the change after the idle time reached the stream"
+    );
+    browser
+        .wait_for_api_pods("the change after the idle time on the page", None)
+        .await;
     kubectl(&["-n", TEST_NS, "scale", "deploy/after-idle", "--replicas=0"]);
     let _ = browser.client.clone().close().await;
 }
@@ -810,12 +1077,19 @@ async fn the_access_token_works_through_nginx() {
     std::fs::write(&token_file, format!("{token}\n")).expect("token");
     kubectl_try(&["-n", NS, "delete", "secret", "podwall-auth"]).ok();
     kubectl(&[
-        "-n", NS, "create", "secret", "generic", "podwall-auth",
+        "-n",
+        NS,
+        "create",
+        "secret",
+        "generic",
+        "podwall-auth",
         &format!("--from-file=token={}", token_file.display()),
     ]);
     // docs/deploy.md's auth-patch.yaml, as it is written there.
     let docs = std::fs::read_to_string(repo().join("docs/deploy.md")).expect("docs/deploy.md");
-    let start = docs.find("# auth-patch.yaml\n").expect("auth-patch.yaml in docs/deploy.md");
+    let start = docs
+        .find("# auth-patch.yaml\n")
+        .expect("auth-patch.yaml in docs/deploy.md");
     let end = start + docs[start..].find("```").expect("end of the block");
     let patch = dir.path().join("auth-patch.yaml");
     std::fs::write(&patch, &docs[start..end]).expect("patch");
@@ -824,34 +1098,110 @@ async fn the_access_token_works_through_nginx() {
     impl Drop for Restore {
         fn drop(&mut self) {
             let _ = kubectl_try(&["replace", "-f", "deploy/20-deployment.yaml"]);
-            let _ = kubectl_try(&["-n", NS, "delete", "secret", "podwall-auth", "--ignore-not-found"]);
-            let _ = kubectl_try(&["-n", NS, "rollout", "status", "deploy/podwall", "--timeout=180s"]);
+            let _ = kubectl_try(&[
+                "-n",
+                NS,
+                "delete",
+                "secret",
+                "podwall-auth",
+                "--ignore-not-found",
+            ]);
+            let _ = kubectl_try(&[
+                "-n",
+                NS,
+                "rollout",
+                "status",
+                "deploy/podwall",
+                "--timeout=180s",
+            ]);
         }
     }
     let _restore = Restore;
-    kubectl(&["-n", NS, "patch", "deploy", "podwall", "--patch-file", &patch.display().to_string()]);
-    kubectl(&["-n", NS, "rollout", "status", "deploy/podwall", "--timeout=180s"]);
+    kubectl(&[
+        "-n",
+        NS,
+        "patch",
+        "deploy",
+        "podwall",
+        "--patch-file",
+        &patch.display().to_string(),
+    ]);
+    kubectl(&[
+        "-n",
+        NS,
+        "rollout",
+        "status",
+        "deploy/podwall",
+        "--timeout=180s",
+    ]);
 
     let nginx = Nginx::start(ProxyConfig::Ingress, &service_upstream());
     nginx.wait_ready().await;
     let c = nginx.client();
     let base = nginx.base();
     let status = |r: reqwest::Response| r.status().as_u16();
-    assert_eq!(status(c.get(format!("{base}/api/snapshot")).send().await.expect("get")), 401);
-    assert_eq!(status(c.get(format!("{base}/healthz")).send().await.expect("get")), 200);
-    assert_eq!(status(c.get(format!("{base}/readyz")).send().await.expect("get")), 200);
-    let r = c.get(format!("{base}/?token={token}")).send().await.expect("get");
+    assert_eq!(
+        status(
+            c.get(format!("{base}/api/snapshot"))
+                .send()
+                .await
+                .expect("get")
+        ),
+        401
+    );
+    assert_eq!(
+        status(c.get(format!("{base}/healthz")).send().await.expect("get")),
+        200
+    );
+    assert_eq!(
+        status(c.get(format!("{base}/readyz")).send().await.expect("get")),
+        200
+    );
+    let r = c
+        .get(format!("{base}/?token={token}"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status().as_u16(), 303);
-    let location = r.headers()["location"].to_str().expect("location").to_owned();
-    assert!(!location.contains(token), "the redirect drops the token: {location}");
-    let cookie = r.headers()["set-cookie"].to_str().expect("cookie").to_owned();
-    eprintln!("through nginx: 303 to {location}, Set-Cookie: {}", cookie.replace(token, "<token>"));
-    for part in ["podwall_token=", "HttpOnly", "SameSite=Strict", "Path=/", "Secure"] {
-        assert!(cookie.contains(part), "{part} in the cookie (HTTPS at nginx: X-Forwarded-Proto https): {cookie}");
+    let location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(
+        !location.contains(token),
+        "the redirect drops the token: {location}"
+    );
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    eprintln!(
+        "through nginx: 303 to {location}, Set-Cookie: {}",
+        cookie.replace(token, "<token>")
+    );
+    for part in [
+        "podwall_token=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+        "Secure",
+    ] {
+        assert!(
+            cookie.contains(part),
+            "{part} in the cookie (HTTPS at nginx: X-Forwarded-Proto https): {cookie}"
+        );
     }
-    assert!(!cookie.to_ascii_lowercase().contains("domain="), "a host-only cookie: {cookie}");
+    assert!(
+        !cookie.to_ascii_lowercase().contains("domain="),
+        "a host-only cookie: {cookie}"
+    );
     let pair = cookie.split(';').next().expect("pair").to_owned();
-    let page = c.get(format!("{base}/")).header("Cookie", &pair).send().await.expect("page");
+    let page = c
+        .get(format!("{base}/"))
+        .header("Cookie", &pair)
+        .send()
+        .await
+        .expect("page");
     assert_eq!(page.status().as_u16(), 200);
     let bearer = c
         .get(format!("{base}/api/snapshot"))
@@ -865,12 +1215,20 @@ async fn the_access_token_works_through_nginx() {
     // HttpOnly cookie for the proxied host.
     let browser = Browser::start(&nginx.browser_args()).await;
     browser.open(&format!("{base}/?token={token}")).await;
-    browser.wait_for_api_pods("the page behind nginx with the token", None).await;
+    browser
+        .wait_for_api_pods("the page behind nginx with the token", None)
+        .await;
     let url = browser.client.current_url().await.expect("url").to_string();
-    assert!(!url.contains(token), "the address bar holds no token: {url}");
+    assert!(
+        !url.contains(token),
+        "the address bar holds no token: {url}"
+    );
     assert!(url.starts_with(&format!("https://{PROXY_HOST}:")), "{url}");
     let js_cookie = browser.js("return document.cookie").await;
-    assert!(!js_cookie.as_str().unwrap_or("").contains("podwall_token"), "HttpOnly: {js_cookie}");
+    assert!(
+        !js_cookie.as_str().unwrap_or("").contains("podwall_token"),
+        "HttpOnly: {js_cookie}"
+    );
     let cookies = browser.client.get_all_cookies().await.expect("cookies");
     let c = cookies
         .iter()

@@ -59,7 +59,11 @@ pub fn kubectl_stdin(args: &[&str], stdin: Option<&str>) -> Result<String, Strin
     let mut child = Command::new("kubectl")
         .args(args)
         .current_dir(repo())
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -128,7 +132,14 @@ pub fn ensure_installed() {
         kubectl(&["replace", "-f", "deploy/20-deployment.yaml"]);
     }
     kubectl(&["apply", "-f", "deploy/"]);
-    kubectl(&["-n", NS, "rollout", "status", "deploy/podwall", "--timeout=180s"]);
+    kubectl(&[
+        "-n",
+        NS,
+        "rollout",
+        "status",
+        "deploy/podwall",
+        "--timeout=180s",
+    ]);
     kubectl(&[
         "-n",
         NS,
@@ -156,19 +167,23 @@ pub fn podwall_pods(ns: &str) -> Vec<Value> {
 
 /// The one podwall pod of `ns` that is Ready and not terminating.
 pub async fn ready_podwall_pod(ns: &str) -> Value {
-    eventually(Duration::from_secs(120), "one Ready podwall pod", || async {
-        let pods: Vec<Value> = podwall_pods(ns)
-            .into_iter()
-            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
-            .filter(|p| {
-                p["status"]["conditions"].as_array().is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    eventually(
+        Duration::from_secs(120),
+        "one Ready podwall pod",
+        || async {
+            let pods: Vec<Value> = podwall_pods(ns)
+                .into_iter()
+                .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+                .filter(|p| {
+                    p["status"]["conditions"].as_array().is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
                 })
-            })
-            .collect();
-        (pods.len() == 1).then(|| pods[0].clone())
-    })
+                .collect();
+            (pods.len() == 1).then(|| pods[0].clone())
+        },
+    )
     .await
 }
 
@@ -195,12 +210,24 @@ spec:
     kubectl_stdin(&["apply", "-f", "-"], Some(&yaml)).unwrap_or_else(|e| panic!("{e}"));
     // Pods of an earlier run of the test: gone before the test counts.
     let start = Instant::now();
-    while kubectl(&["get", "pods", "-n", TEST_NS, "-l", &format!("app={name}"), "-o", "name"])
-        .lines()
-        .count()
+    while kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        TEST_NS,
+        "-l",
+        &format!("app={name}"),
+        "-o",
+        "name",
+    ])
+    .lines()
+    .count()
         != replicas as usize
     {
-        assert!(start.elapsed() < Duration::from_secs(90), "{name} did not settle at {replicas} pods");
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{name} did not settle at {replicas} pods"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -555,19 +582,23 @@ impl Browser {
     }
 
     pub async fn dom_pods(&self) -> BTreeSet<String> {
-        self.js("return Array.from(document.querySelectorAll('#wall [data-pod]'), p => p.dataset.pod)")
-            .await
-            .as_array()
-            .expect("array")
-            .iter()
-            .filter_map(|p| p.as_str().map(str::to_owned))
-            .collect()
+        self.js(
+            "return Array.from(document.querySelectorAll('#wall [data-pod]'), p => p.dataset.pod)",
+        )
+        .await
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect()
     }
 
     /// Whether the page says it is live (its event stream is open and the API server ok).
     pub async fn live(&self) -> bool {
-        self.js("const c = document.getElementById('conn'); return !!c && c.classList.contains('ok')")
-            .await
+        self.js(
+            "const c = document.getElementById('conn'); return !!c && c.classList.contains('ok')",
+        )
+        .await
             == json!(true)
     }
 
@@ -694,7 +725,9 @@ impl PodWatch {
         // per pod); a change made before that could be missed.
         let present = api_pods(Some(ns)).len();
         let start = Instant::now();
-        while events.lock().expect("lock").len() < present && start.elapsed() < Duration::from_secs(30) {
+        while events.lock().expect("lock").len() < present
+            && start.elapsed() < Duration::from_secs(30)
+        {
             std::thread::sleep(Duration::from_millis(50));
         }
         if present == 0 {
@@ -815,24 +848,91 @@ impl Nginx {
         // would hold (rustls refuses a CA certificate used as the server's own).
         let p = |f: &str| d.join(f).display().to_string();
         let openssl = |args: &[&str]| {
-            let out = Command::new("openssl").args(args).output().expect("openssl");
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("openssl")
+                .args(args)
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
-        openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", &p("ca.key")]);
-        openssl(&["req", "-x509", "-new", "-key", &p("ca.key"), "-subj", "/CN=podwall-test-ingress-ca", "-days", "2", "-out", &p("ca.crt")]);
-        openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", &p("tls.key")]);
-        openssl(&["req", "-new", "-key", &p("tls.key"), "-subj", &format!("/CN={PROXY_HOST}"), "-out", &p("tls.csr")]);
+        openssl(&[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &p("ca.key"),
+        ]);
+        openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &p("ca.key"),
+            "-subj",
+            "/CN=podwall-test-ingress-ca",
+            "-days",
+            "2",
+            "-out",
+            &p("ca.crt"),
+        ]);
+        openssl(&[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &p("tls.key"),
+        ]);
+        openssl(&[
+            "req",
+            "-new",
+            "-key",
+            &p("tls.key"),
+            "-subj",
+            &format!("/CN={PROXY_HOST}"),
+            "-out",
+            &p("tls.csr"),
+        ]);
         std::fs::write(
             d.join("tls.ext"),
             format!("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:{PROXY_HOST}\n"),
         )
         .expect("ext");
-        openssl(&["x509", "-req", "-in", &p("tls.csr"), "-CA", &p("ca.crt"), "-CAkey", &p("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", &p("tls.ext"), "-out", &p("tls.crt")]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &p("tls.csr"),
+            "-CA",
+            &p("ca.crt"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &p("tls.ext"),
+            "-out",
+            &p("tls.crt"),
+        ]);
         let conf = nginx_conf(config, d, port, upstream);
         std::fs::write(d.join("nginx.conf"), conf).expect("write nginx.conf");
         std::fs::create_dir_all(d.join("tmp")).expect("tmp");
         let mut child = Command::new("/usr/sbin/nginx")
-            .args(["-p", &d.display().to_string(), "-c", "nginx.conf", "-e", "error.log"])
+            .args([
+                "-p",
+                &d.display().to_string(),
+                "-c",
+                "nginx.conf",
+                "-e",
+                "error.log",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -843,7 +943,10 @@ impl Nginx {
                 let log = std::fs::read_to_string(d.join("error.log")).unwrap_or_default();
                 panic!("nginx exited ({status}): {log}");
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "nginx does not listen");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "nginx does not listen"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Nginx { port, dir, child }
@@ -855,7 +958,12 @@ impl Nginx {
         let c = self.client();
         let url = format!("{}/healthz", self.base());
         eventually(Duration::from_secs(60), "podwall through nginx", || async {
-            let r = c.get(&url).timeout(Duration::from_secs(6)).send().await.ok()?;
+            let r = c
+                .get(&url)
+                .timeout(Duration::from_secs(6))
+                .send()
+                .await
+                .ok()?;
             (r.status().as_u16() == 200).then_some(())
         })
         .await;
