@@ -14,6 +14,8 @@
 //! Only the package's own targets see `CARGO_BIN_EXE_podwall`, so whatever runs the
 //! binary takes its path as an argument.
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod browser;
 pub mod control_plane;
