@@ -366,6 +366,18 @@ impl Stack {
         }
     }
 
+    /// A quiet simulator of `nodes` and `pods` (seeded with `seed`) alone, without a server:
+    /// for tests of the simulator, kubectl, or the binary run as a process.
+    pub async fn sim_only(nodes: usize, pods: usize, seed: u64) -> Stack {
+        Stack::builder()
+            .nodes(nodes)
+            .pods(pods)
+            .seed(seed)
+            .no_server()
+            .start()
+            .await
+    }
+
     /// The first simulator.
     pub fn sim(&self) -> &RunningSim {
         self.sim_at(0)

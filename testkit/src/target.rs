@@ -65,13 +65,7 @@ pub async fn target_private(on: ApiServer, test: &str, settings: &[(&str, &str)]
 
 /// The simulator of 3 nodes and 20 pods, quiet; `test` names the namespace.
 pub async fn target_sim(test: &str) -> Target {
-    let stack = Stack::builder()
-        .nodes(3)
-        .pods(20)
-        .seed(7)
-        .no_server()
-        .start()
-        .await;
+    let stack = Stack::sim_only(3, 20, 7).await;
     let client = stack.kube();
     with_namespace(test, client, Some(stack), None).await
 }

@@ -56,13 +56,7 @@ pub fn the<'a>(docs: &'a [(PathBuf, Value)], kind: &str) -> &'a Value {
 
 /// A small still simulator and a kubeconfig file for it: the cluster the binary runs against.
 pub async fn cluster() -> (Stack, PathBuf) {
-    let mut stack = Stack::builder()
-        .nodes(2)
-        .pods(6)
-        .seed(3)
-        .no_server()
-        .start()
-        .await;
+    let mut stack = Stack::sim_only(2, 6, 3).await;
     let kubeconfig = stack.kubeconfig();
     (stack, kubeconfig)
 }

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use testkit::control_plane::shared_kubeconfig;
 use testkit::{SLOW_DEADLINE, client_from, eventually_within, repo, unique};
 
-use super::wall;
 use super::cluster::Cluster;
+use super::wall;
 
 /// (resource, sorted verbs) of the core-group rules of the `kind` object in a manifest.
 fn rules_of(manifest: &str, kind: &str) -> BTreeSet<(String, Vec<String>)> {

@@ -4,6 +4,7 @@
 //! `scripts/test-control-plane build` builds (or any on `PATH`); `scripts/test-all` runs
 //! them with the real-server tests.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,9 +14,9 @@ use tokio::process::Command;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// A quiet simulator (no server) and a kubeconfig file for kubectl pointing at it; fails
-/// saying how to get kubectl when it is not on `PATH`.
-async fn kubectl_sim(nodes: usize, pods: usize, seed: u64) -> Stack {
+/// A quiet simulator (no server), a kubeconfig file for kubectl pointing at it, and a
+/// scratch directory; fails saying how to get kubectl when it is not on `PATH`.
+async fn kubectl_sim(nodes: usize, pods: usize, seed: u64) -> (Stack, PathBuf, PathBuf) {
     let on_path = std::process::Command::new("kubectl")
         .arg("version")
         .arg("--client")
@@ -28,13 +29,10 @@ async fn kubectl_sim(nodes: usize, pods: usize, seed: u64) -> Stack {
         "kubectl is not on PATH: `scripts/test-control-plane build` builds one, \
          `eval \"$(scripts/test-control-plane env)\"` puts it there (scripts/test-all does both)"
     );
-    Stack::builder()
-        .nodes(nodes)
-        .pods(pods)
-        .seed(seed)
-        .no_server()
-        .start()
-        .await
+    let mut sim = Stack::sim_only(nodes, pods, seed).await;
+    let kubeconfig = sim.kubeconfig();
+    let dir = sim.dir().to_path_buf();
+    (sim, kubeconfig, dir)
 }
 
 async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> String {
@@ -65,10 +63,8 @@ async fn kubectl_status(kubeconfig: &std::path::Path, args: &[&str]) -> (bool, S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kubectl (scripts/test-control-plane build)"]
 async fn kubectl_gets_watches_creates_and_deletes() {
-    let mut sim = kubectl_sim(4, 40, 3).await;
-    let kubeconfig = sim.kubeconfig();
+    let (sim, kubeconfig, dir) = kubectl_sim(4, 40, 3).await;
     let kc = kubeconfig.as_path();
-    let dir = sim.dir().to_path_buf();
 
     let nodes = kubectl(kc, &["get", "nodes"]).await;
     let header: Vec<&str> = nodes
@@ -160,10 +156,8 @@ async fn kubectl_gets_watches_creates_and_deletes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kubectl (scripts/test-control-plane build)"]
 async fn kubectl_validates_fields_and_applies() {
-    let mut sim = kubectl_sim(2, 4, 5).await;
-    let kubeconfig = sim.kubeconfig();
+    let (sim, kubeconfig, dir) = kubectl_sim(2, 4, 5).await;
     let kc = kubeconfig.as_path();
-    let dir = sim.dir().to_path_buf();
     let write = |file: &str, manifest: &str| {
         let path = dir.join(file);
         std::fs::write(&path, manifest).expect("manifest written");
@@ -223,8 +217,7 @@ async fn kubectl_validates_fields_and_applies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kubectl (scripts/test-control-plane build)"]
 async fn kubectl_top_reads_the_simulated_metrics() {
-    let mut sim = kubectl_sim(3, 30, 2).await;
-    let kc = sim.kubeconfig();
+    let (_sim, kc, _) = kubectl_sim(3, 30, 2).await;
     let run = |args: &'static [&'static str]| {
         let kc = kc.clone();
         async move {

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use testkit::control_plane::{ControlPlane, shared_kubeconfig};
 use testkit::{Model, SLOW_DEADLINE, SseClient, Stack, eventually_within, unique};
 
-use super::wall;
 use super::cluster::Cluster;
+use super::wall;
 
 /// name → (node, status) of the pods in a snapshot or model.
 fn shown<'a>(pods: impl Iterator<Item = &'a Value>) -> BTreeMap<String, (Value, String)> {

@@ -13,13 +13,7 @@ const DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A quiet simulator (no server) and a client of it.
 async fn sim(nodes: usize, pods: usize, seed: u64) -> (Stack, Client) {
-    let stack = Stack::builder()
-        .nodes(nodes)
-        .pods(pods)
-        .seed(seed)
-        .no_server()
-        .start()
-        .await;
+    let stack = Stack::sim_only(nodes, pods, seed).await;
     let client = stack.kube();
     (stack, client)
 }

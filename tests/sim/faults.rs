@@ -15,6 +15,15 @@ async fn get(url: &str) -> reqwest::Response {
     reqwest::get(url).await.expect("request answered")
 }
 
+/// `GET /_sim/state` of the simulator at `base`.
+async fn sim_state(base: &str) -> Value {
+    get(&format!("{base}/_sim/state"))
+        .await
+        .json::<Value>()
+        .await
+        .expect("state")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cut_watches_aborts_streams_mid_line_and_watchers_recover() {
     let t = target("cut").await;
@@ -220,13 +229,7 @@ async fn restart_jumps_the_resource_version_and_old_versions_are_gone() {
 async fn churn_rate_changes_at_runtime_and_state_reports_counts() {
     let t = target("churn").await;
     let base = t.sim_url.clone().expect("sim");
-    let state = || async {
-        get(&format!("{base}/_sim/state"))
-            .await
-            .json::<Value>()
-            .await
-            .expect("state")
-    };
+    let state = || sim_state(&base);
     let s = state().await;
     assert_eq!(s["store"]["nodes"], 3);
     assert_eq!(s["churn"], 0.0);
@@ -252,13 +255,7 @@ async fn churn_rate_changes_at_runtime_and_state_reports_counts() {
 async fn a_watch_that_falls_out_of_the_history_window_gets_410() {
     let t = target("window").await;
     let base = t.sim_url.clone().expect("sim");
-    let state = || async {
-        get(&format!("{base}/_sim/state"))
-            .await
-            .json::<Value>()
-            .await
-            .expect("state")
-    };
+    let state = || sim_state(&base);
     let pods: Api<Pod> = Api::all(t.client.clone());
     let from: u64 = pods
         .list(&ListParams::default().limit(1))

@@ -35,13 +35,7 @@ async fn hundred_thousand_pods_five_thousand_nodes_thousand_watches() {
     const WATCHES: usize = 1_000;
     let rss_before = rss_mib();
     let t = Instant::now();
-    let stack = Stack::builder()
-        .nodes(NODES)
-        .pods(PODS)
-        .seed(1)
-        .no_server()
-        .start()
-        .await;
+    let stack = Stack::sim_only(NODES, PODS, 1).await;
     let sim = stack.sim();
     let generated = t.elapsed();
     let rss_after = rss_mib();

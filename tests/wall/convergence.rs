@@ -52,11 +52,7 @@ async fn stream_applied_to_reset_equals_snapshot_under_churn() {
         model.apply(&all.next().await);
         seen += 1;
         if seen == 30 {
-            let cut = reqwest::Client::new()
-                .post(format!("{}/_sim/faults/cut-watches", stack.sim().url()))
-                .send()
-                .await;
-            assert!(cut.expect("cut watches").status().is_success());
+            stack.control("faults/cut-watches").await;
         }
     }
     converge(&stack, &mut all, &mut model, "").await;

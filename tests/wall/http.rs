@@ -126,23 +126,9 @@ async fn readyz_is_503_until_the_first_sync_then_200() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forbidden_resource_is_reported_and_recovers() {
-    let mut stack = Stack::builder()
-        .nodes(2)
-        .pods(3)
-        .seed(5)
-        .no_server()
-        .start()
-        .await;
+    let mut stack = Stack::sim_only(2, 3, 5).await;
     let http = stack.http.clone();
-    let forbid = http
-        .post(format!(
-            "{}/_sim/faults/forbid?resource=pods",
-            stack.sim().url()
-        ))
-        .send()
-        .await
-        .expect("forbid");
-    assert!(forbid.status().is_success());
+    stack.control("faults/forbid?resource=pods").await;
     stack.start_server_without_waiting().await;
     let mut events = stack.sse("/api/events", None).await;
     let status = events
@@ -163,12 +149,7 @@ async fn a_forbidden_resource_is_reported_and_recovers() {
     assert_eq!(resp.status(), 503);
     assert!(resp.text().await.expect("body").contains("pods"));
 
-    let clear = http
-        .post(format!("{}/_sim/faults/clear", stack.sim().url()))
-        .send()
-        .await
-        .expect("clear");
-    assert!(clear.status().is_success());
+    stack.control("faults/clear").await;
     testkit::wait_ready(
         &http,
         &stack.url(),
@@ -194,15 +175,7 @@ async fn namespaced_mode_without_node_access_still_shows_pods() {
         .start()
         .await;
     let http = stack.http.clone();
-    let forbid = http
-        .post(format!(
-            "{}/_sim/faults/forbid?resource=nodes",
-            stack.sim().url()
-        ))
-        .send()
-        .await
-        .expect("forbid");
-    assert!(forbid.status().is_success());
+    stack.control("faults/forbid?resource=nodes").await;
     stack.start_server_without_waiting().await;
     stack
         .create_pod("default", "ns-probe", Some("worker-0"))

@@ -65,12 +65,12 @@ async fn a_foreign_or_unknown_event_id_gets_a_reset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compaction_and_410_relist_rebuild_the_state() {
-    relist_rebuilds_the_state(&["/_sim/faults/compact", "/_sim/faults/cut-watches"]).await;
+    relist_rebuilds_the_state(&["faults/compact", "faults/cut-watches"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_apiserver_restart_with_a_new_history_rebuilds_the_state() {
-    relist_rebuilds_the_state(&["/_sim/faults/restart"]).await;
+    relist_rebuilds_the_state(&["faults/restart"]).await;
 }
 
 /// Stalls the watches, changes the cluster (only a re-list can see it), applies `faults`
@@ -82,32 +82,15 @@ async fn relist_rebuilds_the_state(faults: &[&'static str]) {
     let victim = model.pods.keys().next().expect("a pod").clone();
     let (ns, name) = victim.split_once('/').expect("ns/name");
 
-    let sim = reqwest::Client::new();
-    let post = |path: &'static str| sim.post(format!("{}{path}", stack.sim().url())).send();
     // Stall the watches so the next changes are only seen by the re-list, then drop the
     // history so the watcher's resume gets 410 Gone.
-    assert!(
-        post("/_sim/faults/stall")
-            .await
-            .expect("stall")
-            .status()
-            .is_success()
-    );
+    stack.control("faults/stall").await;
     stack.delete_pod(ns, name).await;
     stack.create_pod("default", "after-compaction", None).await;
     for fault in faults {
-        assert!(
-            post(fault).await.expect("fault").status().is_success(),
-            "{fault}"
-        );
+        stack.control(fault).await;
     }
-    assert!(
-        post("/_sim/faults/clear")
-            .await
-            .expect("clear")
-            .status()
-            .is_success()
-    );
+    stack.control("faults/clear").await;
 
     let truth: std::collections::BTreeSet<String> = {
         let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::all(stack.kube());

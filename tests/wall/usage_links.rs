@@ -20,13 +20,7 @@ fn quantity(q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_metrics_api_follows_pods_and_can_be_absent() {
-    let stack = Stack::builder()
-        .nodes(8)
-        .pods(160)
-        .seed(11)
-        .no_server()
-        .start()
-        .await;
+    let stack = Stack::sim_only(8, 160, 11).await;
     let sim = stack.sim();
     let client = stack.kube();
 
