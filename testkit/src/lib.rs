@@ -208,3 +208,17 @@ pub fn unique() -> String {
         .unwrap_or(0);
     format!("{:x}{}", nanos, N.fetch_add(1, Ordering::Relaxed))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_metric_is_read_by_its_line_start_and_is_zero_when_absent() {
+        let text =
+            "# HELP x\npodwall_lists_total{kind=\"pod\"} 3\npodwall_lists_total{kind=\"node\"} 1\n";
+        assert_eq!(
+            super::metric_value(text, "podwall_lists_total{kind=\"pod\"}"),
+            3.0
+        );
+        assert_eq!(super::metric_value(text, "podwall_watch_starts_total"), 0.0);
+    }
+}

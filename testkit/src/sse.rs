@@ -229,3 +229,59 @@ pub fn pod_key(p: &Value) -> String {
         p["name"].as_str().expect("name")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(chunks: &[&'static str]) -> SseClient {
+        let stream = futures::stream::iter(
+            chunks
+                .iter()
+                .map(|c| Ok::<_, reqwest::Error>(bytes::Bytes::from_static(c.as_bytes())))
+                .collect::<Vec<_>>(),
+        );
+        SseClient {
+            stream: Box::pin(stream),
+            buf: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_split_across_chunks_join_their_data_lines_and_skip_comments() {
+        let mut sse = client(&[
+            "retry: 2000\n\n: ping\n\nid: 7-3\nevent: up",
+            "sert\ndata: a\ndata: b\n\n",
+        ]);
+        let ev = sse.next().await;
+        assert_eq!(
+            (ev.id.as_deref(), ev.event.as_str(), ev.data.as_str()),
+            (Some("7-3"), "upsert", "a\nb")
+        );
+        assert_eq!(ev.seq(), 3);
+        assert!(
+            sse.next_within(Duration::from_millis(10)).await.is_none(),
+            "the stream ended"
+        );
+    }
+
+    #[test]
+    fn the_model_applies_a_reset_then_upserts_and_deletes() {
+        let event = |event: &str, id: &str, data: Value| SseEvent {
+            id: Some(id.into()),
+            event: event.into(),
+            data: data.to_string(),
+        };
+        let mut model = Model::default();
+        let reset = serde_json::json!({"seq": 1, "nodes": [{"name": "n"}],
+            "pods": [{"namespace": "a", "name": "p"}]});
+        model.apply(&event("reset", "e-1", reset));
+        let pod = serde_json::json!({"kind": "Pod", "object": {"namespace": "a", "name": "q"}});
+        model.apply(&event("upsert", "e-2", pod));
+        let gone = serde_json::json!({"kind": "Pod", "namespace": "a", "name": "p"});
+        model.apply(&event("delete", "e-3", gone));
+        assert_eq!(model.seq, 3);
+        assert_eq!(model.pods.keys().collect::<Vec<_>>(), ["a/q"]);
+        assert_eq!(model.nodes.len(), 1);
+    }
+}

@@ -14,12 +14,13 @@
 //! # }
 //! ```
 //!
-//! Besides one simulator and one server: several clusters on one wall ([`StackBuilder::
-//! clusters`], [`StackBuilder::cluster`]), a kubeconfig instead of a simulator
-//! ([`StackBuilder::kubeconfig`]), a simulator that comes up after the wall
-//! ([`StackBuilder::sim_later`]), simulators alone ([`StackBuilder::no_server`]), and a
-//! server that stops and starts again on its address ([`Stack::stop_server`],
-//! [`Stack::start_server`]). Everything stops when the stack is dropped.
+//! Besides one simulator and one server: several clusters on one wall
+//! ([`StackBuilder::clusters`], [`StackBuilder::cluster`]), a kubeconfig instead of a
+//! simulator ([`StackBuilder::kubeconfig`]), a simulator that comes up after the wall
+//! ([`StackBuilder::sim_later`]), simulators alone ([`StackBuilder::no_server`],
+//! [`Stack::sim_only`]), and a server that stops and starts again on its address
+//! ([`Stack::stop_server`], [`Stack::start_server`]). Everything stops when the stack is
+//! dropped.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -486,6 +487,15 @@ impl Stack {
     /// GET a path, returning status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
         crate::get(&self.http, &format!("{}{path}", self.url())).await
+    }
+
+    /// GET a path, returning the whole response (headers, a stream's body).
+    pub async fn request(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.url()))
+            .send()
+            .await
+            .expect("GET")
     }
 
     /// The JSON snapshot, with `query` (e.g. `?ns=web`).

@@ -207,3 +207,31 @@ fn take_until<'a>(line: &mut Vec<u8>, raw: &'a [u8], end: &[u8]) -> (Option<Vec<
         None => (None, &[]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunked_body_is_decoded_across_reads_and_its_last_id_found() {
+        let raw = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+            1f\r\nid: 1-4\nevent: reset\ndata: {}\n\n\r\n11\r\nid: 1-5\ndata: x\n\n\r\n";
+        let mut body = Body::default();
+        let mut out = Vec::new();
+        for piece in raw.chunks(7) {
+            body.feed(piece, &mut out).expect("a valid response");
+        }
+        assert!(!body.deflated());
+        assert!(has_reset(&out));
+        assert_eq!(last_seq(&out), Some(5));
+    }
+
+    #[test]
+    fn a_response_other_than_200_is_an_error() {
+        let mut out = Vec::new();
+        let err = Body::default()
+            .feed(b"HTTP/1.1 503 Service Unavailable\r\n\r\n", &mut out)
+            .expect_err("not a 200");
+        assert!(err.contains("503"), "{err}");
+    }
+}

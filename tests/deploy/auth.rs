@@ -51,12 +51,7 @@ async fn probes_are_open_and_every_other_route_needs_the_token() {
         assert_eq!(status, 200, "{path} stays open for the kubelet");
     }
     for path in GUARDED {
-        let resp = stack
-            .http
-            .get(format!("{}{path}", stack.url()))
-            .send()
-            .await
-            .expect("GET");
+        let resp = stack.request(path).await;
         assert_eq!(resp.status(), 401, "{path}");
         assert!(header_str(&resp, header::WWW_AUTHENTICATE).starts_with("Bearer"));
         assert_eq!(header_str(&resp, header::CACHE_CONTROL), "no-store");
@@ -123,11 +118,8 @@ async fn a_bearer_token_opens_the_api_and_its_streams() {
 async fn a_token_url_sets_a_strict_cookie_and_redirects_without_the_token() {
     let stack = guarded_stack().await;
     let resp = stack
-        .http
-        .get(format!("{}/?ns=default&token={TOKEN}&q=web", stack.url()))
-        .send()
-        .await
-        .expect("GET");
+        .request(&format!("/?ns=default&token={TOKEN}&q=web"))
+        .await;
     assert_eq!(resp.status(), 303);
     assert_eq!(header_str(&resp, header::LOCATION), "/?ns=default&q=web");
     assert_eq!(header_str(&resp, header::CACHE_CONTROL), "no-store");
@@ -164,12 +156,7 @@ async fn a_token_url_sets_a_strict_cookie_and_redirects_without_the_token() {
     assert_eq!(resp.status(), 401, "a wrong cookie is refused");
 
     // A wrong token in the URL sets nothing.
-    let resp = stack
-        .http
-        .get(format!("{}/?token=wall-0123456789abcdeX", stack.url()))
-        .send()
-        .await
-        .expect("GET");
+    let resp = stack.request("/?token=wall-0123456789abcdeX").await;
     assert_eq!(resp.status(), 401);
     assert!(resp.headers().get(header::SET_COOKIE).is_none());
 

@@ -218,35 +218,12 @@ async fn kubectl_validates_fields_and_applies() {
 #[ignore = "needs kubectl (scripts/test-control-plane build)"]
 async fn kubectl_top_reads_the_simulated_metrics() {
     let (_sim, kc, _) = kubectl_sim(3, 30, 2).await;
-    let run = |args: &'static [&'static str]| {
-        let kc = kc.clone();
-        async move {
-            tokio::process::Command::new("kubectl")
-                .args(args)
-                .env("KUBECONFIG", &kc)
-                .output()
-                .await
-                .expect("kubectl runs")
-        }
-    };
-    let out = run(&["top", "nodes"]).await;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = kubectl(&kc, &["top", "nodes"]).await;
     assert!(
         text.contains("CPU(cores)") && text.lines().count() == 4,
         "{text}"
     );
-    let out = run(&["top", "pods", "-A"]).await;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = kubectl(&kc, &["top", "pods", "-A"]).await;
     assert!(
         text.contains("MEMORY(bytes)") && text.lines().count() > 10,
         "{text}"

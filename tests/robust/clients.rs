@@ -20,12 +20,7 @@ async fn beyond_max_clients_a_stream_gets_503_with_retry_after() {
         .await;
     let first = stack.sse("/api/events", None).await;
     let _second = stack.sse("/events", None).await;
-    let refused = stack
-        .http
-        .get(format!("{}/api/events", stack.url()))
-        .send()
-        .await
-        .expect("GET");
+    let refused = stack.request("/api/events").await;
     assert_eq!(refused.status(), 503);
     assert_eq!(
         refused

@@ -26,12 +26,7 @@ const HOSTILE: &str = "<script>alert('x\")</script>\u{2603}\u{202e}é";
 
 /// GET `path`; for event streams, only the head and the first events.
 async fn get_some(stack: &Stack, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
-    let resp = stack
-        .http
-        .get(format!("{}{path}", stack.url()))
-        .send()
-        .await
-        .expect("GET");
+    let resp = stack.request(path).await;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let is_stream = headers
@@ -102,12 +97,7 @@ async fn every_route_has_security_headers_and_malformed_input_is_refused() {
     ];
     for (query, reason) in bad {
         for route in ["/api/snapshot", "/api/events", "/events"] {
-            let resp = stack
-                .http
-                .get(format!("{}{route}?{query}", stack.url()))
-                .send()
-                .await
-                .expect("GET");
+            let resp = stack.request(&format!("{route}?{query}")).await;
             assert_eq!(resp.status(), 400, "{route}?{query}");
             let body: serde_json::Value = resp.json().await.expect("JSON error");
             let msg = body["error"].as_str().unwrap_or("");

@@ -8,12 +8,7 @@ use testkit::{DEADLINE, Stack, eventually};
 async fn bad_filters_are_400_with_a_message() {
     let stack = Stack::builder().nodes(1).pods(1).start().await;
     for path in ["/api/snapshot", "/api/events", "/events"] {
-        let resp = stack
-            .http
-            .get(format!("{}{path}?label=app%3D%3D%3Dx", stack.url()))
-            .send()
-            .await
-            .expect("GET");
+        let resp = stack.request(&format!("{path}?label=app%3D%3D%3Dx")).await;
         assert_eq!(resp.status(), 400, "{path}");
         let body: serde_json::Value = resp.json().await.expect("JSON error");
         let msg = body["error"].as_str().expect("error message");

@@ -216,14 +216,7 @@ async fn wall_polls_usage_and_degrades_quietly_without_metrics_server() {
     let ok_polls = testkit::metric_value(&metrics, "podwall_usage_polls_total{status=\"ok\"} ");
     assert!(ok_polls >= 1.0, "good polls are counted: {metrics}");
 
-    let page = http
-        .get(server.url())
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("page body");
+    let (_, page) = stack.get("/").await;
     assert!(
         page.contains(r#"data-usage-interval-ms="200""#),
         "page tells the script"
@@ -322,14 +315,7 @@ async fn usage_off_and_links_redirect_escaped() {
         .expect("node link");
     assert_eq!(resp.status(), 404, "no node template, no node links");
 
-    let page = http
-        .get(server.url())
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("page body");
+    let (_, page) = stack.get("/").await;
     assert!(
         page.contains(r#" data-cluster="prod-eu""#),
         "the cluster name for the script"
