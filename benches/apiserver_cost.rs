@@ -14,17 +14,17 @@
 //! `cargo bench --bench apiserver_cost` = full scale; plain `cargo test --all-targets`
 //! runs a seconds-long smoke. See BENCHMARKS.md.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Cluster, Scale, Sim, Workspace};
+use testkit::bench::{Scale, Sim, Workspace};
+
+use testkit::SimSpec;
 use tokio::task::JoinSet;
 
 struct Params {
-    cluster: Cluster,
+    cluster: SimSpec,
     browsers: [usize; 2],
     warmup: Duration,
     window: Duration,
@@ -35,7 +35,7 @@ impl Params {
     fn of(scale: Scale) -> Self {
         match scale {
             Scale::Full => Self {
-                cluster: Cluster {
+                cluster: SimSpec {
                     nodes: 20,
                     pods: 300,
                     churn: 10.0,
@@ -47,7 +47,7 @@ impl Params {
                 poll_every: Duration::from_secs(5),
             },
             Scale::Quick => Self {
-                cluster: Cluster {
+                cluster: SimSpec {
                     nodes: 3,
                     pods: 20,
                     churn: 10.0,
@@ -134,12 +134,12 @@ impl Row {
 fn main() {
     let scale = Scale::detect();
     let params = Params::of(scale);
-    support::raise_fd_limit((params.browsers[1] as u64) * 6 + 200);
-    support::block_on(run(scale, params));
+    testkit::bench::raise_fd_limit((params.browsers[1] as u64) * 6 + 200);
+    testkit::bench::block_on(run(scale, params));
 }
 
 async fn run(scale: Scale, params: Params) {
-    let work = Workspace::create();
+    let work = Workspace::create(env!("CARGO_BIN_EXE_podwall"));
     let http = &work.http;
     println!(
         "apiserver_cost ({}): sim {} nodes / {} pods, churn {}/s, window {:?}, polling every {:?}",
@@ -288,7 +288,7 @@ async fn settle_watches(sim: &Sim, http: &reqwest::Client, expected: u64) {
 
 /// A podwall browser: holds `/events` open and reads it.
 async fn hold_stream(addr: SocketAddr) {
-    if let Ok(mut conn) = support::SseConn::open(addr, "/events", None, None).await {
+    if let Ok(mut conn) = testkit::wire::SseConn::open(addr, "/events", None, None).await {
         conn.drain().await;
     }
 }

@@ -7,21 +7,23 @@
 //! cluster); without `--bench` (as `cargo test --all-targets` runs it) a quick smoke at
 //! 100 pods. `PODWALL_BENCH_SCALE=full|quick` overrides.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::{Cluster, Memory, Scale, Sim, Workspace};
+use testkit::bench::{Scale, Sim, Workspace};
+
+use testkit::SimSpec;
+
+use testkit::process::Memory;
 
 const DEADLINE: Duration = Duration::from_secs(180);
 
 /// Each simulated cluster: full, 100 nodes and 5,000 pods; quick, 5 and 100.
-fn cluster_of(scale: Scale, index: usize) -> Cluster {
+fn cluster_of(scale: Scale, index: usize) -> SimSpec {
     let (nodes, pods) = match scale {
         Scale::Full => (100, 5_000),
         Scale::Quick => (5, 100),
     };
-    Cluster {
+    SimSpec {
         nodes,
         pods,
         churn: 2.0,
@@ -72,11 +74,11 @@ async fn measure(work: &Workspace, sims: &[Sim], pods: usize) -> Memory {
 
 fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    support::block_on(run(Scale::detect()));
+    testkit::bench::block_on(run(Scale::detect()));
 }
 
 async fn run(scale: Scale) {
-    let work = Workspace::create();
+    let work = Workspace::create(env!("CARGO_BIN_EXE_podwall"));
     let sims: Vec<Sim> = (0..3)
         .map(|i| work.start_sim(cluster_of(scale, i)))
         .collect();

@@ -16,13 +16,13 @@
 //! `cargo bench --bench fanout` = full scale (10,000 clients, 500 changes/s); plain
 //! `cargo test --all-targets` runs a seconds-long smoke. See BENCHMARKS.md.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{Cluster, Scale, Server, Sim, Workspace, human_bytes, percentile};
+use testkit::bench::{Scale, Server, Sim, Workspace, human_bytes, percentile};
+
+use testkit::SimSpec;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
@@ -34,7 +34,7 @@ const PROBE_POD: &str = "podwall-bench-probe";
 
 struct Params {
     clients: usize,
-    cluster: Cluster,
+    cluster: SimSpec,
     churn: f64,
     probes_per_sec: f64,
     measure: Duration,
@@ -54,12 +54,12 @@ impl Params {
             .and_then(|v| v.parse().ok());
         let accept_encoding = match std::env::var("PODWALL_BENCH_ENCODING").as_deref() {
             Ok("identity") => None,
-            _ => Some(support::BROWSER_ACCEPT_ENCODING),
+            _ => Some(testkit::wire::BROWSER_ACCEPT_ENCODING),
         };
         match scale {
             Scale::Full => Self {
                 clients: clients.unwrap_or(10_000),
-                cluster: Cluster {
+                cluster: SimSpec {
                     nodes: 50,
                     pods: 1_000,
                     churn: 0.0,
@@ -74,7 +74,7 @@ impl Params {
             },
             Scale::Quick => Self {
                 clients: clients.unwrap_or(20),
-                cluster: Cluster {
+                cluster: SimSpec {
                     nodes: 4,
                     pods: 40,
                     churn: 0.0,
@@ -211,13 +211,13 @@ async fn client(
     bytes: Arc<AtomicU64>,
     stop: CancellationToken,
 ) -> Result<Vec<f64>, String> {
-    let mut s = support::open_stream(addr, "/api/events", None, accept_encoding)
+    let mut s = testkit::wire::open_stream(addr, "/api/events", None, accept_encoding)
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let mut body = support::Body::default();
+    let mut body = testkit::wire::Body::default();
     let mut decoded = Vec::new();
     let mut raw = vec![0u8; 16 * 1024];
-    while !support::has_reset(&decoded) {
+    while !testkit::wire::has_reset(&decoded) {
         let n = s
             .read(&mut raw)
             .await
@@ -514,12 +514,12 @@ fn main() {
     let scale = Scale::detect();
     let params = Params::of(scale);
     // Each process holds one end of every client connection.
-    support::raise_fd_limit(params.clients as u64 + 200);
-    support::block_on(run(scale, params));
+    testkit::bench::raise_fd_limit(params.clients as u64 + 200);
+    testkit::bench::block_on(run(scale, params));
 }
 
 async fn run(scale: Scale, params: Params) {
-    let work = Workspace::create();
+    let work = Workspace::create(env!("CARGO_BIN_EXE_podwall"));
     let http = &work.http;
     println!(
         "fanout ({}): {} clients on /api/events (Accept-Encoding: {}; every {}th decodes and measures), \
@@ -577,19 +577,21 @@ mod naive {
     use tokio::sync::broadcast::error::RecvError;
     use tokio_util::sync::CancellationToken;
 
-    use super::support::{Proc, Server, Sim, Workspace, free_addr};
+    use testkit::bench::{Server, Sim, Workspace};
+
+    use testkit::free_addr;
 
     /// Starts this binary as a naive server against `sim` and waits until it synced.
     pub async fn start(sim: &Sim, work: &Workspace) -> Server {
         let addr = free_addr();
         let exe = std::env::current_exe().expect("own path");
-        let proc = Proc::spawn(
+        let proc = work.spawn(
             "naive server",
             Command::new(exe)
                 .arg("naive-server")
                 .arg(addr.to_string())
                 .arg(&sim.kubeconfig),
-            &work.log("naive.log"),
+            "naive.log",
         );
         let mut server = Server { proc, addr };
         server.ready(&work.http).await;

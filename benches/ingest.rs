@@ -15,23 +15,17 @@
 //!
 //! `cargo bench --bench ingest` runs the full scale; without `--bench` it is a smoke run.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use kube::api::WatchEvent;
-use podwall::{Cache, Filter, Format, Frames, Kind, PodFields, PodView, Scope, frame_for};
+use podwall::{Cache, Filter, Format, Frames, PodFields, PodView, frame_for};
 use serde_json::Value;
-use support::{Cluster, Scale, Sim, Workspace};
+use testkit::bench::{Scale, Sim, Workspace};
 
-const PODS: Scope = Scope {
-    kind: Kind::Pod,
-    namespace: None,
-};
+use testkit::{SimSpec, SseClient};
 
 fn main() {
-    support::block_on(bench(Scale::detect()));
+    testkit::bench::block_on(bench(Scale::detect()));
 }
 
 async fn bench(scale: Scale) {
@@ -39,12 +33,12 @@ async fn bench(scale: Scale) {
         Scale::Full => (10_000, 20, 300),
         Scale::Quick => (200, 3, 10),
     };
-    let cluster = Cluster::quiet(pods);
+    let cluster = SimSpec::quiet(pods);
     println!(
         "ingest ({scale:?}): {pods} pods on {} nodes, {rounds} rounds of MODIFIED",
         cluster.nodes
     );
-    let work = Workspace::create();
+    let work = Workspace::create(env!("CARGO_BIN_EXE_podwall"));
     let sim = work.start_sim(cluster);
     let objects = list_pods(&sim).await;
     assert_eq!(objects.len(), pods, "the simulator listed every pod");
@@ -68,7 +62,7 @@ fn thread_cpu() -> Duration {
 }
 
 async fn list_pods(sim: &Sim) -> Vec<Value> {
-    let list: Value = support::get_ok(&format!("{}/api/v1/pods", sim.url))
+    let list: Value = testkit::bench::get_ok(&format!("{}/api/v1/pods", sim.url))
         .await
         .json()
         .await
@@ -139,6 +133,7 @@ fn round_lines(objects: &[Value], round: usize) -> Vec<Vec<u8>> {
 
 fn pipeline(objects: &[Value], rounds: usize) -> Throughput {
     let cache = Cache::<Frames>::new();
+    let pods = podwall::fixtures::pods_scope();
     let filter = Filter::default();
     // Round 0 fills the cache (like the initial list); it is not counted.
     let mut t = Throughput {
@@ -164,7 +159,7 @@ fn pipeline(objects: &[Value], rounds: usize) -> Throughput {
                 panic!("a MODIFIED event")
             };
             let view = PodView::from_fields(&pod).expect("a pod view");
-            cache.upsert_pod(&PODS, view);
+            cache.upsert_pod(&pods, view);
             // What the fan-out does once per change for its clients (one of each format).
             while let Ok(change) = rx.try_recv() {
                 for format in [Format::Json, Format::Html] {
@@ -231,25 +226,15 @@ async fn change_to_hub_latency(work: &Workspace, sim: &Sim, samples: usize) -> L
         .await
         .and_then(reqwest::Response::error_for_status)
         .expect("GET /api/events");
-    let mut body = events.bytes_stream();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut next_frame = async || -> String {
-        loop {
-            if let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
-                let frame = String::from_utf8_lossy(&buf[..end]).into_owned();
-                buf.drain(..end + 2);
-                return frame;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(30), body.next())
-                .await
-                .expect("a frame within 30 s")
-                .expect("the stream stays open")
-                .expect("a chunk");
-            buf.extend_from_slice(&chunk);
-        }
+    let mut events = SseClient::from_response(events);
+    let mut next_event = async || {
+        events
+            .next_within(Duration::from_secs(30))
+            .await
+            .expect("an event within 30 s")
     };
-    // Skip the retry hint and the reset.
-    while !next_frame().await.contains("event: reset") {}
+    // Skip the reset (the retry hint carries no event).
+    while next_event().await.event != "reset" {}
     let mut latencies = Vec::with_capacity(samples);
     for i in 0..samples {
         // Quiet first (the reset, or the last sample, was a write to this client).
@@ -267,8 +252,8 @@ async fn change_to_hub_latency(work: &Workspace, sim: &Sim, samples: usize) -> L
             .expect("PATCH a pod");
         assert!(patched.status().is_success(), "PATCH: {}", patched.status());
         loop {
-            let frame = next_frame().await;
-            if frame.contains("event: upsert") && frame.contains(&marker) {
+            let event = next_event().await;
+            if event.event == "upsert" && event.data.contains(&marker) {
                 latencies.push(sent.elapsed());
                 break;
             }

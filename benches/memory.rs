@@ -11,14 +11,16 @@
 //! The baseline's re-list holds two copies of the cluster, so it is measured up to
 //! [`BASELINE_RELIST_UP_TO`] pods only (tens of GiB otherwise on a shared machine).
 
-mod support;
-
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{Cluster, Memory, Proc, Scale, Sim, Workspace, mib};
+use testkit::bench::{Scale, Sim, Workspace, mib};
+
+use testkit::SimSpec;
+
+use testkit::process::{Memory, Process};
 
 /// The largest cluster the baseline re-lists (at 43 KB/pod, 50k pods peak near 4 GiB).
 const BASELINE_RELIST_UP_TO: usize = 50_000;
@@ -31,9 +33,9 @@ fn main() {
     if let [_, mode, kubeconfig] = args.as_slice()
         && mode == BASELINE_MODE
     {
-        return support::block_on(baseline::run(kubeconfig));
+        return testkit::bench::block_on(baseline::run(kubeconfig));
     }
-    support::block_on(bench(Scale::detect()));
+    testkit::bench::block_on(bench(Scale::detect()));
 }
 
 /// What one process measured at one cluster size.
@@ -58,10 +60,10 @@ async fn bench(scale: Scale) {
         Err(_) => vec![0, 300],
     };
     println!("memory per pod ({scale:?}): podwall serve vs a kube-rs reflector Store<Pod>");
-    let work = Workspace::create();
+    let work = Workspace::create(env!("CARGO_BIN_EXE_podwall"));
     let mut rows = Vec::new();
     for pods in sizes {
-        let cluster = Cluster::quiet(pods);
+        let cluster = SimSpec::quiet(pods);
         let nodes = cluster.nodes;
         let started = Instant::now();
         let sim = work.start_sim(cluster);
@@ -85,7 +87,7 @@ async fn bench(scale: Scale) {
 
 /// Bytes of JSON per pod in a list page.
 async fn average_pod_json(sim: &Sim) -> usize {
-    let page = support::get_ok(&format!("{}/api/v1/pods?limit=200", sim.url))
+    let page = testkit::bench::get_ok(&format!("{}/api/v1/pods?limit=200", sim.url))
         .await
         .bytes()
         .await
@@ -150,13 +152,13 @@ async fn measure_podwall(work: &Workspace, sim: &Sim, pods: usize) -> Measured {
 
 fn measure_baseline(work: &Workspace, sim: &Sim, pods: usize) -> Measured {
     let exe = std::env::current_exe().expect("this benchmark's path");
-    let mut proc = Proc::spawn(
+    let mut proc = work.spawn(
         "the reflector baseline",
         Command::new(exe)
             .arg(BASELINE_MODE)
             .arg(&sim.kubeconfig)
             .stdout(Stdio::piped()),
-        &work.log("baseline.log"),
+        "baseline.log",
     );
     let lines = proc.stdout().expect("a stdout pipe");
     let (tx, rx) = mpsc::channel();
@@ -167,7 +169,7 @@ fn measure_baseline(work: &Workspace, sim: &Sim, pods: usize) -> Measured {
             }
         }
     });
-    let synced = |proc: &mut Proc| {
+    let synced = |proc: &mut Process| {
         let line = rx
             .recv_timeout(Duration::from_secs(600))
             .unwrap_or_else(|_| panic!("the baseline (pid {}) did not sync", proc.pid()));
@@ -269,13 +271,7 @@ mod baseline {
 
     /// Runs a reflector against the cluster of `kubeconfig` until killed.
     pub async fn run(kubeconfig: &str) {
-        // Two rustls providers are linked into the dev build; kube uses ring.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).expect("a kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .expect("a kube config");
-        let client = kube::Client::try_from(config).expect("a kube client");
+        let client = testkit::client_from(std::path::Path::new(kubeconfig)).await;
         let (reader, writer) = reflector::store::<Pod>();
         let stream = reflector(
             writer,

@@ -7,16 +7,15 @@
 //! something. `PODWALL_BENCH_SCALE=full|quick` overrides. Goals: first render < 1 s at 5k
 //! pods, no long task > 50 ms at 500 changes/s.
 
-#[path = "../tests/browser_support/mod.rs"]
-mod browser_support;
-mod support;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use browser_support::{Browser, eventually_within};
 use serde_json::{Value, json};
-use support::{Cluster, Server, Sim, Workspace};
+use testkit::bench::{Server, Sim, Workspace};
+use testkit::browser::Browser;
+use testkit::eventually_within;
+
+use testkit::SimSpec;
 
 /// One measured scale.
 struct Scale {
@@ -29,8 +28,8 @@ struct Scale {
 }
 
 /// The scales of a run: 1k/5k/20k pods at 500 changes/s, or a 200-pod smoke.
-fn scales(run: support::Scale) -> Vec<Scale> {
-    if run == support::Scale::Quick {
+fn scales(run: testkit::bench::Scale) -> Vec<Scale> {
+    if run == testkit::bench::Scale::Quick {
         return vec![Scale {
             pods: 200,
             nodes: 10,
@@ -58,8 +57,8 @@ struct Stack {
 
 impl Stack {
     async fn start(scale: &Scale) -> Stack {
-        let work = Workspace::create();
-        let sim = work.start_sim(Cluster {
+        let work = Workspace::create(env!("CARGO_BIN_EXE_podwall"));
+        let sim = work.start_sim(SimSpec {
             nodes: scale.nodes,
             pods: scale.pods,
             churn: 0.0,
@@ -223,7 +222,7 @@ async fn main() {
         "idle: long/max, gaps/max, busy",
         "churn: applied/s, long/max, gaps/max, busy"
     );
-    for scale in scales(support::Scale::detect()) {
+    for scale in scales(testkit::bench::Scale::detect()) {
         let stack = Stack::start(&scale).await;
         let first = first_render(&browser, &stack, scale.pods).await;
         // Let the first render's work finish before the idle baseline.

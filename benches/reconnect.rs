@@ -15,24 +15,26 @@
 //! `cargo bench --bench reconnect` = full scale; plain `cargo test --all-targets` runs a
 //! seconds-long smoke. See BENCHMARKS.md.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{Cluster, Scale, Server, Sim, SseConn, Workspace, human_bytes, percentile};
+use testkit::bench::{Scale, Server, Sim, Workspace, human_bytes, percentile};
+
+use testkit::wire::SseConn;
+
+use testkit::SimSpec;
 
 /// The reconnect delay the server suggests (`retry: 2000`); EventSource waits this long.
 const RETRY: Duration = Duration::from_millis(2000);
 
 struct Params {
-    resume_cluster: Cluster,
+    resume_cluster: SimSpec,
     /// Changes made while the resuming client is away.
     missed_changes: u64,
     rounds: usize,
-    storm_cluster: Cluster,
+    storm_cluster: SimSpec,
     connect_storm: usize,
     restart_storm: usize,
 }
@@ -41,7 +43,7 @@ impl Params {
     fn of(scale: Scale) -> Self {
         match scale {
             Scale::Full => Self {
-                resume_cluster: Cluster {
+                resume_cluster: SimSpec {
                     nodes: 500,
                     pods: 50_000,
                     churn: 0.0,
@@ -49,7 +51,7 @@ impl Params {
                 },
                 missed_changes: 1_000,
                 rounds: 3,
-                storm_cluster: Cluster {
+                storm_cluster: SimSpec {
                     nodes: 50,
                     pods: 1_000,
                     churn: 0.0,
@@ -59,7 +61,7 @@ impl Params {
                 restart_storm: 5_000,
             },
             Scale::Quick => Self {
-                resume_cluster: Cluster {
+                resume_cluster: SimSpec {
                     nodes: 4,
                     pods: 60,
                     churn: 0.0,
@@ -67,7 +69,7 @@ impl Params {
                 },
                 missed_changes: 20,
                 rounds: 1,
-                storm_cluster: Cluster {
+                storm_cluster: SimSpec {
                     nodes: 4,
                     pods: 40,
                     churn: 0.0,
@@ -83,12 +85,12 @@ impl Params {
 fn main() {
     let scale = Scale::detect();
     let params = Params::of(scale);
-    support::raise_fd_limit((params.restart_storm as u64) * 2 + 200);
-    support::block_on(run(scale, params));
+    testkit::bench::raise_fd_limit((params.restart_storm as u64) * 2 + 200);
+    testkit::bench::block_on(run(scale, params));
 }
 
 async fn run(scale: Scale, params: Params) {
-    let work = Workspace::create();
+    let work = Workspace::create(env!("CARGO_BIN_EXE_podwall"));
     let http = &work.http;
     println!("reconnect ({})", scale.name());
     {
@@ -116,7 +118,7 @@ async fn run(scale: Scale, params: Params) {
 
 /// Each measurement runs for a client that accepts no encoding (a tool) and for one that
 /// sends a browser's `Accept-Encoding` (the server then compresses).
-const ENCODINGS: [Option<&str>; 2] = [None, Some(support::BROWSER_ACCEPT_ENCODING)];
+const ENCODINGS: [Option<&str>; 2] = [None, Some(testkit::wire::BROWSER_ACCEPT_ENCODING)];
 
 fn encoding_name(accept: Option<&str>) -> &'static str {
     if accept.is_some() {
@@ -167,7 +169,8 @@ async fn resume_vs_reset(
     let mut resets = Vec::new();
     for _ in 0..params.rounds {
         let seq = settled_seq(server, http).await;
-        let (_, _, first) = timed_read(server.addr, path, None, accept, support::has_reset).await;
+        let (_, _, first) =
+            timed_read(server.addr, path, None, accept, testkit::wire::has_reset).await;
         let id = last_id(&first).expect("the reset has an id");
         // The client is away while the sim makes the changes it will miss.
         sim.set_churn(http, 500.0).await;
@@ -177,12 +180,12 @@ async fn resume_vs_reset(
         sim.set_churn(http, 0.0).await;
         let target = settled_seq(server, http).await;
         let (bytes, time, _) = timed_read(server.addr, path, Some(&id), accept, |buf| {
-            support::last_seq(buf).is_some_and(|s| s >= target)
+            testkit::wire::last_seq(buf).is_some_and(|s| s >= target)
         })
         .await;
         resumes.push((bytes, time, target - seq));
         let (bytes, time, _) =
-            timed_read(server.addr, path, None, accept, support::has_reset).await;
+            timed_read(server.addr, path, None, accept, testkit::wire::has_reset).await;
         resets.push((bytes, time));
     }
     let median = |mut v: Vec<f64>| {
@@ -229,7 +232,7 @@ async fn storm(addr: SocketAddr, n: usize, accept: Option<&'static str>) -> Vec<
         .map(|_| {
             tokio::spawn(async move {
                 let mut conn = SseConn::open(addr, "/api/events", None, accept).await?;
-                conn.read_until(support::has_reset).await?;
+                conn.read_until(testkit::wire::has_reset).await?;
                 // Keep the connection, not the reset (thousands of copies).
                 conn.decoded = Vec::new();
                 Ok::<_, std::io::Error>((started.elapsed(), conn))
@@ -246,7 +249,7 @@ async fn storm(addr: SocketAddr, n: usize, accept: Option<&'static str>) -> Vec<
     times
 }
 
-fn report_storm(what: &str, cluster: Cluster, times: &[Duration], extra: Option<String>) {
+fn report_storm(what: &str, cluster: SimSpec, times: &[Duration], extra: Option<String>) {
     let mut ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1e3).collect();
     ms.sort_by(f64::total_cmp);
     println!(
@@ -271,7 +274,7 @@ async fn eventsource(
     accept: Option<&'static str>,
 ) -> std::io::Result<(Instant, usize)> {
     let mut conn = SseConn::open(addr, "/api/events", None, accept).await?;
-    conn.read_until(support::has_reset).await?;
+    conn.read_until(testkit::wire::has_reset).await?;
     let id = last_id(&conn.decoded).unwrap_or_default();
     let epoch = id.split('-').next().unwrap_or_default().to_owned();
     connected.fetch_add(1, Ordering::AcqRel);
@@ -286,7 +289,7 @@ async fn eventsource(
         let Ok(mut conn) = SseConn::open(addr, "/api/events", Some(&id), accept).await else {
             continue;
         };
-        if conn.read_until(support::has_reset).await.is_err() {
+        if conn.read_until(testkit::wire::has_reset).await.is_err() {
             continue;
         }
         let new_id = last_id(&conn.decoded).unwrap_or_default();

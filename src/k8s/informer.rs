@@ -25,7 +25,7 @@ use super::scope::{Health, Kind, Scope};
 use super::wire::{NodeFields, PodFields};
 
 /// What the watchers ask of the API server, as core-group RBAC (resource, verbs): a
-/// `watcher` lists, then watches. `deploy/` grants exactly this (tests/real_install.rs
+/// `watcher` lists, then watches. `deploy/` grants exactly this (tests/real/install.rs
 /// compares them), so a new watch without its RBAC rule fails a test.
 pub const WATCHED: &[(&str, &[&str])] =
     &[("pods", &["list", "watch"]), ("nodes", &["list", "watch"])];

@@ -1,5 +1,5 @@
 //! Numbers and states for people, as the page shows them. The page's script formats
-//! the same way (`static/wall/format.mjs`; `tests/format_agreement.rs` compares the two).
+//! the same way (`static/wall/format.mjs`; `tests/wall/format_agreement.rs` compares the two).
 
 use crate::state::NodeView;
 

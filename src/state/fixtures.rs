@@ -2,7 +2,8 @@
 //!
 //! Views are plain structs: a test states what it cares about with struct update
 //! syntax, `PodView { status: "CrashLoopBackOff".into(), ..fixtures::pod("a", "web-1") }`.
-//! Views that must come through the real decoding start from JSON ([`pod_from_json`]).
+//! Views that must come through the real decoding start from JSON ([`pod_from_json`]);
+//! objects to create through an API server are JSON too ([`pod_object`]).
 
 use std::sync::Arc;
 
@@ -86,6 +87,22 @@ fn merged(mut base: serde_json::Value, patch: serde_json::Value) -> serde_json::
         b.extend(extra);
     }
     base
+}
+
+/// A Pod as a client creates it (no namespace: the request's path gives it): one
+/// container `app` (nginx:1.27) requesting 100m CPU and 64Mi, the label `app=probe`;
+/// `node` sets `spec.nodeName`, binding it.
+pub fn pod_object(name: &str, node: Option<&str>) -> serde_json::Value {
+    let mut pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": "probe"}},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]},
+    });
+    if let Some(node) = node {
+        pod["spec"]["nodeName"] = serde_json::Value::from(node);
+    }
+    pod
 }
 
 /// The scope of a cluster-wide pod watch, for feeding a cache directly.

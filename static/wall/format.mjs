@@ -1,7 +1,7 @@
 // podwall: numbers for people, for the wall and the overlay alike. cpuText and bytesText
 // are the server's `format::cpu` and `format::bytes` (src/render/format.rs) written again, in integer
 // arithmetic, so a number reads the same in a node header rendered by the server, in one
-// updated by the page and in the overlay's rows; tests/format_agreement.rs compares them
+// updated by the page and in the overlay's rows; tests/wall/format_agreement.rs compares them
 // over a table of values. Exact for every count below 2^53 (bytes: for every count a JS
 // number holds exactly).
 

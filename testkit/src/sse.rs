@@ -1,0 +1,287 @@
+//! A minimal EventSource over reqwest's byte stream, and the model a `/api/events` client
+//! builds from it (reset, then upserts and deletes).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::Value;
+
+use crate::DEADLINE;
+use crate::inflate::inflate_into;
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// The `id:` field, `<epoch>-<seq>` on podwall's streams.
+    pub id: Option<String>,
+    /// The `event:` field (`message` when absent).
+    pub event: String,
+    /// The `data:` lines, joined by newlines.
+    pub data: String,
+}
+
+impl SseEvent {
+    /// The data as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data)
+            .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {}", self.data))
+    }
+
+    /// The sequence number of the id `<epoch>-<seq>`.
+    pub fn seq(&self) -> u64 {
+        let id = self.id.as_deref().expect("event has an id");
+        id.rsplit_once('-')
+            .and_then(|(_, s)| s.parse().ok())
+            .expect("id is <epoch>-<seq>")
+    }
+}
+
+/// A minimal EventSource: parses `id:`, `event:`, `data:` fields; skips comments.
+pub struct SseClient {
+    stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: Vec<u8>,
+}
+
+impl SseClient {
+    /// Opens the event stream at `url`, with a `Last-Event-ID` header when given; it must
+    /// answer 200 with `text/event-stream`.
+    pub async fn open(http: &reqwest::Client, url: &str, last_event_id: Option<&str>) -> SseClient {
+        let mut req = http.get(url);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let resp = req.send().await.expect("SSE connect");
+        assert_eq!(resp.status(), 200);
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        assert!(ct.starts_with("text/event-stream"), "content-type {ct}");
+        SseClient::from_response(resp)
+    }
+
+    /// Reads events from a response already checked to be an event stream.
+    pub fn from_response(resp: reqwest::Response) -> SseClient {
+        SseClient {
+            stream: Box::pin(resp.bytes_stream()),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Reads events from a `Content-Encoding: deflate` event stream, inflating as it goes.
+    pub fn inflating(resp: reqwest::Response) -> SseClient {
+        let mut zlib = flate2::Decompress::new(true);
+        let inflated = resp.bytes_stream().map(move |chunk| {
+            chunk.map(|data| {
+                let mut out = Vec::new();
+                inflate_into(&mut zlib, &data, &mut out).expect("a valid deflate stream");
+                bytes::Bytes::from(out)
+            })
+        });
+        SseClient {
+            stream: Box::pin(inflated),
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next event, or `None` when the stream ended or `timeout` passed.
+    pub async fn next_within(&mut self, timeout: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(ev) = self.take_event() {
+                return Some(ev);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()??;
+            self.buf.extend_from_slice(&chunk.ok()?);
+        }
+    }
+
+    /// The next event; panics after [`DEADLINE`].
+    pub async fn next(&mut self) -> SseEvent {
+        self.next_within(DEADLINE)
+            .await
+            .expect("an SSE event within the deadline")
+    }
+
+    /// Reads events until `pred` matches one; returns it.
+    pub async fn until(&mut self, what: &str, mut pred: impl FnMut(&SseEvent) -> bool) -> SseEvent {
+        let start = Instant::now();
+        loop {
+            let left = DEADLINE.saturating_sub(start.elapsed());
+            match self.next_within(left).await {
+                Some(ev) if pred(&ev) => return ev,
+                Some(_) => {}
+                None => panic!("timed out after {DEADLINE:?} waiting for {what}"),
+            }
+        }
+    }
+
+    /// Reads events until one with a sequence number above `seq` arrives; returns it.
+    pub async fn event_after(&mut self, seq: u64, what: &str) -> SseEvent {
+        self.until(what, |ev| ev.id.is_some() && ev.seq() > seq)
+            .await
+    }
+
+    fn take_event(&mut self) -> Option<SseEvent> {
+        loop {
+            let end = self.buf.windows(2).position(|w| w == b"\n\n")?;
+            let block: Vec<u8> = self.buf.drain(..end + 2).collect();
+            let text = String::from_utf8_lossy(&block);
+            let mut ev = SseEvent {
+                id: None,
+                event: "message".into(),
+                data: String::new(),
+            };
+            let mut has_data = false;
+            for line in text.lines() {
+                if let Some(v) = line.strip_prefix("id: ") {
+                    ev.id = Some(v.to_owned());
+                } else if let Some(v) = line.strip_prefix("event: ") {
+                    ev.event = v.to_owned();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    if has_data {
+                        ev.data.push('\n');
+                    }
+                    ev.data.push_str(v);
+                    has_data = true;
+                }
+            }
+            if has_data {
+                return Some(ev);
+            }
+        }
+    }
+}
+
+/// The state a `/api/events` client builds: reset, then upserts and deletes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Model {
+    /// The sequence number of the last event applied.
+    pub seq: u64,
+    /// Node views by name.
+    pub nodes: BTreeMap<String, Value>,
+    /// Pod views by `namespace/name`.
+    pub pods: BTreeMap<String, Value>,
+}
+
+impl Model {
+    /// Builds a model from a snapshot JSON (`/api/snapshot` or a reset's data).
+    pub fn from_snapshot(snap: &Value) -> Model {
+        let mut m = Model {
+            seq: snap["seq"].as_u64().expect("seq"),
+            ..Model::default()
+        };
+        for n in snap["nodes"].as_array().expect("nodes") {
+            m.nodes
+                .insert(n["name"].as_str().expect("name").to_owned(), n.clone());
+        }
+        for p in snap["pods"].as_array().expect("pods") {
+            m.pods.insert(pod_key(p), p.clone());
+        }
+        m
+    }
+
+    /// Applies one event of `/api/events`.
+    pub fn apply(&mut self, ev: &SseEvent) {
+        let d = ev.json();
+        match ev.event.as_str() {
+            "reset" => *self = Model::from_snapshot(&d),
+            "upsert" => {
+                let o = d["object"].clone();
+                match d["kind"].as_str() {
+                    Some("Pod") => self.pods.insert(pod_key(&o), o),
+                    Some("Node") => self
+                        .nodes
+                        .insert(o["name"].as_str().expect("name").to_owned(), o),
+                    k => panic!("unknown kind {k:?}"),
+                };
+            }
+            "delete" => {
+                match d["kind"].as_str() {
+                    Some("Pod") => self.pods.remove(&format!(
+                        "{}/{}",
+                        d["namespace"].as_str().expect("ns"),
+                        d["name"].as_str().expect("name")
+                    )),
+                    Some("Node") => self.nodes.remove(d["name"].as_str().expect("name")),
+                    k => panic!("unknown kind {k:?}"),
+                };
+            }
+            "status" => {}
+            other => panic!("unknown event {other}"),
+        }
+        if ev.event != "reset" {
+            self.seq = ev.seq();
+        }
+    }
+}
+
+/// `namespace/name` of a pod view.
+pub fn pod_key(p: &Value) -> String {
+    format!(
+        "{}/{}",
+        p["namespace"].as_str().expect("namespace"),
+        p["name"].as_str().expect("name")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(chunks: &[&'static str]) -> SseClient {
+        let stream = futures::stream::iter(
+            chunks
+                .iter()
+                .map(|c| Ok::<_, reqwest::Error>(bytes::Bytes::from_static(c.as_bytes())))
+                .collect::<Vec<_>>(),
+        );
+        SseClient {
+            stream: Box::pin(stream),
+            buf: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_split_across_chunks_join_their_data_lines_and_skip_comments() {
+        let mut sse = client(&[
+            "retry: 2000\n\n: ping\n\nid: 7-3\nevent: up",
+            "sert\ndata: a\ndata: b\n\n",
+        ]);
+        let ev = sse.next().await;
+        assert_eq!(
+            (ev.id.as_deref(), ev.event.as_str(), ev.data.as_str()),
+            (Some("7-3"), "upsert", "a\nb")
+        );
+        assert_eq!(ev.seq(), 3);
+        assert!(
+            sse.next_within(Duration::from_millis(10)).await.is_none(),
+            "the stream ended"
+        );
+    }
+
+    #[test]
+    fn the_model_applies_a_reset_then_upserts_and_deletes() {
+        let event = |event: &str, id: &str, data: Value| SseEvent {
+            id: Some(id.into()),
+            event: event.into(),
+            data: data.to_string(),
+        };
+        let mut model = Model::default();
+        let reset = serde_json::json!({"seq": 1, "nodes": [{"name": "n"}],
+            "pods": [{"namespace": "a", "name": "p"}]});
+        model.apply(&event("reset", "e-1", reset));
+        let pod = serde_json::json!({"kind": "Pod", "object": {"namespace": "a", "name": "q"}});
+        model.apply(&event("upsert", "e-2", pod));
+        let gone = serde_json::json!({"kind": "Pod", "namespace": "a", "name": "p"});
+        model.apply(&event("delete", "e-3", gone));
+        assert_eq!(model.seq, 3);
+        assert_eq!(model.pods.keys().collect::<Vec<_>>(), ["a/q"]);
+        assert_eq!(model.nodes.len(), 1);
+    }
+}

@@ -1,0 +1,7 @@
+//! The simulated API server on its own: the cluster it generates, its `/_sim/` faults, and
+//! (on request) its scale. One test binary (see tests/README.md); the API conformance
+//! suite, which also runs against a real kube-apiserver, is `tests/conformance/`.
+
+mod cluster;
+mod faults;
+mod scale;
