@@ -75,6 +75,9 @@ struct WallArgs {
     /// How often to poll live usage from metrics.k8s.io (e.g. 15s, 1m; 0 turns it off).
     #[arg(long, env = "PODWALL_USAGE_INTERVAL", default_value = "15s", value_parser = parse_interval)]
     usage_interval: Duration,
+    /// How long a Warning event stays on the wall after it was last seen (e.g. 1h, 30m).
+    #[arg(long, env = "PODWALL_WARNINGS_MAX_AGE", default_value = "1h", value_parser = parse_interval)]
+    warnings_max_age: Duration,
     /// Where a click on a pod goes, e.g. 'https://logs.example/{{cluster}}/{{namespace}}/{{name}}';
     /// NAME=TEMPLATE for one cluster only (repeatable).
     #[arg(long, env = "PODWALL_LINK_TEMPLATE", value_parser = ClusterLink::parse)]
@@ -93,6 +96,7 @@ impl WallArgs {
             usage_interval: self.usage_interval,
             pod_link: ClusterLink::pick(&self.link_template, name),
             node_link: ClusterLink::pick(&self.node_link_template, name),
+            warnings_max_age: self.warnings_max_age,
         }
     }
 }
@@ -231,7 +235,8 @@ impl SimArgs {
     }
 }
 
-/// Parses an interval flag: `15s`, `500ms`, `2m`, or plain seconds; `0` turns usage off.
+/// Parses an interval flag: `15s`, `500ms`, `2m`, `1h`, or plain seconds; `0` turns usage
+/// off.
 fn parse_interval(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (number, unit) = s
@@ -239,13 +244,14 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
         .map_or((s, ""), |i| s.split_at(i));
     let n: u64 = number
         .parse()
-        .map_err(|_| format!("invalid interval {s:?}: expected e.g. 15s, 500ms, 1m or 0"))?;
+        .map_err(|_| format!("invalid interval {s:?}: expected e.g. 15s, 500ms, 1m, 1h or 0"))?;
     match unit {
         "" | "s" => Ok(Duration::from_secs(n)),
         "ms" => Ok(Duration::from_millis(n)),
         "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
         _ => Err(format!(
-            "invalid interval {s:?}: the unit must be ms, s or m"
+            "invalid interval {s:?}: the unit must be ms, s, m or h"
         )),
     }
 }
@@ -316,6 +322,7 @@ mod tests {
         assert_eq!(parse_interval("15s"), Ok(Duration::from_secs(15)));
         assert_eq!(parse_interval("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_interval("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
         assert!(parse_interval("15h").is_err());
         assert!(parse_interval("fast").is_err());

@@ -47,14 +47,14 @@ pub use fanout::{COALESCE, Format, Frames, KEEP_ALIVE, StreamMetrics, frame_for}
 pub use k8s::quantity;
 pub use k8s::selector;
 pub use k8s::{
-    ApiClient, ApiMetrics, Kind, METRICS_RBAC, NodeFields, NodeMetrics, PodFields, PodMetrics,
-    Scope, Sink, WATCHED, spawn_informer,
+    ApiClient, ApiMetrics, EVENTS_RBAC, EventFields, Kind, METRICS_RBAC, NodeFields, NodeMetrics,
+    PodFields, PodMetrics, Scope, Sink, WATCHED, spawn_informer,
 };
 pub use render::format;
 #[cfg(any(test, feature = "fixtures"))]
 pub use state::fixtures;
 pub use state::{
-    CHANNEL_CAPACITY, Cache, Change, Diff, Epoch, Filter, NodeView, PodView, Position,
-    RING_CAPACITY, Snapshot, Start,
+    CHANNEL_CAPACITY, Cache, Change, Diff, Epoch, EventsState, Filter, MESSAGE_LIMIT, NodeView,
+    PodView, Position, RING_CAPACITY, Snapshot, Start, WARNINGS_SWEEP, WarningView,
 };
 pub use web::{AuthToken, ClusterLink, LinkTemplate};

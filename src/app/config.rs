@@ -61,6 +61,9 @@ pub struct WallOptions {
     pub pod_link: Option<LinkTemplate>,
     /// Where a click on a node's name goes (`--node-link-template`).
     pub node_link: Option<LinkTemplate>,
+    /// How long a Warning event is kept after it was last seen (`--warnings-max-age`).
+    /// Default one hour.
+    pub warnings_max_age: Duration,
 }
 
 impl Default for WallOptions {
@@ -70,6 +73,7 @@ impl Default for WallOptions {
             usage_interval: Duration::ZERO,
             pod_link: None,
             node_link: None,
+            warnings_max_age: crate::state::DEFAULT_MAX_AGE,
         }
     }
 }
@@ -116,6 +120,12 @@ impl ClusterConfig {
     /// Polls live usage every `interval` (zero: never).
     pub fn usage_interval(mut self, interval: Duration) -> Self {
         self.wall.usage_interval = interval;
+        self
+    }
+
+    /// Keeps Warning events for `max_age` after they were last seen.
+    pub fn warnings_max_age(mut self, max_age: Duration) -> Self {
+        self.wall.warnings_max_age = max_age;
         self
     }
 }

@@ -21,7 +21,7 @@ pub use telemetry::{LogFormat, cancel_on_signal, init_logging};
 
 use crate::fanout::{Fanout, Frames, StreamMetrics};
 use crate::k8s::{ApiClient, ApiMetrics, Usage};
-use crate::state::Cache;
+use crate::state::{Cache, WARNINGS_SWEEP};
 use crate::web::{AppState, ClusterInfo};
 
 /// Errors of the server's lifecycle.
@@ -187,6 +187,7 @@ async fn start_cluster(
     let usage_client = kube::Client::try_from(usage_config)?;
     let client = ApiClient::new(kube_config)?;
     let cache = Arc::new(Cache::<Frames>::new());
+    cache.set_warnings_max_age(wall.warnings_max_age);
     if several {
         // A tool reading several clusters' streams tells them apart by this name.
         cache.name_cluster(Arc::from(&*wall.name));
@@ -209,6 +210,7 @@ async fn start_cluster(
             api_metrics.clone(),
             shutdown.clone(),
         ));
+        tasks.push(spawn_warnings_sweep(cache.clone(), shutdown.clone()));
         tasks.extend(crate::k8s::spawn_usage_poller(
             usage_client,
             &namespaces,
@@ -230,6 +232,21 @@ async fn start_cluster(
         metrics: Arc::new(registry),
     };
     Ok((state, tasks))
+}
+
+/// Every [`WARNINGS_SWEEP`], drops the warnings past their maximum age (their pods' and
+/// nodes' marks go with them), until `shutdown`.
+fn spawn_warnings_sweep(cache: Arc<Cache<Frames>>, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(WARNINGS_SWEEP);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = every.tick() => cache.expire_warnings(),
+            }
+        }
+    })
 }
 
 /// The client configuration a [`KubeSource`] names.

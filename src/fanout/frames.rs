@@ -1,17 +1,20 @@
 //! The SSE frames of a change, encoded once and shared by every client as `Bytes`: JSON
 //! diffs for `/api/events`, rendered HTML fragments for `/events`. A client's filter only
 //! decides which of a change's frames it gets: the change itself, a delete (the object
-//! left the client's filter), or nothing.
+//! left the client's filter), or nothing. A warning's visibility follows its object's
+//! (`state::warning_visible`): a filtered client gets the warnings of what it sees.
 
 mod data;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::json;
 
 use crate::render;
-use crate::state::{Change, Diff, Filter, PodView, Position, Snapshot};
+use crate::state::{
+    Change, Diff, Filter, PodView, Position, Snapshot, WarningView, warning_visible,
+};
 
 /// Which encoding a stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +54,21 @@ fn visibility(diff: &Diff, filter: &Filter) -> Visible {
             old.as_ref().is_some_and(|n| filter.matches_node(n)),
             new.as_ref().is_some_and(|n| filter.matches_node(n)),
         ),
-        Diff::Status(_) => return Visible::AsIs,
+        Diff::Warning { old, new, pod } => {
+            let seen = |w: &Option<Arc<WarningView>>, p: &Option<Arc<PodView>>| {
+                w.as_ref()
+                    .is_some_and(|w| warning_visible(filter, w, p.as_deref()))
+            };
+            let (was, is) = (seen(old, &pod.0), seen(new, &pod.1));
+            // A warning sent again because its pod changed: news only to a filtered
+            // client whose view of it changed (an unfiltered one must see every seq).
+            let again = matches!((old, new), (Some(o), Some(n)) if Arc::ptr_eq(o, n));
+            if again && was && is && !filter.is_empty() {
+                return Visible::Skip;
+            }
+            (was, is)
+        }
+        Diff::Status(_) | Diff::Events(_) => return Visible::AsIs,
     };
     match (old, new) {
         (_, true) => Visible::AsIs,
@@ -64,7 +81,9 @@ fn visibility(diff: &Diff, filter: &Filter) -> Visible {
 fn is_delete(diff: &Diff) -> bool {
     matches!(
         diff,
-        Diff::Pod { new: None, .. } | Diff::Node { new: None, .. }
+        Diff::Pod { new: None, .. }
+            | Diff::Node { new: None, .. }
+            | Diff::Warning { new: None, .. }
     )
 }
 
@@ -99,6 +118,59 @@ fn encode_change(change: &Change<Frames>, format: Format, as_delete: bool) -> By
             serde_json::to_value(status).and_then(|v| json_data(change, v)),
         ),
         (Diff::Status(status), Format::Html) => ("status", serde_json::to_string(status)),
+        (Diff::Events(state), Format::Json) => (
+            "events",
+            json_data(change, json!({"events": state.as_str()})),
+        ),
+        (Diff::Events(state), Format::Html) => (
+            "events",
+            serde_json::to_string(&json!({"events": state.as_str()})),
+        ),
+        (Diff::Warning { old, new, .. }, Format::Json) => match new.as_ref().filter(|_| !as_delete)
+        {
+            Some(w) => (
+                "upsert",
+                serde_json::to_string(&data::WarningUpsert {
+                    cluster: change.cluster.as_deref(),
+                    kind: "Warning",
+                    object: w,
+                }),
+            ),
+            None => {
+                let w = old.as_ref().or(new.as_ref());
+                let name = w.map(|w| w.name());
+                (
+                    "delete",
+                    serde_json::to_string(&data::PodDelete {
+                        cluster: change.cluster.as_deref(),
+                        kind: "Warning",
+                        name: name.as_deref(),
+                        namespace: w.map(|w| &*w.namespace),
+                    }),
+                )
+            }
+        },
+        (Diff::Warning { old, new, .. }, Format::Html) => match new.as_ref().filter(|_| !as_delete)
+        {
+            Some(w) => {
+                let html = rendered(render::warning(w));
+                (
+                    "upsert",
+                    serde_json::to_string(&data::HtmlUpsert {
+                        html: &html,
+                        id: &warning_id(w),
+                        parent: WARNINGS_PARENT,
+                    }),
+                )
+            }
+            None => {
+                let id = old.as_ref().or(new.as_ref()).map(|w| warning_id(w));
+                (
+                    "delete",
+                    serde_json::to_string(&data::HtmlDelete { id: id.as_deref() }),
+                )
+            }
+        },
         (Diff::Pod { old, new }, Format::Json) => match new.as_ref().filter(|_| !as_delete) {
             // Pods, the bulk of the changes, serialize from the borrowed view (no `Value`).
             Some(p) => (
@@ -212,6 +284,14 @@ fn pod_id(p: &PodView) -> String {
     format!("pod/{}/{}", p.namespace, p.name)
 }
 
+/// The parent of warning fragments: the page's warnings lane.
+const WARNINGS_PARENT: &str = "warnings";
+
+/// `warning/<namespace>/<event name>`, the element id of a lane item.
+fn warning_id(w: &WarningView) -> String {
+    format!("warning/{}/{}", w.namespace, w.name())
+}
+
 /// Encodes a `reset` frame for a snapshot.
 pub fn reset_frame(snap: &Snapshot, format: Format) -> Bytes {
     let data = match format {
@@ -219,6 +299,8 @@ pub fn reset_frame(snap: &Snapshot, format: Format) -> Bytes {
         Format::Html => serde_json::to_string(&json!({
             "html": rendered(render::wall(snap)),
             "apiserver": snap.apiserver,
+            "warnings": rendered(render::warning_items(snap)),
+            "events": snap.events.as_str(),
         })),
     };
     frame(

@@ -1,5 +1,6 @@
 //! The informer: one kube-runtime `watcher` per scope (pods cluster-wide or per namespace,
-//! nodes cluster-wide) feeding a [`Sink`] — the cache, in podwall.
+//! nodes cluster-wide, Warning events like pods) feeding a [`Sink`] — the cache, in
+//! podwall.
 //!
 //! The watcher lists, then watches from the list's resourceVersion, and re-lists on
 //! 410 Gone; `default_backoff` spaces out retries. A re-list is handed on in place
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::client::ApiClient;
+use super::events::{EventFields, WARNINGS_ONLY};
 use super::metrics::ApiMetrics;
 use super::scope::{Health, Kind, Scope};
 use super::wire::{NodeFields, PodFields};
@@ -30,6 +32,11 @@ use super::wire::{NodeFields, PodFields};
 pub const WATCHED: &[(&str, &[&str])] =
     &[("pods", &["list", "watch"]), ("nodes", &["list", "watch"])];
 
+/// What the optional Warning events watch asks of the `events.k8s.io` group (resource,
+/// verbs). `deploy/optional/events-rbac.yaml` grants exactly this (a test compares them);
+/// without it the warnings lane says "events not permitted" and nothing else changes.
+pub const EVENTS_RBAC: &[(&str, &[&str])] = &[("events", &["list", "watch"])];
+
 /// Where the watches' events go, in order per scope.
 pub trait Sink: Send + Sync + 'static {
     /// `scope` is watched from now on: readiness waits for its first full list.
@@ -38,6 +45,8 @@ pub trait Sink: Send + Sync + 'static {
     fn pods(&self, scope: &Scope, event: Event<PodFields>);
     /// One event of the node scope's watch.
     fn nodes(&self, scope: &Scope, event: Event<NodeFields>);
+    /// One event of a Warning events scope's watch (`events.k8s.io/v1`, `type=Warning`).
+    fn warnings(&self, scope: &Scope, event: Event<EventFields>);
     /// The health of `scope`; called for every event, so a repeated value must be cheap.
     fn health(&self, scope: &Scope, health: Health);
     /// `scope` may not be read and is optional (nodes under a namespaced Role): it counts
@@ -83,20 +92,27 @@ pub fn spawn(
             // In the caller's span: a multi-cluster server names the cluster there.
             .instrument(tracing::Span::current()),
     ));
-    let pod_apis: Vec<(Api<PodFields>, Option<Arc<str>>)> = if namespaces.is_empty() {
-        vec![(Api::all(client), None)]
-    } else {
-        namespaces
-            .iter()
-            .map(|ns| {
-                (
-                    Api::namespaced(client.clone(), ns),
-                    Some(Arc::from(ns.as_str())),
+    // Warning events, like pods: cluster-wide, or per namespace with --namespace. One
+    // shared watch whatever the number of browsers; optional (readiness never waits, a 403
+    // or 404 only tells the warnings lane).
+    let warnings_config = watcher::Config::default().fields(WARNINGS_ONLY);
+    for (api, namespace) in apis::<EventFields>(&client, namespaces) {
+        let scope = Scope {
+            kind: Kind::Event,
+            namespace,
+        };
+        tasks.push(tokio::spawn(
+            watch(scope, true)
+                .run_with(
+                    api,
+                    warnings_config.clone(),
+                    |sink, scope, event| sink.warnings(scope, event),
+                    shutdown.clone(),
                 )
-            })
-            .collect()
-    };
-    for (api, namespace) in pod_apis {
+                .instrument(tracing::Span::current()),
+        ));
+    }
+    for (api, namespace) in apis::<PodFields>(&client, namespaces) {
         let scope = Scope {
             kind: Kind::Pod,
             namespace,
@@ -112,6 +128,25 @@ pub fn spawn(
         ));
     }
     tasks
+}
+
+/// The APIs of a namespaced kind: all namespaces, or one per `namespaces` entry.
+fn apis<K>(client: &kube::Client, namespaces: &[String]) -> Vec<(Api<K>, Option<Arc<str>>)>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    if namespaces.is_empty() {
+        return vec![(Api::all(client.clone()), None)];
+    }
+    namespaces
+        .iter()
+        .map(|ns| {
+            (
+                Api::namespaced(client.clone(), ns),
+                Some(Arc::from(ns.as_str())),
+            )
+        })
+        .collect()
 }
 
 /// Hands one event of a scope to the sink's method for its kind.
@@ -132,6 +167,20 @@ impl Watch {
     where
         K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
     {
+        self.run_with(api, watcher::Config::default(), feed, shutdown)
+            .await;
+    }
+
+    /// [`Watch::run`] with a watcher configuration (a field selector).
+    async fn run_with<K>(
+        self,
+        api: Api<K>,
+        config: watcher::Config,
+        feed: Feed<K>,
+        shutdown: CancellationToken,
+    ) where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    {
         let Self {
             api_client,
             scope,
@@ -141,8 +190,8 @@ impl Watch {
         } = self;
         let kind = scope.kind.into();
         let mut opens = api_client.watch_opens(api.resource_url());
-        let config = watcher::Config::default()
-            .timeout(u32::try_from(api_client.watch_timeout().as_secs()).unwrap_or(u32::MAX));
+        let config =
+            config.timeout(u32::try_from(api_client.watch_timeout().as_secs()).unwrap_or(u32::MAX));
         let stream = watcher::watcher(api, config).default_backoff();
         let mut stream = std::pin::pin!(stream);
         let mut degraded = false;
@@ -209,6 +258,20 @@ impl Watch {
                     errors += 1;
                     let code = metrics.record_watch_error(scope.kind, &e);
                     let health = health_of(&e, &scope);
+                    let refused = matches!(health, Health::Forbidden(_) | Health::Unavailable(_));
+                    if optional && scope.kind == Kind::Event {
+                        // Optional data: a refusal is said once, quietly, on the warnings
+                        // lane; the watcher keeps retrying with backoff, so granting the
+                        // RBAC later brings the warnings without a restart.
+                        if refused && !degraded {
+                            tracing::info!(%scope, error = %e, "not readable; the warnings lane says so");
+                        } else if !refused {
+                            tracing::info!(%scope, error = %with_causes(&e), "events watch failed; retrying with backoff");
+                        }
+                        degraded = true;
+                        sink.health(&scope, health);
+                        continue;
+                    }
                     if optional && matches!(health, Health::Forbidden(_)) {
                         tracing::info!(%scope, error = %e, "not readable; node boxes show names only");
                         sink.unreadable(&scope);
@@ -253,6 +316,10 @@ fn health_of(e: &watcher::Error, scope: &Scope) -> Health {
         Some(s) if s.code == 401 => {
             Health::Error(format!("unauthorized to {verb} {scope}: {}", s.message))
         }
+        Some(s) if s.code == 404 => Health::Unavailable(format!(
+            "{scope}: the API server does not serve it ({verb}: {})",
+            s.message
+        )),
         Some(s) if s.code == 410 => {
             Health::Reconnecting(format!("{scope}: history compacted (410 Gone), re-listing"))
         }

@@ -4,6 +4,7 @@
 //! It imports nothing of the layers downstream: the state implements [`Sink`].
 
 mod client;
+mod events;
 mod heap;
 mod informer;
 mod metrics;
@@ -14,7 +15,8 @@ mod usage;
 mod wire;
 
 pub use client::ApiClient;
-pub use informer::{Sink, WATCHED, spawn as spawn_informer};
+pub use events::EventFields;
+pub use informer::{EVENTS_RBAC, Sink, WATCHED, spawn as spawn_informer};
 pub use metrics::{ApiMetrics, KindLabel};
 pub use scope::{Health, Kind, Scope};
 pub use usage::{METRICS_RBAC, NodeMetrics, PodMetrics, Usage, spawn as spawn_usage_poller};

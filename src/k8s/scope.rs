@@ -11,6 +11,8 @@ pub enum Kind {
     Pod,
     /// Nodes.
     Node,
+    /// Events (`events.k8s.io/v1`, warnings only): optional, readiness never waits.
+    Event,
 }
 
 impl Kind {
@@ -19,6 +21,7 @@ impl Kind {
         match self {
             Self::Pod => "pods",
             Self::Node => "nodes",
+            Self::Event => "events",
         }
     }
 
@@ -27,6 +30,7 @@ impl Kind {
         match self {
             Self::Pod => "pod",
             Self::Node => "node",
+            Self::Event => "event",
         }
     }
 }
@@ -58,6 +62,8 @@ pub enum Health {
     Reconnecting(String),
     /// 403: the ServiceAccount lacks a permission.
     Forbidden(String),
+    /// 404: the API server does not serve the resource (an optional API).
+    Unavailable(String),
     /// Anything else.
     Error(String),
 }
@@ -68,7 +74,7 @@ impl Health {
         match self {
             Self::Ok => 0,
             Self::Reconnecting(_) => 1,
-            Self::Error(_) => 2,
+            Self::Error(_) | Self::Unavailable(_) => 2,
             Self::Forbidden(_) => 3,
         }
     }
@@ -77,7 +83,9 @@ impl Health {
     pub fn message(&self) -> Option<&str> {
         match self {
             Self::Ok => None,
-            Self::Reconnecting(m) | Self::Forbidden(m) | Self::Error(m) => Some(m),
+            Self::Reconnecting(m) | Self::Forbidden(m) | Self::Unavailable(m) | Self::Error(m) => {
+                Some(m)
+            }
         }
     }
 }

@@ -3,6 +3,18 @@
 
 use crate::state::NodeView;
 
+/// A duration in its largest whole unit: "42s", "5m", "3h", "2d" (as the page's
+/// `ageText`, which keeps it ticking).
+pub fn age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
 /// CPU millicores for people: "250m" below one core, else cores with one decimal ("3.9").
 pub fn cpu(millis: u64) -> String {
     if millis < 1000 {

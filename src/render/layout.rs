@@ -1,4 +1,5 @@
-//! The page's layout options: `group=`, `sort=`, `compact=`, `theme=`, `kiosk=`. They
+//! The page's layout options: `group=`, `sort=`, `compact=`, `theme=`, `kiosk=`,
+//! `warnings=`. They
 //! change how the wall is drawn, never which objects it shows.
 
 use crate::state::{FilterError, FilterParams};
@@ -50,6 +51,8 @@ pub struct Layout {
     pub theme: Theme,
     /// Fullscreen wall: no scrollbars, no controls.
     pub kiosk: bool,
+    /// `warnings=0`: no warnings lane.
+    pub hide_warnings: bool,
 }
 
 impl Grouping {
@@ -110,6 +113,11 @@ impl Layout {
             compact: flag("compact", &p.compact)?,
             theme,
             kiosk: flag("kiosk", &p.kiosk)?,
+            // Shown unless `warnings=0`: an empty value keeps the default.
+            hide_warnings: match choice(&p.warnings) {
+                "" => false,
+                _ => !flag("warnings", &p.warnings)?,
+            },
         })
     }
 }
@@ -152,6 +160,7 @@ mod tests {
                 compact: true,
                 theme: Theme::Light,
                 kiosk: true,
+                hide_warnings: false,
             }
         );
         let (_, p) = Filter::from_query("group=&sort=&compact=0").expect("valid");
@@ -163,6 +172,12 @@ mod tests {
         let err = Layout::from_params(&p).expect_err("bad sort").to_string();
         assert!(err.starts_with("sort:") && err.contains("usage"), "{err}");
         let (_, p) = Filter::from_query("theme=neon").expect("filter still valid");
+        assert!(Layout::from_params(&p).is_err());
+        let (_, p) = Filter::from_query("warnings=0").expect("valid");
+        assert!(Layout::from_params(&p).expect("valid").hide_warnings);
+        let (_, p) = Filter::from_query("warnings=1").expect("valid");
+        assert!(!Layout::from_params(&p).expect("valid").hide_warnings);
+        let (_, p) = Filter::from_query("warnings=maybe").expect("filter still valid");
         assert!(Layout::from_params(&p).is_err());
     }
 }

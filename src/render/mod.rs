@@ -15,7 +15,13 @@ use askama::Template;
 pub use layout::Layout;
 pub use wall::{Counts, NodeBox, Wall};
 
-use crate::state::{ApiState, ApiStatus, FilterParams, NodeView, PodView, Snapshot, StatusClass};
+use crate::state::{
+    ApiState, ApiStatus, EventsState, FilterParams, NodeView, PodView, Snapshot, StatusClass,
+    WarningView,
+};
+
+/// The most warnings the lane shows (the newest); the JSON API carries them all.
+pub const WARNINGS_SHOWN: usize = 50;
 
 /// Up to this many pods the page draws large blocks (a small cluster fills the wall).
 const LARGE_UP_TO: usize = 400;
@@ -78,6 +84,8 @@ struct Page<'a> {
     counts: Counts,
     apiserver: &'a ApiStatus,
     wall: Wall,
+    events: EventsState,
+    warning_items: String,
 }
 
 /// The filter's values, for the form and the summary line.
@@ -108,6 +116,10 @@ impl Page<'_> {
         }
         steps + DENSEST
     }
+    /// What the lane says about the events watch, quietly ("" when warnings flow).
+    fn events_note(&self, events: &EventsState) -> &'static str {
+        events_note(*events)
+    }
     /// `data-status-classes` on `<html>`: every status class, the catch-all last.
     fn status_classes(&self) -> String {
         StatusClass::ALL.map(StatusClass::as_str).join(" ")
@@ -119,6 +131,28 @@ impl Page<'_> {
 #[template(path = "wall.html")]
 struct WallFragment<'a> {
     wall: &'a Wall,
+}
+
+/// One item of the warnings lane.
+#[derive(Template)]
+#[template(path = "warning.html")]
+struct WarningFragment<'a> {
+    w: &'a WarningView,
+    name: &'a str,
+    object_namespace: &'a str,
+    last_seen: String,
+    age: String,
+}
+
+/// The lane's one quiet line about the events watch; empty while warnings flow.
+pub fn events_note(events: EventsState) -> &'static str {
+    match events {
+        EventsState::Ok => "",
+        EventsState::Starting => "loading events…",
+        EventsState::Reconnecting => "events reconnecting…",
+        EventsState::Forbidden => "events not permitted",
+        EventsState::Unavailable => "events not served by this API server",
+    }
 }
 
 /// One pod block.
@@ -144,7 +178,9 @@ pub fn page(snap: &Snapshot, ctx: &PageContext<'_>) -> Result<String, askama::Er
             seq: snap.seq,
             nodes: Vec::new(),
             pods: Vec::new(),
+            warnings: Vec::new(),
             apiserver: snap.apiserver.clone(),
+            events: snap.events,
             cluster: snap.cluster.clone(),
         };
         (
@@ -159,6 +195,11 @@ pub fn page(snap: &Snapshot, ctx: &PageContext<'_>) -> Result<String, askama::Er
             Counts::of(snap),
         )
     };
+    let warning_items = if ctx.error.is_some() {
+        String::new()
+    } else {
+        warning_items(snap)?
+    };
     Page {
         seq,
         ctx,
@@ -166,6 +207,8 @@ pub fn page(snap: &Snapshot, ctx: &PageContext<'_>) -> Result<String, askama::Er
         counts,
         apiserver: &snap.apiserver,
         wall,
+        events: snap.events,
+        warning_items,
     }
     .render()
 }
@@ -176,6 +219,31 @@ pub fn wall(snap: &Snapshot) -> Result<String, askama::Error> {
         wall: &Wall::from_snapshot(snap),
     }
     .render()
+}
+
+/// Renders one item of the warnings lane; messages and names are escaped by askama.
+pub fn warning(w: &WarningView) -> Result<String, askama::Error> {
+    let last_seen = w.last_seen();
+    let age = jiff::Timestamp::now()
+        .as_second()
+        .saturating_sub(last_seen.as_second());
+    WarningFragment {
+        w,
+        name: &w.name(),
+        object_namespace: w.regarding.namespace.as_deref().unwrap_or(""),
+        last_seen: last_seen.to_string(),
+        age: format::age(age),
+    }
+    .render()
+}
+
+/// Renders the lane's items: the newest [`WARNINGS_SHOWN`] of a snapshot's warnings.
+pub fn warning_items(snap: &Snapshot) -> Result<String, askama::Error> {
+    let mut html = String::new();
+    for w in snap.warnings.iter().take(WARNINGS_SHOWN) {
+        html.push_str(&warning(w)?);
+    }
+    Ok(html)
 }
 
 /// Renders one pod block.

@@ -1,24 +1,37 @@
-//! The compact cluster state: pod and node views, a sequence number per change, a bounded
-//! ring of recent changes, readiness and API server health.
+//! The compact cluster state: pod and node views, the kept Warning events joined to them,
+//! a sequence number per change, a bounded ring of recent changes, readiness and API
+//! server health.
+//!
+//! Warnings are changes like any other (`Diff::Warning`), so resume, replay and the
+//! convergence property hold for them unchanged. A pod's or node's view carries the
+//! reason of its newest warning (`warning`); when that changes, so does the view. A
+//! filtered client sees a warning about a pod when it sees the pod, so whenever a pod
+//! with warnings changes (it may enter or leave a filter) its warnings are published
+//! again with the pod before and after; the fan-out sends them only where visibility
+//! changed for a filtered client, and as they are to an unfiltered one.
 //!
 //! Every mutation happens under one write lock that also pushes the change into the ring
 //! and sends it on the broadcast channel, and every subscriber takes its starting point
 //! (snapshot or ring replay) under the read lock together with its receiver. So a client
 //! sees each change exactly once: nothing slips between its snapshot and its stream.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::runtime::watcher::Event;
 use parking_lot::RwLock;
 use tokio::sync::broadcast;
 
-use super::change::{ApiState, ApiStatus, Change, Diff, Epoch, Position, Snapshot, Start};
+use super::change::{
+    ApiState, ApiStatus, Change, Diff, Epoch, EventsState, Position, Snapshot, Start,
+};
 use super::filter::Filter;
 use super::intern::Interner;
 use super::metrics::CacheMetrics;
 use super::view::{NodeView, PodView};
-use crate::k8s::{Health, Kind, NodeFields, PodFields, Scope, Sink};
+use super::warnings::{self, Regarding, StoreChange, WarningView, Warnings};
+use crate::k8s::{EventFields, Health, Kind, NodeFields, PodFields, Scope, Sink};
 
 /// How many recent changes are kept for resuming clients.
 pub const RING_CAPACITY: usize = 4096;
@@ -27,6 +40,12 @@ pub const CHANNEL_CAPACITY: usize = 1024;
 
 /// A pod's identity: namespace and name (the view's own `Arc`s, not copies).
 type PodKey = (Arc<str>, Arc<str>);
+
+/// An event's identity during a re-list of its scope: namespace and name.
+type EventKey = (String, String);
+
+/// How often the app sweeps out warnings past their maximum age.
+pub const WARNINGS_SWEEP: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Default)]
 struct ScopeState {
@@ -68,6 +87,10 @@ struct State<E> {
     next_generation: u64,
     status: ApiStatus,
     cluster: Option<Arc<str>>,
+    warnings: Warnings,
+    events: EventsState,
+    /// Per events scope in a re-list: the events it listed so far.
+    event_relists: HashMap<Scope, HashSet<EventKey>>,
 }
 
 /// The shared cache; see the module docs for its locking discipline. `E` is what the
@@ -100,6 +123,9 @@ impl<E: Default> Cache<E> {
                 next_generation: 1,
                 status: ApiStatus::ok(),
                 cluster: None,
+                warnings: Warnings::default(),
+                events: EventsState::Starting,
+                event_relists: HashMap::new(),
             }),
             tx,
             metrics: CacheMetrics::default(),
@@ -110,6 +136,11 @@ impl<E: Default> Cache<E> {
     /// carry `"cluster"`, so a tool reading several clusters' streams can tell them apart.
     pub fn name_cluster(&self, name: Arc<str>) {
         self.state.write().cluster = Some(name);
+    }
+
+    /// Keeps warnings for `max_age` after they were last seen (default one hour).
+    pub fn set_warnings_max_age(&self, max_age: Duration) {
+        self.state.write().warnings.set_max_age(max_age);
     }
 
     /// The metrics this cache updates.
@@ -123,7 +154,8 @@ impl<E: Default> Cache<E> {
         let waiting: BTreeSet<Kind> = st
             .scopes
             .iter()
-            .filter(|(_, s)| !s.synced)
+            // Warning events are optional: the wall is ready without them.
+            .filter(|(scope, s)| !s.synced && scope.kind != Kind::Event)
             .map(|(scope, _)| scope.kind)
             .collect();
         if st.scopes.is_empty() {
@@ -195,10 +227,11 @@ impl<E: Default> Cache<E> {
                     self.publish(
                         st,
                         Diff::Pod {
-                            old: Some(old),
+                            old: Some(old.clone()),
                             new: None,
                         },
                     );
+                    self.drop_pod_warnings(st, &old);
                 }
             }
             Kind::Node => {
@@ -207,12 +240,15 @@ impl<E: Default> Cache<E> {
                     self.publish(
                         st,
                         Diff::Node {
-                            old: Some(old),
+                            old: Some(old.clone()),
                             new: None,
                         },
                     );
+                    self.drop_node_warnings(st, &old.name);
                 }
             }
+            // Events re-list through `end_warnings_relist`.
+            Kind::Event => {}
         }
         self.update_gauges(st);
     }
@@ -223,6 +259,8 @@ impl<E: Default> Cache<E> {
         let mut guard = self.state.write();
         let st = &mut *guard;
         st.interner.pod(&mut view);
+        let object = st.warnings.pod_key(&view.namespace, &view.name);
+        view.warning = st.warnings.latest_reason(&object);
         let generation = st.scopes.get(scope).map_or(0, |s| s.generation);
         let key = (view.namespace.clone(), view.name.clone());
         match st.pods.get_mut(&key) {
@@ -234,10 +272,11 @@ impl<E: Default> Cache<E> {
                 self.publish(
                     st,
                     Diff::Pod {
-                        old: Some(old),
-                        new: Some(new),
+                        old: Some(old.clone()),
+                        new: Some(new.clone()),
                     },
                 );
+                self.republish_warnings(st, &object, Some(old), new);
             }
             None => {
                 let new = Arc::new(view);
@@ -252,9 +291,10 @@ impl<E: Default> Cache<E> {
                     st,
                     Diff::Pod {
                         old: None,
-                        new: Some(new),
+                        new: Some(new.clone()),
                     },
                 );
+                self.republish_warnings(st, &object, None, new);
                 self.update_gauges(st);
             }
         }
@@ -270,10 +310,11 @@ impl<E: Default> Cache<E> {
             self.publish(
                 st,
                 Diff::Pod {
-                    old: Some(old.view),
+                    old: Some(old.view.clone()),
                     new: None,
                 },
             );
+            self.drop_pod_warnings(st, &old.view);
             self.update_gauges(st);
         }
     }
@@ -283,6 +324,7 @@ impl<E: Default> Cache<E> {
         let mut guard = self.state.write();
         let st = &mut *guard;
         view.name = st.interner.str(&view.name);
+        view.warning = st.warnings.latest_reason(&st.warnings.node_key(&view.name));
         let generation = st.scopes.get(scope).map_or(0, |s| s.generation);
         match st.nodes.get_mut(&view.name) {
             Some(entry) if *entry.view == view => entry.generation = generation,
@@ -327,10 +369,11 @@ impl<E: Default> Cache<E> {
             self.publish(
                 st,
                 Diff::Node {
-                    old: Some(old.view),
+                    old: Some(old.view.clone()),
                     new: None,
                 },
             );
+            self.drop_node_warnings(st, &old.view.name);
             self.update_gauges(st);
         }
     }
@@ -356,28 +399,292 @@ impl<E: Default> Cache<E> {
             return;
         }
         entry.health = Some(health);
+        if scope.kind == Kind::Event {
+            // Optional: the warnings lane says how events are, the API server banner not.
+            self.update_events_state(st);
+            return;
+        }
         let worst = st
             .scopes
-            .values()
-            .filter_map(|s| s.health.as_ref())
+            .iter()
+            .filter(|(scope, _)| scope.kind != Kind::Event)
+            .filter_map(|(_, s)| s.health.as_ref())
             .max_by_key(|h| h.rank());
         let messages: Vec<&str> = st
             .scopes
-            .values()
-            .filter_map(|s| s.health.as_ref()?.message())
+            .iter()
+            .filter(|(scope, _)| scope.kind != Kind::Event)
+            .filter_map(|(_, s)| s.health.as_ref()?.message())
             .collect();
         let status = ApiStatus {
             state: match worst {
                 None | Some(Health::Ok) => ApiState::Ok,
                 Some(Health::Reconnecting(_)) => ApiState::Reconnecting,
                 Some(Health::Forbidden(_)) => ApiState::Forbidden,
-                Some(Health::Error(_)) => ApiState::Error,
+                Some(Health::Error(_) | Health::Unavailable(_)) => ApiState::Error,
             },
             message: messages.join("; "),
         };
         if status != st.status {
             st.status = status.clone();
             self.publish(st, Diff::Status(status));
+        }
+    }
+
+    /// The events state from the events scopes' health: the worst, `starting` until each
+    /// has listed once; published when it changes.
+    fn update_events_state(&self, st: &mut State<E>) {
+        let scopes: Vec<&ScopeState> = st
+            .scopes
+            .iter()
+            .filter(|(scope, _)| scope.kind == Kind::Event)
+            .map(|(_, s)| s)
+            .collect();
+        let has = |f: fn(&Health) -> bool| scopes.iter().any(|s| s.health.as_ref().is_some_and(f));
+        let state = if has(|h| matches!(h, Health::Forbidden(_))) {
+            EventsState::Forbidden
+        } else if has(|h| matches!(h, Health::Unavailable(_))) {
+            EventsState::Unavailable
+        } else if has(|h| matches!(h, Health::Reconnecting(_) | Health::Error(_))) {
+            EventsState::Reconnecting
+        } else if !scopes.is_empty() && scopes.iter().all(|s| s.synced) {
+            EventsState::Ok
+        } else {
+            EventsState::Starting
+        };
+        if state != st.events {
+            st.events = state;
+            self.publish(st, Diff::Events(state));
+        }
+    }
+
+    /// Keeps a Warning event (or updates it); publishes it and what it pushed out, and the
+    /// views of its pod or node when their newest reason changes.
+    pub fn upsert_warning(&self, event: &EventFields) {
+        // The API server filters with `type=Warning`; this only guards against one that
+        // ignores the selector.
+        if event.type_.as_deref().is_some_and(|t| t != "Warning") {
+            return;
+        }
+        let now = jiff::Timestamp::now();
+        let mut guard = self.state.write();
+        let st = &mut *guard;
+        let (pods, nodes) = (&st.pods, &st.nodes);
+        let known = |kind: &str, ns: Option<&str>, name: &str| -> Option<Arc<str>> {
+            match (kind, ns) {
+                ("Pod", Some(ns)) => pods
+                    .get(&(Arc::from(ns), Arc::from(name)))
+                    .map(|e| e.view.name.clone()),
+                ("Node", None) => nodes.get(name).map(|e| e.view.name.clone()),
+                _ => None,
+            }
+        };
+        let view = match st.warnings.view_of(event, now, known) {
+            Ok(view) => view,
+            Err(e) => {
+                tracing::debug!(error = %e, "skipping an event");
+                return;
+            }
+        };
+        let changes = st.warnings.upsert(view, now);
+        self.publish_warnings(st, changes);
+    }
+
+    /// Forgets a deleted Warning event.
+    pub fn delete_warning(&self, event: &EventFields) {
+        let mut guard = self.state.write();
+        let st = &mut *guard;
+        let (Some(name), Some(object)) = (
+            event.metadata.name.as_deref(),
+            event.regarding.name.as_deref(),
+        ) else {
+            return;
+        };
+        let key = Regarding {
+            kind: Arc::from(event.regarding.kind.as_deref().unwrap_or("")),
+            namespace: event
+                .regarding
+                .namespace
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .map(Arc::from),
+            name: Arc::from(object),
+        };
+        if let Some(old) = st.warnings.remove(&key, name) {
+            self.publish_warnings(st, vec![(Some(old), None)]);
+        }
+    }
+
+    /// Drops the warnings past their maximum age (the app calls it every
+    /// [`WARNINGS_SWEEP`]).
+    pub fn expire_warnings(&self) {
+        let now = jiff::Timestamp::now();
+        let mut guard = self.state.write();
+        let st = &mut *guard;
+        if st.warnings.is_empty() {
+            return;
+        }
+        let gone = st.warnings.expire(now);
+        self.publish_warnings(st, gone.into_iter().map(|w| (Some(w), None)).collect());
+    }
+
+    /// A re-list of an events scope ended: drops the warnings it did not list.
+    fn end_warnings_relist(&self, scope: &Scope) {
+        let mut guard = self.state.write();
+        let st = &mut *guard;
+        st.scopes.entry(scope.clone()).or_default().synced = true;
+        if let Some(seen) = st.event_relists.remove(scope) {
+            let gone = st.warnings.remove_where(|w| {
+                scope.namespace.as_ref().is_none_or(|ns| *ns == w.namespace)
+                    && !seen.contains(&(w.namespace.to_string(), w.name().into_owned()))
+            });
+            self.publish_warnings(st, gone.into_iter().map(|w| (Some(w), None)).collect());
+        }
+        self.update_events_state(st);
+    }
+
+    /// Publishes store changes: first the warnings that went (with their pod as it
+    /// was), then the pod and node views whose newest reason changed, then the warnings
+    /// that came (with their pod as it is now), so a filter reading a view's `warning`
+    /// sees each warning while it sees its object.
+    fn publish_warnings(&self, st: &mut State<E>, changes: Vec<StoreChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        let (gone, came): (Vec<_>, Vec<_>) =
+            changes.into_iter().partition(|(_, new)| new.is_none());
+        let mut objects: Vec<Arc<Regarding>> = Vec::new();
+        for (old, new) in gone.into_iter().chain(came.iter().cloned()) {
+            if let Some(w) = old.as_ref().or(new.as_ref())
+                && !objects
+                    .iter()
+                    .any(|o| Arc::ptr_eq(o, &w.regarding) || **o == *w.regarding)
+            {
+                objects.push(w.regarding.clone());
+            }
+            if new.is_none() {
+                let pod = pod_of(st, old.as_deref());
+                self.publish(
+                    st,
+                    Diff::Warning {
+                        old,
+                        new: None,
+                        pod: (pod.clone(), pod),
+                    },
+                );
+            }
+        }
+        for object in &objects {
+            self.refresh_reason(st, object);
+        }
+        for (old, new) in came {
+            let pod = pod_of(st, new.as_deref());
+            self.publish(
+                st,
+                Diff::Warning {
+                    old,
+                    new,
+                    pod: (pod.clone(), pod),
+                },
+            );
+        }
+        self.update_gauges(st);
+    }
+
+    /// Sets the `warning` of `object`'s view (a pod or node) to its newest reason;
+    /// publishes the view when that changed.
+    fn refresh_reason(&self, st: &mut State<E>, object: &Regarding) {
+        let reason = st.warnings.latest_reason(object);
+        if object.is_pod() {
+            let Some(ns) = &object.namespace else { return };
+            let key = (ns.clone(), object.name.clone());
+            let Some(entry) = st.pods.get_mut(&key) else {
+                return;
+            };
+            if entry.view.warning == reason {
+                return;
+            }
+            let mut view = (*entry.view).clone();
+            view.warning = reason;
+            let new = Arc::new(view);
+            let old = std::mem::replace(&mut entry.view, new.clone());
+            self.publish(
+                st,
+                Diff::Pod {
+                    old: Some(old),
+                    new: Some(new),
+                },
+            );
+        } else if object.is_node() {
+            let Some(entry) = st.nodes.get_mut(&object.name) else {
+                return;
+            };
+            if entry.view.warning == reason {
+                return;
+            }
+            let mut view = (*entry.view).clone();
+            view.warning = reason;
+            let new = Arc::new(view);
+            let old = std::mem::replace(&mut entry.view, new.clone());
+            self.publish(
+                st,
+                Diff::Node {
+                    old: Some(old),
+                    new: Some(new),
+                },
+            );
+        }
+    }
+
+    /// A pod with warnings changed: its warnings again, with the pod before and after,
+    /// for the filtered clients it entered or left (see the module docs).
+    fn republish_warnings(
+        &self,
+        st: &mut State<E>,
+        object: &Regarding,
+        before: Option<Arc<PodView>>,
+        after: Arc<PodView>,
+    ) {
+        let kept: Vec<Arc<WarningView>> = st.warnings.of(object).cloned().collect();
+        for w in kept {
+            self.publish(
+                st,
+                Diff::Warning {
+                    old: Some(w.clone()),
+                    new: Some(w),
+                    pod: (before.clone(), Some(after.clone())),
+                },
+            );
+        }
+    }
+
+    /// A pod went: so do its warnings.
+    fn drop_pod_warnings(&self, st: &mut State<E>, pod: &Arc<PodView>) {
+        let object = st.warnings.pod_key(&pod.namespace, &pod.name);
+        for w in st.warnings.remove_object(&object) {
+            self.publish(
+                st,
+                Diff::Warning {
+                    old: Some(w),
+                    new: None,
+                    pod: (Some(pod.clone()), None),
+                },
+            );
+        }
+    }
+
+    /// A node went: so do its warnings.
+    fn drop_node_warnings(&self, st: &mut State<E>, name: &Arc<str>) {
+        let object = st.warnings.node_key(name);
+        for w in st.warnings.remove_object(&object) {
+            self.publish(
+                st,
+                Diff::Warning {
+                    old: Some(w),
+                    new: None,
+                    pod: (None, None),
+                },
+            );
         }
     }
 
@@ -422,6 +729,7 @@ impl<E: Default> Cache<E> {
     fn update_gauges(&self, st: &State<E>) {
         self.metrics.set_objects(Kind::Pod, st.pods.len());
         self.metrics.set_objects(Kind::Node, st.nodes.len());
+        self.metrics.set_objects(Kind::Event, st.warnings.len());
     }
 }
 
@@ -467,6 +775,28 @@ impl<E: Default + Send + Sync + 'static> Sink for Cache<E> {
         }
     }
 
+    fn warnings(&self, scope: &Scope, event: Event<EventFields>) {
+        match event {
+            Event::Init => {
+                self.state
+                    .write()
+                    .event_relists
+                    .insert(scope.clone(), HashSet::new());
+            }
+            Event::InitDone => self.end_warnings_relist(scope),
+            Event::InitApply(e) => {
+                if let (Some(ns), Some(name)) = (&e.metadata.namespace, &e.metadata.name)
+                    && let Some(seen) = self.state.write().event_relists.get_mut(scope)
+                {
+                    seen.insert((ns.clone(), name.clone()));
+                }
+                self.upsert_warning(&e);
+            }
+            Event::Apply(e) => self.upsert_warning(&e),
+            Event::Delete(e) => self.delete_warning(&e),
+        }
+    }
+
     fn health(&self, scope: &Scope, health: Health) {
         self.set_health(scope, health);
     }
@@ -474,6 +804,16 @@ impl<E: Default + Send + Sync + 'static> Sink for Cache<E> {
     fn unreadable(&self, scope: &Scope) {
         self.mark_unreadable(scope);
     }
+}
+
+/// The pod a warning is about, when it is about a known pod.
+fn pod_of<E>(st: &State<E>, w: Option<&WarningView>) -> Option<Arc<PodView>> {
+    let r = &w?.regarding;
+    if !r.is_pod() {
+        return None;
+    }
+    let key = (r.namespace.clone()?, r.name.clone());
+    st.pods.get(&key).map(|e| e.view.clone())
 }
 
 fn snapshot_of<E>(st: &State<E>, filter: &Filter) -> Snapshot {
@@ -492,7 +832,14 @@ fn snapshot_of<E>(st: &State<E>, filter: &Filter) -> Snapshot {
             .filter(|e| filter.matches_pod(&e.view))
             .map(|e| e.view.clone())
             .collect(),
+        warnings: st
+            .warnings
+            .newest_first()
+            .into_iter()
+            .filter(|w| warnings::visible(filter, w, pod_of(st, Some(w)).as_deref()))
+            .collect(),
         apiserver: st.status.clone(),
+        events: st.events,
         cluster: st.cluster.clone(),
     }
 }

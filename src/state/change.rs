@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::view::{NodeView, PodView};
+use super::warnings::WarningView;
 
 /// The API server connection's state, as clients read it in `"apiserver"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,6 +62,35 @@ impl ApiStatus {
     }
 }
 
+/// How the optional Warning events watch is doing, as clients read it in `"events"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventsState {
+    /// Not listed yet.
+    Starting,
+    /// Warnings flow.
+    Ok,
+    /// A failure, retrying with backoff.
+    Reconnecting,
+    /// 403: the ServiceAccount may not list events (`deploy/optional/events-rbac.yaml`).
+    Forbidden,
+    /// 404: the API server does not serve `events.k8s.io/v1`.
+    Unavailable,
+}
+
+impl EventsState {
+    /// The word clients see.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Ok => "ok",
+            Self::Reconnecting => "reconnecting",
+            Self::Forbidden => "forbidden",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
 /// What one change did.
 #[derive(Debug)]
 pub enum Diff {
@@ -76,6 +106,17 @@ pub enum Diff {
     },
     /// The API server health changed.
     Status(ApiStatus),
+    /// A kept warning appeared, changed or went away (`new` is `None` when it went).
+    Warning {
+        old: Option<Arc<WarningView>>,
+        new: Option<Arc<WarningView>>,
+        /// For a warning about a pod: the pod before and after this change (the same
+        /// unless the pod itself changed), `None` while unknown. A filtered client sees
+        /// the warning when it sees the pod.
+        pod: (Option<Arc<PodView>>, Option<Arc<PodView>>),
+    },
+    /// The Warning events watch changed state.
+    Events(EventsState),
 }
 
 /// One numbered change, shared by every client.
@@ -155,8 +196,12 @@ pub struct Snapshot {
     pub nodes: Vec<Arc<NodeView>>,
     /// Pods, by namespace and name.
     pub pods: Vec<Arc<PodView>>,
+    /// Kept warnings the filter lets through, newest first.
+    pub warnings: Vec<Arc<WarningView>>,
     /// API server health.
     pub apiserver: ApiStatus,
+    /// The Warning events watch's state.
+    pub events: EventsState,
     /// The cluster's name, on walls of several clusters only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Arc<str>>,

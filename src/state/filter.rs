@@ -36,6 +36,8 @@ pub struct FilterParams {
     pub theme: Option<String>,
     /// Page only: `1` for a fullscreen wall without scrollbars or controls.
     pub kiosk: Option<String>,
+    /// Page only: `0` hides the warnings lane.
+    pub warnings: Option<String>,
     /// Resume point for tools that cannot set the `Last-Event-ID` header.
     #[serde(rename = "lastEventId")]
     pub last_event_id: Option<String>,
@@ -129,6 +131,11 @@ impl Filter {
     /// Whether a node is shown.
     pub fn matches_node(&self, node: &NodeView) -> bool {
         self.node.as_deref().is_none_or(|q| node.name.contains(q))
+    }
+
+    /// Whether objects of namespace `ns` pass the namespace filter.
+    pub fn matches_namespace(&self, ns: &str) -> bool {
+        self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == ns)
     }
 
     /// Whether a node name (of a node without details) is shown.

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::change::{ApiStatus, Epoch, Snapshot};
+use super::change::{ApiStatus, Epoch, EventsState, Snapshot};
 use super::view::{Labels, NodeView, PodView, Ready};
 use crate::k8s::{Kind, NodeFields, PodFields, Scope};
 
@@ -26,6 +26,7 @@ pub fn pod(namespace: &str, name: &str) -> PodView {
         cpu_request_millis: 0,
         memory_request_bytes: 0,
         created: None,
+        warning: None,
     }
 }
 
@@ -47,6 +48,7 @@ pub fn node(name: &str) -> NodeView {
         allocatable_cpu_millis: 4000,
         allocatable_memory_bytes: 8 << 30,
         pod_capacity: 110,
+        warning: None,
     }
 }
 
@@ -77,7 +79,9 @@ pub fn snapshot(nodes: Vec<NodeView>, pods: Vec<PodView>) -> Snapshot {
         seq: 1,
         nodes: nodes.into_iter().map(Arc::new).collect(),
         pods: pods.into_iter().map(Arc::new).collect(),
+        warnings: Vec::new(),
         apiserver: ApiStatus::ok(),
+        events: EventsState::Ok,
         cluster: None,
     }
 }

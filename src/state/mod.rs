@@ -1,6 +1,6 @@
 //! The state: what podwall knows of one cluster. Compact views of pods and nodes, the
-//! cache that numbers every change and keeps a ring of recent ones, and the filters a
-//! client reads it through.
+//! kept Warning events, the cache that numbers every change and keeps a ring of recent
+//! ones, and the filters a client reads it through.
 
 mod cache;
 mod change;
@@ -10,9 +10,13 @@ pub mod fixtures;
 mod intern;
 mod metrics;
 mod view;
+mod warnings;
 
-pub use cache::{CHANNEL_CAPACITY, Cache, RING_CAPACITY};
-pub use change::{ApiState, ApiStatus, Change, Diff, Epoch, Position, Snapshot, Start};
+pub use cache::{CHANNEL_CAPACITY, Cache, RING_CAPACITY, WARNINGS_SWEEP};
+pub use change::{
+    ApiState, ApiStatus, Change, Diff, Epoch, EventsState, Position, Snapshot, Start,
+};
 pub use filter::{Filter, FilterError, FilterParams};
 pub(crate) use view::rfc3339;
 pub use view::{Labels, NodeView, PodView, Ready, StatusClass};
+pub use warnings::{DEFAULT_MAX_AGE, MESSAGE_LIMIT, WarningView, visible as warning_visible};

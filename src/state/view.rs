@@ -41,6 +41,10 @@ pub struct PodView {
     /// Creation time, shown in RFC 3339.
     #[serde(serialize_with = "rfc3339")]
     pub created: Option<jiff::Timestamp>,
+    /// The reason of the newest kept Warning event about the pod (`BackOff`), set by the
+    /// cache; absent from the JSON when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<Arc<str>>,
 }
 
 /// Serializes a timestamp in RFC 3339, or null.
@@ -188,6 +192,10 @@ pub struct NodeView {
     pub allocatable_memory_bytes: u64,
     /// How many pods the node accepts.
     pub pod_capacity: u32,
+    /// The reason of the newest kept Warning event about the node, set by the cache;
+    /// absent from the JSON when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<Arc<str>>,
 }
 
 /// Why an object could not become a view.
@@ -296,7 +304,29 @@ impl PodView {
             cpu_request_millis: requests("cpu", quantity::cpu_millis),
             memory_request_bytes: requests("memory", quantity::whole_units),
             created: meta.creation_timestamp.as_ref().map(|t| t.0),
+            warning: None,
         })
+    }
+
+    /// A pod of no name, labels or node in `namespace`: what a filter makes of objects
+    /// that are not pods (their warnings pass when it would).
+    pub fn probe(namespace: Arc<str>) -> Self {
+        let empty: Arc<str> = Arc::from("");
+        Self {
+            namespace,
+            name: empty.clone(),
+            node: None,
+            phase: empty.clone(),
+            status: empty,
+            ready: Ready::default(),
+            restarts: 0,
+            owner: None,
+            labels: Labels::default(),
+            cpu_request_millis: 0,
+            memory_request_bytes: 0,
+            created: None,
+            warning: None,
+        }
     }
 
     /// `namespace/name`.
@@ -357,6 +387,7 @@ impl NodeView {
                 .get("pods")
                 .and_then(|q| quantity::whole_units(q))
                 .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            warning: None,
         })
     }
 }

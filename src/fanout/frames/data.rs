@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::state::{Labels, PodView, Ready, rfc3339};
+use crate::state::{Labels, PodView, Ready, WarningView, rfc3339};
 
 /// `/api/events` upsert of a pod: `{"cluster"?,"kind":"Pod","object":{…}}`.
 #[derive(Serialize)]
@@ -21,17 +21,30 @@ pub(super) struct PodUpsert<'a> {
     pub object: SortedPod<'a>,
 }
 
-/// `/api/events` delete of a pod: `{"cluster"?,"kind":"Pod","name":…,"namespace":…}`.
+/// `/api/events` upsert of a warning: `{"cluster"?,"kind":"Warning","object":{…}}` (the
+/// object's keys sorted by its own `Serialize`).
+#[derive(Serialize)]
+pub(super) struct WarningUpsert<'a> {
+    /// Named only on walls of several clusters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<&'a str>,
+    /// Always "Warning".
+    pub kind: &'static str,
+    /// The warning.
+    pub object: &'a WarningView,
+}
+
+/// `/api/events` delete of a pod or warning: `{"cluster"?,"kind":…,"name":…,"namespace":…}`.
 #[derive(Serialize)]
 pub(super) struct PodDelete<'a> {
     /// Named only on walls of several clusters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<&'a str>,
-    /// Always "Pod".
+    /// "Pod" or "Warning".
     pub kind: &'static str,
-    /// The pod's name.
+    /// The object's name.
     pub name: Option<&'a str>,
-    /// The pod's namespace.
+    /// The object's namespace.
     pub namespace: Option<&'a str>,
 }
 
@@ -70,6 +83,8 @@ pub(super) struct SortedPod<'a> {
     ready: Ready,
     restarts: u32,
     status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<&'a str>,
 }
 
 impl<'a> From<&'a PodView> for SortedPod<'a> {
@@ -88,6 +103,7 @@ impl<'a> From<&'a PodView> for SortedPod<'a> {
             cpu_request_millis,
             memory_request_bytes,
             created,
+            warning,
         } = p;
         Self {
             cpu_request_millis: *cpu_request_millis,
@@ -102,6 +118,7 @@ impl<'a> From<&'a PodView> for SortedPod<'a> {
             ready: *ready,
             restarts: *restarts,
             status,
+            warning: warning.as_deref(),
         }
     }
 }
