@@ -96,7 +96,6 @@ impl WallArgs {
             usage_interval: self.usage_interval,
             pod_link: ClusterLink::pick(&self.link_template, name),
             node_link: ClusterLink::pick(&self.node_link_template, name),
-            warnings_max_age: self.warnings_max_age,
         }
     }
 }
@@ -132,6 +131,7 @@ impl ServeArgs {
                 ClusterConfig::new(kube)
                     .namespaces(self.namespaces.iter().cloned())
                     .wall(self.wall.options(&name))
+                    .warnings_max_age(self.wall.warnings_max_age)
             })
             .collect();
         Ok(Config {

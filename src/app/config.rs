@@ -61,9 +61,6 @@ pub struct WallOptions {
     pub pod_link: Option<LinkTemplate>,
     /// Where a click on a node's name goes (`--node-link-template`).
     pub node_link: Option<LinkTemplate>,
-    /// How long a Warning event is kept after it was last seen (`--warnings-max-age`).
-    /// Default one hour.
-    pub warnings_max_age: Duration,
 }
 
 impl Default for WallOptions {
@@ -73,7 +70,6 @@ impl Default for WallOptions {
             usage_interval: Duration::ZERO,
             pod_link: None,
             node_link: None,
-            warnings_max_age: crate::state::DEFAULT_MAX_AGE,
         }
     }
 }
@@ -87,6 +83,9 @@ pub struct ClusterConfig {
     pub namespaces: Vec<String>,
     /// Name, usage and links.
     pub wall: WallOptions,
+    /// How long a Warning event is kept after it was last seen (`--warnings-max-age`).
+    /// Default one hour.
+    pub warnings_max_age: Duration,
 }
 
 impl ClusterConfig {
@@ -96,6 +95,7 @@ impl ClusterConfig {
             kube,
             namespaces: Vec::new(),
             wall: WallOptions::default(),
+            warnings_max_age: crate::state::DEFAULT_MAX_AGE,
         }
     }
 
@@ -125,7 +125,7 @@ impl ClusterConfig {
 
     /// Keeps Warning events for `max_age` after they were last seen.
     pub fn warnings_max_age(mut self, max_age: Duration) -> Self {
-        self.wall.warnings_max_age = max_age;
+        self.warnings_max_age = max_age;
         self
     }
 }

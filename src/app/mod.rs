@@ -178,6 +178,7 @@ async fn start_cluster(
         kube,
         namespaces,
         wall,
+        warnings_max_age,
     } = cluster;
     let kube_config = kube_config(kube).await?;
     // The usage poller's own client does not retry: a metrics-server that is down must
@@ -187,7 +188,7 @@ async fn start_cluster(
     let usage_client = kube::Client::try_from(usage_config)?;
     let client = ApiClient::new(kube_config)?;
     let cache = Arc::new(Cache::<Frames>::new());
-    cache.set_warnings_max_age(wall.warnings_max_age);
+    cache.set_warnings_max_age(warnings_max_age);
     if several {
         // A tool reading several clusters' streams tells them apart by this name.
         cache.name_cluster(Arc::from(&*wall.name));

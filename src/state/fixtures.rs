@@ -116,3 +116,41 @@ pub fn pods_scope() -> Scope {
         namespace: None,
     }
 }
+
+/// The scope of the cluster-wide Warning events watch.
+pub fn events_scope() -> Scope {
+    Scope {
+        kind: Kind::Event,
+        namespace: None,
+    }
+}
+
+/// A Warning event about `kind` `namespace/name` as `events.k8s.io/v1` serves it, last
+/// seen now, named the way client-go's recorder names events (`<name>.<hex>`). A node's
+/// events live in `default`, as the kubelet writes them.
+pub fn warning_event(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    reason: &str,
+    note: &str,
+) -> serde_json::Value {
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let now = jiff::Timestamp::now();
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = u64::try_from(now.as_nanosecond()).unwrap_or(0) + serial;
+    let (event_ns, object_ns) = if kind == "Node" {
+        ("default", serde_json::Value::Null)
+    } else {
+        (namespace, serde_json::Value::from(namespace))
+    };
+    serde_json::json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": format!("{name}.{nanos:x}"), "namespace": event_ns,
+            "creationTimestamp": now.to_string()},
+        "eventTime": now.to_string(),
+        "reportingController": "kubelet", "reportingInstance": "test", "action": "Test",
+        "regarding": {"kind": kind, "namespace": object_ns, "name": name},
+        "reason": reason, "note": note, "type": "Warning",
+    })
+}

@@ -5,6 +5,7 @@
 import { AUTH_RETRY_MS } from "./constants.mjs";
 import { clearQueue, enqueue, onBroken, recount } from "./scheduling.mjs";
 import { remove, replaceWall, upsert } from "./placement.mjs";
+import { replaceWarnings, showEvents } from "./warnings.mjs";
 import { forgetFit } from "./fit.mjs";
 
 const root = document.getElementById("wall-root");
@@ -73,6 +74,7 @@ function reset(d) {
   recount();
   forgetFit();
   if (d.apiserver) showStatus(d.apiserver);
+  replaceWarnings(d.warnings, d.events);
 }
 
 function on(type, handler) {
@@ -111,6 +113,7 @@ export function connect() {
   on("upsert", upsert);
   on("delete", remove);
   on("status", showStatus);
+  on("events", showEvents);
 }
 
 // Starts over from a fresh reset.

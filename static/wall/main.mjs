@@ -13,6 +13,7 @@ import { refit, resized } from "./fit.mjs";
 import { lastUpdated, recount, schedule } from "./scheduling.mjs";
 import { closeWhenParked, connect, isStale, pollSync } from "./connection.mjs";
 import { showAge, showTime } from "./clock.mjs";
+import { openWarningLinks, tickWarnings } from "./warnings.mjs";
 
 const root = document.getElementById("wall-root");
 const wall = document.getElementById("wall");
@@ -23,6 +24,7 @@ function tick() {
   const now = new Date();
   showTime(now);
   showAge(now, lastUpdated(), isStale());
+  tickWarnings(now.getTime());
   // The last count, not a query of every block (a 20,000-element walk).
   refit(shownPods(), now.getTime());
   if (SORT === "usage" && now.getSeconds() === 0) sortNodes();
@@ -32,6 +34,7 @@ function tick() {
 // A page with a bad filter has no wall to keep.
 if (root && wall && !root.hasAttribute("data-error")) {
   listen();
+  openWarningLinks();
   closeWhenParked();
   window.addEventListener("resize", function () {
     resized();

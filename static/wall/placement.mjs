@@ -9,6 +9,7 @@ import { fadeOut, pulse } from "./effects.mjs";
 import { touch, untouchAll } from "./counts.mjs";
 import { invalidate } from "./board.mjs";
 import { focusPod, isRover, setRover } from "./details.mjs";
+import { isWarning, removeWarning, upsertWarning } from "./warnings.mjs";
 
 const wall = document.getElementById("wall");
 const placeholder = document.getElementById("node-placeholder");
@@ -123,12 +124,14 @@ function deleteNode(d) {
 
 /** Applies an `upsert` event's fragment. */
 export function upsert(d) {
-  if (d.id.startsWith("pod/")) upsertPod(d);
+  if (isWarning(d)) upsertWarning(d);
+  else if (d.id.startsWith("pod/")) upsertPod(d);
   else upsertNode(d);
 }
 
 /** Applies a `delete` event's fragment. */
 export function remove(d) {
-  if (d.id.startsWith("pod/")) deletePod(d);
+  if (isWarning(d)) removeWarning(d);
+  else if (d.id.startsWith("pod/")) deletePod(d);
   else deleteNode(d);
 }

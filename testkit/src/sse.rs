@@ -167,6 +167,8 @@ pub struct Model {
     pub nodes: BTreeMap<String, Value>,
     /// Pod views by `namespace/name`.
     pub pods: BTreeMap<String, Value>,
+    /// Warnings by `namespace/name` of the event.
+    pub warnings: BTreeMap<String, Value>,
 }
 
 impl Model {
@@ -183,6 +185,10 @@ impl Model {
         for p in snap["pods"].as_array().expect("pods") {
             m.pods.insert(pod_key(p), p.clone());
         }
+        // Older servers' snapshots have no warnings.
+        for w in snap["warnings"].as_array().into_iter().flatten() {
+            m.warnings.insert(pod_key(w), w.clone());
+        }
         m
     }
 
@@ -198,6 +204,7 @@ impl Model {
                     Some("Node") => self
                         .nodes
                         .insert(o["name"].as_str().expect("name").to_owned(), o),
+                    Some("Warning") => self.warnings.insert(pod_key(&o), o),
                     k => panic!("unknown kind {k:?}"),
                 };
             }
@@ -209,10 +216,11 @@ impl Model {
                         d["name"].as_str().expect("name")
                     )),
                     Some("Node") => self.nodes.remove(d["name"].as_str().expect("name")),
+                    Some("Warning") => self.warnings.remove(&pod_key(&d)),
                     k => panic!("unknown kind {k:?}"),
                 };
             }
-            "status" => {}
+            "status" | "events" => {}
             other => panic!("unknown event {other}"),
         }
         if ev.event != "reset" {

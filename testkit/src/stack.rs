@@ -570,6 +570,28 @@ impl Stack {
             .expect("create pod");
     }
 
+    /// Hands a Warning event (`events.k8s.io/v1` JSON, see
+    /// `podwall::fixtures::warning_event`) to the first cluster's cache, as its events
+    /// watch does with what the API server sends.
+    pub fn warn(&self, event: &Value) {
+        let fields: podwall::EventFields = serde_json::from_value(event.clone()).expect("event");
+        podwall::Sink::warnings(
+            &**self.server().cache(),
+            &podwall::fixtures::events_scope(),
+            kube::runtime::watcher::Event::Apply(fields),
+        );
+    }
+
+    /// Hands the deletion of a Warning event to the first cluster's cache.
+    pub fn unwarn(&self, event: &Value) {
+        let fields: podwall::EventFields = serde_json::from_value(event.clone()).expect("event");
+        podwall::Sink::warnings(
+            &**self.server().cache(),
+            &podwall::fixtures::events_scope(),
+            kube::runtime::watcher::Event::Delete(fields),
+        );
+    }
+
     /// Deletes a pod in the first simulator, immediately.
     pub async fn delete_pod(&self, ns: &str, name: &str) {
         let pods: Api<Pod> = Api::namespaced(self.kube(), ns);

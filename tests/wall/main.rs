@@ -9,6 +9,7 @@ mod http;
 mod live;
 mod resume;
 mod usage_links;
+mod warnings;
 
 /// The binary under test (only the package's own targets see its path).
 const PODWALL: &str = env!("CARGO_BIN_EXE_podwall");
