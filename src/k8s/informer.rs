@@ -37,6 +37,9 @@ pub const WATCHED: &[(&str, &[&str])] =
 /// without it the warnings lane says "events not permitted" and nothing else changes.
 pub const EVENTS_RBAC: &[(&str, &[&str])] = &[("events", &["list", "watch"])];
 
+/// How long the optional events watch waits after a 403 or 404 before it asks again.
+const REFUSED_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Where the watches' events go, in order per scope.
 pub trait Sink: Send + Sync + 'static {
     /// `scope` is watched from now on: readiness waits for its first full list.
@@ -195,6 +198,9 @@ impl Watch {
         let stream = watcher::watcher(api, config).default_backoff();
         let mut stream = std::pin::pin!(stream);
         let mut degraded = false;
+        // Warning events only: a refusal (403, 404) was logged and is still in force.
+        let mut refusal_told = false;
+        let events = scope.kind == Kind::Event;
         let mut lists = 0u64;
         let mut errors = 0u64;
         let mut last_open = std::time::Instant::now();
@@ -235,19 +241,26 @@ impl Watch {
                         Event::Init => {
                             lists += 1;
                             metrics.lists.get_or_create(&kind).inc();
-                            if lists > 1 {
+                            if lists > 1 && !refusal_told {
                                 tracing::info!(incident = "relist", %scope, lists, errors, "full re-list");
                             }
                             false
                         }
-                        Event::InitDone => true,
+                        Event::InitDone => {
+                            refusal_told = false;
+                            true
+                        }
                         Event::InitApply(_) | Event::Apply(_) | Event::Delete(_) => {
                             metrics.events.get_or_create(&kind).inc();
                             false
                         }
                     };
-                    degraded = false;
-                    sink.health(&scope, Health::Ok);
+                    // A list that starts has not succeeded yet: for the optional events a
+                    // refusal stays in force (no flapping) until the list comes through.
+                    if !(events && refusal_told && matches!(event, Event::Init)) {
+                        degraded = false;
+                        sink.health(&scope, Health::Ok);
+                    }
                     feed(&*sink, &scope, event);
                     if list_done {
                         // The list's transient buffers are free now; hand their pages back.
@@ -259,17 +272,25 @@ impl Watch {
                     let code = metrics.record_watch_error(scope.kind, &e);
                     let health = health_of(&e, &scope);
                     let refused = matches!(health, Health::Forbidden(_) | Health::Unavailable(_));
-                    if optional && scope.kind == Kind::Event {
+                    if optional && events {
                         // Optional data: a refusal is said once, quietly, on the warnings
-                        // lane; the watcher keeps retrying with backoff, so granting the
-                        // RBAC later brings the warnings without a restart.
-                        if refused && !degraded {
+                        // lane, and asked again every REFUSED_RETRY (the watcher's own
+                        // backoff restarts with every list it begins), so granting the RBAC
+                        // later brings the warnings without a restart.
+                        if refused && !refusal_told {
                             tracing::info!(%scope, error = %e, "not readable; the warnings lane says so");
                         } else if !refused {
                             tracing::info!(%scope, error = %with_causes(&e), "events watch failed; retrying with backoff");
                         }
                         degraded = true;
+                        refusal_told = refused;
                         sink.health(&scope, health);
+                        if refused {
+                            tokio::select! {
+                                _ = shutdown.cancelled() => break,
+                                _ = tokio::time::sleep(REFUSED_RETRY) => {}
+                            }
+                        }
                         continue;
                     }
                     if optional && matches!(health, Health::Forbidden(_)) {

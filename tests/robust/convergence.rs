@@ -2,10 +2,13 @@
 //! (pods and nodes added, changed, rebound, deleted), random API server faults (cut
 //! watches, compaction → 410, 500/429 bursts, restart with a new history, stalled
 //! streams, 403), and SSE clients that disconnect and resume with `Last-Event-ID` at
-//! random moments. After the churn stops and faults clear:
+//! random moments. Warning events come and go meanwhile (about pods, nodes, other objects
+//! and pods not seen yet; handed to the cache as its events watch would, until the
+//! simulator serves events). After the churn stops and faults clear:
 //! - `/api/snapshot` equals the simulator's own truth, object by object (listed with a
 //!   real kube client and put through the same view derivation);
-//! - every client's state (its last reset plus the diffs it applied) equals the snapshot.
+//! - every client's state (its last reset plus the diffs it applied), warnings included,
+//!   equals the snapshot.
 //!
 //! Every third seed (1, 4, 7, …) also runs the ring phase after its faults: at ten times
 //! the churn, one client stays away until more than the ring's 4,096 changes have passed
@@ -182,6 +185,11 @@ async fn run_seed(seed: u64, log: &FaultLog) -> Totals {
     let started = Instant::now();
     let mut step = 0;
     sim.set_churn(400.0);
+    let warner = {
+        let cache = stack.server().cache().clone();
+        let rng = ChaCha8Rng::seed_from_u64(rng.random());
+        tokio::spawn(warn_randomly(cache, rng, stop.clone()))
+    };
     inject_faults(
         &sim,
         &mut rng,
@@ -198,6 +206,7 @@ async fn run_seed(seed: u64, log: &FaultLog) -> Totals {
     sim.set_churn(0.0);
     sim.clear();
     stop.cancel();
+    warner.await.expect("warnings task");
     let mut clients_done = Vec::new();
     for c in clients {
         match c.await.expect("client task") {
@@ -232,6 +241,57 @@ async fn run_seed(seed: u64, log: &FaultLog) -> Totals {
         sleeper.converge(&stack, seed).await;
     }
     totals
+}
+
+/// Warning events every few milliseconds until `stop`: about a pod of the cache (some of
+/// them later deleted with their event or with the pod), a node, a Deployment, a pod not
+/// seen yet.
+async fn warn_randomly(
+    cache: Arc<podwall::Cache<podwall::Frames>>,
+    mut rng: ChaCha8Rng,
+    stop: CancellationToken,
+) {
+    use podwall::Sink;
+    use podwall::fixtures::{events_scope, warning_event};
+    let mut sent: Vec<Value> = Vec::new();
+    while !stop.is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(5..60))).await;
+        let snap = cache.snapshot(&podwall::Filter::default());
+        let event = match rng.random_range(0..5) {
+            0 | 1 if !snap.pods.is_empty() => {
+                let p = &snap.pods[rng.random_range(0..snap.pods.len())];
+                warning_event("Pod", &p.namespace, &p.name, "BackOff", "Back-off restarting")
+            }
+            2 if !snap.nodes.is_empty() => {
+                let n = &snap.nodes[rng.random_range(0..snap.nodes.len())];
+                warning_event("Node", "", &n.name, "NodeNotReady", "Node is not ready")
+            }
+            3 => warning_event("Deployment", "web", "web", "FailedCreate", "quota exceeded"),
+            _ => warning_event(
+                "Pod",
+                "web",
+                &format!("later-{}", rng.random_range(0..20)),
+                "FailedScheduling",
+                "0/6 nodes are available",
+            ),
+        };
+        let feed = |e: &Value, delete: bool| {
+            let fields: podwall::EventFields =
+                serde_json::from_value(e.clone()).expect("event");
+            let event = if delete {
+                kube::runtime::watcher::Event::Delete(fields)
+            } else {
+                kube::runtime::watcher::Event::Apply(fields)
+            };
+            cache.warnings(&events_scope(), event);
+        };
+        feed(&event, false);
+        sent.push(event);
+        if rng.random_bool(0.3) && !sent.is_empty() {
+            let gone = sent.swap_remove(rng.random_range(0..sent.len()));
+            feed(&gone, true);
+        }
+    }
 }
 
 /// Where fault steps are counted and logged: seed, step counter, start, log.
@@ -406,11 +466,24 @@ struct Objects {
 }
 
 impl Objects {
+    /// The views without `warning`: the simulator's truth knows no warnings (the
+    /// clients' models are compared with the snapshot, warnings included).
     fn from_snapshot(snap: &Value) -> Self {
         let m = Model::from_snapshot(snap);
+        let strip = |views: BTreeMap<String, Value>| {
+            views
+                .into_iter()
+                .map(|(k, mut v)| {
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("warning");
+                    }
+                    (k, v)
+                })
+                .collect()
+        };
         Self {
-            pods: m.pods,
-            nodes: m.nodes,
+            pods: strip(m.pods),
+            nodes: strip(m.nodes),
         }
     }
 
@@ -591,7 +664,9 @@ impl Client {
         loop {
             let snap = stack.snapshot(self.query).await;
             let want = Model::from_snapshot(&snap);
-            let same = self.model.pods == want.pods && self.model.nodes == want.nodes;
+            let same = self.model.pods == want.pods
+                && self.model.nodes == want.nodes
+                && self.model.warnings == want.warnings;
             if same && (!self.unfiltered() || self.model.seq == want.seq) {
                 return;
             }
@@ -601,11 +676,13 @@ impl Client {
                     nodes: self.model.nodes.clone(),
                 };
                 panic!(
-                    "seed {seed}: client {:?} at seq {} differs from /api/snapshot at seq {}: {}",
+                    "seed {seed}: client {:?} at seq {} differs from /api/snapshot at seq {}: {}\nwarnings: client {:?}, snapshot {:?}",
                     self.query,
                     self.model.seq,
                     want.seq,
-                    Objects::from_snapshot(&snap).diff(&mine, "snapshot", "client")
+                    Objects::from_snapshot(&snap).diff(&mine, "snapshot", "client"),
+                    self.model.warnings.keys().collect::<Vec<_>>(),
+                    want.warnings.keys().collect::<Vec<_>>()
                 );
             }
             if let Some(ev) = sse.next_within(Duration::from_millis(300)).await {

@@ -1,7 +1,36 @@
 //! The convergence property: the stream applied to its last reset equals /api/snapshot at
-//! the same seq — under churn, across cut watches, with and without filters.
+//! the same seq — under churn, across cut watches, with and without filters, with Warning
+//! events about pods, nodes, other objects and pods not seen yet coming and going.
 
+use podwall::fixtures::warning_event;
+use serde_json::Value;
 use testkit::{DEADLINE, Model, SseClient, Stack};
+
+/// Warnings about what the model holds at step `seen`: a pod, a node, a Deployment, a pod
+/// that does not exist (yet); every fourth step deletes the last one.
+fn warn_now(stack: &Stack, model: &Model, seen: usize, sent: &mut Vec<Value>) {
+    let pods: Vec<&Value> = model.pods.values().collect();
+    let pod = pods[seen % pods.len()];
+    let (ns, name) = (
+        pod["namespace"].as_str().unwrap_or("default"),
+        pod["name"].as_str().unwrap_or("p"),
+    );
+    let node = model.nodes.keys().nth(seen % model.nodes.len().max(1));
+    let event = match seen % 4 {
+        0 => warning_event("Pod", ns, name, "BackOff", "Back-off restarting failed container"),
+        1 => warning_event("Node", "", node.map_or("n", String::as_str), "NodeNotReady", "Node is not ready"),
+        2 => warning_event("Deployment", ns, "web", "ReplicaSetCreateError", "quota <exceeded>"),
+        _ => warning_event("Pod", "web", &format!("later-{seen}"), "FailedScheduling", "0/6 nodes are available"),
+    };
+    stack.warn(&event);
+    sent.push(event);
+    if seen % 4 == 3
+        && let Some(last) = sent.first().cloned()
+    {
+        stack.unwarn(&last);
+        sent.remove(0);
+    }
+}
 
 /// Reads `events` until the model reaches a seq a snapshot was taken at, and compares.
 async fn converge(stack: &Stack, events: &mut SseClient, model: &mut Model, query: &str) {
@@ -46,15 +75,23 @@ async fn stream_applied_to_reset_equals_snapshot_under_churn() {
             .all(|p| ["web", "payments"].contains(&p["namespace"].as_str().unwrap_or("")))
     );
 
-    // Let the cluster churn, cutting every watch halfway.
+    // Let the cluster churn, cutting every watch halfway, warnings coming and going.
     let mut seen = 0;
+    let mut sent = Vec::new();
     while seen < 60 {
         model.apply(&all.next().await);
         seen += 1;
         if seen == 30 {
             stack.control("faults/cut-watches").await;
         }
+        if seen % 5 == 0 {
+            warn_now(&stack, &model, seen / 5, &mut sent);
+        }
     }
+    assert!(
+        !model.warnings.is_empty(),
+        "warnings reached the stream's model"
+    );
     converge(&stack, &mut all, &mut model, "").await;
     converge(
         &stack,
@@ -66,6 +103,12 @@ async fn stream_applied_to_reset_equals_snapshot_under_churn() {
     assert!(
         model.pods.len() > fmodel.pods.len(),
         "the filter selects a strict subset"
+    );
+    assert!(
+        model.warnings.len() > fmodel.warnings.len(),
+        "the filter selects a strict subset of the warnings: {} vs {}",
+        model.warnings.len(),
+        fmodel.warnings.len()
     );
     assert!(
         fmodel
