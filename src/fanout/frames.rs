@@ -145,7 +145,7 @@ fn encode_change(change: &Change<Frames>, format: Format, as_delete: bool) -> By
                         cluster: change.cluster.as_deref(),
                         kind: "Warning",
                         name: name.as_deref(),
-                        namespace: w.map(|w| &*w.namespace),
+                        namespace: w.map(|w| w.namespace()),
                     }),
                 )
             }
@@ -289,7 +289,7 @@ const WARNINGS_PARENT: &str = "warnings";
 
 /// `warning/<namespace>/<event name>`, the element id of a lane item.
 fn warning_id(w: &WarningView) -> String {
-    format!("warning/{}/{}", w.namespace, w.name())
+    format!("warning/{}/{}", w.namespace(), w.name())
 }
 
 /// Encodes a `reset` frame for a snapshot.

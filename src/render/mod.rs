@@ -230,7 +230,7 @@ pub fn warning(w: &WarningView) -> Result<String, askama::Error> {
     WarningFragment {
         w,
         name: &w.name(),
-        object_namespace: w.regarding.namespace.as_deref().unwrap_or(""),
+        object_namespace: w.regarding.namespace().map_or("", |ns| ns),
         last_seen: last_seen.to_string(),
         age: format::age(age),
     }

@@ -260,7 +260,7 @@ impl<E: Default> Cache<E> {
         let st = &mut *guard;
         st.interner.pod(&mut view);
         let object = st.warnings.pod_key(&view.namespace, &view.name);
-        view.warning = st.warnings.latest_reason(&object);
+        view.warning = object.as_ref().and_then(|o| st.warnings.latest_reason(o));
         let generation = st.scopes.get(scope).map_or(0, |s| s.generation);
         let key = (view.namespace.clone(), view.name.clone());
         match st.pods.get_mut(&key) {
@@ -276,7 +276,9 @@ impl<E: Default> Cache<E> {
                         new: Some(new.clone()),
                     },
                 );
-                self.republish_warnings(st, &object, Some(old), new);
+                if let Some(object) = &object {
+                    self.republish_warnings(st, object, Some(old), new);
+                }
             }
             None => {
                 let new = Arc::new(view);
@@ -294,7 +296,9 @@ impl<E: Default> Cache<E> {
                         new: Some(new.clone()),
                     },
                 );
-                self.republish_warnings(st, &object, None, new);
+                if let Some(object) = &object {
+                    self.republish_warnings(st, object, None, new);
+                }
                 self.update_gauges(st);
             }
         }
@@ -500,15 +504,16 @@ impl<E: Default> Cache<E> {
         ) else {
             return;
         };
-        let key = Regarding {
-            kind: Arc::from(event.regarding.kind.as_deref().unwrap_or("")),
-            namespace: event
+        let Some(key) = st.warnings.key_of(
+            event.regarding.kind.as_deref().unwrap_or(""),
+            event
                 .regarding
                 .namespace
                 .as_deref()
-                .filter(|n| !n.is_empty())
-                .map(Arc::from),
-            name: Arc::from(object),
+                .filter(|n| !n.is_empty()),
+            object,
+        ) else {
+            return;
         };
         if let Some(old) = st.warnings.remove(&key, name) {
             self.publish_warnings(st, vec![(Some(old), None)]);
@@ -535,8 +540,11 @@ impl<E: Default> Cache<E> {
         st.scopes.entry(scope.clone()).or_default().synced = true;
         if let Some(seen) = st.event_relists.remove(scope) {
             let gone = st.warnings.remove_where(|w| {
-                scope.namespace.as_ref().is_none_or(|ns| *ns == w.namespace)
-                    && !seen.contains(&(w.namespace.to_string(), w.name().into_owned()))
+                scope
+                    .namespace
+                    .as_deref()
+                    .is_none_or(|ns| ns == w.namespace())
+                    && !seen.contains(&(w.namespace().to_owned(), w.name().into_owned()))
             });
             self.publish_warnings(st, gone.into_iter().map(|w| (Some(w), None)).collect());
         }
@@ -596,7 +604,7 @@ impl<E: Default> Cache<E> {
     fn refresh_reason(&self, st: &mut State<E>, object: &Regarding) {
         let reason = st.warnings.latest_reason(object);
         if object.is_pod() {
-            let Some(ns) = &object.namespace else { return };
+            let Some(ns) = object.namespace() else { return };
             let key = (ns.clone(), object.name.clone());
             let Some(entry) = st.pods.get_mut(&key) else {
                 return;
@@ -660,7 +668,9 @@ impl<E: Default> Cache<E> {
 
     /// A pod went: so do its warnings.
     fn drop_pod_warnings(&self, st: &mut State<E>, pod: &Arc<PodView>) {
-        let object = st.warnings.pod_key(&pod.namespace, &pod.name);
+        let Some(object) = st.warnings.pod_key(&pod.namespace, &pod.name) else {
+            return;
+        };
         for w in st.warnings.remove_object(&object) {
             self.publish(
                 st,
@@ -812,7 +822,7 @@ fn pod_of<E>(st: &State<E>, w: Option<&WarningView>) -> Option<Arc<PodView>> {
     if !r.is_pod() {
         return None;
     }
-    let key = (r.namespace.clone()?, r.name.clone());
+    let key = (r.namespace()?.clone(), r.name.clone());
     st.pods.get(&key).map(|e| e.view.clone())
 }
 
@@ -968,6 +978,65 @@ mod tests {
             cache.snapshot(&Filter::default()).apiserver,
             ApiStatus::ok()
         );
+    }
+
+    fn warning(kind: &str, ns: &str, name: &str, reason: &str) -> EventFields {
+        serde_json::from_value(fixtures::warning_event(kind, ns, name, reason, "why"))
+            .expect("event")
+    }
+
+    #[test]
+    fn forbidden_events_leave_the_apiserver_ok_and_readiness_alone() {
+        let cache = Cache::<()>::new();
+        let events = fixtures::events_scope();
+        cache.watching(&scope());
+        cache.watching(&events);
+        cache.begin_relist(&scope());
+        cache.end_relist(&scope());
+        assert!(cache.readiness().is_ok(), "events are optional");
+        cache.health(&scope(), Health::Ok);
+        cache.health(&events, Health::Forbidden("events is forbidden".into()));
+        let snap = cache.snapshot(&Filter::default());
+        assert_eq!(snap.apiserver, ApiStatus::ok());
+        assert_eq!(snap.events, EventsState::Forbidden);
+        cache.health(&events, Health::Ok);
+        cache.warnings(&events, Event::Init);
+        cache.warnings(&events, Event::InitDone);
+        assert_eq!(cache.snapshot(&Filter::default()).events, EventsState::Ok);
+    }
+
+    #[test]
+    fn a_warning_joins_its_pod_and_goes_with_it_or_a_relist() {
+        let cache = Cache::<()>::new();
+        let events = fixtures::events_scope();
+        cache.upsert_pod(&scope(), pod("a", "1", "Running"));
+        let mut rx = cache.changes();
+        cache.warnings(&events, Event::Apply(warning("Pod", "a", "1", "BackOff")));
+        let first = rx.try_recv().expect("the pod's change");
+        let Diff::Pod { new: Some(p), .. } = &first.diff else {
+            panic!("the pod first: {:?}", first.diff)
+        };
+        assert_eq!(p.warning.as_deref(), Some("BackOff"));
+        let second = rx.try_recv().expect("the warning");
+        assert!(
+            matches!(&second.diff, Diff::Warning { new: Some(w), pod: (_, Some(_)), .. } if &*w.reason == "BackOff")
+        );
+        // Re-listed without it: it goes, and the pod's mark with it.
+        cache.warnings(&events, Event::Init);
+        cache.warnings(
+            &events,
+            Event::InitApply(warning("Node", "", "n1", "NodeNotReady")),
+        );
+        cache.warnings(&events, Event::InitDone);
+        let snap = cache.snapshot(&Filter::default());
+        assert_eq!(snap.warnings.len(), 1);
+        assert_eq!(&*snap.warnings[0].reason, "NodeNotReady");
+        assert_eq!(snap.pods[0].warning, None);
+        // A new warning, then the pod goes: so does the warning.
+        cache.warnings(&events, Event::Apply(warning("Pod", "a", "1", "Unhealthy")));
+        cache.delete_pod("a", "1");
+        let snap = cache.snapshot(&Filter::default());
+        assert!(snap.warnings.iter().all(|w| !w.regarding.is_pod()));
     }
 
     #[test]

@@ -4,14 +4,14 @@
 //! Kept compactly (BENCHMARKS.md, "Warnings"): reasons, namespaces, kinds and messages are
 //! interned (FailedScheduling messages repeat across every pending pod of a workload);
 //! the object a warning is about is one shared [`Regarding`] per object, whose name the
-//! cache takes from the pod or node view when it knows the object; an event name of the
-//! usual form `<object name>.<hex>` is kept as its number. There is no index by event
+//! cache takes from the pod or node view when it knows the object; an event of the usual
+//! name `<object name>.<hex>` in its object's namespace keeps only the number. There is no index by event
 //! name: an event carries its `regarding`, so a lookup goes through the object's few
 //! warnings. Expiry and the total bound scan everything, but only every sweep or every
 //! sixteenth of the bound, so the work stays amortised O(1) per event.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,44 +36,71 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
 const POD: &str = "Pod";
 const NODE: &str = "Node";
 
+/// A kind of object in a namespace: one shared copy per pair (a few kinds times the
+/// namespaces), so an object's key holds one pointer for both.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ObjectScope {
+    /// `Pod`, `Node`, `Deployment`, … (interned).
+    kind: Arc<str>,
+    /// `None` for cluster-scoped objects (interned).
+    namespace: Option<Arc<str>>,
+}
+
 /// The object a warning is about (`regarding`); one shared copy per object.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Regarding {
-    /// `Pod`, `Node`, `Deployment`, … (interned).
-    pub kind: Arc<str>,
-    /// `None` for cluster-scoped objects (interned).
-    pub namespace: Option<Arc<str>>,
+    scope: Arc<ObjectScope>,
     /// The object's name (the pod's or node's own `Arc` when the cache knows it).
     pub name: Arc<str>,
 }
 
 impl Regarding {
+    /// `Pod`, `Node`, `Deployment`, …
+    pub fn kind(&self) -> &str {
+        &self.scope.kind
+    }
+
+    /// The object's namespace; `None` for cluster-scoped objects.
+    pub fn namespace(&self) -> Option<&Arc<str>> {
+        self.scope.namespace.as_ref()
+    }
+
     /// Whether it is a pod.
     pub fn is_pod(&self) -> bool {
-        &*self.kind == POD
+        self.kind() == POD
     }
 
     /// Whether it is a node.
     pub fn is_node(&self) -> bool {
-        &*self.kind == NODE
+        self.kind() == NODE
     }
 }
 
-/// An event's name: the number of the usual `<object name>.<hex>` (what client-go's
-/// recorder writes), or the name itself.
+/// An event's namespace and name: the number of the usual `<object name>.<hex>` (what
+/// client-go's recorder writes) in the object's namespace (`default` for a cluster-scoped
+/// object, where the kubelet writes node events), or both spelled out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum EventName {
-    /// `<regarding.name>.<this in lower-case hex, no leading zeros>`.
+    /// `<regarding.name>.<this in lower-case hex, no leading zeros>`, in the usual
+    /// namespace.
     Suffix(u64),
-    /// Any other name.
-    Own(Arc<str>),
+    /// Any other namespace and name (one pointer, so the usual case stays small).
+    Own(Arc<OwnName>),
 }
+
+/// An event's namespace (interned) and name, when they are not the usual ones.
+#[derive(Debug, PartialEq, Eq)]
+struct OwnName {
+    namespace: Arc<str>,
+    name: Box<str>,
+}
+
+/// Where the kubelet and controllers write events about cluster-scoped objects.
+const CLUSTER_EVENTS_NAMESPACE: &str = "default";
 
 /// One kept warning, shared by the store, the changes and the snapshots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WarningView {
-    /// The event's namespace (interned).
-    pub namespace: Arc<str>,
     name: EventName,
     /// What it is about.
     pub regarding: Arc<Regarding>,
@@ -83,15 +110,26 @@ pub struct WarningView {
     pub message: Arc<str>,
     /// How many times it happened.
     pub count: u32,
-    /// When it was last seen, Unix seconds.
-    last_seen: i64,
+    /// When it was last seen, Unix seconds (a `u32` lasts until 2106).
+    last_seen: u32,
 }
 
 impl WarningView {
+    /// The event's namespace.
+    pub fn namespace(&self) -> &str {
+        match &self.name {
+            EventName::Own(own) => &own.namespace,
+            EventName::Suffix(_) => self
+                .regarding
+                .namespace()
+                .map_or(CLUSTER_EVENTS_NAMESPACE, |ns| ns),
+        }
+    }
+
     /// The event's name.
     pub fn name(&self) -> Cow<'_, str> {
         match &self.name {
-            EventName::Own(name) => Cow::Borrowed(name),
+            EventName::Own(own) => Cow::Borrowed(&own.name),
             EventName::Suffix(n) => {
                 let mut s = String::with_capacity(self.regarding.name.len() + 17);
                 s.push_str(&self.regarding.name);
@@ -104,13 +142,14 @@ impl WarningView {
 
     /// When it was last seen.
     pub fn last_seen(&self) -> jiff::Timestamp {
-        jiff::Timestamp::from_second(self.last_seen).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        jiff::Timestamp::from_second(i64::from(self.last_seen))
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
     }
 
     /// Whether this is the event named `name`.
     fn is_named(&self, name: &str) -> bool {
         match &self.name {
-            EventName::Own(own) => **own == *name,
+            EventName::Own(own) => *own.name == *name,
             EventName::Suffix(_) => *self.name() == *name,
         }
     }
@@ -119,7 +158,7 @@ impl WarningView {
     fn newest_first(a: &Self, b: &Self) -> std::cmp::Ordering {
         b.last_seen
             .cmp(&a.last_seen)
-            .then_with(|| a.namespace.cmp(&b.namespace))
+            .then_with(|| a.namespace().cmp(b.namespace()))
             .then_with(|| a.name().cmp(&b.name()))
     }
 }
@@ -134,7 +173,7 @@ impl serde::Serialize for WarningView {
         m.serialize_field("lastSeen", &self.last_seen().to_string())?;
         m.serialize_field("message", &*self.message)?;
         m.serialize_field("name", &*self.name())?;
-        m.serialize_field("namespace", &*self.namespace)?;
+        m.serialize_field("namespace", self.namespace())?;
         m.serialize_field("reason", &*self.reason)?;
         m.serialize_field("regarding", &*self.regarding)?;
         m.end()
@@ -146,15 +185,23 @@ impl serde::Serialize for Regarding {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut m = s.serialize_struct("Regarding", 3)?;
-        m.serialize_field("kind", &*self.kind)?;
+        m.serialize_field("kind", self.kind())?;
         m.serialize_field("name", &*self.name)?;
-        m.serialize_field("namespace", &self.namespace.as_deref())?;
+        m.serialize_field("namespace", &self.namespace().map(|ns| &**ns))?;
         m.end()
     }
 }
 
-/// The name of an event as kept: the number of `<object>.<hex>`, else the name.
-fn event_name(name: &str, object: &str) -> EventName {
+/// The namespace and name of an event as kept: the number of `<object>.<hex>` in the
+/// usual namespace, else both.
+fn event_name(
+    interner: &mut Interner,
+    namespace: &str,
+    name: &str,
+    object_namespace: Option<&str>,
+    object: &str,
+) -> EventName {
+    let usual = namespace == object_namespace.unwrap_or(CLUSTER_EVENTS_NAMESPACE);
     let suffix = name
         .strip_prefix(object)
         .and_then(|rest| rest.strip_prefix('.'))
@@ -163,10 +210,14 @@ fn event_name(name: &str, object: &str) -> EventName {
                 && !hex.starts_with('0')
                 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         })
-        .and_then(|hex| u64::from_str_radix(hex, 16).ok());
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .filter(|_| usual);
     match suffix {
         Some(n) => EventName::Suffix(n),
-        None => EventName::Own(Arc::from(name)),
+        None => EventName::Own(Arc::new(OwnName {
+            namespace: interner.str(&Arc::from(namespace)),
+            name: Box::from(name),
+        })),
     }
 }
 
@@ -188,8 +239,44 @@ pub fn cut_message(text: &str) -> Cow<'_, str> {
 /// warning went (deleted, evicted, expired, or its object deleted).
 pub type StoreChange = (Option<Arc<WarningView>>, Option<Arc<WarningView>>);
 
-/// The kept warnings of one object, newest first.
-type Slots = [Option<Arc<WarningView>>; PER_OBJECT];
+/// The kept warnings of one object, newest first, as the store works on them.
+type Kept = [Option<Arc<WarningView>>; PER_OBJECT];
+
+/// The kept warnings of one object as the map holds them: most objects have one, kept
+/// inline; more go in a box (16 bytes per map entry instead of 24).
+#[derive(Debug)]
+enum Slots {
+    /// One warning.
+    One(Arc<WarningView>),
+    /// Two or more, newest first.
+    Many(Box<Kept>),
+}
+
+impl Slots {
+    /// Packs kept warnings; at least one (the store drops empty objects).
+    fn from_kept(kept: Kept) -> Self {
+        match kept {
+            [Some(one), None, None] => Self::One(one),
+            many => Self::Many(Box::new(many)),
+        }
+    }
+
+    /// Unpacks them.
+    fn into_kept(self) -> Kept {
+        match self {
+            Self::One(one) => [Some(one), None, None],
+            Self::Many(many) => *many,
+        }
+    }
+
+    /// References to them, newest first.
+    fn refs(&self) -> [Option<&Arc<WarningView>>; PER_OBJECT] {
+        match self {
+            Self::One(one) => [Some(one), None, None],
+            Self::Many(many) => [many[0].as_ref(), many[1].as_ref(), many[2].as_ref()],
+        }
+    }
+}
 
 /// The kept warnings; see the module docs.
 #[derive(Debug)]
@@ -199,8 +286,9 @@ pub struct Warnings {
     max_total: usize,
     max_age: Duration,
     interner: Interner,
+    scopes: HashSet<Arc<ObjectScope>>,
     pod_kind: Arc<str>,
-    node_kind: Arc<str>,
+    node_scope: Arc<ObjectScope>,
 }
 
 impl Default for Warnings {
@@ -215,15 +303,19 @@ impl Warnings {
     pub fn new(max_total: usize, max_age: Duration) -> Self {
         let mut interner = Interner::default();
         let pod_kind = interner.str(&Arc::from(POD));
-        let node_kind = interner.str(&Arc::from(NODE));
+        let node_scope = Arc::new(ObjectScope {
+            kind: interner.str(&Arc::from(NODE)),
+            namespace: None,
+        });
         Self {
             objects: HashMap::new(),
             total: 0,
             max_total: max_total.max(1),
             max_age,
             interner,
+            scopes: HashSet::from([node_scope.clone()]),
             pod_kind,
-            node_kind,
+            node_scope,
         }
     }
 
@@ -242,22 +334,38 @@ impl Warnings {
         self.total == 0
     }
 
-    /// The key of pod `namespace/name` (the view's own `Arc`s).
-    pub fn pod_key(&self, namespace: &Arc<str>, name: &Arc<str>) -> Regarding {
-        Regarding {
+    /// The key of pod `namespace/name` (the view's own `Arc`s); `None` when no warning
+    /// about a pod of that namespace was ever seen (so none is kept). No allocation.
+    pub fn pod_key(&self, namespace: &Arc<str>, name: &Arc<str>) -> Option<Regarding> {
+        let probe = ObjectScope {
             kind: self.pod_kind.clone(),
             namespace: Some(namespace.clone()),
+        };
+        Some(Regarding {
+            scope: self.scopes.get(&probe)?.clone(),
             name: name.clone(),
-        }
+        })
     }
 
     /// The key of node `name`.
     pub fn node_key(&self, name: &Arc<str>) -> Regarding {
         Regarding {
-            kind: self.node_kind.clone(),
-            namespace: None,
+            scope: self.node_scope.clone(),
             name: name.clone(),
         }
+    }
+
+    /// The key of an object named by an event (a deleted one's); `None` when nothing
+    /// about such an object is kept.
+    pub fn key_of(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Regarding> {
+        let probe = ObjectScope {
+            kind: Arc::from(kind),
+            namespace: namespace.map(Arc::from),
+        };
+        Some(Regarding {
+            scope: self.scopes.get(&probe)?.clone(),
+            name: Arc::from(name),
+        })
     }
 
     /// The view of a decoded event, its strings interned. `known_name` gives the shared
@@ -274,7 +382,11 @@ impl Warnings {
             .name
             .as_deref()
             .ok_or(ViewError::Missing("metadata.name"))?;
-        let namespace = e.metadata.namespace.as_deref().unwrap_or("default");
+        let namespace = e
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or(CLUSTER_EVENTS_NAMESPACE);
         let object = e
             .regarding
             .name
@@ -286,15 +398,15 @@ impl Warnings {
         let regarding = self.regarding(kind, object_ns, object, known_name);
         let intern = |interner: &mut Interner, s: &str| interner.str(&Arc::from(s));
         Ok(WarningView {
-            namespace: intern(&mut self.interner, namespace),
-            name: event_name(name, object),
+            name: event_name(&mut self.interner, namespace, name, object_ns, object),
             reason: intern(&mut self.interner, e.reason.as_deref().unwrap_or("")),
             message: intern(
                 &mut self.interner,
                 &cut_message(e.note.as_deref().unwrap_or("")),
             ),
             count: e.count(),
-            last_seen: e.last_seen().unwrap_or(now).as_second(),
+            last_seen: u32::try_from(e.last_seen().unwrap_or(now).as_second().max(0))
+                .unwrap_or(u32::MAX),
             regarding,
         })
     }
@@ -307,14 +419,21 @@ impl Warnings {
         name: &str,
         known_name: impl FnOnce(&str, Option<&str>, &str) -> Option<Arc<str>>,
     ) -> Arc<Regarding> {
-        let kind = self.interner.str(&Arc::from(kind));
-        let namespace = namespace.map(|ns| self.interner.str(&Arc::from(ns)));
-        let name = known_name(&kind, namespace.as_deref(), name).unwrap_or_else(|| Arc::from(name));
-        let key = Regarding {
-            kind,
-            namespace,
-            name,
+        let probe = ObjectScope {
+            kind: self.interner.str(&Arc::from(kind)),
+            namespace: namespace.map(|ns| self.interner.str(&Arc::from(ns))),
         };
+        let scope = match self.scopes.get(&probe) {
+            Some(scope) => scope.clone(),
+            None => {
+                let scope = Arc::new(probe);
+                self.scopes.insert(scope.clone());
+                scope
+            }
+        };
+        let name = known_name(&scope.kind, scope.namespace.as_deref(), name)
+            .unwrap_or_else(|| Arc::from(name));
+        let key = Regarding { scope, name };
         match self.objects.get_key_value(&key) {
             Some((kept, _)) => kept.clone(),
             None => Arc::new(key),
@@ -326,7 +445,7 @@ impl Warnings {
         self.objects
             .get(object)
             .into_iter()
-            .flat_map(|slots| slots.iter().flatten())
+            .flat_map(|slots| slots.refs().into_iter().flatten())
     }
 
     /// The reason of the newest warning about `object`, if one is kept.
@@ -337,48 +456,22 @@ impl Warnings {
     /// Keeps `view` (an event seen at `now`); returns what changed: nothing for an
     /// unchanged or too old warning, else the warning and any it pushed out.
     pub fn upsert(&mut self, view: WarningView, now: jiff::Timestamp) -> Vec<StoreChange> {
-        let mut changes = Vec::new();
-        let expired = view.last_seen < self.oldest_kept(now);
-        let name = view.name().into_owned();
-        let slots = self.objects.entry(view.regarding.clone()).or_default();
-        let found = slots
-            .iter()
-            .position(|s| s.as_ref().is_some_and(|w| w.is_named(&name)));
-        if let Some(i) = found
-            && slots[i].as_deref() == Some(&view)
-        {
-            return changes;
+        let expired = i64::from(view.last_seen) < self.oldest_kept(now);
+        let key = view.regarding.clone();
+        let mut kept = self
+            .objects
+            .remove(&key)
+            .map(Slots::into_kept)
+            .unwrap_or_default();
+        let changes = upsert_in(&mut kept, view, expired);
+        for (old, new) in &changes {
+            self.total += usize::from(new.is_some());
+            self.total -= usize::from(old.is_some());
         }
-        let old = found.and_then(|i| take(slots, i));
-        if old.is_some() {
-            self.total -= 1;
+        if kept[0].is_some() {
+            self.objects.insert(key, Slots::from_kept(kept));
         }
-        if expired {
-            changes.extend(old.map(|o| (Some(o), None)));
-            self.drop_if_empty(&view.regarding);
-            return changes;
-        }
-        let new = Arc::new(view);
-        // Newest first: the new one goes before the first older one; the last falls out.
-        let at = slots
-            .iter()
-            .position(|s| s.as_ref().is_none_or(|w| w.last_seen < new.last_seen))
-            .unwrap_or(PER_OBJECT);
-        if at == PER_OBJECT {
-            // Older than the object's kept warnings: not kept.
-            changes.extend(old.map(|o| (Some(o), None)));
-            return changes;
-        }
-        let pushed_out = slots[PER_OBJECT - 1].take();
-        slots[at..].rotate_right(1);
-        slots[at] = Some(new.clone());
-        compact(slots);
-        self.total += 1;
-        if let Some(out) = pushed_out {
-            self.total -= 1;
-            changes.push((Some(out), None));
-        }
-        changes.push((old, Some(new)));
+        let mut changes = changes;
         if self.total > self.max_total {
             changes.extend(self.evict_oldest().into_iter().map(|o| (Some(o), None)));
         }
@@ -388,13 +481,16 @@ impl Warnings {
 
     /// Removes the event `name` about `object`, if kept.
     pub fn remove(&mut self, object: &Regarding, name: &str) -> Option<Arc<WarningView>> {
-        let slots = self.objects.get_mut(object)?;
-        let i = slots
+        let (key, slots) = self.objects.remove_entry(object)?;
+        let mut kept = slots.into_kept();
+        let old = kept
             .iter()
-            .position(|s| s.as_ref().is_some_and(|w| w.is_named(name)))?;
-        let old = take(slots, i);
+            .position(|s| s.as_ref().is_some_and(|w| w.is_named(name)))
+            .and_then(|i| take(&mut kept, i));
         self.total -= usize::from(old.is_some());
-        self.drop_if_empty(object);
+        if kept[0].is_some() {
+            self.objects.insert(key, Slots::from_kept(kept));
+        }
         old
     }
 
@@ -404,7 +500,7 @@ impl Warnings {
             .objects
             .remove(object)
             .into_iter()
-            .flat_map(|slots| slots.into_iter().flatten())
+            .flat_map(|slots| slots.into_kept().into_iter().flatten())
             .collect();
         self.total -= gone.len();
         self.sweep();
@@ -413,26 +509,55 @@ impl Warnings {
 
     /// Removes the warnings `stale` selects, e.g. those a re-list did not see.
     pub fn remove_where(&mut self, stale: impl Fn(&WarningView) -> bool) -> Vec<Arc<WarningView>> {
-        let mut gone = Vec::new();
-        for slots in self.objects.values_mut() {
+        let gone = self.take_from_each(|kept, gone| {
             for i in (0..PER_OBJECT).rev() {
-                if slots[i].as_deref().is_some_and(&stale)
-                    && let Some(w) = take(slots, i)
+                if kept[i].as_deref().is_some_and(&stale)
+                    && let Some(w) = take(kept, i)
                 {
                     gone.push(w);
                 }
             }
-        }
-        self.total -= gone.len();
-        self.objects.retain(|_, slots| slots[0].is_some());
+        });
         self.sweep();
+        gone
+    }
+
+    /// Lets `f` take warnings out of every object's kept ones (into its `Vec`); drops the
+    /// objects left without any. Returns what was taken.
+    fn take_from_each(
+        &mut self,
+        mut f: impl FnMut(&mut Kept, &mut Vec<Arc<WarningView>>),
+    ) -> Vec<Arc<WarningView>> {
+        let mut gone = Vec::new();
+        self.objects.retain(|_, slots| {
+            let repack = match slots {
+                Slots::One(one) => {
+                    let mut kept: Kept = [Some(one.clone()), None, None];
+                    f(&mut kept, &mut gone);
+                    return kept[0].is_some();
+                }
+                Slots::Many(many) => {
+                    f(many, &mut gone);
+                    if many[0].is_none() {
+                        return false;
+                    }
+                    // Down to one: inline again.
+                    many[1].is_none().then(|| std::mem::take(&mut **many))
+                }
+            };
+            if let Some(kept) = repack {
+                *slots = Slots::from_kept(kept);
+            }
+            true
+        });
+        self.total -= gone.len();
         gone
     }
 
     /// Removes the warnings last seen more than the maximum age before `now`.
     pub fn expire(&mut self, now: jiff::Timestamp) -> Vec<Arc<WarningView>> {
         let oldest = self.oldest_kept(now);
-        self.remove_where(|w| w.last_seen < oldest)
+        self.remove_where(|w| i64::from(w.last_seen) < oldest)
     }
 
     /// Every kept warning, newest first.
@@ -440,7 +565,7 @@ impl Warnings {
         let mut all: Vec<_> = self
             .objects
             .values()
-            .flat_map(|slots| slots.iter().flatten().cloned())
+            .flat_map(|slots| slots.refs().into_iter().flatten().cloned())
             .collect();
         all.sort_unstable_by(|a, b| WarningView::newest_first(a, b));
         all
@@ -459,39 +584,30 @@ impl Warnings {
         if excess == 0 {
             return Vec::new();
         }
-        let mut times: Vec<i64> = self
+        let mut times: Vec<u32> = self
             .objects
             .values()
-            .flat_map(|slots| slots.iter().flatten().map(|w| w.last_seen))
+            .flat_map(|slots| slots.refs().into_iter().flatten().map(|w| w.last_seen))
             .collect();
         let (_, &mut cut, _) = times.select_nth_unstable(excess - 1);
         // Everything older than `cut`, then as many seen at `cut` as still needed.
         let mut gone = self.remove_where(|w| w.last_seen < cut);
         let mut left = excess.saturating_sub(gone.len());
         if left > 0 {
-            let mut more = Vec::new();
-            for slots in self.objects.values_mut() {
+            let more = self.take_from_each(|kept, more| {
                 for i in (0..PER_OBJECT).rev() {
                     if left > 0
-                        && slots[i].as_ref().is_some_and(|w| w.last_seen == cut)
-                        && let Some(w) = take(slots, i)
+                        && kept[i].as_ref().is_some_and(|w| w.last_seen == cut)
+                        && let Some(w) = take(kept, i)
                     {
                         left -= 1;
                         more.push(w);
                     }
                 }
-            }
-            self.total -= more.len();
-            self.objects.retain(|_, slots| slots[0].is_some());
+            });
             gone.extend(more);
         }
         gone
-    }
-
-    fn drop_if_empty(&mut self, object: &Regarding) {
-        if self.objects.get(object).is_some_and(|s| s[0].is_none()) {
-            self.objects.remove(object);
-        }
     }
 
     /// Lets go of strings no kept warning uses any more, when the table has grown.
@@ -500,15 +616,55 @@ impl Warnings {
     }
 }
 
+/// [`Warnings::upsert`] within one object's kept warnings: the changes (a replaced
+/// warning is one change, `(old, new)`).
+fn upsert_in(slots: &mut Kept, view: WarningView, expired: bool) -> Vec<StoreChange> {
+    let mut changes = Vec::new();
+    let name = view.name().into_owned();
+    let found = slots
+        .iter()
+        .position(|s| s.as_ref().is_some_and(|w| w.is_named(&name)));
+    if let Some(i) = found
+        && slots[i].as_deref() == Some(&view)
+    {
+        return changes;
+    }
+    let old = found.and_then(|i| take(slots, i));
+    if expired {
+        changes.extend(old.map(|o| (Some(o), None)));
+        return changes;
+    }
+    let new = Arc::new(view);
+    // Newest first: the new one goes before the first older one; the last falls out.
+    let at = slots
+        .iter()
+        .position(|s| s.as_ref().is_none_or(|w| w.last_seen < new.last_seen))
+        .unwrap_or(PER_OBJECT);
+    if at == PER_OBJECT {
+        // Older than the object's kept warnings: not kept.
+        changes.extend(old.map(|o| (Some(o), None)));
+        return changes;
+    }
+    let pushed_out = slots[PER_OBJECT - 1].take();
+    slots[at..].rotate_right(1);
+    slots[at] = Some(new.clone());
+    compact(slots);
+    if let Some(out) = pushed_out {
+        changes.push((Some(out), None));
+    }
+    changes.push((old, Some(new)));
+    changes
+}
+
 /// Takes slot `i`, closing the gap.
-fn take(slots: &mut Slots, i: usize) -> Option<Arc<WarningView>> {
+fn take(slots: &mut Kept, i: usize) -> Option<Arc<WarningView>> {
     let w = slots[i].take();
     compact(slots);
     w
 }
 
 /// Moves the kept warnings to the front, in order.
-fn compact(slots: &mut Slots) {
+fn compact(slots: &mut Kept) {
     let mut kept = 0;
     for i in 0..PER_OBJECT {
         if slots[i].is_some() {
@@ -533,8 +689,11 @@ pub fn visible(filter: &Filter, w: &WarningView, pod: Option<&PodView>) -> bool 
     if r.is_node() {
         return filter.matches_node_name(&r.name);
     }
-    let namespace = r.namespace.as_ref().unwrap_or(&w.namespace);
-    filter.matches_namespace(namespace) && filter.matches_pod(&PodView::probe(namespace.clone()))
+    let namespace = r
+        .namespace()
+        .cloned()
+        .unwrap_or_else(|| Arc::from(w.namespace()));
+    filter.matches_namespace(&namespace) && filter.matches_pod(&PodView::probe(namespace))
 }
 
 #[cfg(test)]
@@ -590,7 +749,9 @@ mod tests {
             assert!(changes.iter().any(|(_, new)| new.is_some()));
         }
         assert_eq!(store.len(), PER_OBJECT);
-        let pod = store.pod_key(&Arc::from("ns"), &Arc::from("web-1"));
+        let pod = store
+            .pod_key(&Arc::from("ns"), &Arc::from("web-1"))
+            .expect("a pod key");
         let reasons: Vec<_> = store.of(&pod).map(|w| w.reason.to_string()).collect();
         assert_eq!(reasons, ["D", "C", "B"]);
         assert_eq!(store.latest_reason(&pod).as_deref(), Some("D"));
@@ -679,7 +840,7 @@ mod tests {
         assert_eq!(all.len(), 5);
         assert!(Arc::ptr_eq(&all[0].message, &all[1].message));
         assert!(Arc::ptr_eq(&all[0].reason, &all[3].reason));
-        assert!(Arc::ptr_eq(&all[0].namespace, &all[4].namespace));
+        assert!(Arc::ptr_eq(&all[0].message, &all[2].message));
         let p0: Vec<_> = all.iter().filter(|w| &*w.regarding.name == "p0").collect();
         assert!(Arc::ptr_eq(&p0[0].regarding, &p0[1].regarding));
         // A known object's name is the view's own copy.
@@ -713,7 +874,10 @@ mod tests {
         assert!(store.len() <= 32, "{}", store.len());
         let kept = store.newest_first();
         assert_eq!(kept[0].regarding.name.as_ref(), "p39");
-        assert!(kept.iter().all(|w| w.last_seen >= NOW - 1000 + 8));
+        assert!(
+            kept.iter()
+                .all(|w| i64::from(w.last_seen) >= NOW - 1000 + 8)
+        );
         // An event already older than the maximum age is not kept.
         assert!(
             add(
@@ -729,7 +893,7 @@ mod tests {
             store
                 .newest_first()
                 .iter()
-                .all(|w| w.last_seen >= NOW - 1000 + 20)
+                .all(|w| i64::from(w.last_seen) >= NOW - 1000 + 20)
         );
         assert_eq!(store.len(), store.newest_first().len());
         let all = store.expire(at(NOW + 10_000));
@@ -746,10 +910,14 @@ mod tests {
             NOW,
         );
         add(&mut store, &event("Pod", "ns", "q", "q.1", "C", NOW), NOW);
-        let p = store.pod_key(&Arc::from("ns"), &Arc::from("p"));
+        let p = store
+            .pod_key(&Arc::from("ns"), &Arc::from("p"))
+            .expect("a pod key");
         assert_eq!(store.remove_object(&p).len(), 2);
         assert_eq!(store.len(), 1);
-        let q = store.pod_key(&Arc::from("ns"), &Arc::from("q"));
+        let q = store
+            .pod_key(&Arc::from("ns"), &Arc::from("q"))
+            .expect("a pod key");
         assert!(store.remove(&q, "q.1").is_some());
         assert!(store.is_empty());
     }

@@ -260,7 +260,13 @@ async fn warn_randomly(
         let event = match rng.random_range(0..5) {
             0 | 1 if !snap.pods.is_empty() => {
                 let p = &snap.pods[rng.random_range(0..snap.pods.len())];
-                warning_event("Pod", &p.namespace, &p.name, "BackOff", "Back-off restarting")
+                warning_event(
+                    "Pod",
+                    &p.namespace,
+                    &p.name,
+                    "BackOff",
+                    "Back-off restarting",
+                )
             }
             2 if !snap.nodes.is_empty() => {
                 let n = &snap.nodes[rng.random_range(0..snap.nodes.len())];
@@ -276,8 +282,7 @@ async fn warn_randomly(
             ),
         };
         let feed = |e: &Value, delete: bool| {
-            let fields: podwall::EventFields =
-                serde_json::from_value(e.clone()).expect("event");
+            let fields: podwall::EventFields = serde_json::from_value(e.clone()).expect("event");
             let event = if delete {
                 kube::runtime::watcher::Event::Delete(fields)
             } else {

@@ -17,10 +17,34 @@ fn warn_now(stack: &Stack, model: &Model, seen: usize, sent: &mut Vec<Value>) {
     );
     let node = model.nodes.keys().nth(seen % model.nodes.len().max(1));
     let event = match seen % 4 {
-        0 => warning_event("Pod", ns, name, "BackOff", "Back-off restarting failed container"),
-        1 => warning_event("Node", "", node.map_or("n", String::as_str), "NodeNotReady", "Node is not ready"),
-        2 => warning_event("Deployment", ns, "web", "ReplicaSetCreateError", "quota <exceeded>"),
-        _ => warning_event("Pod", "web", &format!("later-{seen}"), "FailedScheduling", "0/6 nodes are available"),
+        0 => warning_event(
+            "Pod",
+            ns,
+            name,
+            "BackOff",
+            "Back-off restarting failed container",
+        ),
+        1 => warning_event(
+            "Node",
+            "",
+            node.map_or("n", String::as_str),
+            "NodeNotReady",
+            "Node is not ready",
+        ),
+        2 => warning_event(
+            "Deployment",
+            ns,
+            "web",
+            "ReplicaSetCreateError",
+            "quota <exceeded>",
+        ),
+        _ => warning_event(
+            "Pod",
+            "web",
+            &format!("later-{seen}"),
+            "FailedScheduling",
+            "0/6 nodes are available",
+        ),
     };
     stack.warn(&event);
     sent.push(event);
