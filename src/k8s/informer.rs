@@ -278,7 +278,8 @@ impl Watch {
                         // backoff restarts with every list it begins), so granting the RBAC
                         // later brings the warnings without a restart.
                         if refused && !refusal_told {
-                            tracing::info!(%scope, error = %e, "not readable; the warnings lane says so");
+                            let reason = health.message().unwrap_or_default();
+                            tracing::info!(%scope, reason, "not readable; the warnings lane says so");
                         } else if !refused {
                             tracing::info!(%scope, error = %with_causes(&e), "events watch failed; retrying with backoff");
                         }

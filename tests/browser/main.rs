@@ -9,6 +9,7 @@ mod kiosk;
 mod overlay;
 mod soak;
 mod wall;
+mod warnings;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
