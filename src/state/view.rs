@@ -13,7 +13,7 @@ mod status;
 ///
 /// Compact: repeated strings (namespace, node, phase, status, owner) and the label set
 /// are shared `Arc`s the cache interns, so a pod costs its name and a few pointers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodView {
     /// Namespace (interned).
@@ -311,21 +311,9 @@ impl PodView {
     /// A pod of no name, labels or node in `namespace`: what a filter makes of objects
     /// that are not pods (their warnings pass when it would).
     pub fn probe(namespace: Arc<str>) -> Self {
-        let empty: Arc<str> = Arc::from("");
         Self {
             namespace,
-            name: empty.clone(),
-            node: None,
-            phase: empty.clone(),
-            status: empty,
-            ready: Ready::default(),
-            restarts: 0,
-            owner: None,
-            labels: Labels::default(),
-            cpu_request_millis: 0,
-            memory_request_bytes: 0,
-            created: None,
-            warning: None,
+            ..Self::default()
         }
     }
 
