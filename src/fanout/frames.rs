@@ -356,4 +356,62 @@ mod tests {
         let again = frame_for(&leave, &Filter::default(), Format::Json).expect("upsert");
         assert_eq!(all.as_ptr(), again.as_ptr(), "encoded once, shared");
     }
+
+    #[test]
+    fn warnings_are_json_upserts_and_deletes_naming_the_cluster_and_follow_their_pod() {
+        use crate::k8s::Sink;
+        use kube::runtime::watcher::Event;
+        let cache = Cache::<Frames>::new();
+        cache.name_cluster("east".into());
+        let mut rx = cache.changes();
+        let event = fixtures::warning_event("Pod", "ns", "a", "BackOff", "<b>x</b>");
+        let fields: crate::k8s::EventFields = serde_json::from_value(event.clone()).expect("event");
+        let name = event["metadata"]["name"].as_str().expect("name").to_owned();
+        cache.warnings(&fixtures::events_scope(), Event::Apply(fields.clone()));
+        let up = rx.try_recv().expect("the warning (no pod yet)");
+        let (on_n1, _) = Filter::from_query("node=n1").expect("filter");
+        assert!(
+            frame_for(&up, &on_n1, Format::Json).is_none(),
+            "a pod not known yet hides its warning from a filtered client"
+        );
+        let json = frame_for(&up, &Filter::default(), Format::Json).expect("upsert");
+        let data = text(&json).split("data: ").nth(1).expect("data").trim();
+        let v: serde_json::Value = serde_json::from_str(data).expect("json");
+        assert!(
+            data.starts_with(
+                r#"{"cluster":"east","kind":"Warning","object":{"count":1,"lastSeen":"#
+            ),
+            "{data}"
+        );
+        assert_eq!(v["object"]["message"], "<b>x</b>");
+        assert_eq!(v["object"]["name"], name.as_str());
+        assert_eq!(
+            v["object"]["regarding"],
+            serde_json::json!({"kind": "Pod", "name": "a", "namespace": "ns"})
+        );
+        let html = frame_for(&up, &Filter::default(), Format::Html).expect("fragment");
+        assert!(text(&html).contains(r#""parent":"warnings""#) && !text(&html).contains("<b>"));
+        // The pod arrives on n1: its change, then its warning again for the filter.
+        cache.upsert_pod(&fixtures::pods_scope(), fixtures::pod_on("ns", "a", "n1"));
+        let pod = rx.try_recv().expect("the pod");
+        assert!(
+            text(&frame_for(&pod, &on_n1, Format::Json).expect("pod"))
+                .contains(r#""warning":"BackOff""#)
+        );
+        let again = rx.try_recv().expect("the warning again");
+        assert!(
+            frame_for(&again, &on_n1, Format::Json)
+                .is_some_and(|f| text(&f).contains("event: upsert"))
+        );
+        cache.warnings(&fixtures::events_scope(), Event::Delete(fields));
+        let gone = rx.try_recv().expect("the delete");
+        let del = frame_for(&gone, &on_n1, Format::Json).expect("delete");
+        assert!(
+            text(&del).contains(&format!(
+                r#"data: {{"cluster":"east","kind":"Warning","name":"{name}","namespace":"ns"}}"#
+            )),
+            "{}",
+            text(&del)
+        );
+    }
 }
