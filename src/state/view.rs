@@ -308,15 +308,6 @@ impl PodView {
         })
     }
 
-    /// A pod of no name, labels or node in `namespace`: what a filter makes of objects
-    /// that are not pods (their warnings pass when it would).
-    pub fn probe(namespace: Arc<str>) -> Self {
-        Self {
-            namespace,
-            ..Self::default()
-        }
-    }
-
     /// `namespace/name`.
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)

@@ -154,12 +154,20 @@ impl WarningView {
         }
     }
 
-    /// Newest first; ties in a fixed order (object, then event name).
+    /// Newest first; ties (many warnings share a second) in a fixed order: namespace,
+    /// object, event name. No allocation: a snapshot sorts every kept warning.
     fn newest_first(a: &Self, b: &Self) -> std::cmp::Ordering {
         b.last_seen
             .cmp(&a.last_seen)
             .then_with(|| a.namespace().cmp(b.namespace()))
-            .then_with(|| a.name().cmp(&b.name()))
+            .then_with(|| a.regarding.name.cmp(&b.regarding.name))
+            .then_with(|| a.regarding.kind().cmp(b.regarding.kind()))
+            .then_with(|| match (&a.name, &b.name) {
+                (EventName::Suffix(x), EventName::Suffix(y)) => x.cmp(y),
+                (EventName::Own(x), EventName::Own(y)) => x.name.cmp(&y.name),
+                (EventName::Suffix(_), EventName::Own(_)) => std::cmp::Ordering::Less,
+                (EventName::Own(_), EventName::Suffix(_)) => std::cmp::Ordering::Greater,
+            })
     }
 }
 
@@ -677,7 +685,8 @@ fn compact(slots: &mut Kept) {
 /// Whether a client with `filter` sees warning `w`: with an empty filter always; about a
 /// pod when it sees the pod (`pod`, `None` while unknown); about a node when it sees the
 /// node's name; about anything else when a pod of no labels, no node and an empty name in
-/// its namespace would pass (the namespace filter and no pod-only filter).
+/// its namespace would pass (the namespace filter and no pod-only filter; a cluster-scoped
+/// object has no namespace, so `ns=` hides it). Called per client: it allocates nothing.
 pub fn visible(filter: &Filter, w: &WarningView, pod: Option<&PodView>) -> bool {
     if filter.is_empty() {
         return true;
@@ -689,11 +698,21 @@ pub fn visible(filter: &Filter, w: &WarningView, pod: Option<&PodView>) -> bool 
     if r.is_node() {
         return filter.matches_node_name(&r.name);
     }
-    let namespace = r
-        .namespace()
-        .cloned()
-        .unwrap_or_else(|| Arc::from(w.namespace()));
-    filter.matches_namespace(&namespace) && filter.matches_pod(&PodView::probe(namespace))
+    let namespace = r.namespace().map_or("", |ns| ns);
+    filter.matches_namespace(namespace)
+        && PROBE.with(|empty| {
+            // The empty view's strings are this thread's: cloning them is a count.
+            let probe = PodView {
+                namespace: r.namespace().cloned().unwrap_or_else(|| empty.name.clone()),
+                ..empty.clone()
+            };
+            filter.matches_pod(&probe)
+        })
+}
+
+thread_local! {
+    /// An empty pod view, so a probe of the filter costs no allocation.
+    static PROBE: PodView = PodView::default();
 }
 
 #[cfg(test)]
