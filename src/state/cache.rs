@@ -700,14 +700,21 @@ impl<E: Default> Cache<E> {
 
     /// A filtered snapshot of the current state.
     pub fn snapshot(&self, filter: &Filter) -> Snapshot {
-        snapshot_of(&self.state.read(), filter)
+        let mut snap = snapshot_of(&self.state.read(), filter);
+        // After the lock: sorting tens of thousands of warnings must not hold up changes.
+        warnings::sort_newest_first(&mut snap.warnings);
+        snap
     }
 
     /// Where a client starts: a replay of the changes after `resume` when that position
     /// is in this epoch and still in the ring, else a reset. Every change published
     /// before this call is in it.
     pub fn start(&self, filter: &Filter, resume: Option<Position>) -> Start<E> {
-        start_of(&self.state.read(), filter, resume)
+        let mut start = start_of(&self.state.read(), filter, resume);
+        if let Start::Reset(snap) = &mut start {
+            warnings::sort_newest_first(&mut snap.warnings);
+        }
+        start
     }
 
     /// Every change from now on, as it is published.
@@ -842,11 +849,12 @@ fn snapshot_of<E>(st: &State<E>, filter: &Filter) -> Snapshot {
             .filter(|e| filter.matches_pod(&e.view))
             .map(|e| e.view.clone())
             .collect(),
+        // Unsorted: the callers sort them after letting go of the lock.
         warnings: st
             .warnings
-            .newest_first()
-            .into_iter()
+            .all()
             .filter(|w| warnings::visible(filter, w, pod_of(st, Some(w)).as_deref()))
+            .cloned()
             .collect(),
         apiserver: st.status.clone(),
         events: st.events,

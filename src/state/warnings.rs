@@ -568,14 +568,18 @@ impl Warnings {
         self.remove_where(|w| i64::from(w.last_seen) < oldest)
     }
 
-    /// Every kept warning, newest first.
-    pub fn newest_first(&self) -> Vec<Arc<WarningView>> {
-        let mut all: Vec<_> = self
-            .objects
+    /// Every kept warning, in no particular order.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<WarningView>> {
+        self.objects
             .values()
-            .flat_map(|slots| slots.refs().into_iter().flatten().cloned())
-            .collect();
-        all.sort_unstable_by(|a, b| WarningView::newest_first(a, b));
+            .flat_map(|slots| slots.refs().into_iter().flatten())
+    }
+
+    /// Every kept warning, newest first.
+    #[cfg(test)]
+    pub fn newest_first(&self) -> Vec<Arc<WarningView>> {
+        let mut all: Vec<_> = self.all().cloned().collect();
+        sort_newest_first(&mut all);
         all
     }
 
@@ -708,6 +712,11 @@ pub fn visible(filter: &Filter, w: &WarningView, pod: Option<&PodView>) -> bool 
             };
             filter.matches_pod(&probe)
         })
+}
+
+/// Sorts warnings newest first (a snapshot's order).
+pub fn sort_newest_first(list: &mut [Arc<WarningView>]) {
+    list.sort_unstable_by(|a, b| WarningView::newest_first(a, b));
 }
 
 thread_local! {
