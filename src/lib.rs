@@ -54,7 +54,7 @@ pub use render::format;
 #[cfg(any(test, feature = "fixtures"))]
 pub use state::fixtures;
 pub use state::{
-    CHANNEL_CAPACITY, Cache, Change, Diff, Epoch, Filter, NodeView, PodView, Position,
-    RING_CAPACITY, Snapshot, Start,
+    CHANNEL_CAPACITY, Cache, Change, Diff, Epoch, Filter, LastRestart, MAX_MESSAGE, NodeCondition,
+    NodeView, PodView, Position, RECENT, RING_CAPACITY, Snapshot, Start, Taint,
 };
 pub use web::{AuthToken, ClusterLink, LinkTemplate};

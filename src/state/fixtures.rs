@@ -26,6 +26,8 @@ pub fn pod(namespace: &str, name: &str) -> PodView {
         cpu_request_millis: 0,
         memory_request_bytes: 0,
         created: None,
+        message: None,
+        last_restart: None,
     }
 }
 
@@ -47,6 +49,8 @@ pub fn node(name: &str) -> NodeView {
         allocatable_cpu_millis: 4000,
         allocatable_memory_bytes: 8 << 30,
         pod_capacity: 110,
+        pressure: Vec::new(),
+        taints: Vec::new(),
     }
 }
 

@@ -15,4 +15,7 @@ pub use cache::{CHANNEL_CAPACITY, Cache, RING_CAPACITY};
 pub use change::{ApiState, ApiStatus, Change, Diff, Epoch, Position, Snapshot, Start};
 pub use filter::{Filter, FilterError, FilterParams};
 pub(crate) use view::rfc3339;
-pub use view::{Labels, NodeView, PodView, Ready, StatusClass};
+pub use view::{
+    Labels, LastRestart, MAX_MESSAGE, NodeCondition, NodeView, PodView, RECENT, Ready, StatusClass,
+    Taint,
+};

@@ -35,6 +35,7 @@ static FILES: &[(&str, &str)] = embedded![
     "wall/board-paint.mjs",
     "wall/details.mjs",
     "wall/clock.mjs",
+    "wall/trouble.mjs",
     "wall/overlay.mjs",
     "wall/usage.mjs",
     "wall/links.mjs",
