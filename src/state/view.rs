@@ -281,8 +281,9 @@ pub struct Taint {
 }
 
 impl Taint {
-    /// Taints the node's own state puts (not-ready, cordoned, the pressures): the box shows
-    /// that state already, so it does not repeat them among the taints.
+    /// Taints the node's own state or role puts (not-ready, cordoned, the pressures, the
+    /// control plane's): the box shows that state and role already, so it does not repeat
+    /// them among the taints.
     pub fn follows_state(&self) -> bool {
         const STATE_TAINTS: [&str; 8] = [
             "node.kubernetes.io/not-ready",
@@ -295,6 +296,7 @@ impl Taint {
             "node.cloudprovider.kubernetes.io/uninitialized",
         ];
         STATE_TAINTS.contains(&self.key.as_str())
+            || self.key.starts_with("node-role.kubernetes.io/")
     }
 }
 
