@@ -146,7 +146,7 @@ pub async fn fault(
                 let name = param(&req, "resource")?.unwrap_or_default();
                 let resource = Resource::from_plural(&name).ok_or_else(|| {
                     ApiError::bad_request(format!(
-                        "resource must be pods, nodes or namespaces, not {name:?}"
+                        "resource must be pods, nodes, namespaces or events, not {name:?}"
                     ))
                 })?;
                 handle.forbid(resource);

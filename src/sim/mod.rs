@@ -1,12 +1,14 @@
-//! A simulated kube-apiserver: core/v1 Pods, Nodes and Namespaces over plain HTTP/JSON
-//! with real list/watch semantics, a generated cluster, a churn generator and fault
-//! injection under `/_sim/`.
+//! A simulated kube-apiserver: core/v1 Pods, Nodes, Namespaces and Events (also as
+//! `events.k8s.io/v1`) over plain HTTP/JSON with real list/watch semantics, a generated
+//! cluster, a churn generator with the trouble a real cluster shows, and fault injection
+//! and trouble on demand under `/_sim/`.
 
 mod api;
 mod churn;
 mod cluster;
 mod control;
 mod discovery;
+mod events;
 mod faults;
 mod field_validation;
 mod list;
@@ -15,6 +17,7 @@ mod openapi;
 mod patch;
 mod query;
 mod resource;
+mod retention;
 mod status;
 mod store;
 mod table;
@@ -107,10 +110,18 @@ struct SimContext {
     traffic: traffic::Traffic,
     churn_rate: tokio::sync::watch::Sender<f64>,
     metrics: metrics_api::MetricsApi,
+    retention: retention::Retention,
     shutdown: CancellationToken,
 }
 
 impl SimContext {
+    /// Starts or renews the lease of an event just written (other objects have none).
+    fn written(&self, resource: Resource, stored: &store::Stored) {
+        if resource == Resource::Events {
+            self.retention.written(stored);
+        }
+    }
+
     /// Removes a Terminating object when its grace period is over: the kubelet's part for
     /// pods, the namespace controller's for namespaces.
     fn remove_after_grace(
@@ -204,6 +215,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis", web::get().to(discovery::api_groups))
         .route("/apis/", web::get().to(discovery::api_groups))
         .route("/api/v1/{tail:.*}", web::route().to(api::dispatch))
+        .route("/apis/events.k8s.io", web::get().to(events::group))
+        .route("/apis/events.k8s.io/", web::get().to(events::group))
+        .route("/apis/events.k8s.io/v1", web::get().to(events::resources))
+        .route("/apis/events.k8s.io/v1/", web::get().to(events::resources))
+        .route(
+            "/apis/events.k8s.io/v1/{tail:.*}",
+            web::route().to(api::dispatch_events_v1),
+        )
         .route("/apis/metrics.k8s.io", web::get().to(metrics_api::group))
         .route("/apis/metrics.k8s.io/", web::get().to(metrics_api::group))
         .route(
@@ -230,6 +249,22 @@ fn routes(cfg: &mut web::ServiceConfig) {
         }));
 }
 
+/// Removes expired events and keeps their number bounded, until shutdown.
+async fn sweep_events(ctx: Arc<SimContext>) {
+    let mut every = tokio::time::interval(retention::SWEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            _ = every.tick() => {
+                let removed = ctx.retention.sweep(&ctx.store);
+                if removed > 0 {
+                    tracing::debug!(removed, "events expired");
+                }
+            }
+        }
+    }
+}
+
 /// Starts the simulator in the background: builds the cluster, binds, starts churn.
 pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<RunningSim, SimError> {
     let store = Store::new(BASE_RESOURCE_VERSION, HISTORY_LIMIT, config.seed);
@@ -244,8 +279,10 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Run
         traffic: traffic::Traffic::default(),
         churn_rate,
         metrics: metrics_api::MetricsApi::new(config.metrics_api),
+        retention: retention::Retention::default(),
         shutdown: shutdown.clone(),
     });
+    tokio::spawn(sweep_events(ctx.clone()));
 
     let data = web::Data::from(ctx.clone());
     let server = HttpServer::new(move || {
