@@ -178,7 +178,14 @@ async fn handle(
             let as_table = wants_table(req);
             if opts.watch {
                 let ns = target.namespace.clone();
-                Ok(watch::serve(ctx.clone(), resource, view, ns, opts, as_table))
+                Ok(watch::serve(
+                    ctx.clone(),
+                    resource,
+                    view,
+                    ns,
+                    opts,
+                    as_table,
+                ))
             } else {
                 list::serve(
                     &ctx.store,
@@ -523,7 +530,8 @@ fn delete(
     {
         // Like every registry without `ReturnDeletedObject`: a Success Status.
         Deletion::Gone(obj) if resource == Resource::Events => {
-            let mut details = json!({"name": obj.index.name, "kind": resource.plural(), "uid": obj.index.uid});
+            let mut details =
+                json!({"name": obj.index.name, "kind": resource.plural(), "uid": obj.index.uid});
             if view == View::EventsV1 {
                 details["group"] = "events.k8s.io".into();
             }

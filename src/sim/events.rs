@@ -118,7 +118,10 @@ pub fn canonical_core(v: Value) -> Value {
     out.insert("apiVersion".into(), "v1".into());
     out.insert("metadata".into(), take(&mut m, "metadata"));
     let object = |v: Value| if v.is_object() { v } else { json!({}) };
-    out.insert("involvedObject".into(), object(take(&mut m, "involvedObject")));
+    out.insert(
+        "involvedObject".into(),
+        object(take(&mut m, "involvedObject")),
+    );
     for key in ["reason", "message"] {
         let v = take(&mut m, key);
         if non_empty(&v) {
@@ -165,8 +168,16 @@ pub fn to_events_v1(core: Value) -> Value {
         }
     };
     put(&mut out, "series", take(&mut m, "series"));
-    put(&mut out, "reportingController", take(&mut m, "reportingComponent"));
-    put(&mut out, "reportingInstance", take(&mut m, "reportingInstance"));
+    put(
+        &mut out,
+        "reportingController",
+        take(&mut m, "reportingComponent"),
+    );
+    put(
+        &mut out,
+        "reportingInstance",
+        take(&mut m, "reportingInstance"),
+    );
     put(&mut out, "action", take(&mut m, "action"));
     put(&mut out, "reason", take(&mut m, "reason"));
     let regarding = take(&mut m, "involvedObject");
@@ -184,13 +195,20 @@ pub fn to_events_v1(core: Value) -> Value {
     let source = take(&mut m, "source");
     out.insert(
         "deprecatedSource".into(),
-        if source.is_object() { source } else { json!({}) },
+        if source.is_object() {
+            source
+        } else {
+            json!({})
+        },
     );
     out.insert(
         "deprecatedFirstTimestamp".into(),
         take(&mut m, "firstTimestamp"),
     );
-    out.insert("deprecatedLastTimestamp".into(), take(&mut m, "lastTimestamp"));
+    out.insert(
+        "deprecatedLastTimestamp".into(),
+        take(&mut m, "lastTimestamp"),
+    );
     put(&mut out, "deprecatedCount", take(&mut m, "count"));
     Value::Object(out)
 }

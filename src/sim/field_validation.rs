@@ -92,7 +92,9 @@ impl FieldValidation {
             (Resource::Events, View::EventsV1) => {
                 unknown_fields::<k8s_openapi::api::events::v1::Event>(obj)
             }
-            (Resource::Events, View::Core) => unknown_fields::<k8s_openapi::api::core::v1::Event>(obj),
+            (Resource::Events, View::Core) => {
+                unknown_fields::<k8s_openapi::api::core::v1::Event>(obj)
+            }
             (Resource::Pods, _) => unknown_fields::<Pod>(obj),
             (Resource::Nodes, _) => unknown_fields::<Node>(obj),
             (Resource::Namespaces, _) => unknown_fields::<Namespace>(obj),

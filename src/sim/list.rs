@@ -7,8 +7,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream;
 use serde_json::json;
 
-use super::query::{ContinueToken, ListOptions, RvMatch};
 use super::events::View;
+use super::query::{ContinueToken, ListOptions, RvMatch};
 use super::resource::Resource;
 use super::status::ApiError;
 use super::store::{PageRequest, Store, Stored};

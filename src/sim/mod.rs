@@ -16,12 +16,14 @@ mod metrics_api;
 mod openapi;
 mod patch;
 mod query;
+mod recorder;
 mod resource;
 mod retention;
 mod status;
 mod store;
 mod table;
 mod traffic;
+mod trouble;
 mod validate;
 mod watch;
 
@@ -36,10 +38,12 @@ use rand_chacha::ChaCha8Rng;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use cluster::Termination;
 pub use control::{RESTART_BUMP, SimHandle};
 pub use faults::ErrorKind;
 pub use metrics_api::MetricsMode;
 pub use resource::Resource;
+pub use trouble::{NodeTrouble, PodTrouble};
 
 use faults::Faults;
 use status::ApiError;
@@ -111,6 +115,8 @@ struct SimContext {
     churn_rate: tokio::sync::watch::Sender<f64>,
     metrics: metrics_api::MetricsApi,
     retention: retention::Retention,
+    recorder: recorder::Recorder,
+    troubles: trouble::Ongoing,
     shutdown: CancellationToken,
 }
 
@@ -244,6 +250,23 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/_sim/churn", web::post().to(control::churn))
         .route("/_sim/metrics", web::post().to(control::metrics))
         .route("/_sim/faults/{fault}", web::post().to(control::fault))
+        .route("/_sim/events", web::post().to(control::events))
+        .route(
+            "/_sim/pods/{namespace}/{name}/{trouble}",
+            web::route()
+                .guard(
+                    actix_web::guard::Any(actix_web::guard::Post()).or(actix_web::guard::Delete()),
+                )
+                .to(control::pod),
+        )
+        .route(
+            "/_sim/nodes/{name}/{trouble}",
+            web::route()
+                .guard(
+                    actix_web::guard::Any(actix_web::guard::Post()).or(actix_web::guard::Delete()),
+                )
+                .to(control::node),
+        )
         .default_service(web::to(|req: actix_web::HttpRequest| async move {
             ApiError::no_route(req.path()).to_response()
         }));
@@ -280,9 +303,13 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Run
         churn_rate,
         metrics: metrics_api::MetricsApi::new(config.metrics_api),
         retention: retention::Retention::default(),
+        recorder: recorder::Recorder::default(),
+        troubles: trouble::Ongoing::default(),
         shutdown: shutdown.clone(),
     });
+    ctx.record_generated_trouble(&model);
     tokio::spawn(sweep_events(ctx.clone()));
+    tokio::spawn(trouble::repeat(ctx.clone()));
 
     let data = web::Data::from(ctx.clone());
     let server = HttpServer::new(move || {

@@ -102,7 +102,10 @@ mod tests {
 
     fn store() -> Store {
         let store = Store::new(100, 1000, 1);
-        store.load(Resource::Namespaces, json!({"metadata": {"name": "default"}}));
+        store.load(
+            Resource::Namespaces,
+            json!({"metadata": {"name": "default"}}),
+        );
         store
     }
 
