@@ -9,7 +9,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::SimContext;
-use super::events::{View, canonical_core};
+use super::events::{View, canonical_core, validate_create};
 use super::field_validation::{FieldValidation, Write, with_warnings};
 use super::patch::{merge_patch, strip_element_order};
 use super::query::{ListOptions, query_pairs};
@@ -318,6 +318,9 @@ fn create(
     }
     default_status(resource, &mut v);
     validate(resource, &v)?;
+    if resource == Resource::Events {
+        validate_create(&v, view)?;
+    }
     let stored = ctx.store.create(resource, v)?;
     ctx.written(resource, &stored);
     Ok(with_warnings(

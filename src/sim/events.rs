@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::resource::Resource;
-use super::status::ApiError;
+use super::status::{ApiError, Cause};
 use super::store::Stored;
 
 /// The API version a request reads and writes objects in.
@@ -246,6 +246,99 @@ pub fn to_core(v1: Value) -> Value {
     core
 }
 
+/// `ValidateEventCreate` (`pkg/apis/core/validation/events.go`) on the stored shape: the
+/// legacy rules for every create, the strict ones for `events.k8s.io/v1`. The field
+/// names are the request version's where the real server words them so.
+pub fn validate_create(v: &Value, view: View) -> Result<(), ApiError> {
+    let mut causes = Vec::new();
+    let text = |key: &str| v[key].as_str().unwrap_or_default();
+    let required = |field: &str| Cause {
+        reason: "FieldValueRequired",
+        message: "Required value".into(),
+        field: field.into(),
+    };
+    let invalid = |field: &str, value: &str, message: &str| Cause {
+        reason: "FieldValueInvalid",
+        message: format!("Invalid value: {value:?}: {message}"),
+        field: field.into(),
+    };
+    let namespace = v["metadata"]["namespace"].as_str().unwrap_or_default();
+    let involved_ns = v["involvedObject"]["namespace"]
+        .as_str()
+        .unwrap_or_default();
+    let timed = non_empty(&v["eventTime"]);
+    if !timed {
+        let mismatch = if involved_ns.is_empty() {
+            !namespace.is_empty() && namespace != "default"
+        } else {
+            namespace != involved_ns
+        };
+        if mismatch {
+            causes.push(invalid(
+                "involvedObject.namespace",
+                involved_ns,
+                "does not match event.namespace",
+            ));
+        }
+    } else {
+        if involved_ns.is_empty() && namespace != "default" && namespace != "kube-system" {
+            causes.push(invalid(
+                "involvedObject.namespace",
+                involved_ns,
+                "does not match event.namespace",
+            ));
+        }
+        let controller = match view {
+            View::Core => "reportingComponent",
+            View::EventsV1 => "reportingController",
+        };
+        for (key, field) in [
+            ("reportingComponent", controller),
+            ("reportingInstance", "reportingInstance"),
+            ("action", "action"),
+            ("reason", "reason"),
+        ] {
+            if text(key).is_empty() {
+                causes.push(required(field));
+            }
+        }
+    }
+    if view == View::EventsV1 {
+        if let Some(series) = v["series"].as_object() {
+            if series.get("count").and_then(Value::as_i64).unwrap_or(0) < 2 {
+                causes.push(invalid("series.count", "", "should be at least 2"));
+            }
+            if !series.get("lastObservedTime").is_some_and(non_empty) {
+                causes.push(required("series.lastObservedTime"));
+            }
+        }
+        if !timed {
+            causes.push(required("eventTime"));
+        }
+        if !matches!(text("type"), "Normal" | "Warning") {
+            causes.push(invalid(
+                "type",
+                "",
+                &format!("has invalid value: {}", text("type")),
+            ));
+        }
+        for key in ["firstTimestamp", "lastTimestamp", "count"] {
+            if non_empty(&v[key]) {
+                causes.push(invalid(key, "", "needs to be unset"));
+            }
+        }
+        if non_empty(&v["source"]["component"]) || non_empty(&v["source"]["host"]) {
+            causes.push(invalid("source", "", "needs to be unset"));
+        }
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let name = v["metadata"]["name"].as_str().unwrap_or_default();
+    // The real server names the kind without its group in either version.
+    Err(ApiError::invalid("Event", name, causes))
+}
+
 /// `GET /apis/events.k8s.io`: the group.
 pub async fn group() -> HttpResponse {
     json_response(api_group())
@@ -316,6 +409,39 @@ mod tests {
         assert_eq!(core["reportingComponent"], "default-scheduler");
         assert_eq!(core["series"]["count"], 3);
         assert_eq!(core["message"], "0/3 nodes are available");
+    }
+
+    #[test]
+    fn creates_are_validated_like_the_real_server() {
+        let legacy = canonical_core(kubelet_event());
+        assert!(validate_create(&legacy, View::Core).is_ok());
+        let err =
+            validate_create(&legacy, View::EventsV1).expect_err("legacy fields on events.k8s.io");
+        assert_eq!(err.code, 422);
+        assert!(
+            err.message.starts_with("Event \"web-1.17f\" is invalid: ["),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("eventTime: Required value"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .contains("count: Invalid value: \"\": needs to be unset"),
+            "{}",
+            err.message
+        );
+        let mut elsewhere = legacy.clone();
+        elsewhere["metadata"]["namespace"] = "other".into();
+        let err = validate_create(&elsewhere, View::Core).expect_err("namespace mismatch");
+        assert!(
+            err.message.contains("involvedObject.namespace"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
