@@ -46,9 +46,14 @@ impl Default for Retention {
 }
 
 impl Retention {
-    /// Changes the TTL (for writes from now on) and the bound.
+    /// Changes the TTL (counted from each event's last write, stored ones included) and
+    /// the bound.
     pub fn configure(&self, ttl: Duration, max: usize) {
         let mut i = self.inner.lock();
+        let old = i.ttl;
+        for (deadline, _, _) in i.writes.iter_mut() {
+            *deadline = deadline.checked_sub(old).unwrap_or(*deadline) + ttl;
+        }
         i.ttl = ttl;
         i.max = max.max(1);
     }
