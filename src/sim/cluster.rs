@@ -588,9 +588,16 @@ pub fn set_pod_state(pod: &mut Value, state: PodState) {
         PodState::Failed | PodState::Evicted => ("Failed", false),
         _ => ("Pending", false),
     };
+    // Only the states that print them pay for these strings (generation builds 150k pods).
     let termination = termination_of(pod);
-    let pod_name = pod_ref(pod);
-    let secret = missing_secret(pod);
+    let pod_name = match state {
+        PodState::CrashLoopBackOff => pod_ref(pod),
+        _ => String::new(),
+    };
+    let secret = match state {
+        PodState::CreateContainerConfigError => missing_secret(pod),
+        _ => String::new(),
+    };
     let statuses: Vec<Value> = names
         .iter()
         .enumerate()
