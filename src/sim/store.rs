@@ -640,11 +640,14 @@ impl Store {
         Ok(stored)
     }
 
-    /// Deletes a Terminating namespace's pods, then the namespace (that incarnation only).
+    /// Deletes a Terminating namespace's pods and events, then the namespace (that
+    /// incarnation only).
     pub fn finish_namespace(&self, namespace: &str, uid: &str) {
-        let (_, pods) = self.snapshot(Resource::Pods, Some(namespace));
-        for pod in pods {
-            let _ = self.remove(Resource::Pods, namespace, &pod.index.name, None);
+        for resource in [Resource::Pods, Resource::Events] {
+            let (_, objects) = self.snapshot(resource, Some(namespace));
+            for object in objects {
+                let _ = self.remove(resource, namespace, &object.index.name, None);
+            }
         }
         let _ = self.remove(Resource::Namespaces, "", namespace, Some(uid));
     }
@@ -1014,6 +1017,23 @@ mod tests {
                 )
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_finished_namespace_takes_its_pods_and_events_along() {
+        let store = store_with_namespaces(100);
+        store
+            .create(Resource::Pods, pod("a", "p", "web"))
+            .expect("create pod");
+        for ns in ["a", "b"] {
+            let event = json!({"metadata": {"namespace": ns, "name": "p.1"}, "reason": "x"});
+            store.create(Resource::Events, event).expect("create event");
+        }
+        store.finish_namespace("a", "");
+        assert_eq!(store.snapshot(Resource::Pods, Some("a")).1.len(), 0);
+        assert_eq!(store.snapshot(Resource::Events, Some("a")).1.len(), 0);
+        assert_eq!(store.snapshot(Resource::Events, Some("b")).1.len(), 1);
+        assert!(store.get(Resource::Namespaces, "", "a").is_none());
     }
 
     #[test]

@@ -416,6 +416,132 @@ pub async fn events_field_selectors_follow_each_api_version(on: ApiServer) {
         Some("Unhealthy for container app in pod c")
     );
     assert_eq!(seen.deprecated_count, Some(5));
+
+    // Deleted through core/v1: the events.k8s.io/v1 watch sees it go, in its shape.
+    let (code, _) = t
+        .raw(
+            Method::DELETE,
+            &format!("{core}/c.unhealthy"),
+            None,
+            "application/json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let gone = loop {
+        match next_within(&mut w, "the delete")
+            .await
+            .expect("watch event")
+        {
+            WatchEvent::Deleted(e) => break e,
+            WatchEvent::Bookmark(_) => {}
+            other => panic!("unexpected watch event: {other:?}"),
+        }
+    };
+    assert_eq!(gone.metadata.name.as_deref(), Some("c.unhealthy"));
+    assert_eq!(gone.reason.as_deref(), Some("Unhealthy"));
     drop(w);
+
+    // A core/v1 watch with `involvedObject.name`.
+    let (_, list) = t.raw(Method::GET, &core, None, "application/json").await;
+    let from = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
+    let api: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(t.client.clone(), &t.namespace);
+    let mut w = api
+        .watch(
+            &WatchParams::default().fields("involvedObject.name=d"),
+            &from,
+        )
+        .await
+        .expect("watch")
+        .boxed();
+    create(
+        &t,
+        &core,
+        legacy_event(&t, "c.killing", "c", "Normal", "Killing"),
+    )
+    .await;
+    create(&t, &v1, scheduler_event(&t, "d.failed", "d")).await;
+    let seen = loop {
+        match next_within(&mut w, "d's event").await.expect("watch event") {
+            WatchEvent::Added(e) => break e,
+            WatchEvent::Bookmark(_) => {}
+            other => panic!("unexpected watch event: {other:?}"),
+        }
+    };
+    assert_eq!(seen.metadata.name.as_deref(), Some("d.failed"));
+    assert_eq!(
+        seen.reporting_component.as_deref(),
+        Some("default-scheduler")
+    );
+    assert!(seen.count.is_none() && seen.first_timestamp.is_none());
+    drop(w);
+
+    // Across namespaces, narrowed by `metadata.namespace`.
+    let everywhere = "/apis/events.k8s.io/v1/events";
+    let selector = format!("metadata.namespace={},regarding.name=d", t.namespace);
+    assert_eq!(names(&t, everywhere, &selector).await, set(&["d.failed"]));
+    t.finish().await;
+}
+
+pub async fn events_k8s_io_is_discovered(on: ApiServer) {
+    let t = target(on, "events-discovery").await;
+    let (code, groups) = t.raw(Method::GET, "/apis", None, "application/json").await;
+    assert_eq!(code, StatusCode::OK);
+    let group = groups["groups"]
+        .as_array()
+        .and_then(|gs| gs.iter().find(|g| g["name"] == "events.k8s.io"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        group["preferredVersion"]["groupVersion"], "events.k8s.io/v1",
+        "{groups}"
+    );
+    let (code, list) = t
+        .raw(
+            Method::GET,
+            "/apis/events.k8s.io/v1",
+            None,
+            "application/json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{list}");
+    assert_eq!(list["groupVersion"], "events.k8s.io/v1");
+    let events = list["resources"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["name"] == "events"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (
+            events["namespaced"].as_bool(),
+            events["kind"].as_str(),
+            events["singularName"].as_str()
+        ),
+        (Some(true), Some("Event"), Some("event")),
+        "{list}"
+    );
+    let verbs: BTreeSet<&str> = events["verbs"]
+        .as_array()
+        .map(|v| v.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for verb in [
+        "create", "delete", "get", "list", "patch", "update", "watch",
+    ] {
+        assert!(verbs.contains(verb), "{verb}: {list}");
+    }
+    let (code, core) = t
+        .raw(Method::GET, "/api/v1", None, "application/json")
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let core_events = core["resources"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["name"] == "events"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(core_events["shortNames"], json!(["ev"]), "{core}");
+    assert_eq!(core_events["namespaced"], true);
     t.finish().await;
 }

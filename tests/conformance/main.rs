@@ -21,6 +21,7 @@ use testkit::{DEADLINE, eventually, next_within};
 mod events;
 use events::{
     events_are_one_object_in_both_api_versions, events_field_selectors_follow_each_api_version,
+    events_k8s_io_is_discovered,
 };
 
 /// Each test twice: against the simulator, and (ignored unless asked for) against a real
@@ -68,6 +69,7 @@ on_both!(
     field_validation_rejects_or_drops_unknown_fields,
     events_are_one_object_in_both_api_versions,
     events_field_selectors_follow_each_api_version,
+    events_k8s_io_is_discovered,
 );
 
 fn name_of(p: &Pod) -> String {
