@@ -919,3 +919,156 @@ pub fn generate(store: &Store, nodes: usize, pods: usize, rng: &mut ChaCha8Rng) 
     }
     model
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn workload() -> Workload {
+        Workload {
+            kind: WorkloadKind::Deployment,
+            namespace: "web".into(),
+            name: "api".into(),
+            hash: "5d8f9c7b6".into(),
+            owner_uid: "owner".into(),
+            images: vec!["nginx:1.27.3".into()],
+            cpu_m: 100,
+            mem_mi: 128,
+            pods: Vec::new(),
+            next: 0,
+        }
+    }
+
+    fn pod(state: PodState) -> Value {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        pod_object(
+            &workload(),
+            "api-x",
+            "0abc".into(),
+            Some("worker-1"),
+            state,
+            60,
+            &mut rng,
+        )
+    }
+
+    #[test]
+    fn back_off_doubles_from_10_s_to_5_min_printed_like_go() {
+        let printed: Vec<String> = (1..=7).map(back_off).collect();
+        assert_eq!(
+            printed,
+            ["10s", "20s", "40s", "1m20s", "2m40s", "5m0s", "5m0s"]
+        );
+    }
+
+    #[test]
+    fn the_schedulers_message_counts_and_sorts_its_reasons() {
+        assert_eq!(
+            unschedulable_message(12, 3),
+            "0/12 nodes are available: 9 Insufficient cpu, 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. preemption: 0/12 nodes are available: 3 Preemption is not helpful for scheduling, 9 No preemption victims found for incoming pod."
+        );
+        assert_eq!(
+            unschedulable_message(3, 0),
+            "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+        );
+    }
+
+    #[test]
+    fn image_references_resolve_like_containerd() {
+        assert_eq!(
+            image_reference("nginx:1.27"),
+            "docker.io/library/nginx:1.27"
+        );
+        assert_eq!(
+            image_reference("envoyproxy/envoy:v1"),
+            "docker.io/envoyproxy/envoy:v1"
+        );
+        assert_eq!(image_reference("ghcr.io/acme/api:2"), "ghcr.io/acme/api:2");
+    }
+
+    #[test]
+    fn a_crash_loop_shows_its_back_off_and_last_termination() {
+        let mut p = pod(PodState::Running { ready: true });
+        set_pod_state(&mut p, PodState::CrashLoopBackOff);
+        set_pod_state(&mut p, PodState::CrashLoopBackOff);
+        let c = &p["status"]["containerStatuses"][0];
+        assert_eq!(c["restartCount"], 2);
+        assert_eq!(
+            c["state"]["waiting"]["message"],
+            "back-off 20s restarting failed container=api pod=api-x_web(0abc)"
+        );
+        // The uid starts with '0': this pod's crashes are OOM kills.
+        let last = &c["lastState"]["terminated"];
+        assert_eq!(
+            (last["reason"].as_str(), last["exitCode"].as_i64()),
+            (Some("OOMKilled"), Some(137))
+        );
+        set_last_termination(&mut p, Termination::Error);
+        let last = &p["status"]["containerStatuses"][0]["lastState"]["terminated"];
+        assert_eq!(
+            (last["reason"].as_str(), last["exitCode"].as_i64()),
+            (Some("Error"), Some(1))
+        );
+        assert!(last["startedAt"].is_string() && last["finishedAt"].is_string());
+    }
+
+    #[test]
+    fn pull_config_and_eviction_states_carry_their_messages() {
+        let mut p = pod(PodState::Running { ready: true });
+        set_pod_state(&mut p, PodState::ImagePullBackOff);
+        assert_eq!(p["status"]["phase"], "Pending");
+        let waiting = &p["status"]["containerStatuses"][0]["state"]["waiting"];
+        assert_eq!(waiting["reason"], "ImagePullBackOff");
+        assert!(waiting["message"].as_str().is_some_and(|m| m.starts_with(
+            "Back-off pulling image \"nginx:1.27.3\": ErrImagePull: rpc error: code = NotFound"
+        )));
+        set_pod_state(&mut p, PodState::CreateContainerConfigError);
+        let waiting = &p["status"]["containerStatuses"][0]["state"]["waiting"];
+        assert_eq!(waiting["message"], "secret \"api-credentials\" not found");
+        set_pod_state(&mut p, PodState::Evicted);
+        assert_eq!(
+            (
+                p["status"]["phase"].as_str(),
+                p["status"]["reason"].as_str()
+            ),
+            (Some("Failed"), Some("Evicted"))
+        );
+        assert!(
+            p["status"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("The node was low on resource: memory."))
+        );
+        let disruption = p["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "DisruptionTarget"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(disruption["reason"], "TerminationByKubelet");
+        // Healthy again: no reason or message left over.
+        set_pod_state(&mut p, PodState::Running { ready: true });
+        assert!(p["status"].get("reason").is_none() && p["status"].get("message").is_none());
+    }
+
+    #[test]
+    fn an_unschedulable_pod_loses_its_node_and_keeps_the_message() {
+        let mut p = pod(PodState::Running { ready: true });
+        set_unschedulable(&mut p, "0/1 nodes are available: 1 Insufficient cpu.");
+        assert!(p["spec"].get("nodeName").is_none() && p["status"].get("podIP").is_none());
+        assert_eq!(p["status"]["phase"], "Pending");
+        let c = &p["status"]["conditions"][0];
+        assert_eq!(
+            (
+                c["type"].as_str(),
+                c["status"].as_str(),
+                c["reason"].as_str()
+            ),
+            (Some("PodScheduled"), Some("False"), Some("Unschedulable"))
+        );
+        set_pod_state(&mut p, PodState::Pending);
+        assert_eq!(
+            p["status"]["conditions"][0]["message"],
+            "0/1 nodes are available: 1 Insufficient cpu."
+        );
+    }
+}
