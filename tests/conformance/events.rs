@@ -88,6 +88,15 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
+/// An object without its metadata (uid, times, managedFields differ by server).
+fn without_metadata(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("metadata");
+    }
+    v
+}
+
 /// No legacy field in the new API's shape: absent, `null` or `{}`.
 fn unset(v: &Value) -> bool {
     v.is_null() || v.as_object().is_some_and(|o| o.is_empty())
@@ -138,6 +147,18 @@ pub async fn events_are_one_object_in_both_api_versions(on: ApiServer) {
             "no {legacy} in events.k8s.io/v1: {e}"
         );
     }
+    // Field for field, `null`s included, as the real server writes it.
+    assert_eq!(
+        without_metadata(&e),
+        json!({
+            "kind": "Event", "apiVersion": "events.k8s.io/v1", "eventTime": null,
+            "reportingController": "kubelet", "reportingInstance": "node-1",
+            "reason": "BackOff", "regarding": sent["involvedObject"], "note": sent["message"],
+            "type": "Warning", "deprecatedSource": sent["source"],
+            "deprecatedFirstTimestamp": sent["firstTimestamp"],
+            "deprecatedLastTimestamp": sent["lastTimestamp"], "deprecatedCount": 5
+        })
+    );
 
     // Written as events.k8s.io/v1, read as core/v1.
     let sent = scheduler_event(&t, "web-2.new", "web-2");
@@ -165,6 +186,16 @@ pub async fn events_are_one_object_in_both_api_versions(on: ApiServer) {
     assert!(
         unset(&c["firstTimestamp"]) && unset(&c["lastTimestamp"]),
         "{c}"
+    );
+    assert_eq!(
+        without_metadata(&c),
+        json!({
+            "kind": "Event", "apiVersion": "v1", "involvedObject": sent["regarding"],
+            "reason": "FailedScheduling", "message": sent["note"], "source": {},
+            "firstTimestamp": null, "lastTimestamp": null, "type": "Warning",
+            "eventTime": sent["eventTime"], "action": "Scheduling",
+            "reportingComponent": "default-scheduler", "reportingInstance": "default-scheduler-cp-0"
+        })
     );
 
     // A repeat, as the new recorder writes it: a series, seen as such in core/v1.
@@ -235,6 +266,31 @@ pub async fn events_are_one_object_in_both_api_versions(on: ApiServer) {
     let both = set(&["web-1.legacy", "web-2.new"]);
     assert_eq!(names(&t, &core, "").await, both);
     assert_eq!(names(&t, &v1, "").await, both);
+    // Pages of one, through events.k8s.io/v1.
+    let (code, first) = t
+        .raw(
+            Method::GET,
+            &format!("{v1}?limit=1"),
+            None,
+            "application/json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{first}");
+    assert_eq!(first["items"][0]["metadata"]["name"], "web-1.legacy");
+    assert_eq!(first["metadata"]["remainingItemCount"], 1, "{first}");
+    let token = first["metadata"]["continue"].as_str().unwrap_or_default();
+    let (code, second) = t
+        .raw(
+            Method::GET,
+            &format!("{v1}?limit=1&continue={token}"),
+            None,
+            "application/json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{second}");
+    assert_eq!(second["items"][0]["metadata"]["name"], "web-2.new");
+    assert_eq!(second["items"][0]["regarding"]["name"], "web-2");
+    assert!(second["metadata"].get("continue").is_none(), "{second}");
 
     // The strict rules of events.k8s.io/v1: legacy fields are refused on create.
     let mut bad = scheduler_event(&t, "web-3.bad", "web-3");
