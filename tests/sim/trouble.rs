@@ -384,3 +384,34 @@ async fn the_churn_shows_trouble_with_warning_events_at_a_bounded_rate() {
         "{state}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ongoing_trouble_repeats_until_it_is_ended() {
+    let stack = Stack::sim_only(3, 20, 7).await;
+    let base = stack.sim().url();
+    let (ns, name, _) = running_pod(&base).await;
+    let handle = stack.sim().handle();
+    handle
+        .crash_loop(&ns, &name, podwall::sim::Termination::Error)
+        .expect("crash loop");
+    let core = format!("{base}/api/v1/namespaces/{ns}/events");
+    let selector = format!("involvedObject.name={name},reason=BackOff");
+    // The kubelet restarts it again and records the BackOff again (every 10 s).
+    let pod_url = format!("{base}/api/v1/namespaces/{ns}/pods/{name}");
+    eventually_within(Duration::from_secs(25), "a repeated BackOff", || {
+        let (core, selector, pod_url) = (core.clone(), selector.clone(), pod_url.clone());
+        async move {
+            let count = items(&core, &selector).await.first()?["count"].as_i64()?;
+            let pod = get(&pod_url).await;
+            let restarts = pod["status"]["containerStatuses"][0]["restartCount"].as_i64()?;
+            (count >= 2 && restarts >= 2).then_some(())
+        }
+    })
+    .await;
+    handle.pod_healthy(&ns, &name).expect("healthy");
+    let pod = get(&pod_url).await;
+    assert_eq!(condition(&pod, "Ready")["status"], "True");
+    let settled = items(&core, &selector).await[0]["count"].clone();
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(items(&core, &selector).await[0]["count"], settled);
+}
