@@ -226,24 +226,18 @@ impl Churn {
         if !running {
             return;
         }
-        let trouble = if trouble == PodTrouble::ImagePullBackOff {
+        if trouble == PodTrouble::ImagePullBackOff {
             // A new image that cannot be pulled: ErrImagePull first, back-off later.
             let done = self.update_pod(w, &pod, |v| {
                 cluster::set_pod_state(v, PodState::ErrImagePull);
                 true
             });
-            if !done {
-                return;
+            if done && let Some(stored) = self.ctx.store.get(Resource::Pods, &ns, &pod) {
+                self.ctx.image_pull_failed(&stored.decode(), Origin::Churn);
+                self.later(2, 5, Step::PullBackOff { w, pod });
             }
-            if let Some(stored) = self.ctx.store.get(Resource::Pods, &ns, &pod) {
-                self.ctx
-                    .pod_trouble_events(&stored.decode(), trouble, Origin::Churn, true);
-            }
-            self.later(2, 5, Step::PullBackOff { w, pod });
             return;
-        } else {
-            trouble
-        };
+        }
         if self
             .ctx
             .pod_trouble(&ns, &pod, trouble, Origin::Churn)

@@ -420,17 +420,7 @@ impl SimContext {
             }
             PodTrouble::ImagePullBackOff => {
                 if first {
-                    let pulling = format!("Pulling image \"{image}\"");
-                    self.emit(origin, kubelet("Normal", "Pulling", pulling));
-                    let failed = format!(
-                        "Failed to pull image \"{image}\": {}",
-                        cluster::pull_error(&image)
-                    );
-                    self.emit(origin, kubelet("Warning", "Failed", failed));
-                    self.emit(
-                        origin,
-                        kubelet("Warning", "Failed", "Error: ErrImagePull".into()),
-                    );
+                    self.image_pull_failed(pod, origin);
                 }
                 // The kubelet reports pull back-offs as Normal, the resulting error as Warning.
                 let back_off = format!("Back-off pulling image \"{image}\"");
@@ -465,6 +455,22 @@ impl SimContext {
                 self.emit(origin, kubelet("Normal", "Killing", stopping));
             }
         }
+    }
+
+    /// The kubelet's events of a failed image pull (before it backs off).
+    pub(super) fn image_pull_failed(&self, pod: &Value, origin: Origin) {
+        let (container, image) = first_container(pod);
+        let c = Some(container.as_str());
+        let kubelet = |kind, reason, message| NewEvent::kubelet(pod, c, kind, reason, message);
+        let pulling = format!("Pulling image \"{image}\"");
+        self.emit(origin, kubelet("Normal", "Pulling", pulling));
+        let failed = format!(
+            "Failed to pull image \"{image}\": {}",
+            cluster::pull_error(&image)
+        );
+        self.emit(origin, kubelet("Warning", "Failed", failed));
+        let error = "Error: ErrImagePull".to_string();
+        self.emit(origin, kubelet("Warning", "Failed", error));
     }
 
     /// Ends a pod's trouble: scheduled (if it was not) and Running, Ready.
