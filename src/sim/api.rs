@@ -160,12 +160,14 @@ async fn handle(
     let watching = opts.as_ref().is_some_and(|o| o.watch);
     let verb = verb_of(&method, &target, watching);
     ctx.traffic.request(verb);
-    ctx.faults.check(
-        target.resource,
-        verb,
-        target.namespace.as_deref(),
-        target.name.as_deref(),
-    )?;
+    ctx.faults
+        .check(
+            target.resource,
+            verb,
+            target.namespace.as_deref(),
+            target.name.as_deref(),
+        )
+        .map_err(|e| view.in_group(e))?;
     let resource = target.resource;
     let ns = target.namespace.clone().unwrap_or_default();
     match (

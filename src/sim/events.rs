@@ -24,6 +24,9 @@ pub enum View {
 /// The group/version of the events API.
 pub const GROUP_VERSION: &str = "events.k8s.io/v1";
 
+/// The group of the events API.
+const GROUP: &str = "events.k8s.io";
+
 impl View {
     /// `apiVersion` of objects and lists in this view.
     pub fn api_version(self) -> &'static str {
@@ -56,6 +59,22 @@ impl View {
                 Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
             }
         }
+    }
+
+    /// A 403 worded for this view's API group, as RBAC words it
+    /// (`events.events.k8s.io is forbidden: … in API group "events.k8s.io" …`).
+    pub fn in_group(self, mut e: ApiError) -> ApiError {
+        if self == View::EventsV1 && e.code == 403 {
+            e.message = format!(
+                "events.{GROUP}{}",
+                e.message.strip_prefix("events").unwrap_or(&e.message)
+            )
+            .replace("in API group \"\"", &format!("in API group \"{GROUP}\""));
+            if let Some(details) = e.details.as_mut() {
+                details["group"] = GROUP.into();
+            }
+        }
+        e
     }
 
     /// An object in this view, converted to its stored shape.
@@ -441,6 +460,17 @@ mod tests {
             err.message.contains("involvedObject.namespace"),
             "{}",
             err.message
+        );
+    }
+
+    #[test]
+    fn a_forbidden_events_k8s_io_request_names_its_group() {
+        let e = ApiError::forbidden(Resource::Events, "list", None, None);
+        assert_eq!(View::Core.in_group(e.clone()).message, e.message);
+        let e = View::EventsV1.in_group(e);
+        assert_eq!(
+            e.message,
+            "events.events.k8s.io is forbidden: User \"system:serviceaccount:podwall:podwall\" cannot list resource \"events\" in API group \"events.k8s.io\" at the cluster scope"
         );
     }
 
