@@ -54,7 +54,8 @@ pub use render::format;
 #[cfg(any(test, feature = "fixtures"))]
 pub use state::fixtures;
 pub use state::{
-    CHANNEL_CAPACITY, Cache, Change, Diff, Epoch, EventsState, Filter, MESSAGE_LIMIT, NodeView,
-    PodView, Position, RING_CAPACITY, Snapshot, Start, WARNINGS_SWEEP, WarningView,
+    CHANNEL_CAPACITY, Cache, Change, Diff, Epoch, EventsState, Filter, LastRestart, MAX_MESSAGE,
+    MESSAGE_LIMIT, NodeCondition, NodeView, PodView, Position, RECENT, RING_CAPACITY, Snapshot,
+    Start, Taint, WARNINGS_SWEEP, WarningView,
 };
 pub use web::{AuthToken, ClusterLink, LinkTemplate};

@@ -128,7 +128,9 @@ pub struct PodStatusFields {
     pub phase: Option<String>,
     /// e.g. Evicted, NodeLost.
     pub reason: Option<String>,
-    /// Conditions (type and status only).
+    /// Why, in words (the eviction's message).
+    pub message: Option<String>,
+    /// Conditions (type, status, and the reason and message of `PodScheduled`).
     #[serde(default)]
     pub conditions: Vec<ConditionFields>,
     /// App container states.
@@ -139,7 +141,7 @@ pub struct PodStatusFields {
     pub init_container_statuses: Vec<ContainerStatusFields>,
 }
 
-/// A condition: type and status.
+/// A condition: type, status, and why.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ConditionFields {
     /// e.g. Ready, Initialized.
@@ -148,6 +150,10 @@ pub struct ConditionFields {
     /// "True", "False", "Unknown".
     #[serde(default)]
     pub status: String,
+    /// A one-word reason, e.g. Unschedulable.
+    pub reason: Option<String>,
+    /// The reason in words, e.g. the scheduler's "0/12 nodes are available: …".
+    pub message: Option<String>,
 }
 
 /// One container's status.
@@ -165,6 +171,9 @@ pub struct ContainerStatusFields {
     /// Current state.
     #[serde(default)]
     pub state: ContainerStateFields,
+    /// The state before the last restart: how the previous run ended.
+    #[serde(default)]
+    pub last_state: ContainerStateFields,
 }
 
 /// The state of a container: at most one of the three is set.
@@ -185,6 +194,10 @@ pub struct StateReason {
     /// e.g. CrashLoopBackOff, Completed, OOMKilled.
     #[serde(default)]
     pub reason: String,
+    /// The reason in words, e.g. `secret "db" not found`.
+    pub message: Option<String>,
+    /// When a terminated container finished.
+    pub finished_at: Option<Time>,
     /// Exit code of a terminated container.
     #[serde(default)]
     pub exit_code: i32,
@@ -213,6 +226,22 @@ pub struct NodeSpecFields {
     /// Cordoned.
     #[serde(default)]
     pub unschedulable: bool,
+    /// Taints: which pods the node repels.
+    #[serde(default)]
+    pub taints: Vec<TaintFields>,
+}
+
+/// A node taint.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TaintFields {
+    /// e.g. `node.kubernetes.io/disk-pressure`.
+    #[serde(default)]
+    pub key: String,
+    /// Optional value.
+    pub value: Option<String>,
+    /// NoSchedule, PreferNoSchedule or NoExecute.
+    #[serde(default)]
+    pub effect: String,
 }
 
 /// `status` of a Node.
@@ -221,7 +250,7 @@ pub struct NodeStatusFields {
     /// Allocatable quantities by resource name.
     #[serde(default)]
     pub allocatable: BTreeMap<String, String>,
-    /// Conditions (type and status only).
+    /// Conditions (Ready, the pressures, NetworkUnavailable).
     #[serde(default)]
     pub conditions: Vec<ConditionFields>,
 }

@@ -16,8 +16,8 @@ pub use layout::Layout;
 pub use wall::{Counts, NodeBox, Wall};
 
 use crate::state::{
-    ApiState, ApiStatus, EventsState, FilterParams, NodeView, PodView, Snapshot, StatusClass,
-    WarningView,
+    ApiState, ApiStatus, EventsState, FilterParams, NodeView, PodView, RECENT, Snapshot,
+    StatusClass, WarningView,
 };
 
 /// The most warnings the lane shows (the newest); the JSON API carries them all.
@@ -67,6 +67,8 @@ pub struct PageContext<'a> {
     pub framed: bool,
     /// The page's ES modules (paths under `/static/`), preloaded while the page parses.
     pub modules: &'a [&'static str],
+    /// With `problems=1`: how many pods the filter folds away as healthy.
+    pub folded: Option<usize>,
 }
 
 /// A query parameter's value for the form (empty when absent).
@@ -102,11 +104,23 @@ impl Page<'_> {
     fn q(&self) -> &str {
         form_value(&self.ctx.params.q)
     }
+    fn status(&self) -> &str {
+        form_value(&self.ctx.params.status)
+    }
+    fn problems(&self) -> bool {
+        matches!(self.ctx.params.problems.as_deref(), Some("1" | "true"))
+    }
     fn filtered(&self) -> bool {
         !(self.ns().is_empty()
             && self.label().is_empty()
             && self.node().is_empty()
-            && self.q().is_empty())
+            && self.q().is_empty()
+            && self.status().is_empty())
+            || self.problems()
+    }
+    /// `data-recent-seconds` on `<html>`: how long a restart counts as recent.
+    fn recent_seconds(&self) -> i64 {
+        RECENT.as_secs()
     }
     /// `data-density-steps` on `<html>`: "large 400 normal 1500 small 5000 dots".
     fn density_steps(&self) -> String {
@@ -301,6 +315,7 @@ mod tests {
                 overlay: &[],
                 framed: false,
                 modules: &["wall/main.mjs"],
+                folded: None,
             },
         )
         .expect("renders");
@@ -323,6 +338,7 @@ mod tests {
                 overlay: &[],
                 framed: true,
                 modules: &[],
+                folded: None,
             },
         )
         .expect("renders");

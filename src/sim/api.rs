@@ -9,6 +9,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::SimContext;
+use super::events::{View, canonical_core, validate_create};
 use super::field_validation::{FieldValidation, Write, with_warnings};
 use super::patch::{merge_patch, strip_element_order};
 use super::query::{ListOptions, query_pairs};
@@ -30,6 +31,8 @@ pub struct Target {
     pub name: Option<String>,
     /// The subresource (`status`, `binding`), if any.
     pub subresource: Option<String>,
+    /// The API version objects are read and written in.
+    pub view: View,
 }
 
 impl Target {
@@ -49,6 +52,7 @@ impl Target {
                 namespace: own(&seg[1]),
                 name: seg.get(3).and_then(own),
                 subresource: seg.get(4).and_then(own),
+                view: View::Core,
             });
         }
         let resource = Resource::from_plural(seg.first()?)?;
@@ -60,6 +64,16 @@ impl Target {
             namespace: None,
             name: seg.get(1).and_then(own),
             subresource: seg.get(2).and_then(own),
+            view: View::Core,
+        })
+    }
+
+    /// Parses the part of the path after `/apis/events.k8s.io/v1/`: events only.
+    pub fn parse_events_v1(tail: &str) -> Option<Target> {
+        let target = Target::parse(tail).filter(|t| t.resource == Resource::Events)?;
+        Some(Target {
+            view: View::EventsV1,
+            ..target
         })
     }
 }
@@ -72,7 +86,31 @@ pub async fn dispatch(
 ) -> HttpResponse {
     let tail = req.match_info().query("tail").to_string();
     let ctx = ctx.into_inner();
-    match handle(&req, &tail, body, ctx).await {
+    let target = Target::parse(&tail);
+    respond(&req, target, body, ctx).await
+}
+
+/// The handler of every `/apis/events.k8s.io/v1/…` request.
+pub async fn dispatch_events_v1(
+    req: HttpRequest,
+    body: web::Bytes,
+    ctx: web::Data<SimContext>,
+) -> HttpResponse {
+    let tail = req.match_info().query("tail").to_string();
+    let target = Target::parse_events_v1(&tail);
+    respond(&req, target, body, ctx.into_inner()).await
+}
+
+async fn respond(
+    req: &HttpRequest,
+    target: Option<Target>,
+    body: web::Bytes,
+    ctx: Arc<SimContext>,
+) -> HttpResponse {
+    let Some(target) = target else {
+        return ApiError::no_route(req.path()).to_response();
+    };
+    match handle(req, target, body, ctx).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::debug!(method = %req.method(), path = req.path(), code = e.code, reason = e.reason, "API error");
@@ -96,30 +134,40 @@ fn verb_of(method: &Method, target: &Target, watch: bool) -> &'static str {
 
 async fn handle(
     req: &HttpRequest,
-    tail: &str,
+    target: Target,
     body: web::Bytes,
     ctx: Arc<SimContext>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = Target::parse(tail).ok_or_else(|| ApiError::no_route(req.path()))?;
     if target.resource.namespaced() && target.name.is_some() && target.namespace.is_none() {
         return Err(ApiError::no_route(req.path()));
     }
+    // Events have no subresources.
+    if target.resource == Resource::Events && target.subresource.is_some() {
+        return Err(ApiError::no_route(req.path()));
+    }
+    let view = target.view;
     let method = req.method().clone();
     let is_list = method == Method::GET && target.name.is_none();
     let opts = if is_list {
-        Some(ListOptions::parse(target.resource, req.query_string())?)
+        Some(ListOptions::parse(
+            target.resource,
+            view,
+            req.query_string(),
+        )?)
     } else {
         None
     };
     let watching = opts.as_ref().is_some_and(|o| o.watch);
     let verb = verb_of(&method, &target, watching);
     ctx.traffic.request(verb);
-    ctx.faults.check(
-        target.resource,
-        verb,
-        target.namespace.as_deref(),
-        target.name.as_deref(),
-    )?;
+    ctx.faults
+        .check(
+            target.resource,
+            verb,
+            target.namespace.as_deref(),
+            target.name.as_deref(),
+        )
+        .map_err(|e| view.in_group(e))?;
     let resource = target.resource;
     let ns = target.namespace.clone().unwrap_or_default();
     match (
@@ -132,11 +180,19 @@ async fn handle(
             let as_table = wants_table(req);
             if opts.watch {
                 let ns = target.namespace.clone();
-                Ok(watch::serve(ctx.clone(), resource, ns, opts, as_table))
+                Ok(watch::serve(
+                    ctx.clone(),
+                    resource,
+                    view,
+                    ns,
+                    opts,
+                    as_table,
+                ))
             } else {
                 list::serve(
                     &ctx.store,
                     resource,
+                    view,
                     target.namespace.as_deref(),
                     &opts,
                     as_table,
@@ -147,7 +203,7 @@ async fn handle(
             if resource.namespaced() && target.namespace.is_none() {
                 return Err(ApiError::method_not_allowed("POST"));
             }
-            create(&ctx, req, resource, &ns, &body)
+            create(&ctx, req, resource, view, &ns, &body)
         }
         ("GET", Some(name), None | Some("status")) => {
             let obj = ctx
@@ -161,15 +217,17 @@ async fn handle(
                     .content_type("application/json")
                     .body(body));
             }
-            Ok(object_response(200, &obj))
+            Ok(object_response(200, &obj, view))
         }
         ("PUT", Some(name), sub @ (None | Some("status"))) => {
-            update(&ctx, req, resource, &ns, name, sub.is_some(), &body)
+            let status_only = sub.is_some();
+            update(&ctx, req, (resource, view), &ns, name, status_only, &body)
         }
         ("PATCH", Some(name), sub @ (None | Some("status"))) => {
-            patch(&ctx, req, resource, &ns, name, sub.is_some(), &body)
+            let status_only = sub.is_some();
+            patch(&ctx, req, (resource, view), &ns, name, status_only, &body)
         }
-        ("DELETE", Some(name), None) => delete(&ctx, req, resource, &ns, name, &body),
+        ("DELETE", Some(name), None) => delete(&ctx, req, (resource, view), &ns, name, &body),
         ("POST", Some(name), Some("binding")) if resource == Resource::Pods => {
             bind(&ctx, &ns, name, &body)
         }
@@ -180,12 +238,12 @@ async fn handle(
     }
 }
 
-fn object_response(code: u16, obj: &Stored) -> HttpResponse {
+fn object_response(code: u16, obj: &Stored, view: View) -> HttpResponse {
     let status =
         actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::OK);
     HttpResponse::build(status)
         .content_type("application/json")
-        .body(obj.bytes.clone())
+        .body(view.outgoing(obj))
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
@@ -220,13 +278,15 @@ fn create(
     ctx: &SimContext,
     req: &HttpRequest,
     resource: Resource,
+    view: View,
     ns: &str,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
     let directive = FieldValidation::from_query(req.query_string(), "CreateOptions")?;
     let mut v = parse_body(body)?;
     check_kind(resource, &v)?;
-    let warnings = directive.apply(resource, Write::Create, &mut v)?;
+    let warnings = directive.apply(resource, view, Write::Create, &mut v)?;
+    let mut v = view.incoming(v);
     if !v["metadata"].is_object() {
         v["metadata"] = json!({});
     }
@@ -260,8 +320,15 @@ fn create(
     }
     default_status(resource, &mut v);
     validate(resource, &v)?;
+    if resource == Resource::Events {
+        validate_create(&v, view)?;
+    }
     let stored = ctx.store.create(resource, v)?;
-    Ok(with_warnings(object_response(201, &stored), &warnings))
+    ctx.written(resource, &stored);
+    Ok(with_warnings(
+        object_response(201, &stored, view),
+        &warnings,
+    ))
 }
 
 /// Fields a fresh object gets from the server (a new pod is Pending).
@@ -292,6 +359,7 @@ fn default_status(resource: Resource, v: &mut Value) {
                 v["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
             }
         }
+        Resource::Events => *v = canonical_core(std::mem::take(v)),
         Resource::Nodes => {}
     }
 }
@@ -326,7 +394,7 @@ fn parse_rv(v: &Value) -> Result<Option<u64>, ApiError> {
 fn update(
     ctx: &SimContext,
     req: &HttpRequest,
-    resource: Resource,
+    (resource, view): (Resource, View),
     ns: &str,
     name: &str,
     status_only: bool,
@@ -335,7 +403,11 @@ fn update(
     let directive = FieldValidation::from_query(req.query_string(), "UpdateOptions")?;
     let mut v = parse_body(body)?;
     check_kind(resource, &v)?;
-    let warnings = directive.apply(resource, Write::Update, &mut v)?;
+    let warnings = directive.apply(resource, view, Write::Update, &mut v)?;
+    let mut v = view.incoming(v);
+    if resource == Resource::Events {
+        v = canonical_core(v);
+    }
     match v["metadata"]["name"].as_str() {
         Some(n) if n == name => {}
         other => {
@@ -362,13 +434,17 @@ fn update(
         validate(resource, &checked)?;
         Ok(new)
     })?;
-    Ok(with_warnings(object_response(200, &stored), &warnings))
+    ctx.written(resource, &stored);
+    Ok(with_warnings(
+        object_response(200, &stored, view),
+        &warnings,
+    ))
 }
 
 fn patch(
     ctx: &SimContext,
     req: &HttpRequest,
-    resource: Resource,
+    (resource, view): (Resource, View),
     ns: &str,
     name: &str,
     status_only: bool,
@@ -396,20 +472,29 @@ fn patch(
     let expect = parse_rv(&p)?;
     let mut warnings = Vec::new();
     let stored = ctx.store.update(resource, ns, name, expect, |old| {
-        let mut patched = old.clone();
+        // A patch applies to the object as the request's version shows it.
+        let mut patched = view.outgoing_value(old.clone());
         merge_patch(&mut patched, &p);
-        warnings = directive.apply(resource, Write::Patch(&p), &mut patched)?;
+        warnings = directive.apply(resource, view, Write::Patch(&p), &mut patched)?;
+        let mut patched = view.incoming(patched);
+        if resource == Resource::Events {
+            patched = canonical_core(patched);
+        }
         let new = keep_other_half(&old, patched, status_only);
         validate(resource, &new)?;
         Ok(new)
     })?;
-    Ok(with_warnings(object_response(200, &stored), &warnings))
+    ctx.written(resource, &stored);
+    Ok(with_warnings(
+        object_response(200, &stored, view),
+        &warnings,
+    ))
 }
 
 fn delete(
     ctx: &Arc<SimContext>,
     req: &HttpRequest,
-    resource: Resource,
+    (resource, view): (Resource, View),
     ns: &str,
     name: &str,
     body: &[u8],
@@ -448,7 +533,19 @@ fn delete(
         .store
         .delete(resource, ns, name, grace, uid.as_deref())?
     {
-        Deletion::Gone(obj) => Ok(object_response(200, &obj)),
+        // Like every registry without `ReturnDeletedObject`: a Success Status.
+        Deletion::Gone(obj) if resource == Resource::Events => {
+            let mut details =
+                json!({"name": obj.index.name, "kind": resource.plural(), "uid": obj.index.uid});
+            if view == View::EventsV1 {
+                details["group"] = "events.k8s.io".into();
+            }
+            let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details});
+            Ok(HttpResponse::Ok()
+                .content_type("application/json")
+                .body(status.to_string()))
+        }
+        Deletion::Gone(obj) => Ok(object_response(200, &obj, view)),
         Deletion::Terminating(obj, grace) => {
             ctx.remove_after_grace(
                 resource,
@@ -457,7 +554,7 @@ fn delete(
                 obj.index.uid.clone(),
                 grace,
             );
-            Ok(object_response(200, &obj))
+            Ok(object_response(200, &obj, view))
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The churn generator: a deterministic (per seed) sequence of realistic changes — pods
 //! going Pending → scheduled → ContainerCreating → Running/Ready, rollouts and scaling,
 //! CrashLoopBackOff with rising restarts, jobs completing, pods failing, nodes going
-//! NotReady, cordoned, leaving and joining. It changes the cluster through the same store
-//! functions as the HTTP API.
+//! NotReady, cordoned, leaving and joining — and a modest share of trouble with its
+//! events (pods stuck unschedulable, image pulls failing, a missing secret, readiness
+//! failing, evictions, node pressure, OOM kills). It changes the cluster through the same
+//! store functions as the HTTP API; its events are rate-limited by the recorder.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,22 +19,68 @@ use tokio::time::Instant;
 
 use super::SimContext;
 use super::cluster::{self, ClusterModel, PodState, Workload, WorkloadKind};
+use super::recorder::NewEvent;
 use super::resource::Resource;
 use super::status::ApiError;
 use super::store::{Deletion, uid_from};
+use super::trouble::{NodeTrouble, Origin, PodTrouble, add_taint, remove_taint};
 
 /// A change planned for a later tick (the next stage of a lifecycle).
 #[derive(Debug, Clone)]
 enum Step {
-    Schedule { w: usize, pod: String },
-    Start { w: usize, pod: String },
-    Ready { w: usize, pod: String },
-    Recover { w: usize, pod: String },
-    Complete { w: usize, pod: String },
-    Remove { pod: (String, String), uid: String },
-    NodeReady { node: String },
-    Uncordon { node: String },
+    Schedule {
+        w: usize,
+        pod: String,
+    },
+    Start {
+        w: usize,
+        pod: String,
+    },
+    Ready {
+        w: usize,
+        pod: String,
+    },
+    Recover {
+        w: usize,
+        pod: String,
+    },
+    Complete {
+        w: usize,
+        pod: String,
+    },
+    Remove {
+        pod: (String, String),
+        uid: String,
+    },
+    NodeReady {
+        node: String,
+    },
+    Uncordon {
+        node: String,
+    },
     NodeJoin,
+    /// The scheduler tries an unschedulable pod again (`left` more times, then it fits).
+    RetrySchedule {
+        w: usize,
+        pod: String,
+        left: u8,
+    },
+    /// The kubelet backs off pulling an image, then (the tag pushed) pulls it.
+    PullBackOff {
+        w: usize,
+        pod: String,
+    },
+    /// A pod's trouble is over: it starts (the secret appears, the image is pulled, the
+    /// probe passes).
+    Heal {
+        w: usize,
+        pod: String,
+    },
+    /// A node's pressure is over.
+    Relieve {
+        node: String,
+        trouble: NodeTrouble,
+    },
 }
 
 /// The generator's state.
@@ -125,7 +173,157 @@ impl Churn {
             70..=77 => self.node_not_ready(),
             78..=84 => self.cordon(),
             85..=87 => self.node_leave(),
+            88..=90 => self.stuck_pending(),
+            91..=92 => self.pod_trouble(PodTrouble::ImagePullBackOff),
+            93 => self.pod_trouble(PodTrouble::ConfigError),
+            94..=95 => self.pod_trouble(PodTrouble::ReadinessFailing),
+            96 => self.node_pressure(),
+            97 => self.evict(),
+            98 => self.oom_kill(),
             _ => self.deployment_change(),
+        }
+    }
+
+    /// A new pod no node fits for a while: FailedScheduling, repeated, then scheduled.
+    fn stuck_pending(&mut self) {
+        let Some(w) = self.pick_workload(&[WorkloadKind::Deployment]) else {
+            return;
+        };
+        let store = &self.ctx.store;
+        let name = cluster::fresh_pod_name(store, &mut self.model.workloads[w], &mut self.rng);
+        let wl = &self.model.workloads[w];
+        let uid = uid_from(&mut self.rng);
+        let mut pod =
+            cluster::pod_object(wl, &name, uid, None, PodState::Pending, 0, &mut self.rng);
+        let message =
+            cluster::unschedulable_message(self.model.nodes.len(), self.model.control_plane);
+        cluster::set_unschedulable(&mut pod, &message);
+        if let Ok(stored) = store.create(Resource::Pods, pod) {
+            self.model.workloads[w].pods.push(name.clone());
+            let pod = stored.decode();
+            self.ctx
+                .pod_trouble_events(&pod, PodTrouble::Unschedulable, Origin::Churn, true);
+            let left = self.rng.random_range(1..=3);
+            self.later(3, 8, Step::RetrySchedule { w, pod: name, left });
+        }
+    }
+
+    /// A running pod of a deployment or statefulset in `trouble` for a while.
+    fn pod_trouble(&mut self, trouble: PodTrouble) {
+        let Some(w) = self.pick_workload(&[WorkloadKind::Deployment, WorkloadKind::StatefulSet])
+        else {
+            return;
+        };
+        let Some(pod) = self.pick_pod(w) else { return };
+        let ns = self.model.workloads[w].namespace.clone();
+        let running = self
+            .ctx
+            .store
+            .get(Resource::Pods, &ns, &pod)
+            .is_some_and(|p| {
+                p.index.field("status.phase").as_deref() == Some("Running") && !p.index.deleting
+            });
+        if !running {
+            return;
+        }
+        if trouble == PodTrouble::ImagePullBackOff {
+            // A new image that cannot be pulled: ErrImagePull first, back-off later.
+            let done = self.update_pod(w, &pod, |v| {
+                cluster::set_pod_state(v, PodState::ErrImagePull);
+                true
+            });
+            if done && let Some(stored) = self.ctx.store.get(Resource::Pods, &ns, &pod) {
+                self.ctx.image_pull_failed(&stored.decode(), Origin::Churn);
+                self.later(2, 5, Step::PullBackOff { w, pod });
+            }
+            return;
+        }
+        if self
+            .ctx
+            .pod_trouble(&ns, &pod, trouble, Origin::Churn)
+            .is_ok()
+        {
+            self.later(5, 15, Step::Heal { w, pod });
+        }
+    }
+
+    fn evict(&mut self) {
+        let Some(w) = self.pick_workload(&[WorkloadKind::Deployment]) else {
+            return;
+        };
+        let Some(pod) = self.pick_pod(w) else { return };
+        let ns = self.model.workloads[w].namespace.clone();
+        let running = self
+            .ctx
+            .store
+            .get(Resource::Pods, &ns, &pod)
+            .is_some_and(|p| {
+                p.index.field("status.phase").as_deref() == Some("Running") && !p.index.deleting
+            });
+        if !running {
+            return;
+        }
+        if let Ok(stored) = self
+            .ctx
+            .pod_trouble(&ns, &pod, PodTrouble::Evicted, Origin::Churn)
+        {
+            // The evicted pod stays (Failed) a while; its ReplicaSet replaces it.
+            self.model.workloads[w].pods.retain(|p| p != &pod);
+            let uid = stored.index.uid.clone();
+            self.later(
+                5,
+                15,
+                Step::Remove {
+                    pod: (ns, pod),
+                    uid,
+                },
+            );
+            self.new_pod(w);
+        }
+    }
+
+    fn node_pressure(&mut self) {
+        let Some(node) = self.model.nodes.choose(&mut self.rng).cloned() else {
+            return;
+        };
+        let trouble = *[
+            NodeTrouble::MemoryPressure,
+            NodeTrouble::DiskPressure,
+            NodeTrouble::DiskPressure,
+            NodeTrouble::PidPressure,
+            NodeTrouble::NetworkUnavailable,
+        ]
+        .choose(&mut self.rng)
+        .unwrap_or(&NodeTrouble::DiskPressure);
+        if self
+            .ctx
+            .node_trouble(&node, trouble, true, Origin::Churn)
+            .is_ok()
+        {
+            self.later(5, 20, Step::Relieve { node, trouble });
+        }
+    }
+
+    fn oom_kill(&mut self) {
+        let Some(node) = self.model.nodes.choose(&mut self.rng).cloned() else {
+            return;
+        };
+        let _ = self
+            .ctx
+            .node_trouble(&node, NodeTrouble::OomKill, true, Origin::Churn);
+    }
+
+    /// The kubelet's BackOff event for a pod that crashed again.
+    fn crashed_event(&self, w: usize, pod: &str) {
+        let ns = &self.model.workloads[w].namespace;
+        if let Some(stored) = self.ctx.store.get(Resource::Pods, ns, pod) {
+            let v = stored.decode();
+            let how = v["status"]["containerStatuses"][0]["lastState"]["terminated"]["reason"]
+                .as_str()
+                .and_then(cluster::Termination::parse)
+                .unwrap_or(cluster::Termination::Error);
+            self.ctx
+                .pod_trouble_events(&v, PodTrouble::CrashLoop(how), Origin::Churn, false);
         }
     }
 
@@ -245,6 +443,7 @@ impl Churn {
             true
         });
         if crashed {
+            self.crashed_event(w, &pod);
             self.later(3, 10, Step::Recover { w, pod });
         }
     }
@@ -327,10 +526,10 @@ impl Churn {
         let Some(node) = self.model.nodes.choose(&mut self.rng).cloned() else {
             return;
         };
-        let done = self.update_node(&node, |v| {
-            cluster::set_condition(v, "Ready", "Unknown", Some("NodeStatusUnknown"));
-            add_taint(v, "node.kubernetes.io/unreachable", "NoSchedule");
-        });
+        let done = self
+            .ctx
+            .node_trouble(&node, NodeTrouble::NotReady, true, Origin::Churn)
+            .is_ok();
         if done {
             self.later(5, 15, Step::NodeReady { node });
         }
@@ -345,6 +544,16 @@ impl Churn {
             add_taint(v, "node.kubernetes.io/unschedulable", "NoSchedule");
         });
         if done {
+            if let Some(stored) = self.ctx.store.get(Resource::Nodes, "", &node) {
+                let v = stored.decode();
+                let message = format!("Node {node} status is now: NodeNotSchedulable");
+                self.ctx.record_churn(NewEvent::node_kubelet(
+                    &v,
+                    "Normal",
+                    "NodeNotSchedulable",
+                    message,
+                ));
+            }
             self.later(5, 20, Step::Uncordon { node });
         }
     }
@@ -499,6 +708,7 @@ impl Churn {
                     true
                 });
                 if ok && again {
+                    self.crashed_event(w, &pod);
                     self.later(3, 10, Step::Recover { w, pod });
                 }
             }
@@ -513,10 +723,55 @@ impl Churn {
                     .delete(Resource::Pods, &ns, &name, Some(0), Some(&uid));
             }
             Step::NodeReady { node } => {
-                self.update_node(&node, |v| {
-                    cluster::set_condition(v, "Ready", "True", Some("KubeletReady"));
-                    remove_taint(v, "node.kubernetes.io/unreachable");
+                let _ = self
+                    .ctx
+                    .node_trouble(&node, NodeTrouble::NotReady, false, Origin::Churn);
+            }
+            Step::RetrySchedule { w, pod, left } => {
+                if left == 0 {
+                    self.execute(Step::Schedule { w, pod });
+                    return;
+                }
+                let ns = self.model.workloads[w].namespace.clone();
+                match self.ctx.store.get(Resource::Pods, &ns, &pod) {
+                    Some(p) if p.index.field("spec.nodeName").as_deref() == Some("") => {
+                        self.ctx.pod_trouble_events(
+                            &p.decode(),
+                            PodTrouble::Unschedulable,
+                            Origin::Churn,
+                            false,
+                        );
+                        let left = left - 1;
+                        self.later(3, 8, Step::RetrySchedule { w, pod, left });
+                    }
+                    _ => {}
+                }
+            }
+            Step::PullBackOff { w, pod } => {
+                if self.update_pod(w, &pod, |v| {
+                    cluster::set_pod_state(v, PodState::ImagePullBackOff);
+                    true
+                }) {
+                    let ns = self.model.workloads[w].namespace.clone();
+                    if let Some(p) = self.ctx.store.get(Resource::Pods, &ns, &pod) {
+                        self.ctx.pod_trouble_events(
+                            &p.decode(),
+                            PodTrouble::ImagePullBackOff,
+                            Origin::Churn,
+                            false,
+                        );
+                    }
+                    self.later(3, 10, Step::Heal { w, pod });
+                }
+            }
+            Step::Heal { w, pod } => {
+                self.update_pod(w, &pod, |v| {
+                    cluster::set_pod_state(v, PodState::Running { ready: true });
+                    true
                 });
+            }
+            Step::Relieve { node, trouble } => {
+                let _ = self.ctx.node_trouble(&node, trouble, false, Origin::Churn);
             }
             Step::Uncordon { node } => {
                 self.update_node(&node, |v| {
@@ -528,22 +783,5 @@ impl Churn {
             }
             Step::NodeJoin => self.node_join(),
         }
-    }
-}
-
-fn add_taint(node: &mut Value, key: &str, effect: &str) {
-    if !node["spec"]["taints"].is_array() {
-        node["spec"]["taints"] = json!([]);
-    }
-    if let Some(t) = node["spec"]["taints"].as_array_mut()
-        && !t.iter().any(|x| x["key"] == key)
-    {
-        t.push(json!({"key": key, "effect": effect, "timeAdded": super::store::now_rfc3339()}));
-    }
-}
-
-fn remove_taint(node: &mut Value, key: &str) {
-    if let Some(t) = node["spec"]["taints"].as_array_mut() {
-        t.retain(|x| x["key"] != key);
     }
 }

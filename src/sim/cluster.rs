@@ -143,6 +143,14 @@ pub enum PodState {
     },
     /// Container keeps crashing.
     CrashLoopBackOff,
+    /// Scheduled, the first container's image cannot be pulled (first failure).
+    ErrImagePull,
+    /// Scheduled, the kubelet backs off pulling the first container's image.
+    ImagePullBackOff,
+    /// Scheduled, the first container's secret is missing.
+    CreateContainerConfigError,
+    /// Evicted by the kubelet (phase Failed, reason Evicted).
+    Evicted,
     /// Finished successfully (jobs).
     Completed,
     /// Finished with an error.
@@ -160,7 +168,13 @@ pub struct ClusterModel {
     pub workloads: Vec<Workload>,
     /// Names handed out for joining nodes.
     pub next_node: usize,
+    /// Pods generated in trouble (unschedulable, crash-looping), a bounded few, whose
+    /// events the simulator records at start.
+    pub troubled: Vec<(String, String)>,
 }
+
+/// How many generated troubled pods get their events recorded at start.
+pub const TROUBLED_AT_START: usize = 100;
 
 /// `length` characters from the apimachinery random-name alphabet.
 pub fn suffix(rng: &mut ChaCha8Rng, length: usize) -> String {
@@ -170,7 +184,8 @@ pub fn suffix(rng: &mut ChaCha8Rng, length: usize) -> String {
         .collect()
 }
 
-fn ago(secs: i64) -> String {
+/// A time `secs` seconds ago as the API writes it.
+pub fn ago(secs: i64) -> String {
     (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(secs))
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
@@ -413,6 +428,127 @@ fn node_ip_hint(node: &str) -> String {
     format!("10.0.{}.{}", n % 250, (n / 250) % 250 + 2)
 }
 
+/// Why a crashing container last ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    /// The process exited with status 1.
+    Error,
+    /// The kernel killed it at its memory limit (exit code 137).
+    OomKilled,
+}
+
+impl Termination {
+    /// The `reason` and `exitCode` the kubelet reports.
+    pub fn reason_and_code(self) -> (&'static str, i64) {
+        match self {
+            Termination::Error => ("Error", 1),
+            Termination::OomKilled => ("OOMKilled", 137),
+        }
+    }
+
+    /// Parses `Error` or `OOMKilled`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Error" => Some(Termination::Error),
+            "OOMKilled" => Some(Termination::OomKilled),
+            _ => None,
+        }
+    }
+}
+
+/// The kubelet's crash-loop back-off after `restarts` restarts (10 s doubling, at most
+/// 5 min), written as Go prints a `time.Duration`.
+pub fn back_off(restarts: i64) -> String {
+    let secs = (10i64 << restarts.clamp(1, 10).saturating_sub(1)).min(300);
+    if secs < 60 {
+        format!("{secs}s")
+    } else {
+        format!("{}m{}s", secs / 60, secs % 60)
+    }
+}
+
+/// `format.Pod`: how the kubelet names a pod in messages, `name_namespace(uid)`.
+pub fn pod_ref(pod: &Value) -> String {
+    let meta = &pod["metadata"];
+    format!(
+        "{}_{}({})",
+        meta["name"].as_str().unwrap_or_default(),
+        meta["namespace"].as_str().unwrap_or_default(),
+        meta["uid"].as_str().unwrap_or_default()
+    )
+}
+
+/// Which way a pod's crashes end: decided by its uid, so a pod crashes the same way
+/// every time (about one in four is OOMKilled).
+fn termination_of(pod: &Value) -> Termination {
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+    if uid.bytes().next().is_some_and(|b| b < b'4') {
+        Termination::OomKilled
+    } else {
+        Termination::Error
+    }
+}
+
+/// The registry reference of an image, as containerd resolves it.
+fn image_reference(image: &str) -> String {
+    match image.split_once('/') {
+        None => format!("docker.io/library/{image}"),
+        Some((host, _)) if host.contains('.') || host.contains(':') => image.to_string(),
+        Some(_) => format!("docker.io/{image}"),
+    }
+}
+
+/// The message of a failed image pull (containerd's NotFound).
+pub fn pull_error(image: &str) -> String {
+    let r = image_reference(image);
+    format!(
+        "rpc error: code = NotFound desc = failed to pull and unpack image \"{r}\": failed to resolve reference \"{r}\": {r}: not found"
+    )
+}
+
+/// The secret a pod in CreateContainerConfigError misses.
+pub fn missing_secret(pod: &Value) -> String {
+    let app = pod["metadata"]["labels"]["app"].as_str().unwrap_or("app");
+    format!("{app}-credentials")
+}
+
+/// The eviction message of the kubelet's eviction manager for memory.
+pub fn eviction_message(container: &str, request_mi: i64) -> String {
+    format!(
+        "The node was low on resource: memory. Threshold quantity: 100Mi, available: 52Mi. Container {container} was using {}Mi, request is {request_mi}Mi, has larger consumption of memory. ",
+        request_mi * 6 + 300
+    )
+}
+
+/// The default message of a pod no node fits, for a cluster with `nodes` nodes of which
+/// `control_plane` are tainted control-plane nodes (the scheduler's wording: reasons
+/// counted and sorted, then the preemption verdict).
+pub fn unschedulable_message(nodes: usize, control_plane: usize) -> String {
+    let workers = nodes.saturating_sub(control_plane);
+    let mut reasons = Vec::new();
+    let mut preemption = Vec::new();
+    if workers > 0 {
+        reasons.push(format!("{workers} Insufficient cpu"));
+        preemption.push(format!(
+            "{workers} No preemption victims found for incoming pod"
+        ));
+    }
+    if control_plane > 0 {
+        reasons.push(format!(
+            "{control_plane} node(s) had untolerated taint {{node-role.kubernetes.io/control-plane: }}"
+        ));
+        preemption.push(format!(
+            "{control_plane} Preemption is not helpful for scheduling"
+        ));
+    }
+    preemption.sort();
+    format!(
+        "0/{nodes} nodes are available: {}. preemption: 0/{nodes} nodes are available: {}.",
+        reasons.join(", "),
+        preemption.join(", ")
+    )
+}
+
 /// Rewrites a pod's status for `state`, keeping restart counts (CrashLoopBackOff adds one).
 pub fn set_pod_state(pod: &mut Value, state: PodState) {
     let now = now_rfc3339();
@@ -439,12 +575,28 @@ pub fn set_pod_state(pod: &mut Value, state: PodState) {
             .and_then(|c| c["restartCount"].as_i64())
             .unwrap_or(0)
     };
+    let pulling = matches!(
+        state,
+        PodState::ErrImagePull | PodState::ImagePullBackOff | PodState::CreateContainerConfigError
+    );
     let (phase, ready) = match state {
         PodState::Pending | PodState::ContainerCreating => ("Pending", false),
+        _ if pulling => ("Pending", false),
         PodState::Running { ready } => ("Running", ready),
         PodState::CrashLoopBackOff => ("Running", false),
         PodState::Completed => ("Succeeded", false),
-        PodState::Failed => ("Failed", false),
+        PodState::Failed | PodState::Evicted => ("Failed", false),
+        _ => ("Pending", false),
+    };
+    // Only the states that print them pay for these strings (generation builds 150k pods).
+    let termination = termination_of(pod);
+    let pod_name = match state {
+        PodState::CrashLoopBackOff => pod_ref(pod),
+        _ => String::new(),
+    };
+    let secret = match state {
+        PodState::CreateContainerConfigError => missing_secret(pod),
+        _ => String::new(),
     };
     let statuses: Vec<Value> = names
         .iter()
@@ -458,9 +610,17 @@ pub fn set_pod_state(pod: &mut Value, state: PodState) {
             let st = match state {
                 PodState::Pending | PodState::ContainerCreating => json!({"waiting": {"reason": "ContainerCreating"}}),
                 PodState::CrashLoopBackOff if crashing => json!({"waiting": {"reason": "CrashLoopBackOff",
-                    "message": format!("back-off {}s restarting failed container={name} pod={}", (10 * restarts).min(300), pod["metadata"]["name"].as_str().unwrap_or_default())}}),
+                    "message": format!("back-off {} restarting failed container={name} pod={pod_name}", back_off(restarts))}}),
+                PodState::ErrImagePull if i == 0 => json!({"waiting": {"reason": "ErrImagePull", "message": pull_error(image)}}),
+                PodState::ImagePullBackOff if i == 0 => json!({"waiting": {"reason": "ImagePullBackOff",
+                    "message": format!("Back-off pulling image \"{image}\": ErrImagePull: {}", pull_error(image))}}),
+                PodState::CreateContainerConfigError if i == 0 => json!({"waiting": {"reason": "CreateContainerConfigError",
+                    "message": format!("secret \"{secret}\" not found")}}),
+                _ if pulling => json!({"waiting": {"reason": "ContainerCreating"}}),
                 PodState::Completed => json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}),
                 PodState::Failed => json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now, "finishedAt": now}}),
+                PodState::Evicted => json!({"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                    "message": "The container could not be located when the pod was terminated", "startedAt": null, "finishedAt": null}}),
                 _ => json!({"running": {"startedAt": now}}),
             };
             let mut s = json!({
@@ -468,26 +628,68 @@ pub fn set_pod_state(pod: &mut Value, state: PodState) {
                 "imageID": format!("{image}@sha256:{:064x}", name.len() * 7919 + image.len()),
                 "started": matches!(state, PodState::Running { .. })
             });
+            if pulling && i == 0 {
+                s["imageID"] = "".into();
+            }
             if matches!(state, PodState::Running { .. } | PodState::CrashLoopBackOff | PodState::Completed | PodState::Failed) {
                 s["containerID"] = format!("containerd://{:064x}", restarts as usize * 104_729 + name.len()).into();
             }
             if crashing {
-                s["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now, "finishedAt": now}});
+                let (reason, code) = termination.reason_and_code();
+                s["lastState"] = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": ago(25), "finishedAt": now,
+                    "containerID": format!("containerd://{:064x}", (restarts as usize).saturating_sub(1) * 104_729 + name.len())}});
             }
             s
         })
         .collect();
     let status = &mut pod["status"];
     status["phase"] = phase.into();
+    if let Some(m) = status.as_object_mut() {
+        m.remove("reason");
+        m.remove("message");
+    }
     if state == PodState::Pending && !scheduled {
-        status["conditions"] = json!([{"type": "PodScheduled", "status": "False", "lastProbeTime": null, "lastTransitionTime": now,
-            "reason": "Unschedulable", "message": "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."}]);
+        // A pod that stays unschedulable keeps the scheduler's message.
+        let kept = status["conditions"]
+            .as_array()
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c["type"] == "PodScheduled" && c["status"] == "False")
+            })
+            .cloned();
+        let condition = kept.unwrap_or_else(|| json!({"type": "PodScheduled", "status": "False", "lastProbeTime": null, "lastTransitionTime": now,
+            "reason": "Unschedulable", "message": unschedulable_message(3, 0)}));
+        status["conditions"] = json!([condition]);
         if let Some(m) = status.as_object_mut() {
             m.remove("containerStatuses");
         }
         return;
     }
     status["containerStatuses"] = Value::Array(statuses);
+    if state == PodState::Evicted {
+        let container = names.first().map(|(n, _)| n.as_str()).unwrap_or("app");
+        let request = pod["spec"]["containers"][0]["resources"]["requests"]["memory"]
+            .as_str()
+            .and_then(|m| m.strip_suffix("Mi"))
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(128);
+        let message = eviction_message(container, request);
+        let status = &mut pod["status"];
+        status["reason"] = "Evicted".into();
+        status["message"] = message.clone().into();
+        set_condition(
+            pod,
+            "DisruptionTarget",
+            "True",
+            Some("TerminationByKubelet"),
+        );
+        if let Some(c) = pod["status"]["conditions"]
+            .as_array_mut()
+            .and_then(|cs| cs.iter_mut().find(|c| c["type"] == "DisruptionTarget"))
+        {
+            c["message"] = message.into();
+        }
+    }
     let t = |b: bool| if b { "True" } else { "False" };
     set_condition(
         pod,
@@ -496,7 +698,7 @@ pub fn set_pod_state(pod: &mut Value, state: PodState) {
         None,
     );
     set_condition(pod, "Initialized", "True", None);
-    let reason = (!ready && phase == "Running").then_some("ContainersNotReady");
+    let reason = (!ready && (phase == "Running" || pulling)).then_some("ContainersNotReady");
     set_condition(
         pod,
         "Ready",
@@ -510,6 +712,40 @@ pub fn set_pod_state(pod: &mut Value, state: PodState) {
         reason.or((phase == "Succeeded").then_some("PodCompleted")),
     );
     set_condition(pod, "PodScheduled", "True", None);
+}
+
+/// Makes a pod's next crash end as `how` (its lastState), after [`set_pod_state`].
+pub fn set_last_termination(pod: &mut Value, how: Termination) {
+    let (reason, code) = how.reason_and_code();
+    if let Some(last) = pod["status"]["containerStatuses"][0]["lastState"]
+        .get_mut("terminated")
+        .filter(|t| t.is_object())
+    {
+        last["reason"] = reason.into();
+        last["exitCode"] = code.into();
+    }
+}
+
+/// Sets an unschedulable pod's PodScheduled condition to the scheduler's `message`.
+pub fn set_unschedulable(pod: &mut Value, message: &str) {
+    if let Some(m) = pod["spec"].as_object_mut() {
+        m.remove("nodeName");
+    }
+    if let Some(m) = pod["status"].as_object_mut() {
+        for k in [
+            "hostIP",
+            "hostIPs",
+            "podIP",
+            "podIPs",
+            "startTime",
+            "conditions",
+        ] {
+            m.remove(k);
+        }
+    }
+    pod["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "False", "lastProbeTime": null,
+        "lastTransitionTime": now_rfc3339(), "reason": "Unschedulable", "message": message}]);
+    set_pod_state(pod, PodState::Pending);
 }
 
 /// Picks a pod's initial state for a generated cluster.
@@ -656,18 +892,25 @@ pub fn generate(store: &Store, nodes: usize, pods: usize, rng: &mut ChaCha8Rng) 
                     (pool.choose(rng).cloned(), initial_state(*kind, rng))
                 };
                 let age = rng.random_range(60..86_400 * 10);
-                store.load(
-                    Resource::Pods,
-                    pod_object(
-                        &w,
-                        &pod_name,
-                        uid_from(rng),
-                        node.as_deref(),
-                        state,
-                        age,
-                        rng,
-                    ),
+                let mut pod = pod_object(
+                    &w,
+                    &pod_name,
+                    uid_from(rng),
+                    node.as_deref(),
+                    state,
+                    age,
+                    rng,
                 );
+                if node.is_none() {
+                    let message = unschedulable_message(model.nodes.len(), model.control_plane);
+                    set_unschedulable(&mut pod, &message);
+                }
+                store.load(Resource::Pods, pod);
+                if matches!(state, PodState::Pending | PodState::CrashLoopBackOff)
+                    && model.troubled.len() < TROUBLED_AT_START
+                {
+                    model.troubled.push((w.namespace.clone(), pod_name.clone()));
+                }
                 w.pods.push(pod_name);
             }
             *total -= size;
@@ -675,4 +918,157 @@ pub fn generate(store: &Store, nodes: usize, pods: usize, rng: &mut ChaCha8Rng) 
         }
     }
     model
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn workload() -> Workload {
+        Workload {
+            kind: WorkloadKind::Deployment,
+            namespace: "web".into(),
+            name: "api".into(),
+            hash: "5d8f9c7b6".into(),
+            owner_uid: "owner".into(),
+            images: vec!["nginx:1.27.3".into()],
+            cpu_m: 100,
+            mem_mi: 128,
+            pods: Vec::new(),
+            next: 0,
+        }
+    }
+
+    fn pod(state: PodState) -> Value {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        pod_object(
+            &workload(),
+            "api-x",
+            "0abc".into(),
+            Some("worker-1"),
+            state,
+            60,
+            &mut rng,
+        )
+    }
+
+    #[test]
+    fn back_off_doubles_from_10_s_to_5_min_printed_like_go() {
+        let printed: Vec<String> = (1..=7).map(back_off).collect();
+        assert_eq!(
+            printed,
+            ["10s", "20s", "40s", "1m20s", "2m40s", "5m0s", "5m0s"]
+        );
+    }
+
+    #[test]
+    fn the_schedulers_message_counts_and_sorts_its_reasons() {
+        assert_eq!(
+            unschedulable_message(12, 3),
+            "0/12 nodes are available: 9 Insufficient cpu, 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. preemption: 0/12 nodes are available: 3 Preemption is not helpful for scheduling, 9 No preemption victims found for incoming pod."
+        );
+        assert_eq!(
+            unschedulable_message(3, 0),
+            "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+        );
+    }
+
+    #[test]
+    fn image_references_resolve_like_containerd() {
+        assert_eq!(
+            image_reference("nginx:1.27"),
+            "docker.io/library/nginx:1.27"
+        );
+        assert_eq!(
+            image_reference("envoyproxy/envoy:v1"),
+            "docker.io/envoyproxy/envoy:v1"
+        );
+        assert_eq!(image_reference("ghcr.io/acme/api:2"), "ghcr.io/acme/api:2");
+    }
+
+    #[test]
+    fn a_crash_loop_shows_its_back_off_and_last_termination() {
+        let mut p = pod(PodState::Running { ready: true });
+        set_pod_state(&mut p, PodState::CrashLoopBackOff);
+        set_pod_state(&mut p, PodState::CrashLoopBackOff);
+        let c = &p["status"]["containerStatuses"][0];
+        assert_eq!(c["restartCount"], 2);
+        assert_eq!(
+            c["state"]["waiting"]["message"],
+            "back-off 20s restarting failed container=api pod=api-x_web(0abc)"
+        );
+        // The uid starts with '0': this pod's crashes are OOM kills.
+        let last = &c["lastState"]["terminated"];
+        assert_eq!(
+            (last["reason"].as_str(), last["exitCode"].as_i64()),
+            (Some("OOMKilled"), Some(137))
+        );
+        set_last_termination(&mut p, Termination::Error);
+        let last = &p["status"]["containerStatuses"][0]["lastState"]["terminated"];
+        assert_eq!(
+            (last["reason"].as_str(), last["exitCode"].as_i64()),
+            (Some("Error"), Some(1))
+        );
+        assert!(last["startedAt"].is_string() && last["finishedAt"].is_string());
+    }
+
+    #[test]
+    fn pull_config_and_eviction_states_carry_their_messages() {
+        let mut p = pod(PodState::Running { ready: true });
+        set_pod_state(&mut p, PodState::ImagePullBackOff);
+        assert_eq!(p["status"]["phase"], "Pending");
+        let waiting = &p["status"]["containerStatuses"][0]["state"]["waiting"];
+        assert_eq!(waiting["reason"], "ImagePullBackOff");
+        assert!(waiting["message"].as_str().is_some_and(|m| m.starts_with(
+            "Back-off pulling image \"nginx:1.27.3\": ErrImagePull: rpc error: code = NotFound"
+        )));
+        set_pod_state(&mut p, PodState::CreateContainerConfigError);
+        let waiting = &p["status"]["containerStatuses"][0]["state"]["waiting"];
+        assert_eq!(waiting["message"], "secret \"api-credentials\" not found");
+        set_pod_state(&mut p, PodState::Evicted);
+        assert_eq!(
+            (
+                p["status"]["phase"].as_str(),
+                p["status"]["reason"].as_str()
+            ),
+            (Some("Failed"), Some("Evicted"))
+        );
+        assert!(
+            p["status"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("The node was low on resource: memory."))
+        );
+        let disruption = p["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "DisruptionTarget"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(disruption["reason"], "TerminationByKubelet");
+        // Healthy again: no reason or message left over.
+        set_pod_state(&mut p, PodState::Running { ready: true });
+        assert!(p["status"].get("reason").is_none() && p["status"].get("message").is_none());
+    }
+
+    #[test]
+    fn an_unschedulable_pod_loses_its_node_and_keeps_the_message() {
+        let mut p = pod(PodState::Running { ready: true });
+        set_unschedulable(&mut p, "0/1 nodes are available: 1 Insufficient cpu.");
+        assert!(p["spec"].get("nodeName").is_none() && p["status"].get("podIP").is_none());
+        assert_eq!(p["status"]["phase"], "Pending");
+        let c = &p["status"]["conditions"][0];
+        assert_eq!(
+            (
+                c["type"].as_str(),
+                c["status"].as_str(),
+                c["reason"].as_str()
+            ),
+            (Some("PodScheduled"), Some("False"), Some("Unschedulable"))
+        );
+        set_pod_state(&mut p, PodState::Pending);
+        assert_eq!(
+            p["status"]["conditions"][0]["message"],
+            "0/1 nodes are available: 1 Insufficient cpu."
+        );
+    }
 }

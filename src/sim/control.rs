@@ -1,5 +1,6 @@
 //! The simulator's own control surface: in-process ([`SimHandle`]) and over HTTP under
-//! `/_sim/` (fault injection, churn rate, state). Faults never apply to these paths.
+//! `/_sim/` (fault injection, churn rate, trouble on given pods and nodes, event
+//! retention, state). Faults never apply to these paths.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +9,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::SimContext;
+use super::cluster::Termination;
 use super::faults::ErrorKind;
 use super::query::query_pairs;
 use super::resource::Resource;
 use super::status::ApiError;
+use super::store::Stored;
+use super::trouble::{NodeTrouble, Origin, PodTrouble};
 
 /// How far the resourceVersion jumps on a simulated restart (etcd restore with
 /// `--bump-revision`).
@@ -78,9 +82,72 @@ impl SimHandle {
         self.0.metrics.set_mode(mode);
     }
 
+    /// Puts a pod into `trouble`: its status as a real cluster shows it and the events
+    /// the scheduler or kubelet records, repeated every 10 s (a crash loop also restarts
+    /// again) until [`SimHandle::pod_healthy`]. Errors: no such pod, a terminating pod, a
+    /// trouble other than unschedulable on an unscheduled pod.
+    pub fn pod_trouble(
+        &self,
+        namespace: &str,
+        name: &str,
+        trouble: PodTrouble,
+    ) -> Result<(), String> {
+        tracing::info!(namespace, name, ?trouble, "trouble: pod");
+        self.0
+            .pod_trouble(namespace, name, trouble, Origin::Control)
+            .map(drop)
+            .map_err(|e| e.message)
+    }
+
+    /// Makes a pod unschedulable: Pending, `PodScheduled` False `Unschedulable` with the
+    /// scheduler's message, a `FailedScheduling` event repeated with a growing count.
+    pub fn make_unschedulable(&self, namespace: &str, name: &str) -> Result<(), String> {
+        self.pod_trouble(namespace, name, PodTrouble::Unschedulable)
+    }
+
+    /// Makes a scheduled pod crash-loop: `CrashLoopBackOff`, `lastState.terminated`
+    /// ending as `how`, restarts growing, `BackOff` events.
+    pub fn crash_loop(&self, namespace: &str, name: &str, how: Termination) -> Result<(), String> {
+        self.pod_trouble(namespace, name, PodTrouble::CrashLoop(how))
+    }
+
+    /// Ends a pod's trouble: scheduled if it was not (a `Scheduled` event), Running, Ready.
+    pub fn pod_healthy(&self, namespace: &str, name: &str) -> Result<(), String> {
+        tracing::info!(namespace, name, "trouble over: pod");
+        self.0
+            .pod_healthy(namespace, name)
+            .map(drop)
+            .map_err(|e| e.message)
+    }
+
+    /// Starts (`on`) or ends a node's trouble: its condition, the taints the node
+    /// lifecycle controller puts, the kubelet's or controller's events.
+    pub fn node_trouble(&self, name: &str, trouble: NodeTrouble, on: bool) -> Result<(), String> {
+        tracing::info!(name, ?trouble, on, "trouble: node");
+        self.0
+            .node_trouble(name, trouble, on, Origin::Control)
+            .map(drop)
+            .map_err(|e| e.message)
+    }
+
+    /// Puts a node under DiskPressure (`on`) or takes it off.
+    pub fn disk_pressure(&self, name: &str, on: bool) -> Result<(), String> {
+        self.node_trouble(name, NodeTrouble::DiskPressure, on)
+    }
+
+    /// Sets how long events live after their last write (the apiserver's `--event-ttl`)
+    /// and how many are kept at most.
+    pub fn set_event_retention(&self, ttl: Duration, max: usize) {
+        tracing::info!(?ttl, max, "event retention changed");
+        self.0.retention.configure(ttl, max);
+        self.0.retention.sweep(&self.0.store);
+    }
+
     /// Counts, resourceVersion, active faults and churn rate as JSON.
     pub fn state(&self) -> serde_json::Value {
+        let (ttl, max) = self.0.retention.settings();
         json!({
+            "events": {"ttlSeconds": ttl.as_secs_f64(), "max": max},
             "store": self.0.store.stats(),
             "faults": self.0.faults.summary(),
             "churn": *self.0.churn_rate.borrow(),
@@ -146,7 +213,7 @@ pub async fn fault(
                 let name = param(&req, "resource")?.unwrap_or_default();
                 let resource = Resource::from_plural(&name).ok_or_else(|| {
                     ApiError::bad_request(format!(
-                        "resource must be pods, nodes or namespaces, not {name:?}"
+                        "resource must be pods, nodes, namespaces or events, not {name:?}"
                     ))
                 })?;
                 handle.forbid(resource);
@@ -189,6 +256,79 @@ pub async fn metrics(req: HttpRequest, ctx: web::Data<SimContext>) -> HttpRespon
             .to_response(),
         },
         Ok(None) => ApiError::bad_request("mode is required").to_response(),
+        Err(e) => e.to_response(),
+    }
+}
+
+fn object(stored: &Stored) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(stored.bytes.clone())
+}
+
+/// `POST /_sim/pods/{namespace}/{name}/{trouble}` starts a pod's trouble, `DELETE` ends
+/// it; both answer the pod.
+pub async fn pod(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    ctx: web::Data<SimContext>,
+) -> HttpResponse {
+    let (namespace, name, segment) = path.into_inner();
+    let ctx = ctx.into_inner();
+    let result = (|| {
+        let trouble = PodTrouble::parse(&segment, param(&req, "reason")?.as_deref())?;
+        if req.method() == actix_web::http::Method::DELETE {
+            tracing::info!(namespace, name, "trouble over: pod");
+            ctx.pod_healthy(&namespace, &name)
+        } else {
+            tracing::info!(namespace, name, ?trouble, "trouble: pod");
+            ctx.pod_trouble(&namespace, &name, trouble, Origin::Control)
+        }
+    })();
+    match result {
+        Ok(stored) => object(&stored),
+        Err(e) => e.to_response(),
+    }
+}
+
+/// `POST /_sim/nodes/{name}/{trouble}` starts a node's trouble, `DELETE` ends it; both
+/// answer the node.
+pub async fn node(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    ctx: web::Data<SimContext>,
+) -> HttpResponse {
+    let (name, segment) = path.into_inner();
+    let on = req.method() != actix_web::http::Method::DELETE;
+    let result = NodeTrouble::parse(&segment).and_then(|trouble| {
+        if trouble == NodeTrouble::OomKill && !on {
+            return Err(ApiError::bad_request(
+                "an OOM kill is an event: there is nothing to end",
+            ));
+        }
+        tracing::info!(name, ?trouble, on, "trouble: node");
+        ctx.node_trouble(&name, trouble, on, Origin::Control)
+    });
+    match result {
+        Ok(stored) => object(&stored),
+        Err(e) => e.to_response(),
+    }
+}
+
+/// `POST /_sim/events?ttl=SECONDS&max=N`: event retention.
+pub async fn events(req: HttpRequest, ctx: web::Data<SimContext>) -> HttpResponse {
+    let handle = SimHandle(ctx.into_inner());
+    let (ttl, max) = handle.0.retention.settings();
+    let parsed = parse::<f64>(&req, "ttl").and_then(|t| Ok((t, parse::<usize>(&req, "max")?)));
+    match parsed {
+        Ok((t, m)) if t.is_none_or(|t| t.is_finite() && t > 0.0) && m.is_none_or(|m| m > 0) => {
+            handle.set_event_retention(t.map_or(ttl, Duration::from_secs_f64), m.unwrap_or(max));
+            ok(&handle)
+        }
+        Ok(_) => {
+            ApiError::bad_request("ttl must be a number of seconds > 0 and max an integer > 0")
+                .to_response()
+        }
         Err(e) => e.to_response(),
     }
 }

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::SimContext;
+use super::events;
 use super::metrics_api::{self, MetricsMode};
 use super::resource::Resource;
 
@@ -40,11 +41,13 @@ pub async fn core_v1() -> HttpResponse {
     )
 }
 
-/// `GET /apis`: `metrics.k8s.io` while a metrics-server is registered, nothing else.
+/// `GET /apis`: `events.k8s.io`, and `metrics.k8s.io` while a metrics-server is
+/// registered.
 pub async fn api_groups(ctx: web::Data<SimContext>) -> HttpResponse {
-    let groups = match ctx.metrics.mode() {
-        MetricsMode::Absent => vec![],
-        MetricsMode::Serving | MetricsMode::Unavailable => vec![metrics_api::api_group()],
-    };
+    let mut groups = vec![events::api_group()];
+    match ctx.metrics.mode() {
+        MetricsMode::Absent => {}
+        MetricsMode::Serving | MetricsMode::Unavailable => groups.push(metrics_api::api_group()),
+    }
     json_response(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
 }

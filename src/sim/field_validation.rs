@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::events::View;
 use super::query::query_pairs;
 use super::resource::Resource;
 use super::status::{ApiError, Cause};
@@ -83,13 +84,20 @@ impl FieldValidation {
     pub fn apply(
         self,
         resource: Resource,
+        view: View,
         write: Write,
         obj: &mut Value,
     ) -> Result<Vec<String>, ApiError> {
-        let decoded = match resource {
-            Resource::Pods => unknown_fields::<Pod>(obj),
-            Resource::Nodes => unknown_fields::<Node>(obj),
-            Resource::Namespaces => unknown_fields::<Namespace>(obj),
+        let decoded = match (resource, view) {
+            (Resource::Events, View::EventsV1) => {
+                unknown_fields::<k8s_openapi::api::events::v1::Event>(obj)
+            }
+            (Resource::Events, View::Core) => {
+                unknown_fields::<k8s_openapi::api::core::v1::Event>(obj)
+            }
+            (Resource::Pods, _) => unknown_fields::<Pod>(obj),
+            (Resource::Nodes, _) => unknown_fields::<Node>(obj),
+            (Resource::Namespaces, _) => unknown_fields::<Namespace>(obj),
         };
         let unknown = decoded.map_err(|e| decode_error(resource, write, e.to_string()))?;
         if unknown.is_empty() {
@@ -242,7 +250,7 @@ mod tests {
     fn strict_rejects_every_unknown_field_with_its_path() {
         let mut v = pod();
         let err = FieldValidation::Strict
-            .apply(Resource::Pods, Write::Create, &mut v)
+            .apply(Resource::Pods, View::Core, Write::Create, &mut v)
             .unwrap_err();
         assert_eq!(err.code, 400);
         assert_eq!(err.reason, "BadRequest");
@@ -252,7 +260,7 @@ mod tests {
         );
         let patch = json!({"spec": {"foo": true}});
         let err = FieldValidation::Strict
-            .apply(Resource::Pods, Write::Patch(&patch), &mut v)
+            .apply(Resource::Pods, View::Core, Write::Patch(&patch), &mut v)
             .unwrap_err();
         assert_eq!((err.code, err.reason), (422, "Invalid"));
         assert!(
@@ -268,7 +276,7 @@ mod tests {
     fn warn_and_ignore_drop_unknown_fields() {
         let mut v = pod();
         let warnings = FieldValidation::Warn
-            .apply(Resource::Pods, Write::Update, &mut v)
+            .apply(Resource::Pods, View::Core, Write::Update, &mut v)
             .unwrap();
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings.contains(&"unknown field \"spec.foo\"".to_string()));
@@ -282,7 +290,7 @@ mod tests {
 
         let mut v = pod();
         let warnings = FieldValidation::Ignore
-            .apply(Resource::Pods, Write::Create, &mut v)
+            .apply(Resource::Pods, View::Core, Write::Create, &mut v)
             .unwrap();
         assert!(warnings.is_empty());
         assert!(v["spec"].get("foo").is_none());
@@ -293,13 +301,13 @@ mod tests {
         let mut v = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}, "spec": {"unschedulable": true}});
         let before = v.clone();
         let warnings = FieldValidation::Strict
-            .apply(Resource::Nodes, Write::Create, &mut v)
+            .apply(Resource::Nodes, View::Core, Write::Create, &mut v)
             .unwrap();
         assert!(warnings.is_empty());
         assert_eq!(v, before);
         let mut v = json!({"metadata": {"name": 5}});
         let err = FieldValidation::Ignore
-            .apply(Resource::Namespaces, Write::Create, &mut v)
+            .apply(Resource::Namespaces, View::Core, Write::Create, &mut v)
             .unwrap_err();
         assert_eq!(err.code, 400);
         assert!(

@@ -7,6 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream;
 use serde_json::json;
 
+use super::events::View;
 use super::query::{ContinueToken, ListOptions, RvMatch};
 use super::resource::Resource;
 use super::status::ApiError;
@@ -19,6 +20,7 @@ use super::table::table;
 pub fn serve(
     store: &Store,
     resource: Resource,
+    view: View,
     namespace: Option<&str>,
     opts: &ListOptions,
     as_table: bool,
@@ -79,18 +81,20 @@ pub fn serve(
             .body(body));
     }
     let head = format!(
-        "{{\"kind\":\"{}\",\"apiVersion\":\"v1\",\"metadata\":{meta},\"items\":[",
-        resource.list_kind()
+        "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{meta},\"items\":[",
+        resource.list_kind(),
+        view.api_version()
     );
     Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .streaming(list_body(head, page.items)))
+        .streaming(list_body(head, page.items, view)))
 }
 
 /// The list JSON in chunks of about 256 KiB, so a 100k-pod list is never one buffer.
 fn list_body(
     head: String,
     items: Vec<Arc<Stored>>,
+    view: View,
 ) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> {
     const CHUNK: usize = 256 * 1024;
     let mut first = true;
@@ -111,7 +115,7 @@ fn list_body(
                 buf.put_u8(b',');
             }
             first = false;
-            buf.put_slice(&item.bytes);
+            buf.put_slice(&view.outgoing(&item));
         }
         if items.peek().is_none() {
             buf.put_slice(b"]}");

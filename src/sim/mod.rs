@@ -1,12 +1,14 @@
-//! A simulated kube-apiserver: core/v1 Pods, Nodes and Namespaces over plain HTTP/JSON
-//! with real list/watch semantics, a generated cluster, a churn generator and fault
-//! injection under `/_sim/`.
+//! A simulated kube-apiserver: core/v1 Pods, Nodes, Namespaces and Events (also as
+//! `events.k8s.io/v1`) over plain HTTP/JSON with real list/watch semantics, a generated
+//! cluster, a churn generator with the trouble a real cluster shows, and fault injection
+//! and trouble on demand under `/_sim/`.
 
 mod api;
 mod churn;
 mod cluster;
 mod control;
 mod discovery;
+mod events;
 mod faults;
 mod field_validation;
 mod list;
@@ -14,11 +16,14 @@ mod metrics_api;
 mod openapi;
 mod patch;
 mod query;
+mod recorder;
 mod resource;
+mod retention;
 mod status;
 mod store;
 mod table;
 mod traffic;
+mod trouble;
 mod validate;
 mod watch;
 
@@ -33,10 +38,12 @@ use rand_chacha::ChaCha8Rng;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use cluster::Termination;
 pub use control::{RESTART_BUMP, SimHandle};
 pub use faults::ErrorKind;
 pub use metrics_api::MetricsMode;
 pub use resource::Resource;
+pub use trouble::{NodeTrouble, PodTrouble};
 
 use faults::Faults;
 use status::ApiError;
@@ -107,10 +114,20 @@ struct SimContext {
     traffic: traffic::Traffic,
     churn_rate: tokio::sync::watch::Sender<f64>,
     metrics: metrics_api::MetricsApi,
+    retention: retention::Retention,
+    recorder: recorder::Recorder,
+    troubles: trouble::Ongoing,
     shutdown: CancellationToken,
 }
 
 impl SimContext {
+    /// Starts or renews the lease of an event just written (other objects have none).
+    fn written(&self, resource: Resource, stored: &store::Stored) {
+        if resource == Resource::Events {
+            self.retention.written(stored);
+        }
+    }
+
     /// Removes a Terminating object when its grace period is over: the kubelet's part for
     /// pods, the namespace controller's for namespaces.
     fn remove_after_grace(
@@ -204,6 +221,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis", web::get().to(discovery::api_groups))
         .route("/apis/", web::get().to(discovery::api_groups))
         .route("/api/v1/{tail:.*}", web::route().to(api::dispatch))
+        .route("/apis/events.k8s.io", web::get().to(events::group))
+        .route("/apis/events.k8s.io/", web::get().to(events::group))
+        .route("/apis/events.k8s.io/v1", web::get().to(events::resources))
+        .route("/apis/events.k8s.io/v1/", web::get().to(events::resources))
+        .route(
+            "/apis/events.k8s.io/v1/{tail:.*}",
+            web::route().to(api::dispatch_events_v1),
+        )
         .route("/apis/metrics.k8s.io", web::get().to(metrics_api::group))
         .route("/apis/metrics.k8s.io/", web::get().to(metrics_api::group))
         .route(
@@ -225,9 +250,42 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/_sim/churn", web::post().to(control::churn))
         .route("/_sim/metrics", web::post().to(control::metrics))
         .route("/_sim/faults/{fault}", web::post().to(control::fault))
+        .route("/_sim/events", web::post().to(control::events))
+        .route(
+            "/_sim/pods/{namespace}/{name}/{trouble}",
+            web::route()
+                .guard(
+                    actix_web::guard::Any(actix_web::guard::Post()).or(actix_web::guard::Delete()),
+                )
+                .to(control::pod),
+        )
+        .route(
+            "/_sim/nodes/{name}/{trouble}",
+            web::route()
+                .guard(
+                    actix_web::guard::Any(actix_web::guard::Post()).or(actix_web::guard::Delete()),
+                )
+                .to(control::node),
+        )
         .default_service(web::to(|req: actix_web::HttpRequest| async move {
             ApiError::no_route(req.path()).to_response()
         }));
+}
+
+/// Removes expired events and keeps their number bounded, until shutdown.
+async fn sweep_events(ctx: Arc<SimContext>) {
+    let mut every = tokio::time::interval(retention::SWEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            _ = every.tick() => {
+                let removed = ctx.retention.sweep(&ctx.store);
+                if removed > 0 {
+                    tracing::debug!(removed, "events expired");
+                }
+            }
+        }
+    }
 }
 
 /// Starts the simulator in the background: builds the cluster, binds, starts churn.
@@ -244,8 +302,14 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Run
         traffic: traffic::Traffic::default(),
         churn_rate,
         metrics: metrics_api::MetricsApi::new(config.metrics_api),
+        retention: retention::Retention::default(),
+        recorder: recorder::Recorder::default(),
+        troubles: trouble::Ongoing::default(),
         shutdown: shutdown.clone(),
     });
+    ctx.record_generated_trouble(&model);
+    tokio::spawn(sweep_events(ctx.clone()));
+    tokio::spawn(trouble::repeat(ctx.clone()));
 
     let data = web::Data::from(ctx.clone());
     let server = HttpServer::new(move || {

@@ -120,13 +120,16 @@ fn core_v1_document() -> Value {
             "patch": operation(resource, "patch", "patch", PATCH),
             "delete": operation(resource, "delete", "delete", &[]),
         });
-        paths.insert(format!("{item}/status"), {
-            let mut status = item_ops.clone();
-            if let Some(ops) = status.as_object_mut() {
-                ops.remove("delete");
-            }
-            status
-        });
+        // Events have no status subresource.
+        if resource != Resource::Events {
+            paths.insert(format!("{item}/status"), {
+                let mut status = item_ops.clone();
+                if let Some(ops) = status.as_object_mut() {
+                    ops.remove("delete");
+                }
+                status
+            });
+        }
         paths.insert(item, item_ops);
     }
     json!({

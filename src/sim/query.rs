@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
+use super::events::View;
 use super::resource::Resource;
 use super::status::{ApiError, Cause};
 use super::store::{Key, ObjectIndex};
@@ -37,6 +38,8 @@ pub struct ListOptions {
     pub labels: LabelSelector,
     /// `fieldSelector`.
     pub fields: FieldSelector,
+    /// Each field selector label and the stored (core/v1) field it stands for.
+    pub field_labels: Vec<(String, &'static str)>,
     /// `allowWatchBookmarks`.
     pub bookmarks: bool,
     /// `timeoutSeconds`.
@@ -56,8 +59,8 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
 }
 
 impl ListOptions {
-    /// Parses a query string for `resource`, rejecting what the apiserver rejects.
-    pub fn parse(resource: Resource, query: &str) -> Result<Self, ApiError> {
+    /// Parses a query string for `resource` in `view`, rejecting what the apiserver rejects.
+    pub fn parse(resource: Resource, view: View, query: &str) -> Result<Self, ApiError> {
         let pairs = query_pairs(query)?;
         let mut o = ListOptions::default();
         let mut rv_text = None;
@@ -105,16 +108,13 @@ impl ListOptions {
                 "fieldSelector" => {
                     let f = FieldSelector::parse(&v)
                         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                    for t in f.terms() {
-                        if !resource.selectable_fields().contains(&t.field.as_str()) {
-                            return Err(ApiError::bad_request(format!(
-                                "field label not supported: {} (supported for {}: {})",
-                                t.field,
-                                resource.plural(),
-                                resource.selectable_fields().join(", ")
-                            )));
-                        }
-                    }
+                    // The real server's message, word for word (`handlers/get.go` wraps
+                    // the field label conversion's error in a BadRequest).
+                    o.field_labels = f
+                        .terms()
+                        .iter()
+                        .map(|t| Ok((t.field.clone(), view.internal_label(resource, &t.field)?)))
+                        .collect::<Result<_, ApiError>>()?;
                     o.fields = f;
                 }
                 "allowWatchBookmarks" => o.bookmarks = parse_bool("allowWatchBookmarks", &v)?,
@@ -208,7 +208,15 @@ impl ListOptions {
 
     /// Whether an object passes the label and field selectors.
     pub fn matches(&self, index: &ObjectIndex) -> bool {
-        self.labels.matches(|k| index.label(k)) && self.fields.matches(|f| index.field(f))
+        self.labels.matches(|k| index.label(k))
+            && self.fields.matches(|f| {
+                let stored = self
+                    .field_labels
+                    .iter()
+                    .find(|(label, _)| label == f)
+                    .map_or(f, |(_, stored)| *stored);
+                index.field(stored)
+            })
     }
 
     /// Whether any selector is set.

@@ -11,11 +11,18 @@ pub enum Resource {
     Nodes,
     /// `namespaces` (cluster-scoped).
     Namespaces,
+    /// `events` (namespaced): stored once as core/v1, also served as `events.k8s.io/v1`.
+    Events,
 }
 
 impl Resource {
     /// Every served resource, in a fixed order.
-    pub const ALL: [Resource; 3] = [Resource::Pods, Resource::Nodes, Resource::Namespaces];
+    pub const ALL: [Resource; 4] = [
+        Resource::Pods,
+        Resource::Nodes,
+        Resource::Namespaces,
+        Resource::Events,
+    ];
 
     /// Index into per-resource arrays.
     pub fn index(self) -> usize {
@@ -28,6 +35,7 @@ impl Resource {
             Resource::Pods => "pods",
             Resource::Nodes => "nodes",
             Resource::Namespaces => "namespaces",
+            Resource::Events => "events",
         }
     }
 
@@ -42,6 +50,7 @@ impl Resource {
             Resource::Pods => "Pod",
             Resource::Nodes => "Node",
             Resource::Namespaces => "Namespace",
+            Resource::Events => "Event",
         }
     }
 
@@ -51,12 +60,13 @@ impl Resource {
             Resource::Pods => "PodList",
             Resource::Nodes => "NodeList",
             Resource::Namespaces => "NamespaceList",
+            Resource::Events => "EventList",
         }
     }
 
     /// Whether objects live inside a namespace.
     pub fn namespaced(self) -> bool {
-        matches!(self, Resource::Pods)
+        matches!(self, Resource::Pods | Resource::Events)
     }
 
     /// The field selector labels the real apiserver supports for this resource
@@ -77,6 +87,23 @@ impl Resource {
             ],
             Resource::Nodes => &["metadata.name", "spec.unschedulable"],
             Resource::Namespaces => &["metadata.name", "status.phase"],
+            // core/v1 names (`pkg/apis/core/v1/conversion.go`); events.k8s.io/v1 maps its
+            // own onto these (`events::internal_label`).
+            Resource::Events => &[
+                "metadata.name",
+                "metadata.namespace",
+                "involvedObject.kind",
+                "involvedObject.namespace",
+                "involvedObject.name",
+                "involvedObject.uid",
+                "involvedObject.apiVersion",
+                "involvedObject.resourceVersion",
+                "involvedObject.fieldPath",
+                "reason",
+                "reportingComponent",
+                "source",
+                "type",
+            ],
         }
     }
 
@@ -87,6 +114,7 @@ impl Resource {
             Resource::Pods => ("po", "pod"),
             Resource::Nodes => ("no", "node"),
             Resource::Namespaces => ("ns", "namespace"),
+            Resource::Events => ("ev", "event"),
         };
         let mut out = vec![json!({
             "name": self.plural(),
@@ -97,6 +125,10 @@ impl Resource {
             "shortNames": [short],
             "categories": if self == Resource::Pods { json!(["all"]) } else { json!([]) },
         })];
+        if self == Resource::Events {
+            // Events have no subresources.
+            return out;
+        }
         out.push(json!({
             "name": format!("{}/status", self.plural()),
             "singularName": "",

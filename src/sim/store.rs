@@ -136,6 +136,31 @@ impl Stored {
                 "false",
             ),
             Resource::Namespaces => put("status.phase", &value["status"]["phase"], ""),
+            // `pkg/registry/core/event/strategy.go` `ToSelectableFields`.
+            Resource::Events => {
+                let involved = &value["involvedObject"];
+                put("involvedObject.kind", &involved["kind"], "");
+                put("involvedObject.namespace", &involved["namespace"], "");
+                put("involvedObject.name", &involved["name"], "");
+                put("involvedObject.uid", &involved["uid"], "");
+                put("involvedObject.apiVersion", &involved["apiVersion"], "");
+                put(
+                    "involvedObject.resourceVersion",
+                    &involved["resourceVersion"],
+                    "",
+                );
+                put("involvedObject.fieldPath", &involved["fieldPath"], "");
+                put("reason", &value["reason"], "");
+                put("reportingComponent", &value["reportingComponent"], "");
+                let component = &value["source"]["component"];
+                let source = if component.as_str().is_some_and(|c| !c.is_empty()) {
+                    component
+                } else {
+                    &value["reportingComponent"]
+                };
+                put("source", source, "");
+                put("type", &value["type"], "");
+            }
         }
         let index = ObjectIndex {
             namespace: s(&meta["namespace"]),
@@ -227,7 +252,7 @@ pub enum Deletion {
 
 struct State {
     rv: u64,
-    objects: [BTreeMap<Key, Arc<Stored>>; 3],
+    objects: [BTreeMap<Key, Arc<Stored>>; Resource::ALL.len()],
     history: VecDeque<Arc<Event>>,
     /// Every change with rv > `compacted` is in `history`.
     compacted: u64,
@@ -249,6 +274,8 @@ pub struct StoreStats {
     pub nodes: usize,
     /// Namespaces stored.
     pub namespaces: usize,
+    /// Events stored.
+    pub events: usize,
 }
 
 /// The store shared by the HTTP API, the churn generator and the fault endpoints.
@@ -302,6 +329,7 @@ impl Store {
             pods: s.objects[Resource::Pods.index()].len(),
             nodes: s.objects[Resource::Nodes.index()].len(),
             namespaces: s.objects[Resource::Namespaces.index()].len(),
+            events: s.objects[Resource::Events.index()].len(),
         }
     }
 
@@ -612,11 +640,14 @@ impl Store {
         Ok(stored)
     }
 
-    /// Deletes a Terminating namespace's pods, then the namespace (that incarnation only).
+    /// Deletes a Terminating namespace's pods and events, then the namespace (that
+    /// incarnation only).
     pub fn finish_namespace(&self, namespace: &str, uid: &str) {
-        let (_, pods) = self.snapshot(Resource::Pods, Some(namespace));
-        for pod in pods {
-            let _ = self.remove(Resource::Pods, namespace, &pod.index.name, None);
+        for resource in [Resource::Pods, Resource::Events] {
+            let (_, objects) = self.snapshot(resource, Some(namespace));
+            for object in objects {
+                let _ = self.remove(resource, namespace, &object.index.name, None);
+            }
         }
         let _ = self.remove(Resource::Namespaces, "", namespace, Some(uid));
     }
@@ -986,6 +1017,23 @@ mod tests {
                 )
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_finished_namespace_takes_its_pods_and_events_along() {
+        let store = store_with_namespaces(100);
+        store
+            .create(Resource::Pods, pod("a", "p", "web"))
+            .expect("create pod");
+        for ns in ["a", "b"] {
+            let event = json!({"metadata": {"namespace": ns, "name": "p.1"}, "reason": "x"});
+            store.create(Resource::Events, event).expect("create event");
+        }
+        store.finish_namespace("a", "");
+        assert_eq!(store.snapshot(Resource::Pods, Some("a")).1.len(), 0);
+        assert_eq!(store.snapshot(Resource::Events, Some("a")).1.len(), 0);
+        assert_eq!(store.snapshot(Resource::Events, Some("b")).1.len(), 1);
+        assert!(store.get(Resource::Namespaces, "", "a").is_none());
     }
 
     #[test]

@@ -48,6 +48,19 @@ fn columns(resource: Resource) -> Value {
             column("Status", "string", 0),
             column("Age", "string", 0)
         ]),
+        // `eventColumnDefinitions`; the server always prints the wide row.
+        Resource::Events => json!([
+            column("Last Seen", "string", 0),
+            column("Type", "string", 0),
+            column("Reason", "string", 0),
+            column("Object", "string", 0),
+            column("Subobject", "string", 1),
+            column("Source", "string", 1),
+            column("Message", "string", 0),
+            column("First Seen", "string", 1),
+            column("Count", "string", 1),
+            column("Name", "string", 1),
+        ]),
     }
 }
 
@@ -107,6 +120,7 @@ fn row(resource: Resource, o: &Value) -> Value {
         Resource::Namespaces => {
             json!([name, o["status"]["phase"].as_str().unwrap_or("Active"), age])
         }
+        Resource::Events => event_cells(o, name),
     };
     let partial =
         json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta});
@@ -144,6 +158,57 @@ fn pod_summary(o: &Value) -> (String, String, String) {
         reason = "Terminating".into();
     }
     (format!("{ready}/{total}"), reason, restarts.to_string())
+}
+
+/// `printEvent`: LAST SEEN from the series or lastTimestamp, COUNT 1 for a singleton of
+/// the new API, OBJECT as `kind/name` in lower case.
+fn event_cells(o: &Value, name: &str) -> Value {
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let first_time = text(&o["firstTimestamp"]).or_else(|| text(&o["eventTime"]));
+    let first = age(first_time.as_deref());
+    let mut last = match text(&o["lastTimestamp"]) {
+        Some(t) => age(Some(&t)),
+        None => first.clone(),
+    };
+    let mut count = o["count"].as_i64().unwrap_or(0);
+    if o["series"].is_object() {
+        last = age(o["series"]["lastObservedTime"].as_str());
+        count = o["series"]["count"].as_i64().unwrap_or(0);
+    } else if count == 0 {
+        count = 1;
+    }
+    let involved = &o["involvedObject"];
+    let kind = involved["kind"].as_str().unwrap_or_default().to_lowercase();
+    let target = match involved["name"].as_str().filter(|n| !n.is_empty()) {
+        Some(n) => format!("{kind}/{n}"),
+        None => kind,
+    };
+    // `formatEventSource`: component (or reporting controller), then host/instance.
+    let component = text(&o["source"]["component"])
+        .filter(|c| !c.is_empty())
+        .or_else(|| text(&o["reportingComponent"]))
+        .unwrap_or_default();
+    let host = text(&o["source"]["host"])
+        .filter(|h| !h.is_empty())
+        .or_else(|| text(&o["reportingInstance"]))
+        .unwrap_or_default();
+    let source = if host.is_empty() {
+        component
+    } else {
+        format!("{component}, {host}")
+    };
+    json!([
+        last,
+        o["type"].as_str().unwrap_or_default(),
+        o["reason"].as_str().unwrap_or_default(),
+        target,
+        involved["fieldPath"].as_str().unwrap_or_default(),
+        source,
+        o["message"].as_str().unwrap_or_default().trim(),
+        first,
+        count,
+        name
+    ])
 }
 
 /// kubectl's short human durations (`duration.HumanDuration`, simplified).

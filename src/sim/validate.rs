@@ -30,7 +30,7 @@ pub fn validate(resource: Resource, value: &Value) -> Result<(), ApiError> {
         ));
     } else {
         let check = match resource {
-            Resource::Pods | Resource::Nodes => validate_dns_subdomain(name),
+            Resource::Pods | Resource::Nodes | Resource::Events => validate_dns_subdomain(name),
             Resource::Namespaces => validate_dns_label(name),
         };
         if let Err(e) = check {

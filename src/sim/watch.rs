@@ -13,6 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
 use super::SimContext;
+use super::events::View;
 use super::query::ListOptions;
 use super::resource::Resource;
 use super::store::{Event, EventKind, Stored, watch_frame};
@@ -39,6 +40,8 @@ type Chunk = Result<Bytes, WatchCut>;
 struct Watch {
     ctx: Arc<SimContext>,
     resource: Resource,
+    /// The API version objects are sent in.
+    view: View,
     namespace: Option<String>,
     opts: ListOptions,
     tx: mpsc::Sender<Chunk>,
@@ -54,6 +57,7 @@ struct Watch {
 pub fn serve(
     ctx: Arc<SimContext>,
     resource: Resource,
+    view: View,
     namespace: Option<String>,
     opts: ListOptions,
     table: bool,
@@ -63,6 +67,7 @@ pub fn serve(
         _open: ctx.traffic.open_watch(),
         ctx,
         resource,
+        view,
         namespace,
         opts,
         tx,
@@ -174,7 +179,7 @@ impl Watch {
                 buf.put_slice(&frame);
             } else {
                 buf.put_slice(b"{\"type\":\"ADDED\",\"object\":");
-                buf.put_slice(&item.bytes);
+                buf.put_slice(&self.view.outgoing(item));
                 buf.put_slice(b"}\n");
             }
             if buf.len() >= 64 * 1024 && self.tx.send(Ok(buf.split().freeze())).await.is_err() {
@@ -190,9 +195,10 @@ impl Watch {
         Some(rv)
     }
 
-    /// The frame as this client wants it: as is, or its object as a one-row Table.
+    /// The frame as this client wants it: as is, in its API version, or its object as
+    /// a one-row Table.
     fn shape(&mut self, frame: Bytes) -> Bytes {
-        if !self.table {
+        if !self.table && self.view == View::Core {
             return frame;
         }
         let Ok(mut event) = serde_json::from_slice::<serde_json::Value>(&frame) else {
@@ -205,6 +211,12 @@ impl Watch {
             return frame;
         }
         let object = event["object"].take();
+        if !self.table {
+            event["object"] = self.view.outgoing_value(object);
+            let mut line = event.to_string().into_bytes();
+            line.push(b'\n');
+            return Bytes::from(line);
+        }
         let rv = object["metadata"]["resourceVersion"].clone();
         event["object"] = table(
             self.resource,
@@ -223,7 +235,7 @@ impl Watch {
         if initial_events_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        let object = json!({"kind": self.resource.kind(), "apiVersion": "v1", "metadata": meta});
+        let object = json!({"kind": self.resource.kind(), "apiVersion": self.view.api_version(), "metadata": meta});
         watch_frame("BOOKMARK", object.to_string().as_bytes())
     }
 

@@ -186,6 +186,15 @@ impl<E: Default> Cache<E> {
         self.state.read().status.clone()
     }
 
+    /// How many pods `filter` selects.
+    pub fn count_pods(&self, filter: &Filter) -> usize {
+        let st = self.state.read();
+        st.pods
+            .values()
+            .filter(|e| filter.matches_pod(&e.view))
+            .count()
+    }
+
     /// The current position.
     pub fn position(&self) -> Position {
         let st = self.state.read();

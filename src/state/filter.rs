@@ -1,15 +1,18 @@
-//! Per-client view filters: `ns=a,b`, `label=<selector>`, `node=<substring>`, `q=<substring>`.
+//! Per-client view filters: `ns=a,b` (and `ns=!a,!b` to leave namespaces out),
+//! `label=<selector>`, `node=<substring>`, `q=<substring>`, `status=<class>,…` and
+//! `problems=1`.
 //! The query also carries the page's layout options (`group=`, `sort=`, `compact=`,
 //! `theme=`, `kiosk=`), which `render::Layout` reads.
 //!
 //! The same filter applies to `/`, `/events`, `/api/snapshot` and `/api/events`.
-//! Namespace, label and name filters select pods; the node filter selects nodes by name
-//! and pods by the node they run on. Unknown query parameters are ignored so tools can
+//! Namespace, label, name and status filters select pods; the node filter selects nodes by
+//! name and pods by the node they run on; `problems=1` selects the pods and nodes that
+//! need attention (see [`PodView::has_problem`], [`NodeView::has_problem`]). Unknown query parameters are ignored so tools can
 //! add cache-busters; malformed known ones are rejected with a message.
 
 use serde::Deserialize;
 
-use super::view::{NodeView, PodView};
+use super::view::{NodeView, PodView, StatusClass};
 use crate::k8s::selector::{self, LabelSelector};
 
 /// Longest accepted `node=` / `q=` substring (a DNS subdomain's maximum).
@@ -26,6 +29,10 @@ pub struct FilterParams {
     pub node: Option<String>,
     /// Pod name substring.
     pub q: Option<String>,
+    /// Comma-separated status classes (`bad,starting`; `!ok` leaves one out).
+    pub status: Option<String>,
+    /// `1`: only what needs attention.
+    pub problems: Option<String>,
     /// Page only: group pods in a node by `namespace` or `owner`.
     pub group: Option<String>,
     /// Page only: order nodes by `name`, `role` or `usage`.
@@ -58,6 +65,9 @@ pub enum FilterError {
     /// A substring filter is too long or contains control characters.
     #[error("{param}: {reason}")]
     Substring { param: &'static str, reason: String },
+    /// A status class in `status=` is not one of the classes.
+    #[error("status: {0:?} is not one of {classes}", classes = StatusClass::ALL.map(StatusClass::as_str).join(", "))]
+    Status(String),
     /// A layout option has a value the page does not know.
     #[error("{param}: {value:?} is not one of {allowed}")]
     Choice {
@@ -70,10 +80,55 @@ pub enum FilterError {
 /// A parsed filter; the default matches everything.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    namespaces: Vec<String>,
+    namespaces: Included<String>,
     labels: LabelSelector,
     node: Option<String>,
     name: Option<String>,
+    classes: Included<StatusClass>,
+    problems: bool,
+    /// `problems=1` also leaves healthy nodes out (see [`Filter::for_wall`]).
+    problem_nodes_only: bool,
+}
+
+/// A list with `!` exclusions: what is named is in (all, when nothing is), minus what is
+/// excluded. `ns=a,b`, `ns=!kube-system`, `status=!ok`.
+#[derive(Debug, Clone)]
+struct Included<T> {
+    only: Vec<T>,
+    except: Vec<T>,
+}
+
+impl<T> Default for Included<T> {
+    fn default() -> Self {
+        Self {
+            only: Vec::new(),
+            except: Vec::new(),
+        }
+    }
+}
+
+impl<T> Included<T> {
+    /// Parses a comma-separated list, each item through `parse` (without its `!`).
+    fn parse<E>(list: Option<&str>, parse: impl Fn(&str) -> Result<T, E>) -> Result<Self, E> {
+        let mut included = Self::default();
+        for item in list.unwrap_or("").split(',').map(str::trim) {
+            match item.strip_prefix('!').map(str::trim) {
+                Some(rest) if !rest.is_empty() => included.except.push(parse(rest)?),
+                Some(_) => {}
+                None if !item.is_empty() => included.only.push(parse(item)?),
+                None => {}
+            }
+        }
+        Ok(included)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.only.is_empty() && self.except.is_empty()
+    }
+
+    fn admits(&self, is: impl Fn(&T) -> bool) -> bool {
+        (self.only.is_empty() || self.only.iter().any(&is)) && !self.except.iter().any(is)
+    }
 }
 
 impl Filter {
@@ -88,17 +143,31 @@ impl Filter {
 
     /// Validates and compiles the parameters.
     pub fn from_params(p: &FilterParams) -> Result<Self, FilterError> {
-        let mut namespaces = Vec::new();
-        for name in p.ns.as_deref().unwrap_or("").split(',').map(str::trim) {
-            if name.is_empty() {
-                continue;
+        let namespaces = Included::parse(p.ns.as_deref(), |name| {
+            selector::validate_dns_label(name)
+                .map(|()| name.to_owned())
+                .map_err(|reason| FilterError::Namespace {
+                    name: name.to_owned(),
+                    reason,
+                })
+        })?;
+        let classes = Included::parse(p.status.as_deref(), |word| {
+            StatusClass::ALL
+                .into_iter()
+                .find(|c| c.as_str() == word)
+                .ok_or_else(|| FilterError::Status(word.to_owned()))
+        })?;
+        let problems = match p.problems.as_deref().map(str::trim) {
+            None | Some("" | "0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(other) => {
+                return Err(FilterError::Choice {
+                    param: "problems",
+                    value: other.to_owned(),
+                    allowed: "1, 0",
+                });
             }
-            selector::validate_dns_label(name).map_err(|reason| FilterError::Namespace {
-                name: name.to_owned(),
-                reason,
-            })?;
-            namespaces.push(name.to_owned());
-        }
+        };
         let labels = LabelSelector::parse(p.label.as_deref().unwrap_or(""))
             .map_err(|e| FilterError::Label(e.to_string()))?;
         Ok(Self {
@@ -106,6 +175,9 @@ impl Filter {
             labels,
             node: substring("node", p.node.as_deref())?,
             name: substring("q", p.q.as_deref())?,
+            classes,
+            problems,
+            problem_nodes_only: problems,
         })
     }
 
@@ -115,11 +187,50 @@ impl Filter {
             && self.labels.is_empty()
             && self.node.is_none()
             && self.name.is_none()
+            && self.classes.is_empty()
+            && !self.problems
+    }
+
+    /// Whether only what needs attention is shown (`problems=1`).
+    pub fn problems_only(&self) -> bool {
+        self.problems
+    }
+
+    /// The same filter without `problems=1`: what it would show were all well.
+    pub fn without_problems(mut self) -> Self {
+        self.problems = false;
+        self.problem_nodes_only = false;
+        self
+    }
+
+    /// The filter as the wall page applies it: with `problems=1` every node stays (a box
+    /// holding problem pods needs its header; the page hides healthy boxes with nothing
+    /// in them), while tools reading the JSON get only the problem nodes.
+    pub fn for_wall(mut self) -> Self {
+        self.problem_nodes_only = false;
+        self
+    }
+
+    /// Whether objects of namespace `ns` pass the namespace filter.
+    pub fn matches_namespace(&self, ns: &str) -> bool {
+        self.namespaces.admits(|n| n == ns)
+    }
+
+    /// Whether a filter other than the namespaces' selects pods (labels, names, nodes,
+    /// status, problems): objects other than pods and nodes do not pass it.
+    pub fn selects_pods(&self) -> bool {
+        !(self.labels.is_empty()
+            && self.node.is_none()
+            && self.name.is_none()
+            && self.classes.is_empty()
+            && !self.problems)
     }
 
     /// Whether a pod is shown.
     pub fn matches_pod(&self, pod: &PodView) -> bool {
-        (self.namespaces.is_empty() || self.namespaces.iter().any(|n| **n == *pod.namespace))
+        self.matches_namespace(&pod.namespace)
+            && self.classes.admits(|c| *c == pod.status_class())
+            && (!self.problems || pod.has_problem(jiff::Timestamp::now()))
             && self.name.as_deref().is_none_or(|q| pod.name.contains(q))
             && self
                 .node
@@ -131,11 +242,7 @@ impl Filter {
     /// Whether a node is shown.
     pub fn matches_node(&self, node: &NodeView) -> bool {
         self.node.as_deref().is_none_or(|q| node.name.contains(q))
-    }
-
-    /// Whether objects of namespace `ns` pass the namespace filter.
-    pub fn matches_namespace(&self, ns: &str) -> bool {
-        self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == ns)
+            && (!self.problem_nodes_only || node.has_problem())
     }
 
     /// Whether a node name (of a node without details) is shown.
@@ -193,6 +300,54 @@ mod tests {
         )));
         assert!(!f.matches_pod(&pod("shop", "web-1", None, &[("app", "web")])));
         assert!(!f.matches_pod(&pod("shop", "api-1", Some("n1"), &[("app", "web")])));
+    }
+
+    #[test]
+    fn namespaces_left_out_status_classes_and_problems() {
+        let (f, _) = Filter::from_query("ns=!kube-system,!monitoring").expect("valid");
+        assert!(f.matches_pod(&pod("shop", "a", None, &[])));
+        assert!(!f.matches_pod(&pod("kube-system", "a", None, &[])));
+        assert!(!f.matches_pod(&pod("monitoring", "a", None, &[])));
+        assert!(f.matches_namespace("shop") && !f.matches_namespace("kube-system"));
+        assert!(!f.selects_pods());
+        let (f, _) = Filter::from_query("ns=shop,!shop").expect("valid");
+        assert!(
+            !f.matches_pod(&pod("shop", "a", None, &[])),
+            "leaving out wins"
+        );
+        let bad = PodView {
+            status: "CrashLoopBackOff".into(),
+            ..pod("shop", "b", None, &[])
+        };
+        let (f, _) = Filter::from_query("status=bad,starting").expect("valid");
+        assert!(f.matches_pod(&bad) && !f.matches_pod(&pod("shop", "a", None, &[])));
+        let (f, _) = Filter::from_query("status=!ok").expect("valid");
+        assert!(f.matches_pod(&bad) && !f.matches_pod(&pod("shop", "a", None, &[])));
+        let err = Filter::from_query("status=broken")
+            .expect_err("not a class")
+            .to_string();
+        assert!(
+            err.starts_with("status:") && err.contains("notready"),
+            "{err}"
+        );
+        let (f, _) = Filter::from_query("problems=1").expect("valid");
+        assert!(f.problems_only() && f.selects_pods());
+        assert!(f.matches_pod(&bad) && !f.matches_pod(&pod("shop", "a", None, &[])));
+        let healthy = fixtures::node("n1");
+        let cordoned = NodeView {
+            unschedulable: true,
+            ..fixtures::node("n2")
+        };
+        assert!(!f.matches_node(&healthy) && f.matches_node(&cordoned));
+        let wall = f.clone().for_wall();
+        assert!(
+            wall.matches_node(&healthy),
+            "the wall keeps every node's header"
+        );
+        assert!(!wall.matches_pod(&pod("shop", "a", None, &[])));
+        let all = f.without_problems();
+        assert!(all.is_empty() && all.matches_node(&healthy));
+        assert!(Filter::from_query("problems=maybe").is_err());
     }
 
     #[test]

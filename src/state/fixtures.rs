@@ -27,6 +27,8 @@ pub fn pod(namespace: &str, name: &str) -> PodView {
         memory_request_bytes: 0,
         created: None,
         warning: None,
+        message: None,
+        last_restart: None,
     }
 }
 
@@ -49,6 +51,8 @@ pub fn node(name: &str) -> NodeView {
         allocatable_memory_bytes: 8 << 30,
         pod_capacity: 110,
         warning: None,
+        pressure: Vec::new(),
+        taints: Vec::new(),
     }
 }
 

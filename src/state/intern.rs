@@ -57,6 +57,10 @@ impl Interner {
         view.status = self.str(&view.status);
         view.owner = view.owner.as_ref().map(|o| self.str(o));
         view.labels = self.labels(&view.labels);
+        view.message = view.message.as_ref().map(|m| self.str(m));
+        if let Some(restart) = view.last_restart.as_mut() {
+            restart.reason = self.str(&restart.reason);
+        }
     }
 
     /// How many strings and label sets are held.

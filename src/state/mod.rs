@@ -18,5 +18,8 @@ pub use change::{
 };
 pub use filter::{Filter, FilterError, FilterParams};
 pub(crate) use view::rfc3339;
-pub use view::{Labels, NodeView, PodView, Ready, StatusClass};
+pub use view::{
+    Labels, LastRestart, MAX_MESSAGE, NodeCondition, NodeView, PodView, RECENT, Ready, StatusClass,
+    Taint,
+};
 pub use warnings::{DEFAULT_MAX_AGE, MESSAGE_LIMIT, WarningView, visible as warning_visible};

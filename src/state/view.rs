@@ -45,6 +45,44 @@ pub struct PodView {
     /// cache; absent from the JSON when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<Arc<str>>,
+    /// Why the pod is in its status, in Kubernetes' words, cut to [`MAX_MESSAGE`] bytes:
+    /// the scheduler's message for a pod it cannot place, a waiting or failed container's
+    /// message, the pod's own (an eviction's). Interned: pending pods share theirs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<Arc<str>>,
+    /// How the most recent restart came about, once a container has restarted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_restart: Option<Box<LastRestart>>,
+}
+
+/// The longest message a view keeps: a wall shows a line or two of it, and it comes from
+/// other programs, so its size is bounded here.
+pub const MAX_MESSAGE: usize = 512;
+
+/// `text` cut to at most `max` bytes at a character boundary.
+pub(crate) fn bounded(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// How a container's previous run ended: when, why, with which exit code. (Fields in
+/// alphabetical order: the pod frames' keys are sorted, see `fanout/frames/data.rs`.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastRestart {
+    /// When the previous run finished (RFC 3339), if the runtime said.
+    #[serde(serialize_with = "rfc3339")]
+    pub at: Option<jiff::Timestamp>,
+    /// The previous run's exit code.
+    pub exit_code: i32,
+    /// `OOMKilled`, `Error`, … or `ExitCode:N` when the runtime gave no reason (interned).
+    pub reason: Arc<str>,
 }
 
 /// Serializes a timestamp in RFC 3339, or null.
@@ -196,6 +234,88 @@ pub struct NodeView {
     /// absent from the JSON when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<Arc<str>>,
+    /// The trouble conditions that are True: the pressures, NetworkUnavailable.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pressure: Vec<NodeCondition>,
+    /// Taints that keep pods off (NoSchedule, NoExecute), in the node's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<Taint>,
+}
+
+/// A node condition that means trouble when True.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum NodeCondition {
+    /// The kubelet is evicting pods to free memory.
+    MemoryPressure,
+    /// The kubelet is evicting pods to free disk space.
+    DiskPressure,
+    /// The node is running out of process ids.
+    #[serde(rename = "PIDPressure")]
+    PidPressure,
+    /// The node's network is not configured.
+    NetworkUnavailable,
+}
+
+impl NodeCondition {
+    /// Every trouble condition, in the order a node box shows them.
+    pub const ALL: [NodeCondition; 4] = [
+        Self::MemoryPressure,
+        Self::DiskPressure,
+        Self::PidPressure,
+        Self::NetworkUnavailable,
+    ];
+
+    /// The condition type, as the API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MemoryPressure => "MemoryPressure",
+            Self::DiskPressure => "DiskPressure",
+            Self::PidPressure => "PIDPressure",
+            Self::NetworkUnavailable => "NetworkUnavailable",
+        }
+    }
+}
+
+/// A taint that keeps pods off a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Taint {
+    /// e.g. `node.kubernetes.io/disk-pressure`.
+    pub key: String,
+    /// The value, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `NoSchedule` or `NoExecute`.
+    pub effect: String,
+}
+
+impl Taint {
+    /// Taints the node's own state or role puts (not-ready, cordoned, the pressures, the
+    /// control plane's): the box shows that state and role already, so it does not repeat
+    /// them among the taints.
+    pub fn follows_state(&self) -> bool {
+        const STATE_TAINTS: [&str; 8] = [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable",
+            "node.kubernetes.io/unschedulable",
+            "node.kubernetes.io/memory-pressure",
+            "node.kubernetes.io/disk-pressure",
+            "node.kubernetes.io/pid-pressure",
+            "node.kubernetes.io/network-unavailable",
+            "node.cloudprovider.kubernetes.io/uninitialized",
+        ];
+        STATE_TAINTS.contains(&self.key.as_str())
+            || self.key.starts_with("node-role.kubernetes.io/")
+    }
+}
+
+impl std::fmt::Display for Taint {
+    /// As kubectl prints one: `key=value:Effect`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.value {
+            Some(v) => write!(f, "{}={}:{}", self.key, v, self.effect),
+            None => write!(f, "{}:{}", self.key, self.effect),
+        }
+    }
 }
 
 /// Why an object could not become a view.
@@ -264,7 +384,12 @@ impl PodView {
             .namespace
             .as_deref()
             .ok_or(ViewError::Missing("metadata.namespace"))?;
-        let (status, ready_containers, restarts) = status::derive(pod);
+        let status::Derived {
+            status,
+            ready: ready_containers,
+            restarts,
+            message,
+        } = status::derive(pod);
         let owner = meta.owner_references.as_ref().and_then(|owners| {
             owners
                 .iter()
@@ -305,6 +430,10 @@ impl PodView {
             memory_request_bytes: requests("memory", quantity::whole_units),
             created: meta.creation_timestamp.as_ref().map(|t| t.0),
             warning: None,
+            message: message
+                .filter(|m| !m.is_empty())
+                .map(|m| Arc::from(bounded(m, MAX_MESSAGE))),
+            last_restart: status::last_restart(pod).map(Box::new),
         })
     }
 
@@ -317,6 +446,34 @@ impl PodView {
     pub fn status_class(&self) -> StatusClass {
         status::classify(&self.status, self.ready)
     }
+
+    /// A container restarted within [`RECENT`] of the present moment (the wall marks it).
+    pub fn restarted_lately(&self) -> bool {
+        self.restarted_recently(jiff::Timestamp::now())
+    }
+
+    /// A container restarted within [`RECENT`] of `now`.
+    pub fn restarted_recently(&self, now: jiff::Timestamp) -> bool {
+        self.last_restart
+            .as_ref()
+            .and_then(|r| r.at)
+            .is_some_and(|at| recent(at, now))
+    }
+
+    /// Needs attention: neither Running and ready nor Completed, or restarted recently.
+    /// (`problems=1` shows these.)
+    pub fn has_problem(&self, now: jiff::Timestamp) -> bool {
+        !matches!(self.status_class(), StatusClass::Ok | StatusClass::Done)
+            || self.restarted_recently(now)
+    }
+}
+
+/// How long a restart or warning counts as recent: the wall marks it, `problems=1` shows it.
+pub const RECENT: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+/// `at` is within [`RECENT`] before `now` (or after it: clocks differ).
+fn recent(at: jiff::Timestamp, now: jiff::Timestamp) -> bool {
+    now.duration_since(at) < RECENT
 }
 
 impl NodeView {
@@ -367,7 +524,37 @@ impl NodeView {
                 .and_then(|q| quantity::whole_units(q))
                 .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
             warning: None,
+            pressure: NodeCondition::ALL
+                .into_iter()
+                .filter(|c| {
+                    node.status
+                        .conditions
+                        .iter()
+                        .any(|nc| nc.type_ == c.as_str() && nc.status == "True")
+                })
+                .collect(),
+            taints: node
+                .spec
+                .taints
+                .iter()
+                .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+                .map(|t| Taint {
+                    key: t.key.clone(),
+                    value: t.value.clone().filter(|v| !v.is_empty()),
+                    effect: t.effect.clone(),
+                })
+                .collect(),
         })
+    }
+
+    /// Needs attention: not Ready, cordoned, or under a pressure. (`problems=1` shows these.)
+    pub fn has_problem(&self) -> bool {
+        !self.ready || self.unschedulable || !self.pressure.is_empty()
+    }
+
+    /// The taints that are not the node's state repeated (see [`Taint::follows_state`]).
+    pub fn own_taints(&self) -> impl Iterator<Item = &Taint> {
+        self.taints.iter().filter(|t| !t.follows_state())
     }
 }
 
@@ -410,6 +597,83 @@ mod tests {
             serde_json::to_string(&bare).expect("json"),
             r#"{"namespace":"ns","name":"p","node":null,"phase":"","status":"Unknown","ready":"0/1","restarts":0,"owner":null,"labels":{},"cpuRequestMillis":0,"memoryRequestBytes":0,"created":null}"#
         );
+    }
+
+    #[test]
+    fn why_a_pod_waits_and_how_it_last_restarted() {
+        let pending = pod_from_json(serde_json::json!({"status": {"phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": "0/12 nodes are available: 3 Insufficient cpu."}]}}));
+        assert_eq!(&*pending.status, "Pending");
+        assert_eq!(
+            pending.message.as_deref(),
+            Some("0/12 nodes are available: 3 Insufficient cpu.")
+        );
+        let config = pod_from_json(
+            serde_json::json!({"spec": {"nodeName": "n1", "containers": [{"name": "a"}]},
+            "status": {"phase": "Pending", "containerStatuses": [{"name": "a", "restartCount": 0,
+                "state": {"waiting": {"reason": "CreateContainerConfigError", "message": "secret \"db\" not found"}}}]}}),
+        );
+        assert_eq!(config.message.as_deref(), Some("secret \"db\" not found"));
+        let evicted = pod_from_json(
+            serde_json::json!({"status": {"phase": "Failed", "reason": "Evicted",
+            "message": "The node was low on resource: memory."}}),
+        );
+        assert_eq!(
+            evicted.message.as_deref(),
+            Some("The node was low on resource: memory.")
+        );
+        let crashing = pod_from_json(serde_json::json!({"status": {"phase": "Running",
+            "containerStatuses": [{"name": "a", "restartCount": 4,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container=a"}},
+                "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137,
+                    "finishedAt": "2026-12-05T10:00:00Z"}}}]}}));
+        let restart = crashing.last_restart.as_deref().expect("restarted");
+        assert_eq!((&*restart.reason, restart.exit_code), ("OOMKilled", 137));
+        let at: jiff::Timestamp = "2026-12-05T10:00:00Z".parse().expect("time");
+        assert!(crashing.restarted_recently(at + jiff::SignedDuration::from_mins(59)));
+        assert!(!crashing.restarted_recently(at + jiff::SignedDuration::from_mins(61)));
+        assert!(crashing.has_problem(at + jiff::SignedDuration::from_hours(5)));
+        // Running and ready again, an old restart: no problem; a fresh one: a problem.
+        let recovered = pod_from_json(serde_json::json!({"status": {"phase": "Running",
+            "containerStatuses": [{"name": "a", "ready": true, "restartCount": 1, "state": {"running": {}},
+                "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": "2026-12-05T10:00:00Z"}}}]}}));
+        assert!(recovered.message.is_none());
+        assert!(recovered.has_problem(at + jiff::SignedDuration::from_mins(10)));
+        assert!(!recovered.has_problem(at + jiff::SignedDuration::from_hours(2)));
+        // A long message is cut at a character boundary.
+        let long = pod_from_json(serde_json::json!({"status": {"phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "message": "é".repeat(400)}]}}));
+        let cut = long.message.as_deref().expect("message");
+        assert!(cut.len() <= super::MAX_MESSAGE && cut.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn node_pressure_and_taints() {
+        let v = node_from_json(serde_json::json!({
+            "metadata": {"name": "n1"},
+            "spec": {"taints": [
+                {"key": "node.kubernetes.io/disk-pressure", "effect": "NoSchedule"},
+                {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"},
+                {"key": "soft", "effect": "PreferNoSchedule"}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"},
+                {"type": "DiskPressure", "status": "True"}, {"type": "MemoryPressure", "status": "False"}]}}));
+        assert_eq!(v.pressure, [super::NodeCondition::DiskPressure]);
+        assert_eq!(v.taints.len(), 2, "PreferNoSchedule does not keep pods off");
+        let own: Vec<String> = v.own_taints().map(ToString::to_string).collect();
+        assert_eq!(own, ["dedicated=gpu:NoSchedule"]);
+        assert!(v.has_problem());
+        let json = serde_json::to_value(&v).expect("json");
+        assert_eq!(json["pressure"], serde_json::json!(["DiskPressure"]));
+        assert_eq!(
+            json["taints"][1],
+            serde_json::json!({"key": "dedicated", "value": "gpu", "effect": "NoSchedule"})
+        );
+        let calm = node_from_json(serde_json::json!({"metadata": {"name": "n2"},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}));
+        assert!(!calm.has_problem());
+        let json = serde_json::to_value(&calm).expect("json");
+        assert!(json.get("pressure").is_none() && json.get("taints").is_none());
     }
 
     #[test]

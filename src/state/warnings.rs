@@ -688,9 +688,9 @@ fn compact(slots: &mut Kept) {
 
 /// Whether a client with `filter` sees warning `w`: with an empty filter always; about a
 /// pod when it sees the pod (`pod`, `None` while unknown); about a node when it sees the
-/// node's name; about anything else when a pod of no labels, no node and an empty name in
-/// its namespace would pass (the namespace filter and no pod-only filter; a cluster-scoped
-/// object has no namespace, so `ns=` hides it). Called per client: it allocates nothing.
+/// node's name; about anything else when its namespace passes the namespace filter and no
+/// filter selects pods (a cluster-scoped object has no namespace, so `ns=` hides it).
+/// Called per client: it allocates nothing.
 pub fn visible(filter: &Filter, w: &WarningView, pod: Option<&PodView>) -> bool {
     if filter.is_empty() {
         return true;
@@ -702,26 +702,12 @@ pub fn visible(filter: &Filter, w: &WarningView, pod: Option<&PodView>) -> bool 
     if r.is_node() {
         return filter.matches_node_name(&r.name);
     }
-    let namespace = r.namespace().map_or("", |ns| ns);
-    filter.matches_namespace(namespace)
-        && PROBE.with(|empty| {
-            // The empty view's strings are this thread's: cloning them is a count.
-            let probe = PodView {
-                namespace: r.namespace().cloned().unwrap_or_else(|| empty.name.clone()),
-                ..empty.clone()
-            };
-            filter.matches_pod(&probe)
-        })
+    filter.matches_namespace(r.namespace().map_or("", |ns| ns)) && !filter.selects_pods()
 }
 
 /// Sorts warnings newest first (a snapshot's order).
 pub fn sort_newest_first(list: &mut [Arc<WarningView>]) {
     list.sort_unstable_by(|a, b| WarningView::newest_first(a, b));
-}
-
-thread_local! {
-    /// An empty pod view, so a probe of the filter costs no allocation.
-    static PROBE: PodView = PodView::default();
 }
 
 #[cfg(test)]

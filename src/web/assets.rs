@@ -36,6 +36,7 @@ static FILES: &[(&str, &str)] = embedded![
     "wall/details.mjs",
     "wall/clock.mjs",
     "wall/warnings.mjs",
+    "wall/trouble.mjs",
     "wall/overlay.mjs",
     "wall/usage.mjs",
     "wall/links.mjs",

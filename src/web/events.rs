@@ -19,6 +19,8 @@ pub async fn json(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 
 fn stream(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
     let (filter, params) = match Filter::from_query(req.query_string()) {
+        // The page's stream filters as its page does.
+        Ok((filter, params)) if format == Format::Html => (filter.for_wall(), params),
         Ok(parsed) => parsed,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
     };

@@ -15,7 +15,7 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         Ok((filter, params, layout))
     });
     let (status, filter, params, layout, error) = match parsed {
-        Ok((filter, params, layout)) => (StatusCode::OK, filter, params, layout, None),
+        Ok((filter, params, layout)) => (StatusCode::OK, filter.for_wall(), params, layout, None),
         Err(e) => {
             // Refill the form with what was sent, so the mistake can be fixed in place.
             let params = actix_web::web::Query::<FilterParams>::from_query(req.query_string())
@@ -32,6 +32,10 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         }
     };
     let snap = state.cache().snapshot(&filter);
+    let folded = filter.problems_only().then(|| {
+        let all = state.cache().count_pods(&filter.clone().without_problems());
+        all.saturating_sub(snap.pods.len())
+    });
     let overlay = state.cluster.page_attributes(state.usage.interval());
     // Only the overview frames a wall (every other page may not be framed: CSP
     // `frame-ancestors`), and the browser says when it loads a page into a frame.
@@ -48,6 +52,7 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         overlay: &overlay,
         framed,
         modules: &modules,
+        folded,
     };
     html(status, render::page(&snap, &ctx))
 }

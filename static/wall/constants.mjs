@@ -20,6 +20,10 @@ export const STATUS_CLASSES = (html.dataset.statusClasses || "").split(" ").filt
 /** The class of a pod block that names none: the server's catch-all. */
 export const FALLBACK_CLASS = STATUS_CLASSES[STATUS_CLASSES.length - 1] || "";
 
+/** How long a restart counts as recent, in milliseconds (data-recent-seconds; the server's
+ * `RECENT`): the wall marks such restarts, and trouble.mjs fades the mark when it ages. */
+export const RECENT_MS = (Number(html.dataset.recentSeconds) || 3600) * 1000;
+
 // The page's layout options (docs/ui.md, "Configuring a wall by its URL").
 export const GROUP = html.dataset.group || "";
 export const SORT = html.dataset.sort || "name";

@@ -67,6 +67,8 @@ function describe(pod) {
     ["status", pod.dataset.status],
     ["ready", pod.dataset.ready],
     ["restarts", pod.dataset.restarts || "0"],
+    ...lastRestartRows(pod),
+    ...(pod.dataset.message ? [["why", pod.dataset.message, "why"]] : []),
     ["age", pod.dataset.created ? ageText(Date.now() - Date.parse(pod.dataset.created)) : "?"],
     ["node", box && box.dataset.node !== undefined ? box.dataset.node : "(unscheduled)"],
     ["owner", pod.dataset.owner || "(none)"],
@@ -76,6 +78,16 @@ function describe(pod) {
   const dl = el("dl");
   for (const [k, v, cls] of rows) dl.append(el("dt", "", k), el("dd", cls, v));
   return dl;
+}
+
+// "4m ago: OOMKilled (exit 137)", marked when within the hour.
+function lastRestartRows(pod) {
+  const reason = pod.dataset.lastRestartReason;
+  if (!reason) return [];
+  const at = Date.parse(pod.dataset.lastRestart || "");
+  const when = Number.isNaN(at) ? "" : ageText(Date.now() - at) + " ago: ";
+  const text = when + reason + " (exit " + pod.dataset.lastRestartExit + ")";
+  return [["last restart", text, pod.classList.contains("rr") ? "recent" : ""]];
 }
 
 function showDetail(pod) {

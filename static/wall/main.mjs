@@ -14,6 +14,7 @@ import { lastUpdated, recount, schedule } from "./scheduling.mjs";
 import { closeWhenParked, connect, isStale, pollSync } from "./connection.mjs";
 import { showAge, showTime } from "./clock.mjs";
 import { openWarningLinks, tickWarnings } from "./warnings.mjs";
+import { fadeRestarts } from "./trouble.mjs";
 
 const root = document.getElementById("wall-root");
 const wall = document.getElementById("wall");
@@ -27,6 +28,8 @@ function tick() {
   tickWarnings(now.getTime());
   // The last count, not a query of every block (a 20,000-element walk).
   refit(shownPods(), now.getTime());
+  // Once a minute: a query of the few marked blocks, not of every block.
+  if (now.getSeconds() === 30) fadeRestarts(now.getTime());
   if (SORT === "usage" && now.getSeconds() === 0) sortNodes();
   else if (compactDue(now.getTime())) compact();
 }

@@ -1,6 +1,7 @@
 //! The wall in a real browser (headless Chromium through chromedriver) against the
 //! simulator: the wall's behaviour step by step (`wall`), the kiosk board (`kiosk`),
-//! usage, links and several clusters (`overlay`), and on request a page soak (`soak`).
+//! usage, links and several clusters (`overlay`), what is wrong (`trouble`), and on
+//! request a page soak (`soak`).
 //! Each theme is saved as a 1920×1080 screenshot (in `docs/` with
 //! `PODWALL_UPDATE_SCREENSHOTS=1`). Needs Debian's `chromium` and `chromium-driver`; fails
 //! (never skips) without them. One test binary (see tests/README.md).
@@ -8,6 +9,7 @@
 mod kiosk;
 mod overlay;
 mod soak;
+mod trouble;
 mod wall;
 mod warnings;
 

@@ -18,6 +18,12 @@ use serde_json::json;
 use testkit::target::{ApiServer, Target, target, target_private};
 use testkit::{DEADLINE, eventually, next_within};
 
+mod events;
+use events::{
+    events_are_one_object_in_both_api_versions, events_field_selectors_follow_each_api_version,
+    events_k8s_io_is_discovered,
+};
+
 /// Each test twice: against the simulator, and (ignored unless asked for) against a real
 /// kube-apiserver.
 macro_rules! on_both {
@@ -61,6 +67,9 @@ on_both!(
     watch_ends_after_timeout_seconds,
     deleting_a_namespace_terminates_it_and_its_pods,
     field_validation_rejects_or_drops_unknown_fields,
+    events_are_one_object_in_both_api_versions,
+    events_field_selectors_follow_each_api_version,
+    events_k8s_io_is_discovered,
 );
 
 fn name_of(p: &Pod) -> String {

@@ -229,3 +229,105 @@ async fn kubectl_top_reads_the_simulated_metrics() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl (scripts/test-control-plane build)"]
+async fn kubectl_gets_and_watches_events() {
+    let (sim, kc, _) = kubectl_sim(4, 40, 3).await;
+    let kc = kc.as_path();
+    let handle = sim.sim().handle();
+    handle
+        .disk_pressure("worker-0", true)
+        .expect("disk pressure");
+
+    let events = kubectl(kc, &["get", "events", "-A"]).await;
+    let header: Vec<&str> = events
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAMESPACE",
+            "LAST",
+            "SEEN",
+            "TYPE",
+            "REASON",
+            "OBJECT",
+            "MESSAGE"
+        ]
+    );
+    assert!(
+        events.lines().any(|l| l.contains("Warning")
+            && l.contains("EvictionThresholdMet")
+            && l.contains("node/worker-0")),
+        "{events}"
+    );
+    let warnings = kubectl(
+        kc,
+        &[
+            "get",
+            "events.events.k8s.io",
+            "-A",
+            "--field-selector",
+            "type=Warning,reason=EvictionThresholdMet",
+        ],
+    )
+    .await;
+    assert_eq!(warnings.lines().count(), 2, "{warnings}");
+
+    // `get events -A -w`: the trouble made meanwhile shows up.
+    let target = kubectl(
+        kc,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "--field-selector",
+            "status.phase=Running",
+            "-o",
+            "jsonpath={.items[0].metadata.namespace}/{.items[0].metadata.name}",
+        ],
+    )
+    .await;
+    let (ns, name) = target.split_once('/').expect("a running pod");
+    let mut watch = Command::new("kubectl")
+        .env("KUBECONFIG", kc)
+        .args(["get", "events", "-A", "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubectl -w starts");
+    let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
+    // The initial list first, so the crash loop comes as a watch event.
+    let first = tokio::time::timeout(DEADLINE, lines.next_line())
+        .await
+        .expect("kubectl -w prints the list");
+    assert!(first.is_ok_and(|l| l.is_some_and(|l| l.starts_with("NAMESPACE"))));
+    handle
+        .crash_loop(ns, name, podwall::sim::Termination::Error)
+        .expect("crash loop");
+    let object = format!("pod/{name}");
+    let seen = tokio::time::timeout(DEADLINE, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("BackOff") && line.contains(&object) {
+                return Some(line);
+            }
+        }
+        None
+    })
+    .await
+    .expect("kubectl -w shows the BackOff event in time")
+    .expect("kubectl -w keeps running");
+    assert!(
+        seen.starts_with(ns)
+            && seen.contains("Warning")
+            && seen.contains("Back-off restarting failed container"),
+        "{seen}"
+    );
+    watch.kill().await.expect("kubectl -w stops");
+    sim.stop().await;
+}

@@ -57,6 +57,65 @@ async fn filters_select_pods() {
     assert_eq!(page.matches("data-pod=").count(), want);
 }
 
+/// `ns=!a`, `status=<class>` and `problems=1` on the JSON snapshot, against the same
+/// snapshot unfiltered; a status class that does not exist is a 400 naming the classes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_out_namespaces_status_classes_and_problems() {
+    let stack = Stack::builder().nodes(3).pods(60).start().await;
+    let all = stack.snapshot("").await;
+    let pods = all["pods"].as_array().expect("pods");
+    let names = |snap: &serde_json::Value| -> Vec<String> {
+        snap["pods"]
+            .as_array()
+            .expect("pods")
+            .iter()
+            .map(|p| format!("{}/{}", p["namespace"], p["name"]))
+            .collect()
+    };
+    let without = stack.snapshot("?ns=!kube-system,!web").await;
+    let want: Vec<String> = pods
+        .iter()
+        .filter(|p| p["namespace"] != "kube-system" && p["namespace"] != "web")
+        .map(|p| format!("{}/{}", p["namespace"], p["name"]))
+        .collect();
+    assert!(want.len() < pods.len(), "the cluster has pods in both");
+    assert_eq!(names(&without), want);
+    let running = stack.snapshot("?status=ok").await;
+    let want: Vec<String> = pods
+        .iter()
+        .filter(|p| {
+            p["status"] == "Running"
+                && p["ready"]
+                    .as_str()
+                    .is_some_and(|r| r.split_once('/').is_some_and(|(a, b)| a == b && b != "0"))
+        })
+        .map(|p| format!("{}/{}", p["namespace"], p["name"]))
+        .collect();
+    assert_eq!(names(&running), want);
+    let not_running = stack.snapshot("?status=!ok").await;
+    assert_eq!(names(&not_running).len() + want.len(), pods.len());
+    // Every node of this quiet cluster is Ready and schedulable: problems=1 lists none.
+    let problems = stack.snapshot("?problems=1").await;
+    assert_eq!(problems["nodes"], serde_json::json!([]));
+    for p in problems["pods"].as_array().expect("pods") {
+        assert!(
+            !(p["status"] == "Running"
+                && names(&running).contains(&format!("{}/{}", p["namespace"], p["name"])))
+                || p.get("lastRestart").is_some(),
+            "{p}"
+        );
+    }
+    let resp = stack.request("/api/snapshot?status=sad").await;
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.expect("JSON error");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("notready")),
+        "{body}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_is_503_until_the_first_sync_then_200() {
     // The API server's port is reserved, but it is not there yet.

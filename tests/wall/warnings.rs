@@ -2,11 +2,10 @@
 //! `Warning`), the HTML fragments of the lane, the pod and node views' `warning`, filtered
 //! clients, expiry, deletion with the object, and a refused or absent events API.
 //!
-//! Until the simulator serves `events.k8s.io/v1` (branch `sim-events`), the events enter
-//! where the events watch hands them over: `Stack::warn` calls the cache's
-//! `Sink::warnings`, and everything after it runs as in production (real HTTP out). The
-//! tests that need events in the simulator itself are ignored with that reason and run
-//! once it serves them.
+//! Most tests hand events over where the events watch does (`Stack::warn` calls the
+//! cache's `Sink::warnings`; everything after it runs as in production, real HTTP out), so
+//! they choose exactly what arrives; two go through the simulator's `events.k8s.io/v1`
+//! with the real kube client (a created warning, a 403).
 
 use std::time::Duration;
 
@@ -285,7 +284,6 @@ async fn without_an_events_api_the_wall_is_ready_and_the_apiserver_ok() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the simulator's events (branch sim-events): faults/forbid?resource=events"]
 async fn forbidden_events_keep_the_wall_working_and_say_so_quietly() {
     let mut stack = Stack::builder().nodes(2).pods(4).no_server().start().await;
     stack.control("faults/forbid?resource=events").await;
@@ -307,7 +305,6 @@ async fn forbidden_events_keep_the_wall_working_and_say_so_quietly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the simulator's events (branch sim-events)"]
 async fn a_warning_created_in_the_simulator_reaches_the_wall() {
     use k8s_openapi::api::events::v1::Event;
     let stack = Stack::builder().nodes(2).pods(4).start().await;

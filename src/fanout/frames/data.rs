@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::state::{Labels, PodView, Ready, WarningView, rfc3339};
+use crate::state::{Labels, LastRestart, PodView, Ready, WarningView, rfc3339};
 
 /// `/api/events` upsert of a pod: `{"cluster"?,"kind":"Pod","object":{…}}`.
 #[derive(Serialize)]
@@ -74,7 +74,11 @@ pub(super) struct SortedPod<'a> {
     #[serde(serialize_with = "rfc3339")]
     created: Option<jiff::Timestamp>,
     labels: &'a Labels,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_restart: Option<&'a LastRestart>,
     memory_request_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
     name: &'a str,
     namespace: &'a str,
     node: Option<&'a str>,
@@ -104,12 +108,16 @@ impl<'a> From<&'a PodView> for SortedPod<'a> {
             memory_request_bytes,
             created,
             warning,
+            message,
+            last_restart,
         } = p;
         Self {
             cpu_request_millis: *cpu_request_millis,
             created: *created,
             labels,
+            last_restart: last_restart.as_deref(),
             memory_request_bytes: *memory_request_bytes,
+            message: message.as_deref(),
             name,
             namespace,
             node: node.as_deref(),

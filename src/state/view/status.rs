@@ -1,6 +1,8 @@
 //! The one word `kubectl get pods` shows in its STATUS column, and its colour class.
 
-use super::{Ready, StatusClass};
+use std::sync::Arc;
+
+use super::{LastRestart, Ready, StatusClass};
 use crate::k8s::{PodFields, StateReason};
 
 pub(super) fn classify(status: &str, ready: Ready) -> StatusClass {
@@ -26,17 +28,38 @@ fn is_bad_reason(reason: &str) -> bool {
         || reason == "OOMKilled"
 }
 
-/// The STATUS column of `kubectl get pods`, plus ready containers and restarts.
+/// What [`derive`] reads off a pod's status.
+pub(super) struct Derived<'a> {
+    /// The STATUS column.
+    pub status: String,
+    /// Ready app containers.
+    pub ready: usize,
+    /// Restarts of the containers the status comes from.
+    pub restarts: i64,
+    /// Why, in words, when the status has a why: see `PodView::message`.
+    pub message: Option<&'a str>,
+}
+
+/// The STATUS column of `kubectl get pods`, plus ready containers, restarts and why.
 ///
 /// Follows `printPod` in kubernetes `pkg/printers/internalversion/printers.go`:
 /// phase, overridden by `status.reason`, by the first unfinished init container
 /// (`Init:<reason>`, `Init:N/M`), then by app container waiting/terminated reasons
 /// (scanned last to first), and `Terminating` whenever a deletion timestamp is set.
-pub(super) fn derive(pod: &PodFields) -> (String, usize, i64) {
+/// The message follows the reason: whichever container or field gave the status its
+/// word gives the message; a pod the scheduler cannot place says why in its
+/// `PodScheduled` condition.
+pub(super) fn derive(pod: &PodFields) -> Derived<'_> {
     let status = &pod.status;
     let mut reason = status.phase.clone().unwrap_or_default();
+    let mut message = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .and_then(|c| c.message.as_deref());
     if let Some(r) = status.reason.as_deref().filter(|r| !r.is_empty()) {
         reason = r.to_owned();
+        message = status.message.as_deref();
     }
     let mut restarts: i64 = 0;
     let mut ready_containers = 0;
@@ -57,6 +80,7 @@ pub(super) fn derive(pod: &PodFields) -> (String, usize, i64) {
             if t.exit_code == 0 {
                 continue;
             }
+            message = t.message.as_deref();
             reason = if !t.reason.is_empty() {
                 format!("Init:{}", t.reason)
             } else if t.signal != 0 {
@@ -71,6 +95,7 @@ pub(super) fn derive(pod: &PodFields) -> (String, usize, i64) {
             .filter(|w| !w.reason.is_empty() && w.reason != "PodInitializing")
         {
             reason = format!("Init:{}", w.reason);
+            message = w.message.as_deref();
         } else {
             reason = format!(
                 "Init:{i}/{}",
@@ -91,8 +116,10 @@ pub(super) fn derive(pod: &PodFields) -> (String, usize, i64) {
             restarts += c.restart_count;
             if let Some(w) = c.state.waiting.as_ref().filter(|w| !w.reason.is_empty()) {
                 reason = w.reason.clone();
+                message = w.message.as_deref();
             } else if let Some(t) = &c.state.terminated {
                 reason = terminated_reason(t);
+                message = t.message.as_deref();
             } else if c.ready && c.state.running.is_some() {
                 has_running = true;
                 ready_containers += 1;
@@ -104,6 +131,7 @@ pub(super) fn derive(pod: &PodFields) -> (String, usize, i64) {
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True");
             reason = if ready_cond { "Running" } else { "NotReady" }.to_owned();
+            message = None;
         }
     }
     if reason == "Succeeded" {
@@ -116,11 +144,35 @@ pub(super) fn derive(pod: &PodFields) -> (String, usize, i64) {
             "Terminating"
         }
         .to_owned();
+        message = None;
     }
     if reason.is_empty() {
         reason = "Unknown".to_owned();
     }
-    (reason, ready_containers, restarts)
+    Derived {
+        status: reason,
+        ready: ready_containers,
+        restarts,
+        message,
+    }
+}
+
+/// How the most recent restart of any container ended: the latest `lastState.terminated`
+/// of a container that has restarted (init containers too: sidecars restart).
+pub(super) fn last_restart(pod: &PodFields) -> Option<LastRestart> {
+    let status = &pod.status;
+    status
+        .container_statuses
+        .iter()
+        .chain(&status.init_container_statuses)
+        .filter(|c| c.restart_count > 0)
+        .filter_map(|c| c.last_state.terminated.as_ref())
+        .max_by_key(|t| t.finished_at.as_ref().map(|t| t.0))
+        .map(|t| LastRestart {
+            at: t.finished_at.as_ref().map(|t| t.0),
+            reason: Arc::from(terminated_reason(t)),
+            exit_code: t.exit_code,
+        })
 }
 
 fn terminated_reason(t: &StateReason) -> String {
