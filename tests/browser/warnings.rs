@@ -35,17 +35,24 @@ async fn the_warnings_lane_in_a_real_browser() {
         "unbroken".repeat(40)
     );
     let event = warning_event("Pod", &ns, &pod, "BackOff", &hostile);
+    let id = format!(
+        "warning/{ns}/{}",
+        event["metadata"]["name"].as_str().expect("name")
+    );
     cluster.warn(&event);
+    // The simulator may record warnings of its own: this one is found by its id.
     let item = browser
         .until(
             "the warning in the lane",
-            "const li = document.querySelector('#warnings-list .warning'); \
+            &format!(
+                "const li = document.getElementById({id:?}); \
              return li && [li.querySelector('.warning-reason').textContent, \
                li.querySelector('.warning-message').textContent, \
                document.querySelectorAll('#warnings img').length, \
                li.dataset.name, li.querySelector('.warning-age').textContent, \
                document.documentElement.scrollWidth <= window.innerWidth, \
-               document.title]",
+               document.title]"
+            ),
         )
         .await;
     assert_eq!(item[0], "BackOff");
@@ -75,7 +82,7 @@ async fn the_warnings_lane_in_a_real_browser() {
     browser
         .until(
             "the warning gone from the lane",
-            "return document.querySelectorAll('#warnings-list .warning').length === 0",
+            &format!("return document.getElementById({id:?}) === null"),
         )
         .await;
 
