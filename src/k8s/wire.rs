@@ -58,6 +58,12 @@ fn slim_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     })
 }
 
+/// A field's value, or its default when absent or `null`: a real API server omits empty
+/// fields, but a `null` from any other writer must not fail the whole list.
+fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Metadata reduced to name and namespace: for lists where nothing else is read (usage).
 pub(crate) fn name_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     #[derive(Deserialize)]
@@ -80,10 +86,10 @@ pub struct PodFields {
     #[serde(deserialize_with = "slim_meta", default)]
     pub metadata: ObjectMeta,
     /// The parts of the spec the wall shows.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub spec: PodSpecFields,
     /// The parts of the status the wall shows.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub status: PodStatusFields,
 }
 
@@ -94,10 +100,10 @@ pub struct PodSpecFields {
     /// The node the pod is bound to.
     pub node_name: Option<String>,
     /// App containers (names and requests only).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub containers: Vec<ContainerFields>,
     /// Init containers (names, requests, restart policy).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub init_containers: Vec<ContainerFields>,
 }
 
@@ -106,7 +112,7 @@ pub struct PodSpecFields {
 #[serde(rename_all = "camelCase")]
 pub struct ContainerFields {
     /// `resources.requests`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub resources: ResourcesFields,
     /// `Always` marks a sidecar init container.
     pub restart_policy: Option<String>,
@@ -116,7 +122,7 @@ pub struct ContainerFields {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ResourcesFields {
     /// Requested quantities by resource name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub requests: BTreeMap<String, String>,
 }
 
@@ -131,13 +137,13 @@ pub struct PodStatusFields {
     /// Why, in words (the eviction's message).
     pub message: Option<String>,
     /// Conditions (type, status, and the reason and message of `PodScheduled`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub conditions: Vec<ConditionFields>,
     /// App container states.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub container_statuses: Vec<ContainerStatusFields>,
     /// Init container states.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub init_container_statuses: Vec<ContainerStatusFields>,
 }
 
@@ -148,7 +154,7 @@ pub struct ConditionFields {
     #[serde(rename = "type", default)]
     pub type_: String,
     /// "True", "False", "Unknown".
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub status: String,
     /// A one-word reason, e.g. Unschedulable.
     pub reason: Option<String>,
@@ -161,18 +167,18 @@ pub struct ConditionFields {
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStatusFields {
     /// Ready per the readiness probe.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub ready: bool,
     /// Restarts so far.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub restart_count: i64,
     /// Whether the container has started (sidecars).
     pub started: Option<bool>,
     /// Current state.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub state: ContainerStateFields,
     /// The state before the last restart: how the previous run ended.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub last_state: ContainerStateFields,
 }
 
@@ -192,17 +198,17 @@ pub struct ContainerStateFields {
 #[serde(rename_all = "camelCase")]
 pub struct StateReason {
     /// e.g. CrashLoopBackOff, Completed, OOMKilled.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub reason: String,
     /// The reason in words, e.g. `secret "db" not found`.
     pub message: Option<String>,
     /// When a terminated container finished.
     pub finished_at: Option<Time>,
     /// Exit code of a terminated container.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub exit_code: i32,
     /// Signal of a terminated container.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub signal: i32,
 }
 
@@ -213,10 +219,10 @@ pub struct NodeFields {
     #[serde(deserialize_with = "slim_meta", default)]
     pub metadata: ObjectMeta,
     /// `spec.unschedulable`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub spec: NodeSpecFields,
     /// Conditions and allocatable resources.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub status: NodeStatusFields,
 }
 
@@ -224,10 +230,10 @@ pub struct NodeFields {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NodeSpecFields {
     /// Cordoned.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub unschedulable: bool,
     /// Taints: which pods the node repels.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub taints: Vec<TaintFields>,
 }
 
@@ -235,12 +241,12 @@ pub struct NodeSpecFields {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct TaintFields {
     /// e.g. `node.kubernetes.io/disk-pressure`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub key: String,
     /// Optional value.
     pub value: Option<String>,
     /// NoSchedule, PreferNoSchedule or NoExecute.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub effect: String,
 }
 
@@ -248,10 +254,10 @@ pub struct TaintFields {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NodeStatusFields {
     /// Allocatable quantities by resource name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub allocatable: BTreeMap<String, String>,
     /// Conditions (Ready, the pressures, NetworkUnavailable).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub conditions: Vec<ConditionFields>,
 }
 
@@ -337,5 +343,17 @@ mod tests {
         assert_eq!(pod.spec.containers[0].resources.requests["cpu"], "250m");
         assert!(pod.status.container_statuses[0].state.running.is_some());
         assert!(!format!("{pod:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn null_fields_decode_as_empty() {
+        let node: NodeFields = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1"},
+            "spec": {"taints": null, "unschedulable": null},
+            "status": {"conditions": null, "allocatable": null}
+        }))
+        .expect("decodes");
+        assert!(node.spec.taints.is_empty() && !node.spec.unschedulable);
+        assert!(node.status.conditions.is_empty());
     }
 }

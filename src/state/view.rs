@@ -460,11 +460,12 @@ impl PodView {
             .is_some_and(|at| recent(at, now))
     }
 
-    /// Needs attention: neither Running and ready nor Completed, or restarted recently.
-    /// (`problems=1` shows these.)
+    /// Needs attention: neither Running and ready nor Completed, restarted recently, or
+    /// warned about recently (a kept Warning event). (`problems=1` shows these.)
     pub fn has_problem(&self, now: jiff::Timestamp) -> bool {
         !matches!(self.status_class(), StatusClass::Ok | StatusClass::Done)
             || self.restarted_recently(now)
+            || self.warning.is_some()
     }
 }
 

@@ -69,6 +69,7 @@ function describe(pod) {
     ["restarts", pod.dataset.restarts || "0"],
     ...lastRestartRows(pod),
     ...(pod.dataset.message ? [["why", pod.dataset.message, "why"]] : []),
+    ...(pod.dataset.warning ? [["warning", pod.dataset.warning, "warn"]] : []),
     ["age", pod.dataset.created ? ageText(Date.now() - Date.parse(pod.dataset.created)) : "?"],
     ["node", box && box.dataset.node !== undefined ? box.dataset.node : "(unscheduled)"],
     ["owner", pod.dataset.owner || "(none)"],

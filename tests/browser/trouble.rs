@@ -1,5 +1,6 @@
 //! What is wrong, on the wall, in a real browser: a pod the scheduler cannot place says
-//! why, a crash-looping pod says when and why it last restarted, a node under DiskPressure
+//! why, a crash-looping pod says when and why it last restarted and carries the kubelet's
+//! BackOff warning (created through the simulator's events API), a node under DiskPressure
 //! and with a taint of its own says so; `?problems=1` and `ns=!kube-system` show exactly
 //! the sets the simulator's state gives; a screenshot per theme.
 
@@ -147,6 +148,33 @@ async fn a_crash_looping_pod_says_when_and_why_it_restarted(
         (v == json!(["CrashLoopBackOff", true, "OOMKilled", "137"])).then_some(())
     })
     .await;
+    // The kubelet's warning, through events.k8s.io/v1: a mark on the block, a line in the lane.
+    let (ns, name) = victim_key.split_once('/').expect("ns/name");
+    let event = podwall::fixtures::warning_event(
+        "Pod",
+        ns,
+        name,
+        "BackOff",
+        &format!(
+            "Back-off restarting failed container {} in pod {name}",
+            container.0
+        ),
+    );
+    let event: k8s_openapi::api::events::v1::Event =
+        serde_json::from_value(event).expect("an event");
+    Api::<k8s_openapi::api::events::v1::Event>::namespaced(cluster.kube(), ns)
+        .create(&PostParams::default(), &event)
+        .await
+        .expect("create the warning");
+    eventually("the block's warning mark and the lane's line", || async {
+        let v = browser
+            .js(&format!(
+                "const p = {block}; const li = Array.from(document.querySelectorAll('#warnings-list .warning'))                  .find(l => l.dataset.name === {name:?} && l.dataset.kind === 'Pod');                  return p && [p.dataset.warning, !!p.querySelector('.warn'),                  li ? li.querySelector('.warning-reason').textContent : null]"
+            ))
+            .await;
+        (v == json!(["BackOff", true, "BackOff"])).then_some(())
+    })
+    .await;
     let details = browser
         .js(&format!(
             "const p = {block}; p.focus(); p.dispatchEvent(new MouseEvent('mouseover', {{bubbles: true}})); \
@@ -162,6 +190,7 @@ async fn a_crash_looping_pod_says_when_and_why_it_restarted(
         details.contains("back-off 40s restarting"),
         "details: {details}"
     );
+    assert!(details.contains("warningBackOff"), "details: {details}");
     // The recent badge differs from an old restart's.
     let colours = browser
         .js(&format!(
@@ -185,8 +214,7 @@ async fn a_node_under_disk_pressure_says_so(browser: &Browser, cluster: &Stack) 
         .items
         .iter()
         .filter_map(|n| n.metadata.name.clone())
-        .filter(|n| n.starts_with("worker"))
-        .next_back()
+        .rfind(|n| n.starts_with("worker"))
         .expect("a worker");
     nodes
         .patch_status(
@@ -244,9 +272,11 @@ async fn problems_only_shows_what_needs_attention(
     browser.open(&url(cluster, "?problems=1")).await;
     let pods = sim_pods(cluster, &ListParams::default()).await;
     let now = jiff::Timestamp::now();
+    let warned = warned_pods(cluster).await;
+    let needs_attention = |p: &Pod| warned.contains(&key(p)) || troubled(p, now);
     let want: BTreeSet<String> = pods
         .iter()
-        .filter(|p| needs_attention(p, now))
+        .filter(|p| needs_attention(p))
         .map(key)
         .collect();
     for k in known {
@@ -255,7 +285,7 @@ async fn problems_only_shows_what_needs_attention(
     browser.wait_for_pods("the problem pods", &want).await;
     let mut boxes: BTreeSet<String> = pods
         .iter()
-        .filter(|p| needs_attention(p, now))
+        .filter(|p| needs_attention(p))
         .filter_map(|p| p.spec.as_ref()?.node_name.clone())
         .collect();
     boxes.insert(node.to_owned());
@@ -291,10 +321,30 @@ async fn leaving_out_kube_system_shows_the_rest(browser: &Browser, cluster: &Sta
         .await;
 }
 
-/// The simulator's pod needs attention: not Running with every container ready, not
+/// The pods the simulator's Warning events are about (it keeps them for an hour).
+async fn warned_pods(cluster: &Stack) -> BTreeSet<String> {
+    Api::<k8s_openapi::api::events::v1::Event>::all(cluster.kube())
+        .list(&ListParams::default().fields("type=Warning"))
+        .await
+        .expect("list warnings")
+        .items
+        .iter()
+        .filter_map(|e| e.regarding.as_ref())
+        .filter(|r| r.kind.as_deref() == Some("Pod"))
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r.namespace.as_deref().unwrap_or(""),
+                r.name.as_deref().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// The simulator's pod is in trouble: not Running with every container ready, not
 /// Succeeded, or a container restarted within the hour (written here from the API's
 /// fields, apart from podwall's own code).
-fn needs_attention(p: &Pod, now: jiff::Timestamp) -> bool {
+fn troubled(p: &Pod, now: jiff::Timestamp) -> bool {
     let Some(status) = &p.status else { return true };
     let containers = status.container_statuses.as_deref().unwrap_or_default();
     let recent_restart = containers.iter().any(|c| {

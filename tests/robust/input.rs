@@ -129,7 +129,7 @@ async fn hostile_text_is_escaped_and_planted_secrets_never_leave() {
         }]},
         "status": {"phase": "Pending", "containerStatuses": [{
             "name": "c", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
-            "state": {"waiting": {"reason": HOSTILE, "message": SECRET}}
+            "state": {"waiting": {"reason": HOSTILE, "message": format!("{HOSTILE} (a message is shown)")}}
         }]}
     }))
     .expect("pod");
@@ -165,6 +165,11 @@ async fn hostile_text_is_escaped_and_planted_secrets_never_leave() {
     let snap = stack.snapshot("?q=hostile").await;
     let view = &snap["pods"][0];
     assert_eq!(view["status"], HOSTILE, "JSON carries the text exactly");
+    assert_eq!(
+        view["message"],
+        format!("{HOSTILE} (a message is shown)"),
+        "a waiting message is shown, as data"
+    );
     assert_eq!(view["labels"]["app"], "x-y.z_1");
 
     // The planted secret: on no route, in no format.
