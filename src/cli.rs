@@ -324,7 +324,7 @@ mod tests {
         assert_eq!(parse_interval("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
-        assert!(parse_interval("15h").is_err());
+        assert!(parse_interval("15d").is_err());
         assert!(parse_interval("fast").is_err());
     }
 }
