@@ -60,6 +60,14 @@ struct Entry<V> {
     generation: u64,
 }
 
+/// Replaces an entry's view by a copy `change` made; returns the old view and the new.
+fn rewrite<V: Clone>(entry: &mut Entry<V>, change: impl FnOnce(&mut V)) -> (Arc<V>, Arc<V>) {
+    let mut view = (*entry.view).clone();
+    change(&mut view);
+    let new = Arc::new(view);
+    (std::mem::replace(&mut entry.view, new.clone()), new)
+}
+
 /// Removes the entries `stale` selects, returning their views in key order.
 fn remove_where<K: Ord + Clone, V>(
     map: &mut BTreeMap<K, Entry<V>>,
@@ -621,10 +629,7 @@ impl<E: Default> Cache<E> {
             if entry.view.warning == reason {
                 return;
             }
-            let mut view = (*entry.view).clone();
-            view.warning = reason;
-            let new = Arc::new(view);
-            let old = std::mem::replace(&mut entry.view, new.clone());
+            let (old, new) = rewrite(entry, |v| v.warning = reason);
             self.publish(
                 st,
                 Diff::Pod {
@@ -639,10 +644,7 @@ impl<E: Default> Cache<E> {
             if entry.view.warning == reason {
                 return;
             }
-            let mut view = (*entry.view).clone();
-            view.warning = reason;
-            let new = Arc::new(view);
-            let old = std::mem::replace(&mut entry.view, new.clone());
+            let (old, new) = rewrite(entry, |v| v.warning = reason);
             self.publish(
                 st,
                 Diff::Node {

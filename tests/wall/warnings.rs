@@ -349,40 +349,9 @@ async fn a_warning_created_in_the_simulator_reaches_the_wall() {
 /// The optional manifest grants exactly what the events watch asks for.
 #[test]
 fn events_rbac_manifest_matches_the_watch() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/optional/events-rbac.yaml");
-    let text = std::fs::read_to_string(&path).expect("manifest");
-    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
-        .map(|d| serde::Deserialize::deserialize(d).expect("YAML"))
-        .collect();
-    let role = docs
-        .iter()
-        .find(|d| d["kind"] == "ClusterRole")
-        .expect("a ClusterRole");
-    let mut granted: Vec<(String, Vec<String>)> = Vec::new();
-    for rule in role["rules"].as_array().expect("rules") {
-        assert_eq!(rule["apiGroups"], serde_json::json!(["events.k8s.io"]));
-        let verbs: Vec<String> = rule["verbs"]
-            .as_array()
-            .expect("verbs")
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect();
-        for r in rule["resources"].as_array().expect("resources") {
-            granted.push((r.as_str().unwrap_or("").to_owned(), verbs.clone()));
-        }
-    }
-    granted.sort();
-    let mut wanted: Vec<(String, Vec<String>)> = podwall::EVENTS_RBAC
-        .iter()
-        .map(|(r, v)| ((*r).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
-        .collect();
-    wanted.sort();
-    assert_eq!(granted, wanted);
-    let binding = docs
-        .iter()
-        .find(|d| d["kind"] == "ClusterRoleBinding")
-        .expect("a binding");
-    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
-    assert_eq!(binding["subjects"][0]["name"], "podwall");
+    super::assert_optional_rbac(
+        "deploy/optional/events-rbac.yaml",
+        "events.k8s.io",
+        podwall::EVENTS_RBAC,
+    );
 }
