@@ -1,4 +1,5 @@
-//! `GET /api/snapshot`: the filtered state as JSON.
+//! `GET /api/snapshot`: the filtered state as JSON; `GET /api/counts`: how many pods a
+//! filter shows and folds away.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,6 +13,29 @@ pub async fn snapshot(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         Ok((filter, _)) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-cache"))
             .json(state.cache().snapshot(&filter)),
+        Err(e) => json_error(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+/// `{"pods":N,"folded":M}`: the pods the filter shows, and with `problems=1` how many it
+/// folds away as healthy (0 otherwise). A `problems=1` page polls it for its folded count,
+/// which no change it is sent can tell it (a healthy pod's changes are not sent at all).
+pub async fn counts(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match Filter::from_query(req.query_string()) {
+        Ok((filter, _)) => {
+            let cache = state.cache();
+            let pods = cache.count_pods(&filter);
+            let folded = if filter.problems_only() {
+                cache
+                    .count_pods(&filter.without_problems())
+                    .saturating_sub(pods)
+            } else {
+                0
+            };
+            HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-cache"))
+                .json(serde_json::json!({"pods": pods, "folded": folded}))
+        }
         Err(e) => json_error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }

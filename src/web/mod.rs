@@ -120,6 +120,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
     .route("/events", web::get().to(events::html))
     .route("/api/events", web::get().to(events::json))
     .route("/api/snapshot", web::get().to(api::snapshot))
+    .route("/api/counts", web::get().to(api::counts))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))

@@ -43,6 +43,9 @@ export const USAGE_HIDDEN_AT = KIOSK_DENSITIES;
 
 // ---- timing -----------------------------------------------------------------------------
 
+/** How often a problems=1 page asks for its folded count (seconds; a divisor of 60). */
+export const FOLDED_EVERY_S = 5;
+
 // As long as wall.css's `pulse` and `gone` animations.
 export const FADE_MS = 700;
 export const PULSE_MS = 1200;

@@ -3,7 +3,7 @@
 // the DOM work of each animation frame so bursts of changes never freeze the page.
 // The modules, one line each, and their order: docs/ui.md, "The page's script".
 
-import { SORT } from "./constants.mjs";
+import { FOLDED_EVERY_S, SORT } from "./constants.mjs";
 import { listen } from "./details.mjs";
 import { arrange } from "./placement.mjs";
 import { sortNodes } from "./order.mjs";
@@ -14,7 +14,7 @@ import { lastUpdated, recount, schedule } from "./scheduling.mjs";
 import { closeWhenParked, connect, isStale, pollSync } from "./connection.mjs";
 import { showAge, showTime } from "./clock.mjs";
 import { openWarningLinks, tickWarnings } from "./warnings.mjs";
-import { fadeRestarts } from "./trouble.mjs";
+import { fadeRestarts, refreshFolded } from "./trouble.mjs";
 
 const root = document.getElementById("wall-root");
 const wall = document.getElementById("wall");
@@ -30,6 +30,7 @@ function tick() {
   refit(shownPods(), now.getTime());
   // Once a minute: a query of the few marked blocks, not of every block.
   if (now.getSeconds() === 30) fadeRestarts(now.getTime());
+  if (now.getSeconds() % FOLDED_EVERY_S === 0) refreshFolded();
   if (SORT === "usage" && now.getSeconds() === 0) sortNodes();
   else if (compactDue(now.getTime())) compact();
 }

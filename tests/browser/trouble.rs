@@ -300,6 +300,32 @@ async fn problems_only_shows_what_needs_attention(
         .js("return Number(document.querySelector('#count-folded b').textContent)")
         .await;
     assert_eq!(folded, json!(pods.len() - want.len()));
+    // A healthy pod goes: no change of it reaches this page, yet its count follows.
+    let healthy = pods
+        .iter()
+        .find(|p| !needs_attention(p))
+        .expect("a healthy pod");
+    Api::<Pod>::namespaced(
+        cluster.kube(),
+        healthy.metadata.namespace.as_deref().unwrap_or(""),
+    )
+    .delete(
+        healthy.metadata.name.as_deref().unwrap_or(""),
+        &kube::api::DeleteParams {
+            grace_period_seconds: Some(0),
+            ..kube::api::DeleteParams::default()
+        },
+    )
+    .await
+    .expect("delete a healthy pod");
+    let want_folded = json!(pods.len() - want.len() - 1);
+    eventually("the folded count to follow", || async {
+        let n = browser
+            .js("return Number(document.querySelector('#count-folded b').textContent)")
+            .await;
+        (n == want_folded).then_some(())
+    })
+    .await;
 }
 
 /// `?ns=!kube-system`: every pod but kube-system's.

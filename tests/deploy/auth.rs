@@ -7,10 +7,11 @@ use reqwest::header;
 use testkit::Stack;
 
 const TOKEN: &str = "wall-0123456789abcdef";
-const GUARDED: [&str; 7] = [
+const GUARDED: [&str; 8] = [
     "/",
     "/events",
     "/api/snapshot",
+    "/api/counts",
     "/api/events",
     "/metrics",
     "/static/wall.js",

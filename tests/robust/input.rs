@@ -5,11 +5,12 @@ use k8s_openapi::api::core::v1::Pod;
 use testkit::{Stack, eventually};
 
 /// Every route a browser or tool can reach (plus a 404).
-const ROUTES: [&str; 10] = [
+const ROUTES: [&str; 11] = [
     "/",
     "/events",
     "/api/events",
     "/api/snapshot",
+    "/api/counts",
     "/healthz",
     "/readyz",
     "/metrics",

@@ -105,6 +105,27 @@ async fn leaving_out_namespaces_status_classes_and_problems() {
             "{p}"
         );
     }
+    let counts: serde_json::Value = stack
+        .request("/api/counts?problems=1")
+        .await
+        .json()
+        .await
+        .expect("counts");
+    let shown = problems["pods"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        counts,
+        serde_json::json!({"pods": shown, "folded": pods.len() - shown})
+    );
+    let counts: serde_json::Value = stack
+        .request("/api/counts?ns=!kube-system,!web")
+        .await
+        .json()
+        .await
+        .expect("counts");
+    assert_eq!(
+        counts,
+        serde_json::json!({"pods": names(&without).len(), "folded": 0})
+    );
     let resp = stack.request("/api/snapshot?status=sad").await;
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.expect("JSON error");
