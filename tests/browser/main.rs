@@ -76,6 +76,23 @@ async fn crash_loop(stack: &Stack, pod: &Pod) {
     .expect("crash-loop the pod");
 }
 
+/// Deletes a pod at once (grace 0), through the simulator's API.
+async fn delete_now(stack: &Stack, pod: &Pod) {
+    Api::<Pod>::namespaced(
+        stack.kube(),
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+    )
+    .delete(
+        pod.metadata.name.as_deref().unwrap_or(""),
+        &kube::api::DeleteParams {
+            grace_period_seconds: Some(0),
+            ..kube::api::DeleteParams::default()
+        },
+    )
+    .await
+    .expect("delete a pod");
+}
+
 /// `namespace/name` of a pod, as its block's `data-pod`.
 fn key(p: &Pod) -> String {
     format!(

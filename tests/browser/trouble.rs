@@ -14,7 +14,7 @@ use serde_json::json;
 use testkit::browser::Browser;
 use testkit::{Stack, eventually};
 
-use super::{key, keys, running_ready_pod, screenshot_path, sim_pods, url};
+use super::{delete_now, key, keys, running_ready_pod, screenshot_path, sim_pods, url};
 
 /// What the scheduler says of the pod it cannot place.
 const UNSCHEDULABLE: &str = "0/6 nodes are available: 3 Insufficient cpu, 3 node(s) had \
@@ -305,19 +305,7 @@ async fn problems_only_shows_what_needs_attention(
         .iter()
         .find(|p| !needs_attention(p))
         .expect("a healthy pod");
-    Api::<Pod>::namespaced(
-        cluster.kube(),
-        healthy.metadata.namespace.as_deref().unwrap_or(""),
-    )
-    .delete(
-        healthy.metadata.name.as_deref().unwrap_or(""),
-        &kube::api::DeleteParams {
-            grace_period_seconds: Some(0),
-            ..kube::api::DeleteParams::default()
-        },
-    )
-    .await
-    .expect("delete a healthy pod");
+    delete_now(cluster, healthy).await;
     let want_folded = json!(pods.len() - want.len() - 1);
     eventually("the folded count to follow", || async {
         let n = browser

@@ -14,7 +14,9 @@ use serde_json::json;
 use testkit::browser::Browser;
 use testkit::{Stack, eventually};
 
-use super::{churn, crash_loop, key, keys, running_ready_pod, screenshot_path, sim_pods, url};
+use super::{
+    churn, crash_loop, delete_now, key, keys, running_ready_pod, screenshot_path, sim_pods, url,
+};
 
 /// Text elements whose colour contrast with their background is below WCAG AA (4.5:1),
 /// as `[selector, text, ratio]`; backgrounds are the nearest mostly opaque background colour.
@@ -203,19 +205,7 @@ async fn a_crash_looping_pod_changes_its_block(browser: &Browser, cluster: &Stac
         .iter()
         .find(|p| key(p) != victim_key && p.spec.as_ref().is_some_and(|s| s.node_name.is_some()))
         .expect("another bound pod");
-    Api::<Pod>::namespaced(
-        cluster.kube(),
-        doomed.metadata.namespace.as_deref().unwrap_or(""),
-    )
-    .delete(
-        doomed.metadata.name.as_deref().unwrap_or(""),
-        &kube::api::DeleteParams {
-            grace_period_seconds: Some(0),
-            ..kube::api::DeleteParams::default()
-        },
-    )
-    .await
-    .expect("delete a pod");
+    delete_now(cluster, doomed).await;
     let doomed_key = key(doomed);
     eventually(
         "the deleted pod's block to fade out and its marker to go",
