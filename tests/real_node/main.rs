@@ -9,12 +9,12 @@
 //! (the tests run inside the cluster's network namespace; `scripts/test-all` does this).
 //! docs/real-cluster.md says what runs and what each test proves.
 
-mod real_node_support;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use real_node_support::*;
+use support::*;
 use serde_json::{Value, json};
 
 /// The wall follows a change within this long (issue 21: "within 3 s of each change").

@@ -1,4 +1,4 @@
-//! Support for `tests/real_node.rs`: the one-node real cluster of `scripts/test-node`
+//! Support for `tests/real_node/main.rs`: the one-node real cluster of `scripts/test-node`
 //! driven the way a user drives it — `kubectl`, `kubectl port-forward`, a browser, nginx —
 //! with plain HTTP (reqwest) and processes. Deliberately self-contained: no `podwall::`
 //! library API and nothing from `tests/common` (its SSE reader is re-written here in a few
