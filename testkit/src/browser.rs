@@ -2,6 +2,9 @@
 //! one session, scripts, Chrome DevTools Protocol commands, the console log, and a JS
 //! hook that records long tasks and animation-frame gaps from the first paint on.
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
+//! chromedriver runs in a process group of its own, so that dropping the [`Browser`] ends
+//! Chromium's processes with it (inside scripts/test-node's network namespace too: the
+//! real-node tests start it there, as everything they start).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -39,24 +42,27 @@ pub struct Browser {
     driver_url: String,
     session: String,
     http: reqwest::Client,
-    _driver: tokio::process::Child,
+    _driver: Driver,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
     /// Starts chromedriver and a 1920×1080 headless Chromium session.
     pub async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// [`Browser::start`] with more Chromium flags (e.g. `--host-resolver-rules=…` to reach
+    /// a proxy by its name).
+    pub async fn start_with(extra_args: &[String]) -> Browser {
         assert!(
             Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
             "the browser test needs {CHROMEDRIVER} and {CHROMIUM}: apt-get install -y chromium chromium-driver"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
+        let port = crate::free_addr().port();
         let profile = tempfile::tempdir().expect("profile dir");
         let driver = tokio::process::Command::new(CHROMEDRIVER)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -78,15 +84,27 @@ impl Browser {
             },
         )
         .await;
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1920,1080",
+            "--enable-precise-memory-info",
+        ]
+        .map(str::to_owned)
+        .into();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend(extra_args.iter().cloned());
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".to_owned(),
-            json!({"binary": CHROMIUM, "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-                "--hide-scrollbars", "--window-size=1920,1080", "--enable-precise-memory-info",
-                format!("--user-data-dir={}", profile.path().display()),
-            ]}),
+            json!({"binary": CHROMIUM, "args": args}),
         );
         caps.insert("goog:loggingPrefs".to_owned(), json!({"browser": "ALL"}));
         let client = ClientBuilder::rustls()
@@ -105,7 +123,7 @@ impl Browser {
             driver_url,
             session,
             http,
-            _driver: driver,
+            _driver: Driver(driver),
             _profile: profile,
         }
     }
@@ -120,7 +138,13 @@ impl Browser {
 
     /// Waits until `script` returns something other than null/false, and returns it.
     pub async fn until(&self, what: &str, script: &str) -> Value {
-        eventually_within(Duration::from_secs(20), what, || async {
+        self.until_within(what, Duration::from_secs(20), script)
+            .await
+    }
+
+    /// [`Browser::until`] with another deadline.
+    pub async fn until_within(&self, what: &str, timeout: Duration, script: &str) -> Value {
+        eventually_within(timeout, what, || async {
             let v = self.js(script).await;
             (!v.is_null() && v != Value::Bool(false)).then_some(v)
         })
@@ -184,13 +208,19 @@ impl Browser {
             .collect()
     }
 
+    /// Whether the page says it is live (its event stream is open and the API server ok).
+    pub async fn live(&self) -> bool {
+        self.js(
+            "const c = document.getElementById('conn'); return !!c && c.classList.contains('ok')",
+        )
+        .await
+            == json!(true)
+    }
+
     /// Waits until the page is live and shows exactly `want`.
     pub async fn wait_for_pods(&self, what: &str, want: &BTreeSet<String>) {
         eventually_within(Duration::from_secs(30), what, || async {
-            let live = self
-                .js("return document.getElementById('conn').classList.contains('ok')")
-                .await;
-            (live == json!(true) && self.dom_pods().await == *want).then_some(())
+            (self.live().await && self.dom_pods().await == *want).then_some(())
         })
         .await;
     }
@@ -228,5 +258,20 @@ impl Browser {
             .await
             .as_u64()
             .unwrap_or(0)
+    }
+}
+
+/// chromedriver, leading a process group of its own (see [`Browser::start_with`]).
+struct Driver(tokio::process::Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Ending the group ends the Chromium processes chromedriver started too.
+        if let Some(pid) = self.0.id() {
+            // SAFETY: kill(2) on the process group of our own child; no memory is involved.
+            unsafe {
+                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+            }
+        }
     }
 }
