@@ -14,8 +14,10 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use support::*;
 use serde_json::{Value, json};
+use support::*;
+use testkit::browser::Browser;
+use testkit::{eventually_within, repo};
 
 /// The wall follows a change within this long (issue 21: "within 3 s of each change").
 const LIVE_MS: f64 = 3000.0;
@@ -69,7 +71,7 @@ async fn scale_and_watch(browser: &Browser, name: &str, from: u32, to: u32) {
     ]);
     // The API server's view settles: `to` pods, all Running and ready.
     let after: BTreeSet<String> =
-        eventually(Duration::from_secs(90), "the scaled pods", || async {
+        eventually_within(Duration::from_secs(90), "the scaled pods", || async {
             let pods = kubectl_json(&["get", "pods", "-n", TEST_NS, "-l", &format!("app={name}")]);
             let items = pods["items"].as_array().cloned().unwrap_or_default();
             let running: BTreeSet<String> = items
@@ -103,7 +105,7 @@ async fn scale_and_watch(browser: &Browser, name: &str, from: u32, to: u32) {
     }
     for pod in before.difference(&after) {
         let short = pod.trim_start_matches(&format!("{TEST_NS}/"));
-        let deleted = eventually(Duration::from_secs(30), "the DELETED event", || async {
+        let deleted = eventually_within(Duration::from_secs(30), "the DELETED event", || async {
             watch.deleted_at(short)
         })
         .await;
@@ -149,7 +151,7 @@ async fn install_is_available_under_restricted_with_probes_uid_10001_and_a_read_
     );
 
     // The kubelet runs both probes (its own probe counters, through the API server).
-    let probes = eventually(
+    let probes = eventually_within(
         Duration::from_secs(60),
         "successful liveness and readiness probes",
         || async {
@@ -263,7 +265,7 @@ async fn port_forward_carries_the_live_page_with_every_pod_and_no_usage_note() {
     test_deployment("scale-me", 0);
     // Exactly the README's command (8080 is free in the cluster's own network namespace).
     let pf = PortForward::start(NS, "svc/podwall", 8080, false);
-    let browser = Browser::start(&[]).await;
+    let browser = Browser::start().await;
     browser.open(&format!("{}/", pf.url())).await;
     browser
         .wait_for_api_pods("the page shows every pod of the cluster", None)
@@ -293,7 +295,7 @@ async fn port_forward_carries_the_live_page_with_every_pod_and_no_usage_note() {
         .expect("usage JSON");
     eprintln!("/api/usage: {usage}");
     browser
-        .until(
+        .until_within(
             "the quiet 'usage forbidden' note",
             Duration::from_secs(40),
             "const n = document.getElementById('usage-note');
@@ -338,19 +340,20 @@ async fn with_the_metrics_rbac_and_no_metrics_server_usage_is_quietly_unavailabl
         "deploy/podwall",
         "--timeout=180s",
     ]);
-    let pf = PortForward::start(NS, "svc/podwall", free_port(), true);
-    let usage: Value = eventually(Duration::from_secs(60), "usage 'unavailable'", || async {
-        let v: Value = http()
-            .get(format!("{}/api/usage", pf.url()))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (v["status"] == "unavailable").then_some(v)
-    })
-    .await;
+    let pf = PortForward::start(NS, "svc/podwall", testkit::free_addr().port(), true);
+    let usage: Value =
+        eventually_within(Duration::from_secs(60), "usage 'unavailable'", || async {
+            let v: Value = http()
+                .get(format!("{}/api/usage", pf.url()))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (v["status"] == "unavailable").then_some(v)
+        })
+        .await;
     eprintln!("/api/usage with the metrics RBAC: {usage}");
     assert!(
         usage["message"]
@@ -391,8 +394,8 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
     ensure_installed();
     test_deployment("after-restart", 0);
     // kubectl's forward ends with its pod; it is started again as a person would.
-    let pf = PortForward::start(NS, "svc/podwall", free_port(), true);
-    let browser = Browser::start(&[]).await;
+    let pf = PortForward::start(NS, "svc/podwall", testkit::free_addr().port(), true);
+    let browser = Browser::start().await;
     browser.open(&format!("{}/", pf.url())).await;
     browser
         .wait_for_api_pods("the page before the restart", None)
@@ -443,7 +446,7 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
     }
     let last = api.last_id.clone();
     let mut failures = 0;
-    let mut resumed = eventually(
+    let mut resumed = eventually_within(
         Duration::from_secs(90),
         "the API client to reconnect",
         || {
@@ -474,7 +477,7 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
 
     // The page: the same document (no reload), a reset from the new epoch, live again.
     browser
-        .until(
+        .until_within(
             "the page on the new epoch",
             Duration::from_secs(60),
             &format!(
@@ -533,7 +536,7 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
 async fn deleted_with_100_streams_open_it_exits_within_the_grace_and_the_replacement_serves() {
     require_cluster();
     ensure_installed();
-    let pf = PortForward::start(NS, "svc/podwall", free_port(), true);
+    let pf = PortForward::start(NS, "svc/podwall", testkit::free_addr().port(), true);
     let pod = ready_podwall_pod(NS).await;
     let name = pod["metadata"]["name"].as_str().expect("name").to_owned();
     let client = http();
@@ -576,7 +579,7 @@ async fn deleted_with_100_streams_open_it_exits_within_the_grace_and_the_replace
     );
     // The container exited by itself (exit code 0, not the kubelet's SIGKILL at the pod's
     // 20 s grace period) and within podwall's --shutdown-grace.
-    let gone = eventually(Duration::from_secs(60), "the pod object to go", || async {
+    let gone = eventually_within(Duration::from_secs(60), "the pod object to go", || async {
         watch.deleted_at(&name)
     })
     .await;
@@ -606,7 +609,7 @@ async fn deleted_with_100_streams_open_it_exits_within_the_grace_and_the_replace
     // The replacement serves the same cluster.
     let new = ready_podwall_pod(NS).await;
     assert_ne!(new["metadata"]["name"].as_str(), Some(name.as_str()));
-    let snap: Value = eventually(
+    let snap: Value = eventually_within(
         Duration::from_secs(60),
         "the replacement through the forward",
         || async {
@@ -690,8 +693,8 @@ async fn the_namespaced_install_works_in_a_real_pod() {
         "deploy/podwall",
         "--timeout=180s",
     ]);
-    let pf = PortForward::start(team, "svc/podwall", free_port(), false);
-    let snap: Value = eventually(Duration::from_secs(60), "team-a's wall", || async {
+    let pf = PortForward::start(team, "svc/podwall", testkit::free_addr().port(), false);
+    let snap: Value = eventually_within(Duration::from_secs(60), "team-a's wall", || async {
         let r = http()
             .get(format!("{}/api/snapshot", pf.url()))
             .send()
@@ -778,7 +781,7 @@ async fn kubectl_delete_removes_everything_deploy_created() {
             .expect("ctr ls");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    eventually(
+    eventually_within(
         Duration::from_secs(60),
         "no podwall container running",
         || async {
@@ -841,7 +844,7 @@ async fn nginx_configured_as_the_ingress_keeps_the_page_live_and_passes_pings() 
     test_deployment("behind-nginx", 0);
     let nginx = Nginx::start(ProxyConfig::Ingress, &service_upstream());
     nginx.wait_ready().await;
-    let browser = Browser::start(&nginx.browser_args()).await;
+    let browser = Browser::start_with(&nginx.browser_args()).await;
     browser.open(&format!("{}/", nginx.base())).await;
     browser
         .wait_for_api_pods("the page through nginx", None)
@@ -1002,7 +1005,7 @@ async fn an_idle_screen_stays_connected_past_nginx_read_timeout() {
 
     let nginx = Nginx::start(config, &upstream);
     nginx.wait_ready().await;
-    let browser = Browser::start(&nginx.browser_args()).await;
+    let browser = Browser::start_with(&nginx.browser_args()).await;
     browser.open(&format!("{}/", nginx.base())).await;
     browser
         .wait_for_api_pods("the page through nginx", None)
@@ -1213,7 +1216,7 @@ async fn the_access_token_works_through_nginx() {
 
     // A wall screen: opens the URL with the token once, ends up on the live page with an
     // HttpOnly cookie for the proxied host.
-    let browser = Browser::start(&nginx.browser_args()).await;
+    let browser = Browser::start_with(&nginx.browser_args()).await;
     browser.open(&format!("{base}/?token={token}")).await;
     browser
         .wait_for_api_pods("the page behind nginx with the token", None)

@@ -1,31 +1,28 @@
 //! Support for `tests/real_node/main.rs`: the one-node real cluster of `scripts/test-node`
 //! driven the way a user drives it — `kubectl`, `kubectl port-forward`, a browser, nginx —
-//! with plain HTTP (reqwest) and processes. Deliberately self-contained: no `podwall::`
-//! library API and nothing from `tests/common` (its SSE reader is re-written here in a few
-//! lines), so the crate's internals can move without touching these tests.
+//! with plain HTTP (reqwest) and processes. No `podwall::` library API, so the crate's
+//! internals can move without touching these tests; what every test binary needs (polling,
+//! free ports, the SSE reader, Chromium) is testkit's, and this module keeps what only the
+//! real node needs: kubectl, port-forward, nginx, `kubectl get -w`, container pids.
 
 #![allow(dead_code)] // each test takes what it needs
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fantoccini::{Client, ClientBuilder};
-use serde_json::{Value, json};
+use serde_json::Value;
+use testkit::browser::Browser;
+use testkit::{eventually_within, repo};
 
 pub const NS: &str = "podwall";
 /// A namespace the tests create pods in (a Deployment of the pause image).
 pub const TEST_NS: &str = "wall-test";
 /// The sandbox image scripts/test-node builds and loads; the test Deployment runs it too.
 pub const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10.2";
-
-/// The repository root.
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Milliseconds since the epoch, the clock the browser's `Date.now()` uses too.
 pub fn now_ms() -> f64 {
@@ -38,7 +35,7 @@ pub fn now_ms() -> f64 {
 /// Fails loudly unless the test runs inside the cluster's network namespace with its
 /// environment (`scripts/test-node exec cargo test …`).
 pub fn require_cluster() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    testkit::install_crypto();
     for var in ["KUBECONFIG", "PODWALL_NODE_STATE_DIR", "PODWALL_NODE_CTR"] {
         assert!(
             std::env::var_os(var).is_some(),
@@ -167,7 +164,7 @@ pub fn podwall_pods(ns: &str) -> Vec<Value> {
 
 /// The one podwall pod of `ns` that is Ready and not terminating.
 pub async fn ready_podwall_pod(ns: &str) -> Value {
-    eventually(
+    eventually_within(
         Duration::from_secs(120),
         "one Ready podwall pod",
         || async {
@@ -229,27 +226,6 @@ spec:
             "{name} did not settle at {replicas} pods"
         );
         std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-// ---- polling ----------------------------------------------------------------------------
-
-/// Polls `check` every 100 ms until it gives `Some`, or panics after `deadline`.
-pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -346,15 +322,6 @@ impl Drop for PortForward {
             let _ = c.wait();
         }
     }
-}
-
-/// A free port on loopback (of the cluster's namespace: the tests run inside it).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 // ---- Server-Sent Events -------------------------------------------------------------------
@@ -486,133 +453,28 @@ pub fn epoch_of(id: &str) -> &str {
     id.rsplit_once('-').map(|(e, _)| e).unwrap_or(id)
 }
 
-// ---- Chromium -----------------------------------------------------------------------------
+// ---- Chromium (testkit's Browser; what only these tests ask of the page) -----------------
 
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Headless Chromium through chromedriver (Debian's packages), as a wall screen runs it.
-pub struct Browser {
-    pub client: Client,
-    driver_url: String,
-    _driver: std::process::Child,
-    _profile: tempfile::TempDir,
+/// What these tests ask of the wall in testkit's [`Browser`], beyond what it offers.
+pub trait WallPage {
+    /// Waits until the page is live and shows exactly what the API server lists now.
+    async fn wait_for_api_pods(&self, what: &str, ns: Option<&str>);
+    /// Records in the page, from now on, when each pod block reaches a status and when it
+    /// leaves the page: `window.__seen["ns/name"] = {Running: ms, gone: ms, …}` (Date.now()).
+    async fn record_pod_times(&self);
+    /// What [`WallPage::record_pod_times`] recorded.
+    async fn pod_times(&self) -> Value;
 }
 
-impl Browser {
-    /// `extra` are more Chromium flags (e.g. a host mapping for the proxy's name).
-    pub async fn start(extra: &[String]) -> Browser {
-        assert!(
-            Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
-            "needs {CHROMEDRIVER} and {CHROMIUM}: apt-get install -y chromium chromium-driver"
-        );
-        let port = free_port();
-        let profile = tempfile::tempdir().expect("profile dir");
-        // A process group of its own: Chromium's processes go with chromedriver's.
-        use std::os::unix::process::CommandExt;
-        let driver = Command::new(CHROMEDRIVER)
-            .process_group(0)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let driver_url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        eventually(Duration::from_secs(60), "chromedriver", || async {
-            http.get(format!("{driver_url}/status"))
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-                .map(|_| ())
-        })
-        .await;
-        let mut args = vec![
-            "--headless".to_owned(),
-            "--no-sandbox".into(),
-            "--disable-gpu".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--disable-quic".into(),
-            "--no-first-run".into(),
-            "--window-size=1600,1000".into(),
-            format!("--user-data-dir={}", profile.path().display()),
-        ];
-        args.extend(extra.iter().cloned());
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".to_owned(),
-            json!({"binary": CHROMIUM, "args": args}),
-        );
-        caps.insert("goog:loggingPrefs".to_owned(), json!({"browser": "ALL"}));
-        let client = ClientBuilder::rustls()
-            .expect("tls")
-            .capabilities(caps)
-            .connect(&driver_url)
-            .await
-            .expect("browser session");
-        Browser {
-            client,
-            driver_url,
-            _driver: driver,
-            _profile: profile,
-        }
-    }
-
-    pub async fn js(&self, script: &str) -> Value {
-        self.client
-            .execute(script, Vec::new())
-            .await
-            .expect("script runs")
-    }
-
-    /// Waits until `script` returns something other than null/false, and returns it.
-    pub async fn until(&self, what: &str, timeout: Duration, script: &str) -> Value {
-        eventually(timeout, what, || async {
-            let v = self.js(script).await;
-            (!v.is_null() && v != Value::Bool(false)).then_some(v)
-        })
-        .await
-    }
-
-    pub async fn open(&self, url: &str) {
-        self.client.goto(url).await.expect("open the wall");
-    }
-
-    pub async fn dom_pods(&self) -> BTreeSet<String> {
-        self.js(
-            "return Array.from(document.querySelectorAll('#wall [data-pod]'), p => p.dataset.pod)",
-        )
-        .await
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|p| p.as_str().map(str::to_owned))
-        .collect()
-    }
-
-    /// Whether the page says it is live (its event stream is open and the API server ok).
-    pub async fn live(&self) -> bool {
-        self.js(
-            "const c = document.getElementById('conn'); return !!c && c.classList.contains('ok')",
-        )
-        .await
-            == json!(true)
-    }
-
-    /// Waits until the page is live and shows exactly what the API server lists.
-    pub async fn wait_for_api_pods(&self, what: &str, ns: Option<&str>) {
-        eventually(Duration::from_secs(30), what, || async {
+impl WallPage for Browser {
+    async fn wait_for_api_pods(&self, what: &str, ns: Option<&str>) {
+        eventually_within(Duration::from_secs(30), what, || async {
             (self.live().await && self.dom_pods().await == api_pods(ns)).then_some(())
         })
         .await;
     }
 
-    /// Records in the page, from now on, when each pod block reaches a status and when it
-    /// leaves the page: `window.__seen["ns/name"] = {Running: ms, gone: ms, …}` (Date.now()).
-    pub async fn record_pod_times(&self) {
+    async fn record_pod_times(&self) {
         self.js(
             r#"
             window.__seen = {};
@@ -638,46 +500,8 @@ impl Browser {
         .await;
     }
 
-    pub async fn pod_times(&self) -> Value {
+    async fn pod_times(&self) -> Value {
         self.js("return window.__seen").await
-    }
-
-    /// Console messages of level SEVERE since the last call (chromedriver's log endpoint).
-    pub async fn console_errors(&self) -> Vec<String> {
-        let session = self
-            .client
-            .session_id()
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let resp: Value = match reqwest::Client::new()
-            .post(format!("{}/session/{session}/se/log", self.driver_url))
-            .json(&json!({"type": "browser"}))
-            .send()
-            .await
-        {
-            Ok(r) => r.json().await.unwrap_or(Value::Null),
-            Err(_) => Value::Null,
-        };
-        resp["value"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter(|e| e["level"] == "SEVERE")
-            .map(|e| e["message"].as_str().unwrap_or("").to_owned())
-            .collect()
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the process group of our own child; no memory is involved.
-        unsafe {
-            libc::kill(-(self._driver.id() as libc::pid_t), libc::SIGKILL);
-        }
-        let _ = self._driver.wait();
     }
 }
 
@@ -843,7 +667,7 @@ impl Nginx {
     pub fn start(config: ProxyConfig, upstream: &str) -> Nginx {
         let dir = tempfile::tempdir().expect("nginx dir");
         let d = dir.path();
-        let port = free_port();
+        let port = testkit::free_addr().port();
         // A CA and a certificate for the Ingress's host signed by it, as the TLS secret
         // would hold (rustls refuses a CA certificate used as the server's own).
         let p = |f: &str| d.join(f).display().to_string();
@@ -957,7 +781,7 @@ impl Nginx {
     pub async fn wait_ready(&self) {
         let c = self.client();
         let url = format!("{}/healthz", self.base());
-        eventually(Duration::from_secs(60), "podwall through nginx", || async {
+        eventually_within(Duration::from_secs(60), "podwall through nginx", || async {
             let r = c
                 .get(&url)
                 .timeout(Duration::from_secs(6))
