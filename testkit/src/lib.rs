@@ -29,7 +29,7 @@ pub mod wire;
 use std::time::{Duration, Instant};
 
 pub use inflate::inflate_into;
-pub use sse::{Model, SseClient, SseEvent, pod_key};
+pub use sse::{Model, SseClient, SseEvent, SseItem, pod_key};
 pub use stack::{SimSpec, Stack, StackBuilder};
 
 /// The generous "eventually" deadline of the tests (busy 2-core machines).

@@ -37,21 +37,40 @@ impl SseEvent {
     }
 }
 
-/// A minimal EventSource: parses `id:`, `event:`, `data:` fields; skips comments.
+/// What [`SseClient::next_item`] reads: an event, a comment (podwall's `: ping`), or the
+/// end of the stream, or nothing in time.
+#[derive(Debug, Clone)]
+pub enum SseItem {
+    /// An event (a block with `data:`).
+    Event(SseEvent),
+    /// A comment line's text after the `:`, trimmed.
+    Comment(String),
+    /// The stream ended (or broke).
+    Eof,
+    /// Nothing within the timeout.
+    Timeout,
+}
+
+/// A minimal EventSource: parses `id:`, `event:`, `data:` fields; skips comments (or reads
+/// them: [`SseClient::next_item`]).
 pub struct SseClient {
     stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buf: Vec<u8>,
+    pending: std::collections::VecDeque<SseItem>,
+    headers: reqwest::header::HeaderMap,
+    /// The id of the last event read (the `Last-Event-ID` it was opened with before one),
+    /// for resuming the stream elsewhere.
+    pub last_id: Option<String>,
 }
 
 impl SseClient {
     /// Opens the event stream at `url`, with a `Last-Event-ID` header when given; it must
     /// answer 200 with `text/event-stream`.
     pub async fn open(http: &reqwest::Client, url: &str, last_event_id: Option<&str>) -> SseClient {
-        let mut req = http.get(url);
-        if let Some(id) = last_event_id {
-            req = req.header("Last-Event-ID", id);
-        }
-        let resp = req.send().await.expect("SSE connect");
+        let resp = Self::request(http, url, last_event_id)
+            .send()
+            .await
+            .expect("SSE connect");
         assert_eq!(resp.status(), 200);
         let ct = resp
             .headers()
@@ -60,19 +79,72 @@ impl SseClient {
             .unwrap_or("")
             .to_owned();
         assert!(ct.starts_with("text/event-stream"), "content-type {ct}");
-        SseClient::from_response(resp)
+        SseClient::from_response(resp).resuming(last_event_id)
+    }
+
+    /// [`SseClient::open`] that says why it could not (no answer, or not a success) instead
+    /// of failing the test: for polling until a stream opens.
+    pub async fn try_open(
+        http: &reqwest::Client,
+        url: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<SseClient, String> {
+        let resp = Self::request(http, url, last_event_id)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("{url}: {}", resp.status()));
+        }
+        Ok(SseClient::from_response(resp).resuming(last_event_id))
+    }
+
+    fn request(
+        http: &reqwest::Client,
+        url: &str,
+        last_event_id: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut req = http.get(url).header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        req
+    }
+
+    fn resuming(mut self, last_event_id: Option<&str>) -> SseClient {
+        self.last_id = last_event_id.map(str::to_owned);
+        self
     }
 
     /// Reads events from a response already checked to be an event stream.
     pub fn from_response(resp: reqwest::Response) -> SseClient {
+        let headers = resp.headers().clone();
         SseClient {
-            stream: Box::pin(resp.bytes_stream()),
-            buf: Vec::new(),
+            headers,
+            ..SseClient::over(resp.bytes_stream())
         }
+    }
+
+    fn over(
+        stream: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
+    ) -> SseClient {
+        SseClient {
+            stream: Box::pin(stream),
+            buf: Vec::new(),
+            pending: Default::default(),
+            headers: Default::default(),
+            last_id: None,
+        }
+    }
+
+    /// The response's headers.
+    pub fn headers(&self) -> &reqwest::header::HeaderMap {
+        &self.headers
     }
 
     /// Reads events from a `Content-Encoding: deflate` event stream, inflating as it goes.
     pub fn inflating(resp: reqwest::Response) -> SseClient {
+        let headers = resp.headers().clone();
         let mut zlib = flate2::Decompress::new(true);
         let inflated = resp.bytes_stream().map(move |chunk| {
             chunk.map(|data| {
@@ -82,8 +154,8 @@ impl SseClient {
             })
         });
         SseClient {
-            stream: Box::pin(inflated),
-            buf: Vec::new(),
+            headers,
+            ..SseClient::over(inflated)
         }
     }
 
@@ -91,13 +163,36 @@ impl SseClient {
     pub async fn next_within(&mut self, timeout: Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if let Some(ev) = self.take_event() {
-                return Some(ev);
+            match self.next_item_until(deadline).await {
+                SseItem::Event(ev) => return Some(ev),
+                SseItem::Comment(_) => {}
+                SseItem::Eof | SseItem::Timeout => return None,
             }
-            let chunk = tokio::time::timeout_at(deadline, self.stream.next())
-                .await
-                .ok()??;
-            self.buf.extend_from_slice(&chunk.ok()?);
+        }
+    }
+
+    /// The next event or comment, or whether the stream ended or `timeout` passed.
+    pub async fn next_item(&mut self, timeout: Duration) -> SseItem {
+        self.next_item_until(tokio::time::Instant::now() + timeout)
+            .await
+    }
+
+    async fn next_item_until(&mut self, deadline: tokio::time::Instant) -> SseItem {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                if let SseItem::Event(SseEvent { id: Some(id), .. }) = &item {
+                    self.last_id = Some(id.clone());
+                }
+                return item;
+            }
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return SseItem::Timeout,
+                Ok(None) | Ok(Some(Err(_))) => return SseItem::Eof,
+                Ok(Some(Ok(chunk))) => {
+                    self.buf.extend_from_slice(&chunk);
+                    self.split();
+                }
+            }
         }
     }
 
@@ -109,14 +204,24 @@ impl SseClient {
     }
 
     /// Reads events until `pred` matches one; returns it.
-    pub async fn until(&mut self, what: &str, mut pred: impl FnMut(&SseEvent) -> bool) -> SseEvent {
+    pub async fn until(&mut self, what: &str, pred: impl FnMut(&SseEvent) -> bool) -> SseEvent {
+        self.until_within(what, DEADLINE, pred).await
+    }
+
+    /// [`SseClient::until`] with another deadline.
+    pub async fn until_within(
+        &mut self,
+        what: &str,
+        deadline: Duration,
+        mut pred: impl FnMut(&SseEvent) -> bool,
+    ) -> SseEvent {
         let start = Instant::now();
         loop {
-            let left = DEADLINE.saturating_sub(start.elapsed());
+            let left = deadline.saturating_sub(start.elapsed());
             match self.next_within(left).await {
                 Some(ev) if pred(&ev) => return ev,
                 Some(_) => {}
-                None => panic!("timed out after {DEADLINE:?} waiting for {what}"),
+                None => panic!("timed out after {deadline:?} waiting for {what}"),
             }
         }
     }
@@ -127,9 +232,10 @@ impl SseClient {
             .await
     }
 
-    fn take_event(&mut self) -> Option<SseEvent> {
-        loop {
-            let end = self.buf.windows(2).position(|w| w == b"\n\n")?;
+    /// Moves the complete blocks of the buffer to `pending`: their comments, then their
+    /// event if they have data.
+    fn split(&mut self) {
+        while let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
             let block: Vec<u8> = self.buf.drain(..end + 2).collect();
             let text = String::from_utf8_lossy(&block);
             let mut ev = SseEvent {
@@ -139,7 +245,10 @@ impl SseClient {
             };
             let mut has_data = false;
             for line in text.lines() {
-                if let Some(v) = line.strip_prefix("id: ") {
+                if let Some(c) = line.strip_prefix(':') {
+                    self.pending
+                        .push_back(SseItem::Comment(c.trim().to_owned()));
+                } else if let Some(v) = line.strip_prefix("id: ") {
                     ev.id = Some(v.to_owned());
                 } else if let Some(v) = line.strip_prefix("event: ") {
                     ev.event = v.to_owned();
@@ -152,7 +261,7 @@ impl SseClient {
                 }
             }
             if has_data {
-                return Some(ev);
+                self.pending.push_back(SseItem::Event(ev));
             }
         }
     }
@@ -249,10 +358,7 @@ mod tests {
                 .map(|c| Ok::<_, reqwest::Error>(bytes::Bytes::from_static(c.as_bytes())))
                 .collect::<Vec<_>>(),
         );
-        SseClient {
-            stream: Box::pin(stream),
-            buf: Vec::new(),
-        }
+        SseClient::over(stream)
     }
 
     #[tokio::test]
@@ -271,6 +377,20 @@ mod tests {
             sse.next_within(Duration::from_millis(10)).await.is_none(),
             "the stream ended"
         );
+    }
+
+    #[tokio::test]
+    async fn next_item_reads_comments_and_tells_the_end_from_a_timeout() {
+        let mut sse = client(&[": ping\n\nid: 7-4\nevent: upsert\ndata: {}\n\n"]);
+        assert!(matches!(sse.next_item(DEADLINE).await, SseItem::Comment(c) if c == "ping"));
+        assert!(matches!(sse.next_item(DEADLINE).await, SseItem::Event(ev) if ev.seq() == 4));
+        assert_eq!(sse.last_id.as_deref(), Some("7-4"));
+        assert!(matches!(sse.next_item(DEADLINE).await, SseItem::Eof));
+        let mut idle = SseClient::over(futures::stream::pending());
+        assert!(matches!(
+            idle.next_item(Duration::from_millis(10)).await,
+            SseItem::Timeout
+        ));
     }
 
     #[test]
