@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::*;
 use testkit::browser::Browser;
+use testkit::sse::{SseClient, SseEvent, SseItem};
 use testkit::{eventually_within, repo};
 
 /// The wall follows a change within this long (issue 21: "within 3 s of each change").
@@ -405,12 +406,14 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
         .js("return document.getElementById('wall-root').dataset.seq")
         .await;
     let old_epoch = epoch_of(seq.as_str().expect("data-seq")).to_owned();
-    let mut api = SseStream::connect(&http(), &format!("{}/api/events", pf.url()), None)
+    let mut api = SseClient::try_open(&http(), &format!("{}/api/events", pf.url()), None)
         .await
         .expect("/api/events");
-    let (id, _) = api.next_event("reset", Duration::from_secs(10)).await;
+    let reset = api
+        .until_within("a reset", Duration::from_secs(10), |e| e.event == "reset")
+        .await;
     assert_eq!(
-        epoch_of(&id),
+        epoch_of(reset.id.as_deref().unwrap_or("")),
         old_epoch,
         "page and API stream see one server"
     );
@@ -438,13 +441,13 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
     // and, the epoch being foreign to the new pod, gets a reset with the new epoch.
     let t0 = Instant::now();
     loop {
-        match api.next(Duration::from_secs(60)).await {
-            Next::Eof => break,
-            Next::Item(_) => {}
-            Next::Timeout => panic!("the old pod's stream did not end"),
+        match api.next_item(Duration::from_secs(60)).await {
+            SseItem::Eof => break,
+            SseItem::Event(_) | SseItem::Comment(_) => {}
+            SseItem::Timeout => panic!("the old pod's stream did not end"),
         }
     }
-    let last = api.last_id.clone();
+    let last = api.last_id.clone().unwrap_or_default();
     let mut failures = 0;
     let mut resumed = eventually_within(
         Duration::from_secs(90),
@@ -457,12 +460,15 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
             }
             let url = format!("{}/api/events", pf.url());
             let last = last.clone();
-            async move { SseStream::connect(&http(), &url, Some(&last)).await.ok() }
+            async move { SseClient::try_open(&http(), &url, Some(&last)).await.ok() }
         },
     )
     .await;
-    let (id, snapshot) = resumed.next_event("reset", Duration::from_secs(10)).await;
-    let new_epoch = epoch_of(&id).to_owned();
+    let reset = resumed
+        .until_within("a reset", Duration::from_secs(10), |e| e.event == "reset")
+        .await;
+    let snapshot = reset.json();
+    let new_epoch = epoch_of(reset.id.as_deref().unwrap_or("")).to_owned();
     assert_ne!(new_epoch, old_epoch, "a new pod, a new epoch");
     assert!(
         snapshot["pods"].as_array().is_some_and(|p| p
@@ -506,15 +512,15 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match resumed.next(left).await {
-            Next::Item(Sse::Event { event, data, .. })
+        match resumed.next_item(left).await {
+            SseItem::Event(SseEvent { event, data, .. })
                 if event == "upsert" && data.contains("after-restart") =>
             {
                 break;
             }
-            Next::Item(_) => {}
-            Next::Eof => panic!("the resumed stream ended"),
-            Next::Timeout => panic!("no upsert of the new pod on the resumed stream"),
+            SseItem::Event(_) | SseItem::Comment(_) => {}
+            SseItem::Eof => panic!("the resumed stream ended"),
+            SseItem::Timeout => panic!("no upsert of the new pod on the resumed stream"),
         }
     }
     browser
@@ -542,10 +548,11 @@ async fn deleted_with_100_streams_open_it_exits_within_the_grace_and_the_replace
     let client = http();
     let mut streams = Vec::new();
     for _ in 0..100 {
-        let mut s = SseStream::connect(&client, &format!("{}/api/events", pf.url()), None)
+        let mut s = SseClient::try_open(&client, &format!("{}/api/events", pf.url()), None)
             .await
             .expect("an /api/events stream through the forward");
-        s.next_event("reset", Duration::from_secs(20)).await;
+        s.until_within("a reset", Duration::from_secs(20), |e| e.event == "reset")
+            .await;
         streams.push(s);
     }
     let watch = PodWatch::start(NS);
@@ -557,10 +564,10 @@ async fn deleted_with_100_streams_open_it_exits_within_the_grace_and_the_replace
     for mut s in streams {
         ends.push(tokio::spawn(async move {
             loop {
-                match s.next(Duration::from_secs(60)).await {
-                    Next::Eof => return Some(now_ms()),
-                    Next::Timeout => return None,
-                    Next::Item(_) => {}
+                match s.next_item(Duration::from_secs(60)).await {
+                    SseItem::Eof => return Some(now_ms()),
+                    SseItem::Timeout => return None,
+                    SseItem::Event(_) | SseItem::Comment(_) => {}
                 }
             }
         }));
@@ -820,18 +827,18 @@ fn service_upstream() -> String {
 }
 
 /// The first `upsert` of a pod whose name contains `needle`, or `None` within `timeout`.
-async fn upsert_within(s: &mut SseStream, needle: &str, timeout: Duration) -> Option<Duration> {
+async fn upsert_within(s: &mut SseClient, needle: &str, timeout: Duration) -> Option<Duration> {
     let t0 = Instant::now();
     loop {
         let left = timeout.saturating_sub(t0.elapsed());
-        match s.next(left).await {
-            Next::Item(Sse::Event { event, data, .. })
+        match s.next_item(left).await {
+            SseItem::Event(SseEvent { event, data, .. })
                 if event == "upsert" && data.contains(needle) =>
             {
                 return Some(t0.elapsed());
             }
-            Next::Item(_) => {}
-            Next::Eof | Next::Timeout => return None,
+            SseItem::Event(_) | SseItem::Comment(_) => {}
+            SseItem::Eof | SseItem::Timeout => return None,
         }
     }
 }
@@ -853,7 +860,7 @@ async fn nginx_configured_as_the_ingress_keeps_the_page_live_and_passes_pings() 
     scale_and_watch(&browser, "behind-nginx", 2, 0).await;
 
     // `: ping` keep-alives come through, at podwall's 15 s.
-    let mut s = SseStream::connect(
+    let mut s = SseClient::try_open(
         &nginx.client(),
         &format!("{}/api/events", nginx.base()),
         None,
@@ -866,15 +873,16 @@ async fn nginx_configured_as_the_ingress_keeps_the_page_live_and_passes_pings() 
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     assert!(ctype.starts_with("text/event-stream"), "{ctype}");
-    s.next_event("reset", Duration::from_secs(10)).await;
+    s.until_within("a reset", Duration::from_secs(10), |e| e.event == "reset")
+        .await;
     let mut pings = Vec::new();
     let t0 = Instant::now();
     while pings.len() < 2 {
-        match s.next(Duration::from_secs(40)).await {
-            Next::Item(Sse::Comment(c)) if c == "ping" => pings.push(t0.elapsed()),
-            Next::Item(_) => {}
-            Next::Eof => panic!("the stream ended"),
-            Next::Timeout => panic!("no ping through nginx within 40 s"),
+        match s.next_item(Duration::from_secs(40)).await {
+            SseItem::Comment(c) if c == "ping" => pings.push(t0.elapsed()),
+            SseItem::Event(_) | SseItem::Comment(_) => {}
+            SseItem::Eof => panic!("the stream ended"),
+            SseItem::Timeout => panic!("no ping through nginx within 40 s"),
         }
     }
     eprintln!("pings through nginx at {pings:?}");
@@ -907,7 +915,7 @@ async fn without_buffering_off_updates_stall_behind_nginx() {
         // The client reads in a task of its own: with the stream buffered, nginx holds
         // back even the response headers.
         let reader = tokio::spawn(async move {
-            let mut s = SseStream::connect(&client, &url, None).await.ok()?;
+            let mut s = SseClient::try_open(&client, &url, None).await.ok()?;
             upsert_within(&mut s, "buffered-", Duration::from_secs(30)).await?;
             Some(Instant::now())
         });
@@ -978,7 +986,7 @@ async fn an_idle_screen_stays_connected_past_nginx_read_timeout() {
     {
         let nginx = Nginx::start(ProxyConfig::DefaultTimeouts(Some(5)), &upstream);
         nginx.wait_ready().await;
-        let mut s = SseStream::connect(
+        let mut s = SseClient::try_open(
             &nginx.client(),
             &format!("{}/api/events", nginx.base()),
             None,
@@ -987,10 +995,10 @@ async fn an_idle_screen_stays_connected_past_nginx_read_timeout() {
         .expect("stream");
         let t0 = Instant::now();
         loop {
-            match s.next(Duration::from_secs(30)).await {
-                Next::Eof => break,
-                Next::Item(_) => {}
-                Next::Timeout => panic!("a 5 s read timeout did not cut the idle stream"),
+            match s.next_item(Duration::from_secs(30)).await {
+                SseItem::Eof => break,
+                SseItem::Event(_) | SseItem::Comment(_) => {}
+                SseItem::Timeout => panic!("a 5 s read timeout did not cut the idle stream"),
             }
         }
         eprintln!(
@@ -1014,26 +1022,27 @@ async fn an_idle_screen_stays_connected_past_nginx_read_timeout() {
         .js("return document.getElementById('wall-root').dataset.seq")
         .await;
     let epoch = epoch_of(seq.as_str().unwrap_or("")).to_owned();
-    let mut s = SseStream::connect(
+    let mut s = SseClient::try_open(
         &nginx.client(),
         &format!("{}/api/events", nginx.base()),
         None,
     )
     .await
     .expect("stream");
-    s.next_event("reset", Duration::from_secs(10)).await;
+    s.until_within("a reset", Duration::from_secs(10), |e| e.event == "reset")
+        .await;
     eprintln!("idle for {idle:?} behind nginx ({config:?})");
     let t0 = Instant::now();
     let mut pings = 0;
     while t0.elapsed() < idle {
-        match s.next(idle.saturating_sub(t0.elapsed())).await {
-            Next::Item(Sse::Comment(c)) if c == "ping" => pings += 1,
-            Next::Item(Sse::Event { event, .. }) => {
+        match s.next_item(idle.saturating_sub(t0.elapsed())).await {
+            SseItem::Comment(c) if c == "ping" => pings += 1,
+            SseItem::Event(SseEvent { event, .. }) => {
                 assert_ne!(event, "reset", "the idle stream was reset");
             }
-            Next::Item(_) => {}
-            Next::Eof => panic!("the idle stream was cut after {:?}", t0.elapsed()),
-            Next::Timeout => break,
+            SseItem::Comment(_) => {}
+            SseItem::Eof => panic!("the idle stream was cut after {:?}", t0.elapsed()),
+            SseItem::Timeout => break,
         }
     }
     let expected = idle.as_secs() / 15;
