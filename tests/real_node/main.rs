@@ -50,19 +50,7 @@ fn assert_live(what: &str, pod: &str, api_ms: Option<f64>, dom_ms: Option<f64>) 
 async fn scale_and_watch(browser: &Browser, name: &str, from: u32, to: u32) {
     let watch = PodWatch::start(TEST_NS);
     browser.record_pod_times().await;
-    let before: BTreeSet<String> = kubectl(&[
-        "get",
-        "pods",
-        "-n",
-        TEST_NS,
-        "-l",
-        &format!("app={name}"),
-        "-o",
-        "name",
-    ])
-    .lines()
-    .map(|l| format!("{TEST_NS}/{}", l.trim_start_matches("pod/")))
-    .collect();
+    let before = test_pods(name);
     kubectl(&[
         "-n",
         TEST_NS,

@@ -207,7 +207,19 @@ spec:
     kubectl_stdin(&["apply", "-f", "-"], Some(&yaml)).unwrap_or_else(|e| panic!("{e}"));
     // Pods of an earlier run of the test: gone before the test counts.
     let start = Instant::now();
-    while kubectl(&[
+    while test_pods(name).len() != replicas as usize {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{name} did not settle at {replicas} pods"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The pods of the test Deployment `name` (`app=<name>` in [`TEST_NS`]), as
+/// `wall-test/<pod>` (the wall's keys), whatever their state.
+pub fn test_pods(name: &str) -> BTreeSet<String> {
+    kubectl(&[
         "get",
         "pods",
         "-n",
@@ -218,15 +230,8 @@ spec:
         "name",
     ])
     .lines()
-    .count()
-        != replicas as usize
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "{name} did not settle at {replicas} pods"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    .map(|l| format!("{TEST_NS}/{}", l.trim_start_matches("pod/")))
+    .collect()
 }
 
 // ---- kubectl port-forward ---------------------------------------------------------------
