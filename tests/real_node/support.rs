@@ -757,7 +757,7 @@ fn nginx_conf(config: ProxyConfig, d: &Path, port: u16, upstream: &str) -> Strin
     };
     let d = d.display();
     format!(
-        r#"# Written by tests/real_node_support for one test ({config:?}).
+        r#"# Written by tests/real_node/support.rs for one test ({config:?}).
 daemon off;
 master_process on;
 worker_processes 1;
