@@ -210,22 +210,11 @@ impl Churn {
 
     /// A running pod of a deployment or statefulset in `trouble` for a while.
     fn pod_trouble(&mut self, trouble: PodTrouble) {
-        let Some(w) = self.pick_workload(&[WorkloadKind::Deployment, WorkloadKind::StatefulSet])
+        let Some((w, ns, pod)) =
+            self.pick_running_pod(&[WorkloadKind::Deployment, WorkloadKind::StatefulSet])
         else {
             return;
         };
-        let Some(pod) = self.pick_pod(w) else { return };
-        let ns = self.model.workloads[w].namespace.clone();
-        let running = self
-            .ctx
-            .store
-            .get(Resource::Pods, &ns, &pod)
-            .is_some_and(|p| {
-                p.index.field("status.phase").as_deref() == Some("Running") && !p.index.deleting
-            });
-        if !running {
-            return;
-        }
         if trouble == PodTrouble::ImagePullBackOff {
             // A new image that cannot be pulled: ErrImagePull first, back-off later.
             let done = self.update_pod(w, &pod, |v| {
@@ -248,21 +237,9 @@ impl Churn {
     }
 
     fn evict(&mut self) {
-        let Some(w) = self.pick_workload(&[WorkloadKind::Deployment]) else {
+        let Some((w, ns, pod)) = self.pick_running_pod(&[WorkloadKind::Deployment]) else {
             return;
         };
-        let Some(pod) = self.pick_pod(w) else { return };
-        let ns = self.model.workloads[w].namespace.clone();
-        let running = self
-            .ctx
-            .store
-            .get(Resource::Pods, &ns, &pod)
-            .is_some_and(|p| {
-                p.index.field("status.phase").as_deref() == Some("Running") && !p.index.deleting
-            });
-        if !running {
-            return;
-        }
         if let Ok(stored) = self
             .ctx
             .pod_trouble(&ns, &pod, PodTrouble::Evicted, Origin::Churn)
@@ -339,6 +316,22 @@ impl Churn {
 
     fn pick_pod(&mut self, w: usize) -> Option<String> {
         self.model.workloads[w].pods.choose(&mut self.rng).cloned()
+    }
+
+    /// A pod of a workload of one of `kinds`, picked at random, if it is Running and not
+    /// being deleted: its workload, namespace and name.
+    fn pick_running_pod(&mut self, kinds: &[WorkloadKind]) -> Option<(usize, String, String)> {
+        let w = self.pick_workload(kinds)?;
+        let pod = self.pick_pod(w)?;
+        let ns = self.model.workloads[w].namespace.clone();
+        let running = self
+            .ctx
+            .store
+            .get(Resource::Pods, &ns, &pod)
+            .is_some_and(|p| {
+                p.index.field("status.phase").as_deref() == Some("Running") && !p.index.deleting
+            });
+        running.then_some((w, ns, pod))
     }
 
     /// Changes a pod through the store; forgets it when it is gone.

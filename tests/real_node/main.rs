@@ -321,14 +321,7 @@ async fn with_the_metrics_rbac_and_no_metrics_server_usage_is_quietly_unavailabl
     // podwall asks a forbidden metrics API again only every 4 intervals: a new pod asks
     // at once.
     kubectl(&["-n", NS, "rollout", "restart", "deploy/podwall"]);
-    kubectl(&[
-        "-n",
-        NS,
-        "rollout",
-        "status",
-        "deploy/podwall",
-        "--timeout=180s",
-    ]);
+    rollout_status(NS);
     let pf = PortForward::start(NS, "svc/podwall", testkit::free_addr().port(), true);
     let usage: Value =
         eventually_within(Duration::from_secs(60), "usage 'unavailable'", || async {
@@ -411,14 +404,7 @@ async fn rollout_restart_the_open_page_and_api_clients_recover_by_themselves() {
         .unwrap_or("")
         .to_owned();
     kubectl(&["-n", NS, "rollout", "restart", "deploy/podwall"]);
-    kubectl(&[
-        "-n",
-        NS,
-        "rollout",
-        "status",
-        "deploy/podwall",
-        "--timeout=180s",
-    ]);
+    rollout_status(NS);
     let new_pod = ready_podwall_pod(NS).await["metadata"]["name"]
         .as_str()
         .unwrap_or("")
@@ -680,14 +666,7 @@ async fn the_namespaced_install_works_in_a_real_pod() {
     }
     let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
     kubectl_stdin(&["apply", "-f", "-"], Some(&list.to_string())).unwrap_or_else(|e| panic!("{e}"));
-    kubectl(&[
-        "-n",
-        team,
-        "rollout",
-        "status",
-        "deploy/podwall",
-        "--timeout=180s",
-    ]);
+    rollout_status(team);
     let pf = PortForward::start(team, "svc/podwall", testkit::free_addr().port(), false);
     let snap: Value = eventually_within(Duration::from_secs(60), "team-a's wall", || async {
         let r = http()
@@ -1126,14 +1105,7 @@ async fn the_access_token_works_through_nginx() {
         "--patch-file",
         &patch.display().to_string(),
     ]);
-    kubectl(&[
-        "-n",
-        NS,
-        "rollout",
-        "status",
-        "deploy/podwall",
-        "--timeout=180s",
-    ]);
+    rollout_status(NS);
 
     let nginx = Nginx::start(ProxyConfig::Ingress, &service_upstream());
     nginx.wait_ready().await;

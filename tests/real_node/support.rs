@@ -122,6 +122,18 @@ pub fn api_pods(ns: Option<&str>) -> BTreeSet<String> {
 /// Available (idempotent: a later test finds it installed and goes on). A Deployment still
 /// carrying the access-token patch of a test that failed half-way is put back first
 /// (`kubectl apply` would keep the patched fields).
+/// Waits (up to 180 s) until the podwall Deployment in `ns` has rolled out.
+pub fn rollout_status(ns: &str) {
+    kubectl(&[
+        "-n",
+        ns,
+        "rollout",
+        "status",
+        "deploy/podwall",
+        "--timeout=180s",
+    ]);
+}
+
 pub fn ensure_installed() {
     if let Ok(live) = kubectl_try(&["-n", NS, "get", "deploy", "podwall", "-o", "json"])
         && live.contains("PODWALL_AUTH_TOKEN_FILE")
@@ -129,14 +141,7 @@ pub fn ensure_installed() {
         kubectl(&["replace", "-f", "deploy/20-deployment.yaml"]);
     }
     kubectl(&["apply", "-f", "deploy/"]);
-    kubectl(&[
-        "-n",
-        NS,
-        "rollout",
-        "status",
-        "deploy/podwall",
-        "--timeout=180s",
-    ]);
+    rollout_status(NS);
     kubectl(&[
         "-n",
         NS,
