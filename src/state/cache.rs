@@ -194,6 +194,15 @@ impl<E: Default> Cache<E> {
         self.state.read().status.clone()
     }
 
+    /// With `problems=1`, how many healthy pods `filter` folds away, given that it shows
+    /// `shown`; `None` for any other filter.
+    pub fn count_folded(&self, filter: &Filter, shown: usize) -> Option<usize> {
+        filter.problems_only().then(|| {
+            self.count_pods(&filter.clone().without_problems())
+                .saturating_sub(shown)
+        })
+    }
+
     /// How many pods `filter` selects.
     pub fn count_pods(&self, filter: &Filter) -> usize {
         let st = self.state.read();

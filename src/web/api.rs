@@ -25,13 +25,7 @@ pub async fn counts(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         Ok((filter, _)) => {
             let cache = state.cache();
             let pods = cache.count_pods(&filter);
-            let folded = if filter.problems_only() {
-                cache
-                    .count_pods(&filter.without_problems())
-                    .saturating_sub(pods)
-            } else {
-                0
-            };
+            let folded = cache.count_folded(&filter, pods).unwrap_or(0);
             HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-cache"))
                 .json(serde_json::json!({"pods": pods, "folded": folded}))

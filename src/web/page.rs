@@ -32,10 +32,7 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         }
     };
     let snap = state.cache().snapshot(&filter);
-    let folded = filter.problems_only().then(|| {
-        let all = state.cache().count_pods(&filter.clone().without_problems());
-        all.saturating_sub(snap.pods.len())
-    });
+    let folded = state.cache().count_folded(&filter, snap.pods.len());
     let overlay = state.cluster.page_attributes(state.usage.interval());
     // Only the overview frames a wall (every other page may not be framed: CSP
     // `frame-ancestors`), and the browser says when it loads a page into a frame.
