@@ -7,6 +7,8 @@
 //! browser        headless Chromium through chromedriver
 //! process        podwall (or a helper) as a child process: logs, signals, memory
 //! control_plane  a real kube-apiserver + etcd through scripts/test-control-plane
+//! kwok           a big cluster of the real controllers and KWOK (scripts/test-kwok),
+//!                and the working day driven on it
 //! target         an API server to run conformance tests against: simulator or real
 //! bench          the benchmarks' scale, runtime, and processes in a scratch directory
 //! ```
@@ -20,6 +22,7 @@ pub mod bench;
 pub mod browser;
 pub mod control_plane;
 mod inflate;
+pub mod kwok;
 pub mod process;
 pub mod sse;
 pub mod stack;
