@@ -329,7 +329,7 @@ impl Model {
                     k => panic!("unknown kind {k:?}"),
                 };
             }
-            "status" | "events" => {}
+            "status" | "events" | "attention" | "signed-out" => {}
             other => panic!("unknown event {other}"),
         }
         if ev.event != "reset" {
