@@ -5,6 +5,7 @@
 mod auth;
 mod manifests;
 mod replicas;
+mod screens;
 
 use std::path::{Path, PathBuf};
 
