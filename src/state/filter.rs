@@ -208,6 +208,12 @@ impl Filter {
             && self.bounds.is_none()
     }
 
+    /// Whether a screen's bounds hold it (then warnings about nodes, whose messages may
+    /// name anyone's pods, are not shown).
+    pub fn is_bounded(&self) -> bool {
+        self.bounds.is_some()
+    }
+
     /// Whether only what needs attention is shown (`problems=1`).
     pub fn problems_only(&self) -> bool {
         self.problems

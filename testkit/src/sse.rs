@@ -329,7 +329,9 @@ impl Model {
                     k => panic!("unknown kind {k:?}"),
                 };
             }
-            "status" | "events" | "attention" | "signed-out" => {}
+            "status" | "events" => {}
+            // A stream's own frames (a screen's attention, its end): no change, no id.
+            "attention" | "signed-out" => return,
             other => panic!("unknown event {other}"),
         }
         if ev.event != "reset" {

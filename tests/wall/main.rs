@@ -8,6 +8,7 @@ mod format_agreement;
 mod http;
 mod live;
 mod resume;
+mod scope;
 mod usage_links;
 mod warnings;
 
