@@ -2,6 +2,7 @@
 //! client. One test binary (see tests/README.md); `cargo test --test wall MODULE::` runs a
 //! part of it.
 
+mod attention;
 mod clusters;
 mod convergence;
 mod format_agreement;
