@@ -42,12 +42,14 @@ pub struct RuleLabel {
 #[derive(Clone)]
 pub struct Attention(Arc<Inner>);
 
+/// Per (screen name, cluster): the screen evaluated and its latest attention frame.
+type ScreenFrames = HashMap<(String, String), (Arc<Screen>, watch::Receiver<Bytes>)>;
+
 struct Inner {
     registry: prometheus_client::registry::Registry,
     quiet: Duration,
     clusters: Vec<AppState>,
-    /// Per (screen, cluster): the screen it evaluates for and its latest frame.
-    screens: Mutex<HashMap<(String, String), (Arc<Screen>, watch::Receiver<Bytes>)>>,
+    screens: Mutex<ScreenFrames>,
     matching: Family<RuleLabel, Gauge>,
     webhook: Webhook,
     shutdown: CancellationToken,
@@ -83,6 +85,8 @@ impl Attention {
             shutdown,
         }));
         if let Some(screens) = screens {
+            // At once, so the first streams find their screen's attention.
+            attention.start_screens(&screens);
             let a = attention.clone();
             tokio::spawn(async move { a.follow(screens).await });
         }
@@ -127,11 +131,11 @@ impl Attention {
     async fn follow(self, screens: Screens) {
         let mut generation = screens.subscribe();
         loop {
-            self.start_screens(&screens);
             tokio::select! {
                 () = self.0.shutdown.cancelled() => break,
                 changed = generation.changed() => if changed.is_err() { break },
             }
+            self.start_screens(&screens);
         }
     }
 

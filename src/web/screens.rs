@@ -342,6 +342,8 @@ struct Inner {
     registry: Registry,
     current: RwLock<Arc<Vec<Arc<Screen>>>>,
     last_text: parking_lot::Mutex<String>,
+    /// The last error reported, so a file that stays wrong is reported once.
+    last_error: parking_lot::Mutex<Option<String>>,
     metrics: ScreenMetrics,
     /// Bumped on every change of the set (the attention evaluators follow it).
     generation: tokio::sync::watch::Sender<u64>,
@@ -373,6 +375,7 @@ impl Screens {
             registry,
             current: RwLock::new(Arc::new(screens.into_iter().map(Arc::new).collect())),
             last_text: parking_lot::Mutex::new(text),
+            last_error: parking_lot::Mutex::new(None),
             metrics,
             generation: tokio::sync::watch::channel(0).0,
         })))
@@ -423,6 +426,11 @@ impl Screens {
             Err(e) => return self.refuse(&e),
         };
         if *self.0.last_text.lock() == text {
+            // Back to the loaded file after a bad one: valid again, nothing to swap.
+            if self.0.last_error.lock().take().is_some() {
+                self.0.metrics.file_valid.set(1);
+                tracing::info!("screens file is the loaded one again");
+            }
             return;
         }
         let fresh = match parse(&text) {
@@ -430,6 +438,7 @@ impl Screens {
             Err(e) => return self.refuse(&e),
         };
         *self.0.last_text.lock() = text;
+        *self.0.last_error.lock() = None;
         let old = self.current();
         let mut next: Vec<Arc<Screen>> = Vec::with_capacity(fresh.len());
         for screen in fresh {
@@ -460,15 +469,16 @@ impl Screens {
 
     fn refuse(&self, e: &ScreensError) {
         let m = &self.0.metrics;
+        m.file_valid.set(0);
+        // A file that stays wrong (or missing) is counted and logged once, not per poll.
+        let said = e.to_string();
+        if self.0.last_error.lock().replace(said.clone()).as_ref() == Some(&said) {
+            return;
+        }
         m.file_errors
             .get_or_create(&ErrorLabel { error: e.label() })
             .inc();
-        m.file_valid.set(0);
         tracing::warn!(error = %e, "screens file not reloaded; keeping the last good one");
-        // Not again for the same text: the log line and the count say it once per change.
-        if let Ok(text) = read(&self.0.path) {
-            *self.0.last_text.lock() = text;
-        }
     }
 
     /// Reloads every [`POLL`] until `shutdown`.
