@@ -234,8 +234,14 @@ fn service_and_policy_reach_the_named_port() {
     // Egress is closed but for the API server's ports: no DNS, so no webhook leaves
     // until deploy/optional/webhook-egress.yaml is applied.
     assert!(str_list(&policy["spec"]["policyTypes"]).contains(&"Egress".to_owned()));
-    for rule in policy["spec"]["egress"].as_sequence().expect("egress rules") {
-        for port in rule["ports"].as_sequence().expect("every rule names its port") {
+    for rule in policy["spec"]["egress"]
+        .as_sequence()
+        .expect("egress rules")
+    {
+        for port in rule["ports"]
+            .as_sequence()
+            .expect("every rule names its port")
+        {
             assert!(
                 matches!(port["port"].as_u64(), Some(443 | 6443)),
                 "only the API server's ports go out: {port:?}"
