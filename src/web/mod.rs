@@ -13,6 +13,7 @@ mod overlay;
 mod page;
 mod scope;
 mod screens;
+mod token;
 mod webhook;
 
 use std::net::SocketAddr;
@@ -33,10 +34,10 @@ use crate::k8s::Usage;
 use crate::state::{Cache, Position};
 
 pub use attention::Attention;
-pub use auth::AuthToken;
 pub use cluster::ClusterInfo;
 pub use link::{ClusterLink, LinkTemplate};
 pub use screens::{Screens, ScreensError};
+pub use token::AuthToken;
 
 use auth::Access;
 use clusters::Directory;

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
-use super::auth::{AuthToken, TokenError};
+use super::token::{AuthToken, TokenError};
 use crate::state::{Bounds, Rules};
 
 /// How often the screens file is read again.

@@ -188,13 +188,7 @@ async fn a_crash_loop_raises_the_screens_alert_which_clears_by_itself() {
             .is_some_and(|t| t.contains("crashloop cleared")),
         "{texts:?}"
     );
-    let metrics = stack
-        .http
-        .get(format!("{}/metrics", stack.url()))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("metrics");
+    let metrics = stack.request_as(TOKEN, "/metrics").await;
     assert_eq!(metrics.status(), 403, "a screen may not read the metrics");
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");

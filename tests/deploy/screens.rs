@@ -65,29 +65,14 @@ async fn screens_stack(dir: &Path) -> (Stack, PathBuf) {
                 .screens_file(Some(path))
                 .alert_quiet(Duration::from_secs(1))
         })
-        .http(
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-        )
+        .http(super::no_redirects())
         .start()
         .await;
     (stack, file)
 }
 
-async fn get_as(stack: &Stack, token: &str, path: &str) -> reqwest::Response {
-    stack
-        .http
-        .get(format!("{}{path}", stack.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("GET")
-}
-
 async fn json_as(stack: &Stack, token: &str, path: &str) -> (u16, Value) {
-    let resp = get_as(stack, token, path).await;
+    let resp = stack.request_as(token, path).await;
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
@@ -193,13 +178,15 @@ async fn a_screen_sees_its_scope_through_every_route_and_no_parameter_widens_it(
     }
 
     // Streams: the reset and the page's fragments hold the scope only.
-    let resp = get_as(&stack, TEAM, "/api/events?ns=kube-system,web").await;
+    let resp = stack
+        .request_as(TEAM, "/api/events?ns=kube-system,web")
+        .await;
     assert_eq!(resp.status(), 200);
     let mut events = SseClient::from_response(resp);
     let reset = events.next().await;
     assert_eq!(reset.event, "reset");
     assert_team_only(&reset.json(), "reset of /api/events");
-    let resp = get_as(&stack, TEAM, "/events").await;
+    let resp = stack.request_as(TEAM, "/events").await;
     let mut page_events = SseClient::from_response(resp);
     let reset = page_events.next().await;
     let html = reset.json()["html"].as_str().unwrap_or("").to_owned();
@@ -213,7 +200,7 @@ async fn a_screen_sees_its_scope_through_every_route_and_no_parameter_widens_it(
             "{ns} pods in the page's reset"
         );
     }
-    let page = get_as(&stack, TEAM, "/clusters/prod/?ns=data,web").await;
+    let page = stack.request_as(TEAM, "/clusters/prod/?ns=data,web").await;
     assert_eq!(page.status(), 200);
     let page = page.text().await.expect("page");
     assert!(page.contains("data-pod=\"web/") && !page.contains("data-pod=\"data/"));
@@ -226,21 +213,21 @@ async fn a_screen_sees_its_scope_through_every_route_and_no_parameter_widens_it(
         "/clusters/stage/api/events",
         "/clusters/stage/link/node/x",
     ] {
-        let resp = get_as(&stack, TEAM, path).await;
+        let resp = stack.request_as(TEAM, path).await;
         assert_eq!(resp.status(), 404, "{path}");
         assert!(
             !resp.text().await.unwrap_or_default().contains("data-pod"),
             "{path}"
         );
     }
-    let resp = get_as(&stack, TEAM, "/api/snapshot?cluster=stage").await;
+    let resp = stack.request_as(TEAM, "/api/snapshot?cluster=stage").await;
     assert_eq!(resp.status(), 404);
     let body = resp.text().await.expect("body");
     assert!(
         body.contains("unknown cluster") && !body.contains("stage,") && !body.contains(", stage"),
         "{body}"
     );
-    let resp = get_as(&stack, TEAM, "/events?cluster=prod&ns=data").await;
+    let resp = stack.request_as(TEAM, "/events?cluster=prod&ns=data").await;
     assert_eq!(resp.status(), 307);
     assert_eq!(
         resp.headers()[header::LOCATION],
@@ -254,7 +241,8 @@ async fn a_screen_sees_its_scope_through_every_route_and_no_parameter_widens_it(
         .filter_map(|c| c["name"].as_str())
         .collect();
     assert_eq!(names, ["prod"]);
-    let overview = get_as(&stack, TEAM, "/")
+    let overview = stack
+        .request_as(TEAM, "/")
         .await
         .text()
         .await
@@ -271,7 +259,7 @@ async fn a_screen_sees_its_scope_through_every_route_and_no_parameter_widens_it(
         "/clusters/prod/metrics",
         "/clusters/prod/api/usage",
     ] {
-        let resp = get_as(&stack, TEAM, path).await;
+        let resp = stack.request_as(TEAM, path).await;
         assert_eq!(resp.status(), 403, "{path}");
     }
     for path in [
@@ -309,10 +297,11 @@ async fn a_screen_sees_its_scope_through_every_route_and_no_parameter_widens_it(
             p["name"].as_str().unwrap_or("")
         )
     };
-    assert_eq!(get_as(&stack, TEAM, &link(web_pod)).await.status(), 302);
-    assert_eq!(get_as(&stack, TEAM, &link(data_pod)).await.status(), 404);
+    assert_eq!(stack.request_as(TEAM, &link(web_pod)).await.status(), 302);
+    assert_eq!(stack.request_as(TEAM, &link(data_pod)).await.status(), 404);
     assert_eq!(
-        get_as(&stack, ALL, &format!("/clusters/prod{}", link(data_pod)))
+        stack
+            .request_as(ALL, &format!("/clusters/prod{}", link(data_pod)))
             .await
             .status(),
         302
@@ -348,7 +337,7 @@ async fn a_screen_sees_its_scope_through_every_route_and_no_parameter_widens_it(
 async fn a_last_event_id_from_a_wider_scope_replays_only_the_screens_scope() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (stack, _file) = screens_stack(dir.path()).await;
-    let resp = get_as(&stack, ALL, "/clusters/prod/api/events").await;
+    let resp = stack.request_as(ALL, "/clusters/prod/api/events").await;
     let mut all = SseClient::from_response(resp);
     let reset = all.next().await;
     let before = reset.id.clone().expect("an id");
@@ -387,12 +376,9 @@ async fn a_last_event_id_from_a_wider_scope_replays_only_the_screens_scope() {
     assert!(seen.iter().any(|d| d.contains("inside-1")), "{seen:?}");
     assert!(seen.iter().any(|d| d.contains("inside-2")), "{seen:?}");
     // The same through the query parameter of tools that cannot set the header.
-    let resp = get_as(
-        &stack,
-        TEAM,
-        &format!("/api/events?lastEventId={before}&ns=data"),
-    )
-    .await;
+    let resp = stack
+        .request_as(TEAM, &format!("/api/events?lastEventId={before}&ns=data"))
+        .await;
     let mut team = SseClient::from_response(resp);
     while let Some(ev) = team.next_within(Duration::from_secs(2)).await {
         assert!(
@@ -438,12 +424,8 @@ async fn a_removed_or_changed_screen_is_signed_out_within_seconds() {
     }
     testkit::eventually("podwall_screen_streams for team", || async {
         let m = stack
-            .http
-            .get(format!("{}/metrics", stack.url()))
-            .bearer_auth(ALL)
-            .send()
+            .request_as(ALL, "/metrics")
             .await
-            .expect("metrics")
             .text()
             .await
             .expect("text");
@@ -477,7 +459,7 @@ async fn a_removed_or_changed_screen_is_signed_out_within_seconds() {
         started.elapsed()
     );
     assert_eq!(
-        get_as(&stack, TEAM, "/api/snapshot").await.status(),
+        stack.request_as(TEAM, "/api/snapshot").await.status(),
         401,
         "the old token is refused"
     );
@@ -493,7 +475,8 @@ async fn a_removed_or_changed_screen_is_signed_out_within_seconds() {
         all.next_item(Duration::from_millis(500)).await,
         SseItem::Timeout | SseItem::Event(_) | SseItem::Comment(_)
     ));
-    let m = get_as(&stack, ALL, "/metrics")
+    let m = stack
+        .request_as(ALL, "/metrics")
         .await
         .text()
         .await
@@ -523,7 +506,8 @@ async fn a_malformed_screens_file_keeps_the_last_good_one_and_says_what_is_wrong
     ] {
         write(&file, &bad);
         testkit::eventually(&format!("the {error} error counted"), || async {
-            let m = get_as(&stack, ALL, "/metrics")
+            let m = stack
+                .request_as(ALL, "/metrics")
                 .await
                 .text()
                 .await
@@ -539,7 +523,8 @@ async fn a_malformed_screens_file_keeps_the_last_good_one_and_says_what_is_wrong
         let (status, snap) = json_as(&stack, TEAM, "/api/snapshot").await;
         assert_eq!(status, 200, "the last good file still holds");
         assert_team_only(&snap, "last good scope");
-        let m = get_as(&stack, ALL, "/metrics")
+        let m = stack
+            .request_as(ALL, "/metrics")
             .await
             .text()
             .await
@@ -552,15 +537,14 @@ async fn a_malformed_screens_file_keeps_the_last_good_one_and_says_what_is_wrong
     // An empty file: no screens (the all-seeing token stays).
     write(&file, "");
     testkit::eventually("the screen is gone", || async {
-        (get_as(&stack, TEAM, "/api/snapshot").await.status() == 401).then_some(())
+        (stack.request_as(TEAM, "/api/snapshot").await.status() == 401).then_some(())
     })
     .await;
-    assert_eq!(get_as(&stack, ALL, "/api/snapshot").await.status(), 200);
+    assert_eq!(stack.request_as(ALL, "/api/snapshot").await.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_never_shows_a_screen_token_or_webhook_url() {
-    let (_cluster, kubeconfig) = super::cluster().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let screens = dir.path().join("screens.json");
     // Plain tokens this time: a hash could not leak the token anyway.
@@ -568,23 +552,8 @@ async fn the_binary_never_shows_a_screen_token_or_webhook_url() {
         &screens,
         &screens_json(TEAM).replace("\"clusters\":[\"prod\"],", ""),
     );
-    let env = vec![
-        (
-            "PODWALL_SCREENS_FILE".to_owned(),
-            screens.display().to_string(),
-        ),
-        (
-            "PODWALL_KUBECONFIG".to_owned(),
-            kubeconfig.display().to_string(),
-        ),
-        ("PODWALL_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
-    ];
-    let (process, base) = super::serve(&["serve".to_owned()], &env).await;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    testkit::wait_ready(&http, &base, testkit::DEADLINE, "readyz 200").await;
+    let (_cluster, process, base, http) =
+        super::serve_with_file("PODWALL_SCREENS_FILE", &screens).await;
     let mut bodies = Vec::new();
     for (token, path) in [
         (TEAM, "/api/snapshot"),

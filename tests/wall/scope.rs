@@ -44,13 +44,7 @@ fn namespaces_in(data: &str) -> BTreeSet<String> {
 
 /// Opens `path` as the screen holding `token`.
 async fn open(stack: &Stack, token: &str, path: &str) -> SseClient {
-    let resp = stack
-        .http
-        .get(format!("{}{path}", stack.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("GET");
+    let resp = stack.request_as(token, path).await;
     assert_eq!(resp.status(), 200, "{path}");
     SseClient::from_response(resp)
 }
