@@ -2,6 +2,7 @@
 //! simulator's control endpoint turns the header to its alert state, names the rule and
 //! the pod and pulses its block; ended, the alert clears by itself after the quiet
 //! period. A local receiver gets the screen's webhook calls for the start and the end.
+//! A screen whose token changes is signed out, and its page says so.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -192,4 +193,45 @@ async fn a_crash_loop_raises_the_screens_alert_which_clears_by_itself() {
     assert_eq!(metrics.status(), 403, "a screen may not read the metrics");
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_screen_says_signed_out() {
+    testkit::init();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("screens.json");
+    let entry = |token: &str| {
+        serde_json::json!({"screens": [{"name": "team", "token": token, "namespaces": ["web"]}]})
+            .to_string()
+    };
+    std::fs::write(&file, entry(TOKEN)).expect("write");
+    let path = file.clone();
+    let stack = Stack::builder()
+        .nodes(3)
+        .pods(30)
+        .seed(11)
+        .config(move |c| c.screens_file(Some(path)))
+        .start()
+        .await;
+    let browser = Browser::start().await;
+    browser
+        .open(&format!("{}/?token={TOKEN}", stack.url()))
+        .await;
+    browser
+        .until(
+            "the screen's wall, live",
+            "return document.querySelector('[data-pod]') !== null \
+             && document.querySelector('#conn .conn-text').textContent === 'live'",
+        )
+        .await;
+    // The token changes: the open page is signed out within seconds, and says so.
+    std::fs::write(&file, entry("team-screen-rotated-0123456789abcdef")).expect("rewrite");
+    browser
+        .until_within(
+            "the signed-out banner",
+            Duration::from_secs(10),
+            "return !document.getElementById('auth-banner').classList.contains('hidden') \
+             && document.querySelector('#conn .conn-text').textContent === 'signed out'",
+        )
+        .await;
 }
