@@ -59,6 +59,13 @@ pub struct ServeArgs {
     /// File holding an access token that every route but /healthz and /readyz then requires.
     #[arg(long, env = "PODWALL_AUTH_TOKEN_FILE")]
     auth_token_file: Option<PathBuf>,
+    /// JSON file of scoped screen tokens (name, token, clusters, namespaces, labels, alert,
+    /// webhook per screen), read again every 2 s; see docs/deploy.md "Team screens".
+    #[arg(long, env = "PODWALL_SCREENS_FILE")]
+    screens_file: Option<PathBuf>,
+    /// How long an attention alert stays after its condition ended (e.g. 30s, 2m).
+    #[arg(long, env = "PODWALL_ALERT_QUIET", default_value = "30s", value_parser = parse_interval)]
+    alert_quiet: Duration,
     /// A cluster to show, as NAME=KUBECONFIG[:CONTEXT] (repeatable); without it, the one
     /// cluster of --kubeconfig / KUBECONFIG / in-cluster, named by --cluster-name.
     #[arg(long = "cluster", env = "PODWALL_CLUSTERS", value_delimiter = ',', value_parser = ClusterArg::parse, conflicts_with = "kubeconfig")]
@@ -138,6 +145,8 @@ impl ServeArgs {
             listen: self.listen,
             clusters,
             auth_token,
+            screens_file: self.screens_file,
+            alert_quiet: self.alert_quiet,
             max_clients: self.max_clients,
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
         })

@@ -140,6 +140,12 @@ pub struct Config {
     pub clusters: Vec<ClusterConfig>,
     /// When set, every route but the probes requires this token.
     pub auth_token: Option<AuthToken>,
+    /// Scoped screen tokens (`--screens-file`), read again every 2 s; when set, every
+    /// route but the probes requires a screen's token or [`Config::auth_token`].
+    pub screens_file: Option<PathBuf>,
+    /// How long an attention alert stays after its condition ended (against flapping).
+    /// Default 30 s.
+    pub alert_quiet: Duration,
     /// Concurrent SSE streams per cluster; beyond it a stream gets 503 with Retry-After.
     /// Default 10,000.
     pub max_clients: usize,
@@ -155,6 +161,8 @@ impl Default for Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             clusters: Vec::new(),
             auth_token: None,
+            screens_file: None,
+            alert_quiet: Duration::from_secs(30),
             max_clients: 10_000,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -185,6 +193,18 @@ impl Config {
     /// Requires `token` on every route but the probes (none: open).
     pub fn auth_token(mut self, token: Option<AuthToken>) -> Self {
         self.auth_token = token;
+        self
+    }
+
+    /// Reads scoped screen tokens from `path` (none: no screens).
+    pub fn screens_file(mut self, path: Option<PathBuf>) -> Self {
+        self.screens_file = path;
+        self
+    }
+
+    /// Keeps an attention alert `quiet` after its condition ended.
+    pub fn alert_quiet(mut self, quiet: Duration) -> Self {
+        self.alert_quiet = quiet;
         self
     }
 

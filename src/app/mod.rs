@@ -63,6 +63,9 @@ pub enum Error {
     /// No cluster to show.
     #[error("no cluster configured")]
     NoCluster,
+    /// The screens file could not be read or is malformed.
+    #[error(transparent)]
+    Screens(#[from] crate::web::ScreensError),
 }
 
 /// A running server (tests listen on port 0 and read `addr`).
@@ -141,9 +144,25 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     if states.is_empty() {
         return Err(Error::NoCluster);
     }
+    let screens = config
+        .screens_file
+        .as_deref()
+        .map(crate::web::Screens::load)
+        .transpose()?;
+    if let Some(screens) = &screens {
+        tasks.push(screens.spawn_reload(shutdown.clone()));
+    }
+    let attention = crate::web::Attention::start(
+        states.clone(),
+        screens.clone(),
+        config.alert_quiet,
+        shutdown.clone(),
+    );
     let (addr, server) = crate::web::serve(
         states.clone(),
         config.auth_token,
+        screens,
+        attention,
         config.listen,
         config.shutdown_grace,
     )

@@ -85,6 +85,29 @@ impl Own {
     }
 }
 
+/// Ends a stream early (its credentials were revoked), after the frame `last_words` makes
+/// at that moment.
+pub struct Revocation {
+    /// Cancelled when the stream must end.
+    pub token: tokio_util::sync::CancellationToken,
+    /// The stream's last frame.
+    pub last_words: Box<dyn FnOnce() -> Bytes + Send>,
+}
+
+/// What one stream carries besides the cluster's changes.
+#[derive(Default)]
+pub struct Extras {
+    /// Ends the stream early.
+    pub revocation: Option<Revocation>,
+    /// A frame of this stream's own that changes now and then (a screen's attention
+    /// state): the latest goes out after the start and after every change; empty bytes
+    /// send nothing.
+    pub side: Option<tokio::sync::watch::Receiver<Bytes>>,
+    /// Kept while the stream lives (e.g. a gauge's guard): held for its `Drop`.
+    #[allow(dead_code)]
+    pub guard: Option<Box<dyn std::any::Any + Send>>,
+}
+
 struct ClientState {
     filter: Filter,
     format: Format,
@@ -103,6 +126,9 @@ struct ClientState {
     last_write: tokio::time::Instant,
     last_lag: Option<tokio::time::Instant>,
     ended: bool,
+    /// The last bytes are queued: end once they are sent.
+    closing: bool,
+    extras: Extras,
     slot: ClientSlot,
 }
 
@@ -114,12 +140,25 @@ struct ClientState {
 /// start frames (shared `Bytes` handles, except a filtered reset), and what the socket
 /// and HTTP layer buffer; a client that stops reading is not polled, so nothing else
 /// accumulates for it, and it never slows the others (the broadcast never waits).
+#[cfg(test)]
 pub fn client_stream(
     slot: ClientSlot,
     filter: Filter,
     format: Format,
     encoding: Encoding,
     resume: Option<Position>,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+    client_stream_with(slot, filter, format, encoding, resume, Extras::default())
+}
+
+/// [`client_stream`] with a stream's own [`Extras`]: a revocation, a side frame.
+pub fn client_stream_with(
+    slot: ClientSlot,
+    filter: Filter,
+    format: Format,
+    encoding: Encoding,
+    resume: Option<Position>,
+    extras: Extras,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
     // Batches first, then the start: every change is in one or the other (or both, and
     // then skipped in the batch).
@@ -139,6 +178,8 @@ pub fn client_stream(
         last_write: now,
         last_lag: None,
         ended: false,
+        closing: false,
+        extras,
     };
     if encoding == Encoding::Deflate {
         st.deflate = Some(deflate::Stream::default());
@@ -153,6 +194,12 @@ pub fn client_stream(
         }
     }
     st.oldest_unsent = None;
+    if let Some(side) = st.extras.side.as_mut() {
+        let first = side.borrow_and_update().clone();
+        if !first.is_empty() {
+            st.push_own(first);
+        }
+    }
     futures::stream::unfold(st, |mut st| async move {
         let next = if st.ended {
             None
@@ -187,8 +234,23 @@ async fn next_bytes(st: &mut ClientState) -> Option<Bytes> {
         if let Some(bytes) = st.pending.pop_front() {
             return Some(bytes);
         }
+        if st.closing {
+            return None;
+        }
         tokio::select! {
             biased;
+            () = revoked(st.extras.revocation.as_ref().map(|r| &r.token)) => {
+                if let Some(r) = st.extras.revocation.take() {
+                    st.push_own((r.last_words)());
+                }
+                st.closing = true;
+            }
+            side = side_changed(&mut st.extras.side) => match side {
+                Some(bytes) if !bytes.is_empty() => st.push_own(bytes),
+                Some(_) => {}
+                // Its sender is gone: nothing more will come.
+                None => st.extras.side = None,
+            },
             received = st.rx.recv() => {
                 match received {
                     Ok(batch) => st.take(&batch)?,
@@ -224,6 +286,25 @@ async fn next_bytes(st: &mut ClientState) -> Option<Bytes> {
                 }
             }
         }
+    }
+}
+
+/// Resolves when the revocation's token is cancelled; never without one.
+async fn revoked(token: Option<&tokio_util::sync::CancellationToken>) {
+    match token {
+        Some(t) => t.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The side frame's next value; `None` once its sender is gone; never without one.
+async fn side_changed(side: &mut Option<tokio::sync::watch::Receiver<Bytes>>) -> Option<Bytes> {
+    let Some(rx) = side.as_mut() else {
+        return std::future::pending().await;
+    };
+    match rx.changed().await {
+        Ok(()) => Some(rx.borrow_and_update().clone()),
+        Err(_) => None,
     }
 }
 
@@ -592,6 +673,57 @@ mod tests {
             "a sent frame restarts the idle timer"
         );
     }
+    #[tokio::test(start_paused = true)]
+    async fn a_revoked_stream_ends_with_its_last_words_and_side_frames_go_out() {
+        let fanout = fanout(1, &CancellationToken::new());
+        let revoked = CancellationToken::new();
+        let (side_tx, side_rx) =
+            tokio::sync::watch::channel(Bytes::from_static(b"event: side\ndata: 1\n\n"));
+        let stream = client_stream_with(
+            fanout.connect().expect("a free slot"),
+            Filter::default(),
+            Format::Json,
+            Encoding::Identity,
+            None,
+            Extras {
+                revocation: Some(Revocation {
+                    token: revoked.clone(),
+                    last_words: Box::new(|| Bytes::from_static(b"event: bye\ndata: {}\n\n")),
+                }),
+                side: Some(side_rx),
+                guard: None,
+            },
+        );
+        let mut stream = std::pin::pin!(stream);
+        skip_start(&mut stream, "retry and reset").await;
+        let first = stream
+            .next()
+            .await
+            .and_then(Result::ok)
+            .expect("side frame");
+        assert_eq!(
+            text(&first),
+            "event: side\ndata: 1\n\n",
+            "the side frame's value at the start"
+        );
+        side_tx.send_replace(Bytes::from_static(b"event: side\ndata: 2\n\n"));
+        let second = stream
+            .next()
+            .await
+            .and_then(Result::ok)
+            .expect("side frame");
+        assert_eq!(text(&second), "event: side\ndata: 2\n\n");
+        revoked.cancel();
+        let last = stream
+            .next()
+            .await
+            .and_then(Result::ok)
+            .expect("last words");
+        assert_eq!(text(&last), "event: bye\ndata: {}\n\n");
+        assert!(stream.next().await.is_none(), "then the stream ends");
+        assert_eq!(fanout.metrics().clients.get(), 0, "and frees its slot");
+    }
+
     #[tokio::test]
     async fn a_deflate_stream_carries_exactly_what_the_identity_stream_does() {
         let token = CancellationToken::new();

@@ -203,6 +203,14 @@ impl<E: Default> Cache<E> {
         })
     }
 
+    /// Whether the pod `namespace/name` is known and `filter` selects it.
+    pub fn shows_pod(&self, filter: &Filter, namespace: &str, name: &str) -> bool {
+        let st = self.state.read();
+        st.pods
+            .get(&(Arc::from(namespace), Arc::from(name)))
+            .is_some_and(|e| filter.matches_pod(&e.view))
+    }
+
     /// How many pods `filter` selects.
     pub fn count_pods(&self, filter: &Filter) -> usize {
         let st = self.state.read();

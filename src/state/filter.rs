@@ -10,8 +10,11 @@
 //! need attention (see [`PodView::has_problem`], [`NodeView::has_problem`]). Unknown query parameters are ignored so tools can
 //! add cache-busters; malformed known ones are rejected with a message.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
+use super::bounds::Bounds;
 use super::view::{NodeView, PodView, StatusClass};
 use crate::k8s::selector::{self, LabelSelector};
 
@@ -45,6 +48,9 @@ pub struct FilterParams {
     pub kiosk: Option<String>,
     /// Page only: `0` hides the warnings lane.
     pub warnings: Option<String>,
+    /// Attention rules (`crashloop,notready,pending>5m,restarts>3/10m`), parsed by
+    /// [`super::Rules::parse`] where a stream or page uses them.
+    pub alert: Option<String>,
     /// Resume point for tools that cannot set the `Last-Event-ID` header.
     #[serde(rename = "lastEventId")]
     pub last_event_id: Option<String>,
@@ -88,6 +94,8 @@ pub struct Filter {
     problems: bool,
     /// `problems=1` also leaves healthy nodes out (see [`Filter::for_wall`]).
     problem_nodes_only: bool,
+    /// A scoped screen's bounds, intersected with everything above.
+    bounds: Option<Arc<Bounds>>,
 }
 
 /// A list with `!` exclusions: what is named is in (all, when nothing is), minus what is
@@ -178,7 +186,15 @@ impl Filter {
             classes,
             problems,
             problem_nodes_only: problems,
+            bounds: None,
         })
+    }
+
+    /// The filter inside a screen's bounds: what it shows and what the bounds admit
+    /// (an intersection, so the URL can narrow a screen's scope, never widen it).
+    pub fn within(mut self, bounds: Arc<Bounds>) -> Self {
+        self.bounds = Some(bounds);
+        self
     }
 
     /// Whether the filter selects everything.
@@ -189,6 +205,13 @@ impl Filter {
             && self.name.is_none()
             && self.classes.is_empty()
             && !self.problems
+            && self.bounds.is_none()
+    }
+
+    /// Whether a screen's bounds hold it (then warnings about nodes, whose messages may
+    /// name anyone's pods, are not shown).
+    pub fn is_bounded(&self) -> bool {
+        self.bounds.is_some()
     }
 
     /// Whether only what needs attention is shown (`problems=1`).
@@ -214,6 +237,7 @@ impl Filter {
     /// Whether objects of namespace `ns` pass the namespace filter.
     pub fn matches_namespace(&self, ns: &str) -> bool {
         self.namespaces.admits(|n| n == ns)
+            && self.bounds.as_ref().is_none_or(|b| b.admits_namespace(ns))
     }
 
     /// Whether a filter other than the namespaces' selects pods (labels, names, nodes,
@@ -223,7 +247,8 @@ impl Filter {
             && self.node.is_none()
             && self.name.is_none()
             && self.classes.is_empty()
-            && !self.problems)
+            && !self.problems
+            && self.bounds.as_ref().is_none_or(|b| !b.selects_by_label()))
     }
 
     /// Whether a pod is shown.
@@ -237,6 +262,10 @@ impl Filter {
                 .as_deref()
                 .is_none_or(|q| pod.node.as_deref().is_some_and(|n| n.contains(q)))
             && self.labels.matches(|k| pod.labels.get(k))
+            && self
+                .bounds
+                .as_ref()
+                .is_none_or(|b| b.admits_labels(|k| pod.labels.get(k)))
     }
 
     /// Whether a node is shown.
@@ -348,6 +377,22 @@ mod tests {
         let all = f.without_problems();
         assert!(all.is_empty() && all.matches_node(&healthy));
         assert!(Filter::from_query("problems=maybe").is_err());
+    }
+
+    #[test]
+    fn bounds_narrow_and_the_url_cannot_widen_them() {
+        let bounds = Arc::new(Bounds::new(&["shop".into()], "team=a").expect("bounds"));
+        let (f, _) = Filter::from_query("ns=shop,other").expect("valid");
+        let f = f.within(bounds.clone());
+        assert!(!f.is_empty() && f.selects_pods());
+        assert!(f.matches_pod(&pod("shop", "a", None, &[("team", "a")])));
+        assert!(!f.matches_pod(&pod("other", "a", None, &[("team", "a")])));
+        assert!(!f.matches_pod(&pod("shop", "b", None, &[("team", "b")])));
+        assert!(!f.matches_namespace("other"));
+        let (f, _) = Filter::from_query("ns=!shop").expect("valid");
+        let f = f.within(bounds);
+        assert!(!f.matches_pod(&pod("shop", "a", None, &[("team", "a")])));
+        assert!(!f.without_problems().matches_namespace("other"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! kept Warning events, the cache that numbers every change and keeps a ring of recent
 //! ones, and the filters a client reads it through.
 
+mod attention;
+mod bounds;
 mod cache;
 mod change;
 mod filter;
@@ -12,6 +14,8 @@ mod metrics;
 mod view;
 mod warnings;
 
+pub use attention::{Alert, RuleError, Rules, Tracker, Transition};
+pub use bounds::Bounds;
 pub use cache::{CHANNEL_CAPACITY, Cache, RING_CAPACITY, WARNINGS_SWEEP};
 pub use change::{
     ApiState, ApiStatus, Change, Diff, Epoch, EventsState, Position, Snapshot, Start,

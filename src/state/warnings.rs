@@ -688,7 +688,7 @@ fn compact(slots: &mut Kept) {
 
 /// Whether a client with `filter` sees warning `w`: with an empty filter always; about a
 /// pod when it sees the pod (`pod`, `None` while unknown); about a node when it sees the
-/// node's name; about anything else when its namespace passes the namespace filter and no
+/// node's name (never inside a screen's bounds); about anything else when its namespace passes the namespace filter and no
 /// filter selects pods (a cluster-scoped object has no namespace, so `ns=` hides it).
 /// Called per client: it allocates nothing.
 pub fn visible(filter: &Filter, w: &WarningView, pod: Option<&PodView>) -> bool {
@@ -700,7 +700,9 @@ pub fn visible(filter: &Filter, w: &WarningView, pod: Option<&PodView>) -> bool 
         return pod.is_some_and(|p| filter.matches_pod(p));
     }
     if r.is_node() {
-        return filter.matches_node_name(&r.name);
+        // A node's events speak of whatever runs there (an OOM kill names the process):
+        // not for a screen bounded to some namespaces or labels.
+        return !filter.is_bounded() && filter.matches_node_name(&r.name);
     }
     filter.matches_namespace(r.namespace().map_or("", |ns| ns)) && !filter.selects_pods()
 }

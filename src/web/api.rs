@@ -2,14 +2,14 @@
 //! filter shows and folds away.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 
-use super::{AppState, json_error};
-use crate::state::Filter;
+use super::json_error;
+use super::scope::Scoped;
 
 /// `{"epoch","seq","nodes":[…],"pods":[…],"apiserver":{…}}`, filtered.
-pub async fn snapshot(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match Filter::from_query(req.query_string()) {
+pub async fn snapshot(req: HttpRequest, state: Scoped) -> HttpResponse {
+    match state.filter(req.query_string()) {
         Ok((filter, _)) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-cache"))
             .json(state.cache().snapshot(&filter)),
@@ -20,8 +20,8 @@ pub async fn snapshot(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
 /// `{"pods":N,"folded":M}`: the pods the filter shows, and with `problems=1` how many it
 /// folds away as healthy (0 otherwise). A `problems=1` page polls it for its folded count,
 /// which no change it is sent can tell it (a healthy pod's changes are not sent at all).
-pub async fn counts(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match Filter::from_query(req.query_string()) {
+pub async fn counts(req: HttpRequest, state: Scoped) -> HttpResponse {
+    match state.filter(req.query_string()) {
         Ok((filter, _)) => {
             let cache = state.cache();
             let pods = cache.count_pods(&filter);

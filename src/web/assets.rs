@@ -41,6 +41,7 @@ static FILES: &[(&str, &str)] = embedded![
     "wall/usage.mjs",
     "wall/links.mjs",
     "wall/cluster-nav.mjs",
+    "wall/attention.mjs",
     // The multi-cluster overview's script.
     "overview.mjs",
 ];

@@ -1,20 +1,20 @@
-//! Optional access control: one shared token, read from a file (a mounted Secret), that
-//! every route but the probes requires when it is set.
+//! Optional access control: one shared, all-seeing token read from a file (a mounted
+//! Secret), and scoped screen tokens (`--screens-file`, `web/screens.rs`); every route
+//! but the probes requires one of them when either is set.
 //!
 //! A wall screen opens `/?token=…` once and keeps the token in an `HttpOnly`,
 //! `SameSite=Strict` cookie; tools send `Authorization: Bearer …`.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::screens::{Screen, Screens};
+use super::token::AuthToken;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse};
-use subtle::ConstantTimeEq;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 
 /// The cookie a browser keeps the token in.
 pub const COOKIE: &str = "podwall_token";
@@ -22,109 +22,95 @@ pub const COOKIE: &str = "podwall_token";
 pub const QUERY_PARAM: &str = "token";
 /// Paths served without the token: kubelet probes carry no credentials.
 const OPEN_PATHS: [&str; 2] = ["/healthz", "/readyz"];
-/// A shorter token is too easy to guess for a screen exposed beyond the cluster.
-const MIN_LEN: usize = 16;
 /// A wall screen keeps its cookie across browser restarts.
 const COOKIE_MAX_AGE: Duration = Duration::days(365);
 
-/// Why a token was refused at startup.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    /// The token file could not be read.
-    #[error("cannot read the auth token file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The token is shorter than [`MIN_LEN`].
-    #[error("the auth token must be at least {MIN_LEN} characters (e.g. `openssl rand -hex 32`)")]
-    TooShort,
-    /// The token has characters that would need escaping in a URL, cookie or header.
-    #[error(
-        "the auth token may only contain letters, digits, '-', '.', '_' and '~' (e.g. `openssl rand -hex 32`)"
-    )]
-    Charset,
+/// Who a request comes from: a holder of the all-seeing token (or anyone, on an open
+/// wall), or one screen with its scope. The middleware puts it into every request it
+/// admits; [`super::scope::Scoped`] reads it.
+#[derive(Clone, Debug)]
+pub enum Viewer {
+    /// Sees every cluster, namespace and route.
+    All,
+    /// Sees its screen's clusters and bounds, through the screen routes only.
+    Screen(Arc<Screen>),
 }
 
-/// The shared secret. Its `Debug` never shows it, so it cannot end up in a log line.
-#[derive(Clone)]
-pub struct AuthToken(Arc<str>);
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthToken(<redacted>)")
-    }
-}
-
-impl AuthToken {
-    /// Checks a token: URL-safe characters only (they travel in a query string, a cookie
-    /// and a header unescaped), and long enough.
-    pub fn new(token: &str) -> Result<Self, TokenError> {
-        if !token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-        {
-            return Err(TokenError::Charset);
+impl Viewer {
+    /// Whether it may see cluster `name`.
+    pub fn sees_cluster(&self, name: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Screen(s) => s.sees_cluster(name),
         }
-        if token.len() < MIN_LEN {
-            return Err(TokenError::TooShort);
+    }
+
+    /// Its screen, when it is one.
+    pub fn screen(&self) -> Option<&Arc<Screen>> {
+        match self {
+            Self::All => None,
+            Self::Screen(s) => Some(s),
         }
-        Ok(Self(token.into()))
-    }
-
-    /// Reads a token file; the trailing newline most editors and `echo` add is trimmed.
-    pub fn read(path: &Path) -> Result<Self, TokenError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TokenError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::new(text.trim_end_matches(['\n', '\r']))
-    }
-
-    /// Compares in constant time (for equal lengths; the length itself is not secret).
-    fn matches(&self, candidate: &[u8]) -> bool {
-        self.0.as_bytes().ct_eq(candidate).into()
     }
 }
 
-/// What the middleware checks against, registered as app data; without a token it
-/// admits everyone.
+/// What the middleware checks against, registered as app data; without a token and
+/// screens it admits everyone.
 #[derive(Clone, Debug, Default)]
 pub struct Access {
     token: Option<AuthToken>,
+    screens: Option<Screens>,
 }
 
 impl Access {
-    /// Requires `token` when it is `Some`.
-    pub fn new(token: Option<AuthToken>) -> Self {
-        Self { token }
+    /// Requires `token` (all-seeing) or a screen's token when either is `Some`.
+    pub fn new(token: Option<AuthToken>, screens: Option<Screens>) -> Self {
+        Self { token, screens }
+    }
+
+    /// The screens, when a screens file is set.
+    pub fn screens(&self) -> Option<&Screens> {
+        self.screens.as_ref()
+    }
+
+    /// Who presents `candidate`, if anyone.
+    fn identify(&self, candidate: &[u8]) -> Option<Viewer> {
+        let shared = self.token.as_ref().is_some_and(|t| t.matches(candidate));
+        // Screens are compared even after a shared match: the time taken does not tell
+        // which kind of token was presented.
+        let screen = self
+            .screens
+            .as_ref()
+            .and_then(|s| s.authenticate(candidate));
+        if shared {
+            return Some(Viewer::All);
+        }
+        screen.map(Viewer::Screen)
     }
 }
 
 /// The middleware (`actix_web::middleware::from_fn(auth::require)`): lets the request
-/// through, trades a valid `?token=` for a cookie and a redirect, or answers 401.
+/// through (marked with its [`Viewer`]), trades a valid `?token=` for a cookie and a
+/// redirect, answers 401 without a valid token and 403 for a route a screen may not use.
 pub async fn require(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let Some(access) = req.app_data::<Access>() else {
+    let Some(access) = req.app_data::<Access>().cloned() else {
         // Fail closed: the middleware is wrapped but nobody said what it guards with.
         tracing::error!("access middleware without its configuration");
         let resp = HttpResponse::InternalServerError().finish();
         return Ok(req.into_response(resp).map_into_right_body());
     };
-    let Some(token) = access.token.clone() else {
-        return Ok(next.call(req).await?.map_into_left_body());
-    };
-    if OPEN_PATHS.contains(&req.path()) {
+    if (access.token.is_none() && access.screens.is_none()) || OPEN_PATHS.contains(&req.path()) {
+        req.extensions_mut().insert(Viewer::All);
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let (presented, rest) = split_token(req.query_string());
     if let Some(presented) = presented {
-        let resp = if token.matches(presented.as_bytes()) {
-            cookie_and_redirect(req.request(), &token, &rest)
-        } else {
-            unauthorized(req.request())
+        let resp = match access.identify(presented.as_bytes()) {
+            Some(viewer) => cookie_and_redirect(req.request(), &presented, &viewer, &rest),
+            None => unauthorized(req.request()),
         };
         return Ok(req.into_response(resp).map_into_right_body());
     }
@@ -132,16 +118,61 @@ pub async fn require(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token);
-    let cookie = req.cookie(COOKIE);
-    let valid = bearer.is_some_and(|b| token.matches(b.as_bytes()))
-        || cookie.is_some_and(|c| token.matches(c.value().as_bytes()));
-    if valid {
-        Ok(next.call(req).await?.map_into_left_body())
-    } else {
-        let resp = unauthorized(req.request());
-        Ok(req.into_response(resp).map_into_right_body())
+        .and_then(bearer_token)
+        .and_then(|b| access.identify(b.as_bytes()));
+    let viewer = bearer.or_else(|| {
+        req.cookie(COOKIE)
+            .and_then(|c| access.identify(c.value().as_bytes()))
+    });
+    let resp = match viewer {
+        Some(Viewer::Screen(screen)) if !screen_route(req.path()) => {
+            tracing::debug!(screen = %screen.name, path = %req.path(), "route refused to a screen");
+            super::json_error(
+                StatusCode::FORBIDDEN,
+                "this screen's token does not open this route",
+            )
+        }
+        Some(viewer) => {
+            req.extensions_mut().insert(viewer);
+            return Ok(next.call(req).await?.map_into_left_body());
+        }
+        None => unauthorized(req.request()),
+    };
+    Ok(req.into_response(resp).map_into_right_body())
+}
+
+/// The routes a screen may use (under `/clusters/<name>` too): the wall, its streams and
+/// reads, its assets and links. Everything else — `/metrics`, `/api/usage`, and any route
+/// added later — is refused until it is listed here and enforces the scope. A path with
+/// dot segments or encoded separators is refused outright, whatever the router would
+/// make of it.
+fn screen_route(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if ["/..", "/./", "//", "%2e", "%2f", "%5c", "\\"]
+        .iter()
+        .any(|bad| lower.contains(bad))
+        || lower.ends_with("/.")
+    {
+        return false;
     }
+    let rest = match path.strip_prefix("/clusters/") {
+        Some(tail) => match tail.split_once('/') {
+            Some((_, rest)) => format!("/{rest}"),
+            None => "/".to_owned(),
+        },
+        None if path == "/api/clusters" => return true,
+        None => path.to_owned(),
+    };
+    matches!(
+        rest.as_str(),
+        "/" | "/events"
+            | "/api/events"
+            | "/api/snapshot"
+            | "/api/counts"
+            | "/readyz"
+            | "/favicon.ico"
+    ) || rest.starts_with("/static/")
+        || rest.starts_with("/link/")
 }
 
 /// The credentials of `Authorization: Bearer <token>` (the scheme is case-insensitive).
@@ -169,10 +200,15 @@ fn split_token(query: &str) -> (Option<String>, String) {
 }
 
 /// `303 See Other` to the same URL without the token, setting the cookie on the way.
-fn cookie_and_redirect(req: &HttpRequest, token: &AuthToken, rest_of_query: &str) -> HttpResponse {
+fn cookie_and_redirect(
+    req: &HttpRequest,
+    token: &str,
+    viewer: &Viewer,
+    rest_of_query: &str,
+) -> HttpResponse {
     // Behind a TLS-terminating proxy the scheme comes from Forwarded / X-Forwarded-Proto.
     let https = req.connection_info().scheme() == "https";
-    let cookie = Cookie::build(COOKIE, token.0.to_string())
+    let cookie = Cookie::build(COOKIE, token.to_owned())
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -185,7 +221,8 @@ fn cookie_and_redirect(req: &HttpRequest, token: &AuthToken, rest_of_query: &str
         location.push('?');
         location.push_str(rest_of_query);
     }
-    tracing::info!(path = %req.path(), https, "access token accepted; cookie set");
+    let screen = viewer.screen().map_or("", |s| s.name.as_str());
+    tracing::info!(path = %req.path(), https, screen, "access token accepted; cookie set");
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -224,32 +261,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_checked_and_trimmed() {
-        assert!(matches!(AuthToken::new("short"), Err(TokenError::TooShort)));
-        assert!(matches!(
-            AuthToken::new("has space in it 0123456789"),
-            Err(TokenError::Charset)
-        ));
-        assert!(matches!(
-            AuthToken::new("semi;colon0123456789"),
-            Err(TokenError::Charset)
-        ));
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("token");
-        std::fs::write(&path, "0123456789abcdef-._~\r\n").expect("write");
-        let token = AuthToken::read(&path).expect("valid token");
-        assert!(token.matches(b"0123456789abcdef-._~"));
-        assert!(!token.matches(b"0123456789abcdef-._~\n"));
-        assert!(!token.matches(b"0123456789abcdef-._"));
-        assert!(!token.matches(b""));
-        assert_eq!(format!("{token:?}"), "AuthToken(<redacted>)");
-        assert!(matches!(
-            AuthToken::read(&dir.path().join("missing")),
-            Err(TokenError::Read { .. })
-        ));
-    }
-
-    #[test]
     fn the_token_parameter_is_split_from_the_rest() {
         let (token, rest) = split_token("ns=web&token=abc%2Ddef&label=app%3Dx&token=second");
         assert_eq!(token.as_deref(), Some("abc-def"));
@@ -258,6 +269,36 @@ mod tests {
         assert_eq!(token, None);
         assert_eq!(rest, "q=x");
         assert_eq!(split_token(""), (None, String::new()));
+    }
+
+    #[test]
+    fn screens_use_the_screen_routes_only() {
+        for ok in [
+            "/",
+            "/events",
+            "/api/snapshot",
+            "/api/clusters",
+            "/static/wall.css",
+            "/link/pod/a/b",
+            "/clusters/prod/",
+            "/clusters/prod/api/events",
+            "/clusters/prod",
+        ] {
+            assert!(screen_route(ok), "{ok}");
+        }
+        for refused in [
+            "/metrics",
+            "/api/usage",
+            "/clusters/prod/metrics",
+            "/clusters/prod/../api/snapshot",
+            "/clusters/prod/%2e%2e/api/snapshot",
+            "/clusters/prod%2fx/",
+            "/static/../metrics",
+            "//events",
+            "/later",
+        ] {
+            assert!(!screen_route(refused), "{refused}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, middleware, web};
 use askama::Template;
 use serde::Serialize;
 
+use super::auth::Viewer;
 use super::{AppState, json_error};
 
 /// The CSP of a cluster's own paths: the app's, but framable by the overview.
@@ -48,10 +49,11 @@ impl Directory {
         self.0.iter().find(|s| *s.cluster.name == *name)
     }
 
-    fn names(&self) -> String {
+    fn names(&self, shown: impl Fn(&str) -> bool) -> String {
         self.0
             .iter()
             .map(|s| s.cluster.name.as_str())
+            .filter(|n| shown(n))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -98,11 +100,25 @@ impl Directory {
     }
 }
 
-/// `GET /api/clusters`: `[{"name","path","ready","seq","apiserver","usage"}, …]`.
-async fn list(directory: web::Data<Directory>) -> HttpResponse {
+/// The viewer a request was admitted as (the access middleware sets it; none: nothing).
+fn viewer_of(req: &HttpRequest) -> Option<Viewer> {
+    actix_web::HttpMessage::extensions(req)
+        .get::<Viewer>()
+        .cloned()
+}
+
+/// `GET /api/clusters`: `[{"name","path","ready","seq","apiserver","usage"}, …]`, the
+/// clusters the viewer may see.
+async fn list(req: HttpRequest, directory: web::Data<Directory>) -> HttpResponse {
+    let viewer = viewer_of(&req);
     let entries: Vec<Entry<'_>> = directory
         .0
         .iter()
+        .filter(|s| {
+            viewer
+                .as_ref()
+                .is_some_and(|v| v.sees_cluster(&s.cluster.name))
+        })
         .map(|s| Entry {
             name: &s.cluster.name,
             path: format!("/clusters/{}/", s.cluster.name),
@@ -153,14 +169,23 @@ async fn overview(req: HttpRequest, directory: web::Data<Directory>) -> HttpResp
     }));
     query.append_pair("kiosk", "1");
     let query = query.finish();
-    // `clusters=a,b` picks and orders the frames; unknown names are skipped.
+    // `clusters=a,b` picks and orders the frames; unknown names are skipped, and so are
+    // the clusters the viewer may not see.
+    let viewer = viewer_of(&req);
     let chosen: Vec<&AppState> = match pairs.iter().find(|(k, _)| k == "clusters") {
         Some((_, list)) => list
             .split(',')
             .filter_map(|name| directory.find(name.trim()))
-            .collect(),
+            .collect::<Vec<_>>(),
         None => directory.0.iter().collect(),
-    };
+    }
+    .into_iter()
+    .filter(|s| {
+        viewer
+            .as_ref()
+            .is_some_and(|v| v.sees_cluster(&s.cluster.name))
+    })
+    .collect();
     let mut framed = Vec::new();
     let mut linked = Vec::new();
     for s in chosen {
@@ -242,7 +267,12 @@ pub async fn select(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let directory = req.app_data::<web::Data<Directory>>().cloned();
-    let known = directory.as_ref().is_some_and(|d| d.find(&name).is_some());
+    let viewer = actix_web::HttpMessage::extensions(&req)
+        .get::<Viewer>()
+        .cloned();
+    let sees = |n: &str| viewer.as_ref().is_some_and(|v| v.sees_cluster(n));
+    // A cluster the viewer may not see is as unknown as one that does not exist.
+    let known = sees(&name) && directory.as_ref().is_some_and(|d| d.find(&name).is_some());
     let response = if known {
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&rest)
@@ -257,7 +287,7 @@ pub async fn select(
             .insert_header((header::LOCATION, to))
             .finish()
     } else {
-        let names = directory.map(|d| d.names()).unwrap_or_default();
+        let names = directory.map(|d| d.names(sees)).unwrap_or_default();
         json_error(
             StatusCode::NOT_FOUND,
             &format!("unknown cluster {name:?}; this wall shows: {names}"),

@@ -1,9 +1,12 @@
 //! `GET /healthz`, `GET /readyz`, `GET /metrics`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
+use super::attention::Attention;
+use super::auth::Access;
+use super::scope::Scoped;
 use crate::fanout::Frames;
 use crate::state::{ApiState, Cache};
 
@@ -19,7 +22,7 @@ pub async fn healthz() -> HttpResponse {
 /// Once synced it stays 200 while the API server is unreachable or refusing: the wall
 /// still serves its last state (marked stale on the page), and restarting podwall would
 /// only lose that state. The body says so.
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn readyz(state: Scoped) -> HttpResponse {
     let (status, line) = match readiness(state.cache()) {
         Ok(line) => (StatusCode::OK, line),
         Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
@@ -44,10 +47,26 @@ pub(super) fn readiness(cache: &Cache<Frames>) -> Result<String, String> {
     })
 }
 
-/// Prometheus/OpenMetrics text.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// Prometheus/OpenMetrics text: the cluster's metrics and the screens'.
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    use prometheus_client::encoding::text::{encode_eof, encode_registry};
     let mut text = String::new();
-    match prometheus_client::encoding::text::encode(&mut text, &state.metrics) {
+    // The screens' metrics are the server's, shown with every cluster's.
+    let screens = req
+        .app_data::<Access>()
+        .and_then(Access::screens)
+        .map(|s| s.registry());
+    let encoded = encode_registry(&mut text, &state.metrics)
+        .and_then(|()| match &screens {
+            Some(r) => encode_registry(&mut text, r),
+            None => Ok(()),
+        })
+        .and_then(|()| match req.app_data::<Attention>() {
+            Some(a) => encode_registry(&mut text, a.registry()),
+            None => Ok(()),
+        })
+        .and_then(|()| encode_eof(&mut text));
+    match encoded {
         Ok(()) => HttpResponse::Ok()
             .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
             .body(text),

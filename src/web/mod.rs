@@ -2,6 +2,7 @@
 
 mod api;
 mod assets;
+mod attention;
 mod auth;
 mod cluster;
 mod clusters;
@@ -10,6 +11,10 @@ mod health;
 mod link;
 mod overlay;
 mod page;
+mod scope;
+mod screens;
+mod token;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,9 +33,11 @@ use crate::fanout::{Fanout, Frames, HTTP_WRITE_BUFFER};
 use crate::k8s::Usage;
 use crate::state::{Cache, Position};
 
-pub use auth::AuthToken;
+pub use attention::Attention;
 pub use cluster::ClusterInfo;
 pub use link::{ClusterLink, LinkTemplate};
+pub use screens::{Screens, ScreensError};
+pub use token::AuthToken;
 
 use auth::Access;
 use clusters::Directory;
@@ -72,6 +79,8 @@ impl AppState {
 pub fn serve(
     clusters: Vec<AppState>,
     auth_token: Option<AuthToken>,
+    screens: Option<Screens>,
+    attention: Attention,
     listen: SocketAddr,
     shutdown_grace: Duration,
 ) -> std::io::Result<(SocketAddr, Server)> {
@@ -82,12 +91,13 @@ pub fn serve(
         ));
     };
     let directory = Directory::new(clusters);
-    let access = Access::new(auth_token);
+    let access = Access::new(auth_token, screens);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(first.clone()))
             .app_data(web::Data::new(directory.clone()))
             .app_data(access.clone())
+            .app_data(attention.clone())
             // Outermost last: headers on every answer, then size limits, then the token,
             // then `?cluster=` to the cluster's own paths.
             .wrap(middleware::from_fn(clusters::select))

@@ -1,19 +1,25 @@
 //! `GET /`: the wall, fully rendered on the server.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 
-use super::{AppState, assets};
+use super::assets;
+use super::scope::Scoped;
 use crate::render::{self, Layout, PageContext};
-use crate::state::{Filter, FilterParams};
+use crate::state::{Filter, FilterParams, Rules};
 
 /// The wall page for the filter and layout in the query string. A malformed parameter
 /// gets the page with its error and the filter form (status 400), not a bare message.
-pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let parsed = Filter::from_query(req.query_string()).and_then(|(filter, params)| {
-        let layout = Layout::from_params(&params)?;
-        Ok((filter, params, layout))
-    });
+pub async fn wall(req: HttpRequest, state: Scoped) -> HttpResponse {
+    let parsed = state
+        .filter(req.query_string())
+        .map_err(|e| e.to_string())
+        .and_then(|(filter, params)| {
+            // Checked here so a bad rule is a 400 page, not a stream that never opens.
+            Rules::parse(params.alert.as_deref().unwrap_or("")).map_err(|e| e.to_string())?;
+            let layout = Layout::from_params(&params).map_err(|e| e.to_string())?;
+            Ok((filter, params, layout))
+        });
     let (status, filter, params, layout, error) = match parsed {
         Ok((filter, params, layout)) => (StatusCode::OK, filter.for_wall(), params, layout, None),
         Err(e) => {
@@ -24,16 +30,21 @@ pub async fn wall(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             let layout = Layout::from_params(&params).unwrap_or_default();
             (
                 StatusCode::BAD_REQUEST,
-                Filter::default(),
+                state.bound(Filter::default()),
                 params,
                 layout,
-                Some(e.to_string()),
+                Some(e),
             )
         }
     };
     let snap = state.cache().snapshot(&filter);
     let folded = state.cache().count_folded(&filter, snap.pods.len());
-    let overlay = state.cluster.page_attributes(state.usage.interval());
+    // A screen is refused live usage (it covers every namespace): its page never asks.
+    let usage_interval = match state.viewer.screen() {
+        Some(_) => std::time::Duration::ZERO,
+        None => state.usage.interval(),
+    };
+    let overlay = state.cluster.page_attributes(usage_interval);
     // Only the overview frames a wall (every other page may not be framed: CSP
     // `frame-ancestors`), and the browser says when it loads a page into a frame.
     let framed = req

@@ -7,6 +7,7 @@ import { clearQueue, enqueue, onBroken, recount } from "./scheduling.mjs";
 import { remove, replaceWall, upsert } from "./placement.mjs";
 import { replaceWarnings, showEvents } from "./warnings.mjs";
 import { forgetFit } from "./fit.mjs";
+import { showAttention } from "./attention.mjs";
 
 const root = document.getElementById("wall-root");
 const conn = document.getElementById("conn");
@@ -114,6 +115,32 @@ export function connect() {
   on("delete", remove);
   on("status", showStatus);
   on("events", showEvents);
+  // The attention state is not a change of the cluster: shown at once, not queued.
+  source.addEventListener("attention", function (ev) {
+    try {
+      showAttention(JSON.parse(ev.data));
+    } catch (e) {
+      // A malformed frame changes nothing.
+    }
+  });
+  // This screen's token was removed or changed (or its scope): the server ended the
+  // stream. Revoked: say "signed out" and stop; changed: load the page with the new scope.
+  source.addEventListener("signed-out", function (ev) {
+    let reason = "revoked";
+    try {
+      reason = JSON.parse(ev.data).reason;
+    } catch (e) {
+      // Treated as revoked.
+    }
+    source.close();
+    setStale(true);
+    if (reason === "changed") {
+      setTimeout(function () { location.reload(); }, 500);
+      return;
+    }
+    setSignedOut(true);
+    checkAuth(function () { location.reload(); });
+  });
 }
 
 // Starts over from a fresh reset.

@@ -15,6 +15,7 @@ import { closeWhenParked, connect, isStale, pollSync } from "./connection.mjs";
 import { showAge, showTime } from "./clock.mjs";
 import { openWarningLinks, tickWarnings } from "./warnings.mjs";
 import { fadeRestarts, refreshFolded } from "./trouble.mjs";
+import { remark } from "./attention.mjs";
 
 const root = document.getElementById("wall-root");
 const wall = document.getElementById("wall");
@@ -26,6 +27,7 @@ function tick() {
   showTime(now);
   showAge(now, lastUpdated(), isStale());
   tickWarnings(now.getTime());
+  remark();
   // The last count, not a query of every block (a 20,000-element walk).
   refit(shownPods(), now.getTime());
   // Once a minute: a query of the few marked blocks, not of every block.

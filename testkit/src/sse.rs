@@ -330,6 +330,8 @@ impl Model {
                 };
             }
             "status" | "events" => {}
+            // A stream's own frames (a screen's attention, its end): no change, no id.
+            "attention" | "signed-out" => return,
             other => panic!("unknown event {other}"),
         }
         if ev.event != "reset" {

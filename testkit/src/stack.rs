@@ -498,6 +498,17 @@ impl Stack {
             .expect("GET")
     }
 
+    /// GET a path as the holder of `token` (`Authorization: Bearer`), returning the whole
+    /// response.
+    pub async fn request_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET")
+    }
+
     /// The JSON snapshot, with `query` (e.g. `?ns=web`).
     pub async fn snapshot(&self, query: &str) -> Value {
         crate::snapshot(&self.http, &self.url(), query).await

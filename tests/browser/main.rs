@@ -6,6 +6,7 @@
 //! `PODWALL_UPDATE_SCREENSHOTS=1`). Needs Debian's `chromium` and `chromium-driver`; fails
 //! (never skips) without them. One test binary (see tests/README.md).
 
+mod attention;
 mod kiosk;
 mod overlay;
 mod soak;

@@ -26,12 +26,7 @@ async fn guarded_stack() -> Stack {
         .pods(8)
         .seed(5)
         .config(|c| c.auth_token(Some(AuthToken::new(TOKEN).expect("valid token"))))
-        .http(
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-        )
+        .http(super::no_redirects())
         .start()
         .await
 }
@@ -180,28 +175,12 @@ async fn a_token_url_sets_a_strict_cookie_and_redirects_without_the_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_reads_the_token_file_and_never_logs_the_token() {
-    let (_cluster, kubeconfig) = super::cluster().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("token");
     // As `kubectl create secret generic --from-file` of an `echo`ed token mounts it.
     std::fs::write(&file, format!("{TOKEN}\n")).expect("write token");
-    let env = vec![
-        (
-            "PODWALL_AUTH_TOKEN_FILE".to_owned(),
-            file.display().to_string(),
-        ),
-        (
-            "PODWALL_KUBECONFIG".to_owned(),
-            kubeconfig.display().to_string(),
-        ),
-        ("PODWALL_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
-    ];
-    let (process, url) = super::serve(&["serve".to_owned()], &env).await;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    testkit::wait_ready(&http, &url, testkit::DEADLINE, "readyz 200").await;
+    let (_cluster, process, url, http) =
+        super::serve_with_file("PODWALL_AUTH_TOKEN_FILE", &file).await;
     let base = url;
     let url = format!("{base}/api/snapshot");
     assert_eq!(http.get(&url).send().await.expect("GET").status(), 401);

@@ -5,6 +5,7 @@
 mod auth;
 mod manifests;
 mod replicas;
+mod screens;
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,33 @@ pub async fn cluster() -> (Stack, PathBuf) {
     let mut stack = Stack::sim_only(2, 6, 3).await;
     let kubeconfig = stack.kubeconfig();
     (stack, kubeconfig)
+}
+
+/// An HTTP client that does not follow redirects (to see the token link's `303`).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// `podwall serve` against a small simulator, with `var` naming `file` (a token or screens
+/// file, as a mounted Secret), ready: the process, its base URL and a client that does not
+/// follow redirects. The simulator lives as long as the returned stack.
+pub async fn serve_with_file(var: &str, file: &Path) -> (Stack, Process, String, reqwest::Client) {
+    let (cluster, kubeconfig) = cluster().await;
+    let env = vec![
+        (var.to_owned(), file.display().to_string()),
+        (
+            "PODWALL_KUBECONFIG".to_owned(),
+            kubeconfig.display().to_string(),
+        ),
+        ("PODWALL_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+    ];
+    let (process, base) = serve(&["serve".to_owned()], &env).await;
+    let http = no_redirects();
+    testkit::wait_ready(&http, &base, testkit::DEADLINE, "readyz 200").await;
+    (cluster, process, base, http)
 }
 
 /// Runs `podwall ARGS` with exactly `env` (plus JSON logs) and waits until it serves,

@@ -231,6 +231,24 @@ fn service_and_policy_reach_the_named_port() {
             assert_eq!(port["protocol"].as_str(), Some("TCP"));
         }
     }
+    // Egress is closed but for the API server's ports: no DNS, so no webhook leaves
+    // until deploy/optional/webhook-egress.yaml is applied.
+    assert!(str_list(&policy["spec"]["policyTypes"]).contains(&"Egress".to_owned()));
+    for rule in policy["spec"]["egress"]
+        .as_sequence()
+        .expect("egress rules")
+    {
+        for port in rule["ports"]
+            .as_sequence()
+            .expect("every rule names its port")
+        {
+            assert!(
+                matches!(port["port"].as_u64(), Some(443 | 6443)),
+                "only the API server's ports go out: {port:?}"
+            );
+            assert_eq!(port["protocol"].as_str(), Some("TCP"));
+        }
+    }
 }
 
 #[test]

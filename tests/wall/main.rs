@@ -2,12 +2,14 @@
 //! client. One test binary (see tests/README.md); `cargo test --test wall MODULE::` runs a
 //! part of it.
 
+mod attention;
 mod clusters;
 mod convergence;
 mod format_agreement;
 mod http;
 mod live;
 mod resume;
+mod scope;
 mod usage_links;
 mod warnings;
 
