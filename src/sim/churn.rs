@@ -32,6 +32,11 @@ enum Step {
         w: usize,
         pod: String,
     },
+    /// The kubelet's first status of a bound pod: its containers being created.
+    Create {
+        w: usize,
+        pod: String,
+    },
     Start {
         w: usize,
         pod: String,
@@ -195,11 +200,23 @@ impl Churn {
         let uid = uid_from(&mut self.rng);
         let mut pod =
             cluster::pod_object(wl, &name, uid, None, PodState::Pending, 0, &mut self.rng);
+        cluster::as_just_created(&mut pod);
         let message =
             cluster::unschedulable_message(self.model.nodes.len(), self.model.control_plane);
-        cluster::set_unschedulable(&mut pod, &message);
-        if let Ok(stored) = store.create(Resource::Pods, pod) {
+        if store.create(Resource::Pods, pod).is_ok() {
             self.model.workloads[w].pods.push(name.clone());
+            // Then the scheduler's verdict, a write of its own as on a real cluster.
+            self.update_pod(w, &name, |v| {
+                cluster::set_unschedulable(v, &message);
+                true
+            });
+            let Some(stored) =
+                self.ctx
+                    .store
+                    .get(Resource::Pods, &self.model.workloads[w].namespace, &name)
+            else {
+                return;
+            };
             let pod = stored.decode();
             self.ctx
                 .pod_trouble_events(&pod, PodTrouble::Unschedulable, Origin::Churn, true);
@@ -366,7 +383,9 @@ impl Churn {
         let name = cluster::fresh_pod_name(store, &mut self.model.workloads[w], &mut self.rng);
         let wl = &self.model.workloads[w];
         let uid = uid_from(&mut self.rng);
-        let pod = cluster::pod_object(wl, &name, uid, None, PodState::Pending, 0, &mut self.rng);
+        let mut pod =
+            cluster::pod_object(wl, &name, uid, None, PodState::Pending, 0, &mut self.rng);
+        cluster::as_just_created(&mut pod);
         if store.create(Resource::Pods, pod).is_ok() {
             self.model.workloads[w].pods.push(name.clone());
             self.later(1, 3, Step::Schedule { w, pod: name });
@@ -646,8 +665,18 @@ impl Churn {
                     self.later(3, 6, Step::Schedule { w, pod });
                     return;
                 };
+                // Two writes, as on a real cluster: the scheduler's binding, then the
+                // kubelet's first status (tests/big_cluster/shape.rs compares the paths).
                 if self.update_pod(w, &pod, |v| {
                     v["spec"]["nodeName"] = node.clone().into();
+                    cluster::set_pod_state(v, PodState::Bound);
+                    true
+                }) {
+                    self.later(1, 3, Step::Create { w, pod });
+                }
+            }
+            Step::Create { w, pod } => {
+                if self.update_pod(w, &pod, |v| {
                     v["status"]["hostIP"] = "10.0.0.2".into();
                     cluster::set_pod_state(v, PodState::ContainerCreating);
                     true

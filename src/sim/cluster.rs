@@ -107,6 +107,16 @@ impl Workload {
     }
 
     /// A fresh pod name for this workload.
+    /// The `generateName` its controller gives pods (`null` for a StatefulSet, whose pods
+    /// have fixed names).
+    pub fn generate_name(&self) -> Value {
+        match self.kind {
+            WorkloadKind::StatefulSet => Value::Null,
+            WorkloadKind::Deployment => format!("{}-{}-", self.name, self.hash).into(),
+            WorkloadKind::DaemonSet | WorkloadKind::Job => format!("{}-", self.name).into(),
+        }
+    }
+
     pub fn new_pod_name(&mut self, rng: &mut ChaCha8Rng) -> String {
         self.next += 1;
         match self.kind {
@@ -134,6 +144,8 @@ pub fn fresh_pod_name(store: &Store, w: &mut Workload, rng: &mut ChaCha8Rng) -> 
 pub enum PodState {
     /// Not scheduled yet.
     Pending,
+    /// Bound to a node by the scheduler; the kubelet has written nothing yet.
+    Bound,
     /// Scheduled, containers being created.
     ContainerCreating,
     /// Running; ready or not.
@@ -367,7 +379,7 @@ pub fn pod_object(
     let mut pod = json!({
         "kind": "Pod", "apiVersion": "v1",
         "metadata": {
-            "name": name, "namespace": w.namespace, "uid": uid, "creationTimestamp": created, "generation": 1,
+            "name": name, "generateName": w.generate_name(), "namespace": w.namespace, "uid": uid, "creationTimestamp": created, "generation": 1,
             "labels": labels,
             "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "8080", "kubectl.kubernetes.io/default-container": w.name},
             "ownerReferences": [{"apiVersion": if w.kind == WorkloadKind::Job { "batch/v1" } else { "apps/v1" }, "kind": w.kind.owner_kind(),
@@ -551,6 +563,16 @@ pub fn unschedulable_message(nodes: usize, control_plane: usize) -> String {
 
 /// Rewrites a pod's status for `state`, keeping restart counts (CrashLoopBackOff adds one).
 pub fn set_pod_state(pod: &mut Value, state: PodState) {
+    if state == PodState::Bound {
+        // The scheduler's binding: a node and PodScheduled, nothing of the kubelet's.
+        if let Some(m) = pod["status"].as_object_mut() {
+            m.remove("containerStatuses");
+            m.remove("conditions");
+        }
+        pod["status"]["phase"] = "Pending".into();
+        set_condition(pod, "PodScheduled", "True", None);
+        return;
+    }
     let now = now_rfc3339();
     let scheduled = pod["spec"]["nodeName"]
         .as_str()
@@ -723,6 +745,16 @@ pub fn set_last_termination(pod: &mut Value, how: Termination) {
     {
         last["reason"] = reason.into();
         last["exitCode"] = code.into();
+    }
+}
+
+/// A pod as its controller creates it: phase Pending and nothing else in its status (the
+/// scheduler adds PodScheduled, the kubelet the rest).
+pub fn as_just_created(pod: &mut Value) {
+    let qos = pod["status"]["qosClass"].take();
+    pod["status"] = json!({"phase": "Pending"});
+    if !qos.is_null() {
+        pod["status"]["qosClass"] = qos;
     }
 }
 

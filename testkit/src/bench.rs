@@ -68,11 +68,18 @@ impl Workspace {
 
     /// Starts a server against `sim` on `addr` (a free port when `None`); does not wait.
     pub fn spawn_server(&self, sim: &Sim, addr: Option<SocketAddr>) -> Server {
-        let kubeconfig = [
-            OsString::from("--kubeconfig"),
-            sim.kubeconfig.clone().into(),
-        ];
-        Server::spawn(self, &kubeconfig, addr)
+        self.spawn_server_at(&sim.kubeconfig, addr)
+    }
+
+    /// Starts a server against the cluster of `kubeconfig` on `addr` (a free port when
+    /// `None`); does not wait.
+    pub fn spawn_server_at(
+        &self,
+        kubeconfig: &std::path::Path,
+        addr: Option<SocketAddr>,
+    ) -> Server {
+        let args = [OsString::from("--kubeconfig"), kubeconfig.into()];
+        Server::spawn(self, &args, addr)
     }
 
     /// Starts a server showing every one of `sims` as a cluster of its own (`c1`, `c2`,

@@ -104,6 +104,86 @@ impl KwokCluster {
             .collect()
     }
 
+    /// A kubeconfig for podwall as it runs in production: its own identity with
+    /// read-only rights (deploy/10-rbac.yaml plus the optional events reader), and a
+    /// FlowSchema `podwall` of its own, so the API server's `/metrics` count its requests
+    /// apart from the controllers' (`apiserver_flowcontrol_dispatched_requests_total`).
+    pub async fn podwall_kubeconfig(&self) -> PathBuf {
+        let env = self.run(&["env"]).await;
+        let token = env
+            .lines()
+            .find_map(|l| l.strip_prefix("export PODWALL_KUBE_USER_TOKEN="))
+            .expect("test-kwok env names the plain user's token")
+            .to_string();
+        let client = self.client().await;
+        let objects = [
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "podwall-read"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods", "nodes"], "verbs": ["list", "watch"]},
+                {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["list", "watch"]},
+            ]}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": {"name": "podwall-read"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "podwall-read"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "podwall-test-user"}]}),
+            json!({"apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "FlowSchema",
+            "metadata": {"name": "podwall"},
+            "spec": {
+                "matchingPrecedence": 500,
+                "priorityLevelConfiguration": {"name": "workload-low"},
+                "distinguisherMethod": {"type": "ByUser"},
+                "rules": [{
+                    "subjects": [{"kind": "User", "user": {"name": "podwall-test-user"}}],
+                    "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"], "clusterScope": true, "namespaces": ["*"]}],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                }],
+            }}),
+        ];
+        for object in objects {
+            let gvk = kube::api::GroupVersionKind::try_from(
+                &serde_json::from_value::<kube::api::TypeMeta>(object.clone()).expect("type meta"),
+            )
+            .expect("group version kind");
+            let api: Api<kube::api::DynamicObject> =
+                Api::all_with(client.clone(), &kube::api::ApiResource::from_gvk(&gvk));
+            let typed: kube::api::DynamicObject =
+                serde_json::from_value(object).expect("a valid object");
+            api.create(&PostParams::default(), &typed)
+                .await
+                .expect("the API server accepts it");
+        }
+        let admin = std::fs::read_to_string(&self.kubeconfig).expect("admin kubeconfig");
+        let reader: String = admin
+            .lines()
+            .map(|l| match l.trim_start().strip_prefix("token: ") {
+                Some(_) => format!("    token: {token}"),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let path = self.state.path().join("podwall.kubeconfig");
+        std::fs::write(&path, reader + "\n").expect("write podwall's kubeconfig");
+        path
+    }
+
+    /// The sum of the API server's `/metrics` samples whose line starts with `prefix`
+    /// (e.g. `apiserver_flowcontrol_dispatched_requests_total{flow_schema="podwall"`) and
+    /// contains `having` (e.g. `verb="WATCH"`; "" for any).
+    pub async fn apiserver_metric(&self, client: &kube::Client, prefix: &str, having: &str) -> f64 {
+        let request = http::Request::get("/metrics")
+            .body(Vec::new())
+            .expect("a request");
+        let text = client
+            .request_text(request)
+            .await
+            .expect("the API server's /metrics");
+        text.lines()
+            .filter(|l| l.starts_with(prefix) && l.contains(having))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// `kubectl get pods -A`'s STATUS column, counted.
     pub async fn kubectl_statuses(&self) -> BTreeMap<String, usize> {
         let out = self
@@ -174,7 +254,12 @@ impl Workload {
             .map(|i| format!("team-{}", (b'a' + i as u8) as char))
             .collect();
         let troubled = vec![
-            (namespaces[0].clone(), "payments-crash".into(), "crashloop", 3),
+            (
+                namespaces[0].clone(),
+                "payments-crash".into(),
+                "crashloop",
+                3,
+            ),
             (namespaces[0].clone(), "ledger-pull".into(), "imagepull", 2),
             (namespaces[1].clone(), "search-unready".into(), "unready", 2),
         ];
@@ -223,11 +308,7 @@ impl Workload {
     /// Creates everything through the API.
     pub async fn create(&self, client: &kube::Client) {
         for ns in &self.namespaces {
-            create(
-                &Api::<Namespace>::all(client.clone()),
-                json!({"metadata": {"name": ns}}),
-            )
-            .await;
+            create_namespace(client, ns).await;
         }
         let (ns, name) = DAEMONSET;
         create(
@@ -242,11 +323,7 @@ impl Workload {
         )
         .await;
         for (ns, name, replicas) in &self.deployments {
-            create(
-                &Api::<Deployment>::namespaced(client.clone(), ns),
-                deployment(name, *replicas, &json!({}), &json!({}), &json!({})),
-            )
-            .await;
+            create_deployment(client, ns, name, *replicas).await;
         }
         for (ns, name, trouble, replicas) in &self.troubled {
             // The stock stage the trouble replaces never runs for these pods.
@@ -321,7 +398,13 @@ fn pod_template(app: &str, labels: &Value, annotations: &Value) -> Value {
     })
 }
 
-fn deployment(name: &str, replicas: i32, labels: &Value, annotations: &Value, spec: &Value) -> Value {
+fn deployment(
+    name: &str,
+    replicas: i32,
+    labels: &Value,
+    annotations: &Value,
+    spec: &Value,
+) -> Value {
     let mut template = pod_template(name, labels, annotations);
     merge(&mut template["spec"], spec);
     json!({
@@ -350,6 +433,24 @@ where
     api.create(&PostParams::default(), &typed)
         .await
         .expect("the API server accepts it");
+}
+
+/// Creates a Deployment of `replicas` plain pods (the working day's kind) in `ns`.
+pub async fn create_deployment(client: &kube::Client, ns: &str, name: &str, replicas: i32) {
+    create(
+        &Api::<Deployment>::namespaced(client.clone(), ns),
+        deployment(name, replicas, &json!({}), &json!({}), &json!({})),
+    )
+    .await;
+}
+
+/// Creates a namespace.
+pub async fn create_namespace(client: &kube::Client, name: &str) {
+    create(
+        &Api::<Namespace>::all(client.clone()),
+        json!({"metadata": {"name": name}}),
+    )
+    .await;
 }
 
 /// One step of the working day, as the API saw it: what was done and when.
@@ -478,7 +579,11 @@ impl Day {
 /// Waits until the cluster has at least `want` pods, none of them without a node but
 /// those meant to be (the unschedulable burst), and none still starting; `deadline` is
 /// generous: the scheduler binds a few hundred pods a second on two cores.
-pub async fn settle(client: &kube::Client, want: usize, deadline: Duration) -> BTreeMap<String, usize> {
+pub async fn settle(
+    client: &kube::Client,
+    want: usize,
+    deadline: Duration,
+) -> BTreeMap<String, usize> {
     let start = Instant::now();
     loop {
         let phases = phases(client).await;

@@ -8,12 +8,14 @@
 //! `cargo bench --bench big_cluster` (BENCHMARKS.md). Needs KWOK and the controllers
 //! built: `scripts/test-kwok build` (the test starts and stops its own cluster).
 
+mod shape;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use testkit::browser::Browser;
-use testkit::kwok::{Day, KwokCluster, Workload, settle};
+use testkit::kwok::{Day, KwokCluster, Workload, create_deployment, create_namespace, settle};
 use testkit::{Model, Stack, eventually_within};
 
 const NODES: usize = 50;
@@ -132,7 +134,11 @@ async fn a_rollout_shows_old_pods_going_and_new_ones_coming(
         model
             .pods
             .values()
-            .filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with(&format!("{name}-"))))
+            .filter(|p| {
+                p["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(&format!("{name}-")))
+            })
             .filter_map(|p| p["name"].as_str().map(str::to_owned))
             .collect()
     };
@@ -202,21 +208,36 @@ async fn a_silent_node_turns_not_ready_and_its_pods_are_evicted(
     let before = pods_on(browser, node).await;
     assert!(!before.is_empty(), "{node} has pods on the page");
     kwok.silence(node).await;
-    eventually_within(FOLLOW, "the page to mark the silent node NotReady", || async {
-        node_classes(browser, node)
-            .await
-            .contains("notready")
-            .then_some(())
-    })
+    eventually_within(
+        FOLLOW,
+        "the page to mark the silent node NotReady",
+        || async {
+            node_classes(browser, node)
+                .await
+                .contains("notready")
+                .then_some(())
+        },
+    )
     .await;
     let kubectl_nodes = kwok.kubectl(&["get", "node", node, "--no-headers"]).await;
-    assert!(kubectl_nodes.contains("NotReady"), "kubectl agrees: {kubectl_nodes}");
+    assert!(
+        kubectl_nodes.contains("NotReady"),
+        "kubectl agrees: {kubectl_nodes}"
+    );
     // Evicted: every pod but the DaemonSet's (which tolerates the taint) is Terminating.
-    let evicted = eventually_within(FOLLOW, "the page to show the evicted pods Terminating", || async {
-        let now = pods_on(browser, node).await;
-        let others: Vec<_> = now.iter().filter(|(k, _)| !k.starts_with("kube-system/node-agent-")).collect();
-        (!others.is_empty() && others.iter().all(|(_, s)| *s == "Terminating")).then_some(others.len())
-    })
+    let evicted = eventually_within(
+        FOLLOW,
+        "the page to show the evicted pods Terminating",
+        || async {
+            let now = pods_on(browser, node).await;
+            let others: Vec<_> = now
+                .iter()
+                .filter(|(k, _)| !k.starts_with("kube-system/node-agent-"))
+                .collect();
+            (!others.is_empty() && others.iter().all(|(_, s)| *s == "Terminating"))
+                .then_some(others.len())
+        },
+    )
     .await;
     eprintln!("{node}: NotReady on the page, {evicted} evicted pods Terminating");
 }
@@ -227,15 +248,19 @@ async fn a_drained_node_is_cordoned_and_emptied(browser: &Browser, day: &Day) {
     let node = "kwok-node-0008";
     let step = day.drain(node).await;
     eprintln!("{}", step.what);
-    eventually_within(FOLLOW, "the page to show the drained node cordoned and empty", || async {
-        let cordoned = node_classes(browser, node).await.contains("cordoned");
-        let left: Vec<_> = pods_on(browser, node)
-            .await
-            .into_keys()
-            .filter(|k| !k.starts_with("kube-system/node-agent-"))
-            .collect();
-        (cordoned && left.is_empty()).then_some(())
-    })
+    eventually_within(
+        FOLLOW,
+        "the page to show the drained node cordoned and empty",
+        || async {
+            let cordoned = node_classes(browser, node).await.contains("cordoned");
+            let left: Vec<_> = pods_on(browser, node)
+                .await
+                .into_keys()
+                .filter(|k| !k.starts_with("kube-system/node-agent-"))
+                .collect();
+            (cordoned && left.is_empty()).then_some(())
+        },
+    )
     .await;
 }
 
@@ -251,12 +276,71 @@ async fn unschedulable_pods_wait_without_a_node(wall: &Stack, day: &Day, workloa
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with("gpu-batch-")))
+            .filter(|p| {
+                p["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("gpu-batch-"))
+            })
             .cloned()
             .collect();
-        (pods.len() == 20 && pods.iter().all(|p| p["node"].is_null() && p["status"] == json!("Pending")))
-            .then_some(pods)
+        (pods.len() == 20
+            && pods
+                .iter()
+                .all(|p| p["node"].is_null() && p["status"] == json!("Pending")))
+        .then_some(pods)
     })
     .await;
     eprintln!("unschedulable on the wall: {}", pending[0]);
+}
+
+/// The simulator's pod streams have the shape the real controllers give them: the same
+/// usual path through the states from creation to ready and from deletion to gone, and
+/// the same metadata on every pod a ReplicaSet makes (`shape.rs`). The real side runs a
+/// Deployment through creation, a rollout and a scale-down; the sim its own churn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs KWOK and the controllers built (scripts/test-kwok build); scripts/test-all runs it"]
+async fn the_simulator_streams_pods_the_way_the_real_controllers_do() {
+    testkit::init();
+    const WINDOW: Duration = Duration::from_secs(60);
+    let kwok = KwokCluster::start(10).await;
+    let client = kwok.client().await;
+    create_namespace(&client, "shape").await;
+    let (real, ()) = tokio::join!(shape::record(&client, Some("shape"), WINDOW), async {
+        create_deployment(&client, "shape", "web", 40).await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        Day::new(client.clone()).rollout("shape", "web").await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        Day::new(client.clone()).scale("shape", "web", 20).await;
+    });
+    drop(kwok);
+
+    let mut sim = Stack::builder()
+        .nodes(10)
+        .pods(200)
+        .churn(20.0)
+        .seed(22)
+        .no_server()
+        .start()
+        .await;
+    let sim_client = testkit::client_from(&sim.kubeconfig()).await;
+    let simulated = shape::record(&sim_client, None, WINDOW).await;
+
+    eprintln!("real:      {real:#?}");
+    eprintln!("simulated: {simulated:#?}");
+    assert!(real.added >= 40 && simulated.added >= 20, "both made pods");
+    assert_eq!(
+        real.usual_start(),
+        simulated.usual_start(),
+        "the usual path from creation to ready"
+    );
+    assert_eq!(
+        real.usual_deletion(),
+        simulated.usual_deletion(),
+        "the usual path from deletion to gone"
+    );
+    assert_eq!(
+        real.universal_metadata(),
+        simulated.universal_metadata(),
+        "what every ReplicaSet's pod carries"
+    );
 }
