@@ -78,6 +78,8 @@ impl Params {
 #[derive(Debug, Default)]
 struct Outcome {
     first_sync: Duration,
+    /// `/api/snapshot` after the sync: pods, warnings, JSON bytes.
+    snapshot: (usize, usize, usize),
     requests_to_sync: f64,
     watches_1: f64,
     watches_many: f64,
@@ -281,6 +283,15 @@ async fn measure(
     out.requests_to_sync = target.podwall_requests(http).await - requests_before;
     out.peak_sync_kib = server.proc.memory().hwm_kib;
     out.rss_synced_kib = server.proc.settled_memory().rss_kib;
+    // What the views hold, to explain the memory: the snapshot podwall serves.
+    let body = testkit::bench::get_ok(&format!("{}/api/snapshot", server.url()))
+        .await
+        .bytes()
+        .await
+        .expect("the snapshot");
+    let snap: serde_json::Value = serde_json::from_slice(&body).expect("snapshot JSON");
+    let count = |k: &str| snap[k].as_array().map_or(0, Vec::len);
+    out.snapshot = (count("pods"), count("warnings"), body.len());
     eprintln!(
         "podwall synced in {:.1?}, RSS {} MiB (peak {} MiB)",
         out.first_sync,
@@ -560,67 +571,49 @@ fn report(
     println!();
     println!("| podwall | real control plane + KWOK | simulator |");
     println!("|---|---|---|");
-    let row = |what: &str, a: String, b: String| println!("| {what} | {a} | {b} |");
+    // One line per measure: the real run's value, then the simulator's.
+    let row = |what: &str, value: &dyn Fn(&Outcome) -> String| {
+        println!("| {what} | {} | {} |", value(real), value(sim));
+    };
+    let pages = params.pages;
+    row("first sync (start → /readyz)", &|o| {
+        format!("{:.1?}", o.first_sync)
+    });
+    row("RSS synced (peak while syncing)", &|o| {
+        format!("{} ({})", mib(o.rss_synced_kib), mib(o.peak_sync_kib))
+    });
     row(
-        "first sync (start → /readyz)",
-        format!("{:.1?}", real.first_sync),
-        format!("{:.1?}", sim.first_sync),
+        "/api/snapshot after the sync: pods, warnings, bytes per pod",
+        &|o| {
+            let (pods, warnings, bytes) = o.snapshot;
+            format!("{pods}, {warnings}, {}", bytes / pods.max(1))
+        },
     );
-    row(
-        "RSS synced (peak while syncing)",
-        format!("{} ({})", mib(real.rss_synced_kib), mib(real.peak_sync_kib)),
-        format!("{} ({})", mib(sim.rss_synced_kib), mib(sim.peak_sync_kib)),
-    );
-    row(
-        "pod changes/s seen under churn",
-        format!("{:.1}", real.changes_per_s),
-        format!("{:.1}", sim.changes_per_s),
-    );
-    row("write → /api/events p50", p(real, 0.50), p(sim, 0.50));
-    row("write → /api/events p99", p(real, 0.99), p(sim, 0.99));
-    row(
-        "probes seen / sent",
-        format!("{} / {}", real.latency_ms.len(), real.probes_sent),
-        format!("{} / {}", sim.latency_ms.len(), sim.probes_sent),
-    );
-    row(
-        "requests to sync (lists, watches)",
-        format!("{:.0}", real.requests_to_sync),
-        format!("{:.0}", sim.requests_to_sync),
-    );
-    row(
-        "watches held, 1 page",
-        format!("{:.0}", real.watches_1),
-        format!("{:.0}", sim.watches_1),
-    );
-    row(
-        &format!("watches held, {} pages", params.pages),
-        format!("{:.0}", real.watches_many),
-        format!("{:.0}", sim.watches_many),
-    );
-    row(
-        "requests/min, 1 page",
-        format!("{:.1}", real.requests_per_min_1),
-        format!("{:.1}", sim.requests_per_min_1),
-    );
-    row(
-        &format!("requests/min, {} pages", params.pages),
-        format!("{:.1}", real.requests_per_min_many),
-        format!("{:.1}", sim.requests_per_min_many),
-    );
+    row("pod changes/s seen under churn", &|o| {
+        format!("{:.1}", o.changes_per_s)
+    });
+    row("write → /api/events p50", &|o| p(o, 0.50));
+    row("write → /api/events p99", &|o| p(o, 0.99));
+    row("probes seen / sent", &|o| {
+        format!("{} / {}", o.latency_ms.len(), o.probes_sent)
+    });
+    row("requests to sync (lists, watches)", &|o| {
+        format!("{:.0}", o.requests_to_sync)
+    });
+    row("watches held, 1 page", &|o| format!("{:.0}", o.watches_1));
+    row(&format!("watches held, {pages} pages"), &|o| {
+        format!("{:.0}", o.watches_many)
+    });
+    row("requests/min, 1 page", &|o| {
+        format!("{:.1}", o.requests_per_min_1)
+    });
+    row(&format!("requests/min, {pages} pages"), &|o| {
+        format!("{:.1}", o.requests_per_min_many)
+    });
     row(
         "forced re-list: API server back / podwall re-listed and ready",
-        format!("{:.1?} / {:.1?}", real.server_back, real.relist),
-        format!("{:.1?} / {:.1?}", sim.server_back, sim.relist),
+        &|o| format!("{:.1?} / {:.1?}", o.server_back, o.relist),
     );
-    row(
-        "peak RSS across the re-list",
-        mib(real.peak_relist_kib),
-        mib(sim.peak_relist_kib),
-    );
-    row(
-        "RSS after the re-list",
-        mib(real.rss_after_relist_kib),
-        mib(sim.rss_after_relist_kib),
-    );
+    row("peak RSS across the re-list", &|o| mib(o.peak_relist_kib));
+    row("RSS after the re-list", &|o| mib(o.rss_after_relist_kib));
 }

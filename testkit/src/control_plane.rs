@@ -69,18 +69,13 @@ impl ControlPlane {
     /// Runs the script with this instance's settings; returns its stdout, fails the test
     /// (with the script's stderr) when it fails.
     pub async fn run(&self, args: &[&str]) -> String {
-        let out = tokio::process::Command::new(script())
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .await
-            .expect("scripts/test-control-plane runs");
-        assert!(
-            out.status.success(),
-            "test-control-plane {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::stdout_of(
+            tokio::process::Command::new(script())
+                .args(args)
+                .envs(self.env.iter().map(|(k, v)| (k, v))),
+            &format!("test-control-plane {args:?}"),
+        )
+        .await
     }
 
     /// A client with the admin kubeconfig.

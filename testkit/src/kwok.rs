@@ -63,18 +63,13 @@ impl KwokCluster {
     /// Runs `scripts/test-kwok` for this instance; returns stdout, fails the test (with
     /// the script's stderr) when it fails.
     pub async fn run(&self, args: &[&str]) -> String {
-        let out = tokio::process::Command::new(repo().join("scripts/test-kwok"))
-            .args(args)
-            .env("PODWALL_KWOK_STATE_DIR", self.state.path().join("kwok"))
-            .output()
-            .await
-            .expect("scripts/test-kwok runs");
-        assert!(
-            out.status.success(),
-            "test-kwok {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::stdout_of(
+            tokio::process::Command::new(repo().join("scripts/test-kwok"))
+                .args(args)
+                .env("PODWALL_KWOK_STATE_DIR", self.state.path().join("kwok")),
+            &format!("test-kwok {args:?}"),
+        )
+        .await
     }
 
     /// A client with the admin's rights.
@@ -200,19 +195,14 @@ impl KwokCluster {
 
     /// Runs the release's kubectl against the cluster; returns stdout.
     pub async fn kubectl(&self, args: &[&str]) -> String {
-        let out = tokio::process::Command::new(&self.kubectl)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .output()
-            .await
-            .expect("kubectl runs");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::stdout_of(
+            tokio::process::Command::new(&self.kubectl)
+                .arg("--kubeconfig")
+                .arg(&self.kubeconfig)
+                .args(args),
+            &format!("kubectl {args:?}"),
+        )
+        .await
     }
 }
 

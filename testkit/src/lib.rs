@@ -191,6 +191,21 @@ pub async fn metric(http: &reqwest::Client, base: &str, line_start: &str) -> f64
     metric_value(&text, line_start)
 }
 
+/// Runs `command` to its end; returns its stdout, or fails the test with its stderr,
+/// naming it `what`.
+pub async fn stdout_of(command: &mut tokio::process::Command, what: &str) -> String {
+    let out = command
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{what} does not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A kube client from a kubeconfig file (its CA included: rustls verifies the server).
 pub async fn client_from(kubeconfig: &std::path::Path) -> kube::Client {
     install_crypto();
