@@ -18,13 +18,28 @@ use testkit::browser::Browser;
 use testkit::kwok::{Day, KwokCluster, Workload, create_deployment, create_namespace, settle};
 use testkit::{Model, Stack, eventually_within};
 
-const NODES: usize = 50;
-const PODS: usize = 1_000;
-/// How long the real controllers get to bring 1,000 pods up on a busy 2-core machine.
-const SETTLE: Duration = Duration::from_secs(300);
+/// The size: 50 nodes and 1,000 pods, or `PODWALL_BIG_NODES` and `PODWALL_BIG_PODS` (the
+/// bench's variables) for a bigger run.
+fn size() -> (usize, usize) {
+    let var = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    (var("PODWALL_BIG_NODES", 50), var("PODWALL_BIG_PODS", 1_000))
+}
+
+/// How long the real controllers get to bring the pods up on a busy 2-core machine (KWOK
+/// writes about 80 pod statuses a second here, two per pod start).
+fn settle_deadline(pods: usize) -> Duration {
+    Duration::from_secs(300 + pods as u64 / 20)
+}
+
 /// Changes reach the wall within a second; the controllers and KWOK's stage delays (1-6 s
-/// per step of a pod's start) make the cluster itself take longer.
-const FOLLOW: Duration = Duration::from_secs(90);
+/// per step of a pod's start) make the cluster itself take longer, the more so the bigger.
+static FOLLOW: std::sync::LazyLock<Duration> =
+    std::sync::LazyLock::new(|| Duration::from_secs(90 + size().1 as u64 / 200));
 
 /// The page's pods counted by `data-status`, as kubectl's STATUS column counts them.
 async fn dom_statuses(browser: &Browser) -> BTreeMap<String, usize> {
@@ -52,8 +67,9 @@ async fn wall_agrees_with_kubectl(browser: &Browser, kwok: &KwokCluster, when: &
             return;
         }
         assert!(
-            start.elapsed() < FOLLOW,
-            "{when}: page and kubectl did not agree in {FOLLOW:?}; last:\n kubectl {kubectl:?}\n page    {dom:?}"
+            start.elapsed() < *FOLLOW,
+            "{when}: page and kubectl did not agree in {:?}; last:\n kubectl {kubectl:?}\n page    {dom:?}",
+            *FOLLOW
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -89,11 +105,12 @@ async fn pods_on(browser: &Browser, node: &str) -> BTreeMap<String, String> {
 #[ignore = "needs KWOK and the controllers built (scripts/test-kwok build); scripts/test-all runs it"]
 async fn the_wall_follows_a_cluster_of_real_controllers() {
     testkit::init();
-    let kwok = KwokCluster::start(NODES).await;
+    let (nodes, pods) = size();
+    let kwok = KwokCluster::start(nodes).await;
     let client = kwok.client().await;
-    let workload = Workload::sized(NODES, PODS);
+    let workload = Workload::sized(nodes, pods);
     workload.create(&client).await;
-    let phases = settle(&client, workload.pods(), SETTLE).await;
+    let phases = settle(&client, workload.pods(), settle_deadline(pods)).await;
     eprintln!("settled: {phases:?}");
 
     let wall = Stack::builder().kubeconfig(&kwok.kubeconfig).start().await;
@@ -148,7 +165,7 @@ async fn a_rollout_shows_old_pods_going_and_new_ones_coming(
     eprintln!("{}", step.what);
     let (mut terminating, mut started) = (BTreeSet::new(), BTreeSet::new());
     let mut seen_new = BTreeSet::new();
-    let done = tokio::time::timeout(FOLLOW, async {
+    let done = tokio::time::timeout(*FOLLOW, async {
         loop {
             let ev = events.next().await;
             model.apply(&ev);
@@ -183,7 +200,8 @@ async fn a_rollout_shows_old_pods_going_and_new_ones_coming(
     .await;
     assert!(
         done.is_ok(),
-        "the rollout did not complete on the wall in {FOLLOW:?}: {} old pods, {} seen terminating, {} new seen, {} new running",
+        "the rollout did not complete on the wall in {:?}: {} old pods, {} seen terminating, {} new seen, {} new running",
+        *FOLLOW,
         before.len(),
         terminating.len(),
         seen_new.len(),
@@ -209,7 +227,7 @@ async fn a_silent_node_turns_not_ready_and_its_pods_are_evicted(
     assert!(!before.is_empty(), "{node} has pods on the page");
     kwok.silence(node).await;
     eventually_within(
-        FOLLOW,
+        *FOLLOW,
         "the page to mark the silent node NotReady",
         || async {
             node_classes(browser, node)
@@ -226,7 +244,7 @@ async fn a_silent_node_turns_not_ready_and_its_pods_are_evicted(
     );
     // Evicted: every pod but the DaemonSet's (which tolerates the taint) is Terminating.
     let evicted = eventually_within(
-        FOLLOW,
+        *FOLLOW,
         "the page to show the evicted pods Terminating",
         || async {
             let now = pods_on(browser, node).await;
@@ -249,7 +267,7 @@ async fn a_drained_node_is_cordoned_and_emptied(browser: &Browser, day: &Day) {
     let step = day.drain(node).await;
     eprintln!("{}", step.what);
     eventually_within(
-        FOLLOW,
+        *FOLLOW,
         "the page to show the drained node cordoned and empty",
         || async {
             let cordoned = node_classes(browser, node).await.contains("cordoned");
@@ -270,7 +288,7 @@ async fn unschedulable_pods_wait_without_a_node(wall: &Stack, day: &Day, workloa
     let ns = &workload.namespaces[0];
     let step = day.unschedulable_burst(ns, 20).await;
     eprintln!("{}", step.what);
-    let pending = eventually_within(FOLLOW, "20 unschedulable pods on the wall", || async {
+    let pending = eventually_within(*FOLLOW, "20 unschedulable pods on the wall", || async {
         let snap = wall.snapshot(&format!("?ns={ns}")).await;
         let pods: Vec<Value> = snap["pods"]
             .as_array()
