@@ -590,7 +590,9 @@ pub async fn settle(
     }
 }
 
-/// Pods by phase (Pending counts only pods expected to start: not the troubled ones).
+/// Pods by phase (Pending counts only pods expected to start: not the troubled ones, nor
+/// those being deleted — a node that missed its lease under load has its pods evicted, and
+/// they wait for their kubelet's confirmation).
 pub async fn phases(client: &kube::Client) -> BTreeMap<String, usize> {
     let api = Api::<Pod>::all(client.clone());
     let mut counts = BTreeMap::new();
@@ -605,7 +607,9 @@ pub async fn phases(client: &kube::Client) -> BTreeMap<String, usize> {
                 .as_ref()
                 .and_then(|s| s.phase.clone())
                 .unwrap_or_else(|| "Pending".into());
-            let key = if troubled && phase == "Pending" {
+            let key = if pod.metadata.deletion_timestamp.is_some() {
+                "Terminating".to_string()
+            } else if troubled && phase == "Pending" {
                 "Pending (troubled)".to_string()
             } else {
                 phase
