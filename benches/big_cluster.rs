@@ -171,7 +171,11 @@ fn main() {
 
         // ---- the real control plane, its controllers and KWOK ----
         let t0 = Instant::now();
-        let kwok = KwokCluster::start(params.nodes).await;
+        // A 1,000-node KWOK on two busy cores renews leases late enough, now and then, for
+        // a 20 s grace period to mark nodes NotReady and evict their pods; production's is
+        // 50 s. The silent node of the working day takes a minute to notice.
+        let grace = std::env::var("PODWALL_KWOK_GRACE").unwrap_or_else(|_| "60".into());
+        let kwok = KwokCluster::start_with(params.nodes, &[("PODWALL_KWOK_GRACE", &grace)]).await;
         let cluster_up = t0.elapsed();
         let client = kwok.client().await;
         let workload = Workload::sized(params.nodes, params.pods);

@@ -27,6 +27,8 @@ pub const TROUBLE_LABEL: &str = "podwall.test/trouble";
 /// A KWOK cluster of this process's own, stopped (and its state removed) on drop.
 pub struct KwokCluster {
     state: tempfile::TempDir,
+    /// `PODWALL_KWOK_*` settings of this instance (e.g. the grace period).
+    settings: Vec<(String, String)>,
     /// The admin kubeconfig (system:masters token).
     pub kubeconfig: PathBuf,
     /// The kubectl of the cluster's release.
@@ -36,6 +38,12 @@ pub struct KwokCluster {
 impl KwokCluster {
     /// Starts the control plane, the controllers and KWOK with `nodes` Ready fake nodes.
     pub async fn start(nodes: usize) -> KwokCluster {
+        Self::start_with(nodes, &[]).await
+    }
+
+    /// [`KwokCluster::start`] with `PODWALL_KWOK_*` settings, e.g.
+    /// `("PODWALL_KWOK_GRACE", "60")`.
+    pub async fn start_with(nodes: usize, settings: &[(&str, &str)]) -> KwokCluster {
         let state = tempfile::Builder::new()
             .prefix("podwall-kwok-")
             .tempdir()
@@ -43,6 +51,10 @@ impl KwokCluster {
         let dir = state.path().join("kwok");
         // Owned from here: a failed start still stops what it started.
         let mut cluster = KwokCluster {
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             kubeconfig: dir.join("kubeconfig"),
             kubectl: PathBuf::new(),
             state,
@@ -66,6 +78,7 @@ impl KwokCluster {
         crate::stdout_of(
             tokio::process::Command::new(repo().join("scripts/test-kwok"))
                 .args(args)
+                .envs(self.settings.iter().map(|(k, v)| (k, v)))
                 .env("PODWALL_KWOK_STATE_DIR", self.state.path().join("kwok")),
             &format!("test-kwok {args:?}"),
         )
