@@ -61,6 +61,9 @@ pub struct WallOptions {
     pub pod_link: Option<LinkTemplate>,
     /// Where a click on a node's name goes (`--node-link-template`).
     pub node_link: Option<LinkTemplate>,
+    /// How far back the cluster's history reaches and how much memory it may take
+    /// (`--history`, `--history-memory`); each cluster keeps its own.
+    pub history: crate::state::HistoryBounds,
 }
 
 impl Default for WallOptions {
@@ -70,6 +73,7 @@ impl Default for WallOptions {
             usage_interval: Duration::ZERO,
             pod_link: None,
             node_link: None,
+            history: crate::state::HistoryBounds::default(),
         }
     }
 }

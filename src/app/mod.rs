@@ -208,6 +208,7 @@ async fn start_cluster(
     let client = ApiClient::new(kube_config)?;
     let cache = Arc::new(Cache::<Frames>::new());
     cache.set_warnings_max_age(warnings_max_age);
+    cache.set_history(wall.history);
     if several {
         // A tool reading several clusters' streams tells them apart by this name.
         cache.name_cluster(Arc::from(&*wall.name));

@@ -13,6 +13,10 @@ pub struct CacheMetrics {
     pub objects: Family<KindLabel, Gauge>,
     /// The current sequence number.
     pub seq: Gauge,
+    /// Bytes the history holds (records, checkpoints, dictionary).
+    pub history_bytes: Gauge,
+    /// Changes the history holds.
+    pub history_changes: Gauge,
 }
 
 impl CacheMetrics {
@@ -28,6 +32,23 @@ impl CacheMetrics {
             "Current sequence number of the cache",
             self.seq.clone(),
         );
+        registry.register(
+            "history_bytes",
+            "Bytes the history of changes holds (records, checkpoints, dictionary)",
+            self.history_bytes.clone(),
+        );
+        registry.register(
+            "history_changes",
+            "Changes the history holds",
+            self.history_changes.clone(),
+        );
+    }
+
+    pub(super) fn set_history(&self, stats: &super::history::HistoryStats) {
+        self.history_bytes
+            .set(i64::try_from(stats.bytes).unwrap_or(i64::MAX));
+        self.history_changes
+            .set(i64::try_from(stats.changes).unwrap_or(i64::MAX));
     }
 
     pub(super) fn set_objects(&self, kind: Kind, count: usize) {
