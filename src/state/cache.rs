@@ -27,7 +27,9 @@ use super::change::{
     ApiState, ApiStatus, Change, Diff, Epoch, EventsState, Position, Snapshot, Start,
 };
 use super::filter::Filter;
-use super::history::{self, History, HistoryBounds, HistoryError, Log, Mark, Moment, Rewind};
+use super::history::{
+    self, History, HistoryBounds, HistoryError, Log, Mark, Moment, Rewind, Touched,
+};
 use super::intern::Interner;
 use super::metrics::CacheMetrics;
 use super::view::{NodeView, PodView};
@@ -102,6 +104,9 @@ struct State<E> {
     event_relists: HashMap<Scope, HashSet<EventKey>>,
     /// Every change for a bounded window (`None` with `--history 0`).
     history: Option<History>,
+    /// The seq at which every watched scope had first been listed: what came before is
+    /// the initial load, not changes (`?recent=` does not mark it).
+    first_sync: Option<u64>,
 }
 
 /// The shared cache; see the module docs for its locking discipline. `E` is what the
@@ -138,6 +143,7 @@ impl<E: Default> Cache<E> {
                 events: EventsState::Starting,
                 event_relists: HashMap::new(),
                 history: Some(History::new(HistoryBounds::default(), 0, history::now_ms())),
+                first_sync: None,
             }),
             tx,
             metrics: CacheMetrics::default(),
@@ -238,6 +244,37 @@ impl<E: Default> Cache<E> {
             changes,
             times,
         })
+    }
+
+    /// What `filter` shows that changed in the `span` before `at` (default now): see
+    /// [`history::summarize`]. A span reaching before the window starts at the window.
+    pub fn recent(
+        &self,
+        filter: &Filter,
+        at: Option<&Moment>,
+        span: Duration,
+    ) -> Result<Vec<Touched>, HistoryError> {
+        let log = self.history()?;
+        let until = match at {
+            Some(m) => log.resolve(m)?,
+            None => log.now,
+        };
+        let since_ms = until
+            .time_ms
+            .saturating_sub(u64::try_from(span.as_millis()).unwrap_or(u64::MAX));
+        let mut from = match log.at_time(since_ms)? {
+            Some(from) => from,
+            None => log.window().map(|(from, _)| from).unwrap_or(until),
+        };
+        // The first list is the wall's starting point, not a stretch of changes.
+        let first_sync = self.state.read().first_sync.unwrap_or(0);
+        from.seq = from.seq.max(first_sync.min(until.seq));
+        let mut rebuilt = log.rebuild(from)?;
+        let changes = log.changes(&mut rebuilt, until.seq)?;
+        Ok(history::summarize(
+            changes.iter().map(|p| (p.at, &p.diff)),
+            filter,
+        ))
     }
 
     /// Where a client starts that asked for the changes since `moment`: the state then,
@@ -384,6 +421,14 @@ impl<E: Default> Cache<E> {
             }
             // Events re-list through `end_warnings_relist`.
             Kind::Event => {}
+        }
+        if st.first_sync.is_none()
+            && st
+                .scopes
+                .iter()
+                .all(|(scope, s)| s.synced || scope.kind == Kind::Event)
+        {
+            st.first_sync = Some(st.seq);
         }
         self.update_gauges(st);
     }

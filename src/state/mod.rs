@@ -22,9 +22,12 @@ pub use change::{
     ApiState, ApiStatus, Change, Diff, Epoch, EventsState, Position, Snapshot, Start,
 };
 pub use filter::{Filter, FilterError, FilterParams};
+#[cfg(test)]
+pub use history::StatusChange;
 pub use history::{
     DEFAULT_MEMORY as DEFAULT_HISTORY_MEMORY, DEFAULT_WINDOW as DEFAULT_HISTORY_WINDOW,
-    HistoryBounds, HistoryError, HistoryStats, Mark, Moment, MomentError, parse_memory, parse_span,
+    HistoryBounds, HistoryError, HistoryStats, Mark, Moment, MomentError, Touched, now_ms,
+    parse_memory, parse_span,
 };
 pub(crate) use view::rfc3339;
 pub use view::{

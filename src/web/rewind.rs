@@ -29,7 +29,12 @@ pub fn moment_param(
 /// The answer to a moment the history cannot show: 404 for one outside the window (or
 /// with history off), 400 for one in the future, each saying why.
 pub fn history_error(e: &HistoryError) -> HttpResponse {
-    let status = match e {
+    json_error(history_error_status(e), &e.to_string())
+}
+
+/// The status of a moment the history cannot show (see [`history_error`]).
+pub fn history_error_status(e: &HistoryError) -> StatusCode {
+    match e {
         HistoryError::Off | HistoryError::Before { .. } | HistoryError::UnknownPosition(_) => {
             StatusCode::NOT_FOUND
         }
@@ -38,8 +43,7 @@ pub fn history_error(e: &HistoryError) -> HttpResponse {
             tracing::error!(error = %e, "history unreadable");
             StatusCode::INTERNAL_SERVER_ERROR
         }
-    };
-    json_error(status, &e.to_string())
+    }
 }
 
 /// A change's place as the JSON shows it.

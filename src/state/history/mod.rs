@@ -15,6 +15,7 @@ mod budget;
 mod checkpoint;
 mod moment;
 mod rebuild;
+mod recent;
 mod record;
 
 use std::collections::VecDeque;
@@ -22,7 +23,10 @@ use std::sync::Arc;
 
 pub use budget::{DEFAULT_MEMORY, DEFAULT_WINDOW, HistoryBounds, parse_memory};
 pub use moment::{Moment, MomentError, parse_span};
-pub use rebuild::{Log, Past, Rebuilt};
+pub use rebuild::{Log, Rebuilt};
+#[cfg(test)]
+pub use recent::StatusChange;
+pub use recent::{Touched, summarize};
 pub use record::Corrupt;
 
 use super::change::{ApiStatus, Diff, Epoch, EventsState};
