@@ -55,8 +55,8 @@ pub use render::format;
 pub use state::fixtures;
 pub use state::{
     CHANNEL_CAPACITY, Cache, Change, DEFAULT_HISTORY_MEMORY, DEFAULT_HISTORY_WINDOW, Diff, Epoch,
-    EventsState, Filter, HistoryBounds, HistoryError, HistoryStats, LastRestart, MAX_MESSAGE,
-    MESSAGE_LIMIT, Mark, Moment, NodeCondition, NodeView, PodView, Position, RECENT, RING_CAPACITY,
-    Snapshot, Start, Taint, WARNINGS_SWEEP, WarningView, parse_memory,
+    EventsState, Filter, HistoryBounds, HistoryError, HistoryStats, Labels, LastRestart,
+    MAX_MESSAGE, MESSAGE_LIMIT, Mark, Moment, NodeCondition, NodeView, PodView, Position, RECENT,
+    RING_CAPACITY, Snapshot, Start, Taint, WARNINGS_SWEEP, WarningView, parse_memory,
 };
 pub use web::{AuthToken, ClusterLink, LinkTemplate};

@@ -179,6 +179,11 @@ impl<E: Default> Cache<E> {
         });
     }
 
+    /// What the history holds (`None` when it is off).
+    pub fn history_stats(&self) -> Option<history::HistoryStats> {
+        self.state.read().history.as_ref().map(History::stats)
+    }
+
     /// A reader's copy of the history, taken in a moment under the read lock.
     pub fn history(&self) -> Result<Log, HistoryError> {
         let st = self.state.read();
