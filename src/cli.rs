@@ -101,6 +101,10 @@ struct WallArgs {
     /// changes go first.
     #[arg(long, env = "PODWALL_HISTORY_MEMORY", default_value = "128Mi", value_parser = podwall::parse_memory)]
     history_memory: usize,
+    /// Keep each cluster's history on disk in this folder too (an emptyDir or a
+    /// PersistentVolumeClaim), so it survives a restart.
+    #[arg(long, env = "PODWALL_HISTORY_DIR")]
+    history_dir: Option<PathBuf>,
 }
 
 impl WallArgs {
@@ -115,6 +119,7 @@ impl WallArgs {
                 window: self.history,
                 memory: self.history_memory,
             },
+            history_dir: self.history_dir.clone(),
         }
     }
 }

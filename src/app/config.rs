@@ -64,6 +64,9 @@ pub struct WallOptions {
     /// How far back the cluster's history reaches and how much memory it may take
     /// (`--history`, `--history-memory`); each cluster keeps its own.
     pub history: crate::state::HistoryBounds,
+    /// Where the history is kept on disk too (`--history-dir`; a folder per cluster
+    /// under it), so it survives a restart; memory only when `None`.
+    pub history_dir: Option<PathBuf>,
 }
 
 impl Default for WallOptions {
@@ -74,6 +77,7 @@ impl Default for WallOptions {
             pod_link: None,
             node_link: None,
             history: crate::state::HistoryBounds::default(),
+            history_dir: None,
         }
     }
 }

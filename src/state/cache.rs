@@ -28,7 +28,7 @@ use super::change::{
 };
 use super::filter::Filter;
 use super::history::{
-    self, History, HistoryBounds, HistoryError, Log, Mark, Moment, Rewind, Touched,
+    self, History, HistoryBounds, HistoryError, Log, Mark, Moment, Reopened, Rewind, Touched,
 };
 use super::intern::Interner;
 use super::metrics::CacheMetrics;
@@ -127,9 +127,10 @@ impl<E: Default> Cache<E> {
     /// An empty cache with a fresh random epoch.
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
+        let epoch = Epoch(rand::random());
         Self {
             state: RwLock::new(State {
-                epoch: Epoch(rand::random()),
+                epoch,
                 seq: 0,
                 pods: BTreeMap::new(),
                 nodes: BTreeMap::new(),
@@ -142,7 +143,12 @@ impl<E: Default> Cache<E> {
                 warnings: Warnings::default(),
                 events: EventsState::Starting,
                 event_relists: HashMap::new(),
-                history: Some(History::new(HistoryBounds::default(), 0, history::now_ms())),
+                history: Some(History::new(
+                    HistoryBounds::default(),
+                    epoch,
+                    0,
+                    history::now_ms(),
+                )),
                 first_sync: None,
             }),
             tx,
@@ -167,7 +173,7 @@ impl<E: Default> Cache<E> {
         let mut guard = self.state.write();
         let st = &mut *guard;
         st.history = bounds.enabled().then(|| {
-            let mut h = History::new(bounds, st.seq, history::now_ms());
+            let mut h = History::new(bounds, st.epoch, st.seq, history::now_ms());
             h.seal(
                 st.seq,
                 st.nodes.values().map(|e| &*e.view),
@@ -179,9 +185,61 @@ impl<E: Default> Cache<E> {
         });
     }
 
+    /// Keeps history within `bounds` in `dir` too (`--history-dir`), so it survives a
+    /// restart: what the folder holds is read back, and this cache's seqs go on after
+    /// the last change kept there (its epoch is its own). Call before any change. An
+    /// error leaves a history in memory only.
+    pub fn keep_history_in(
+        &self,
+        bounds: HistoryBounds,
+        dir: &std::path::Path,
+    ) -> std::io::Result<Option<Reopened>> {
+        self.set_history(bounds);
+        if !bounds.enabled() {
+            return Ok(None);
+        }
+        let mut st = self.state.write();
+        let (history, reopened) = History::open(bounds, st.epoch, dir, history::now_ms())?;
+        st.seq = st.seq.max(reopened.next_seq);
+        st.history = Some(history);
+        self.metrics.history_persisting.set(1);
+        Ok(Some(reopened))
+    }
+
+    /// Writes what the history kept since the last call to its folder and fsyncs (the
+    /// app calls it every second, outside any lock of the cache). A failure (a full disk)
+    /// turns persistence off: the history goes on in memory, and the error is returned
+    /// once.
+    pub fn flush_history(&self) -> std::io::Result<()> {
+        let Some((disk, ops)) = self
+            .state
+            .write()
+            .history
+            .as_mut()
+            .and_then(History::take_disk_ops)
+        else {
+            return Ok(());
+        };
+        let result = disk.apply(ops);
+        if result.is_err() {
+            self.metrics.history_persisting.set(0);
+            self.metrics.history_disk_errors.inc();
+        }
+        result
+    }
+
     /// What the history holds (`None` when it is off).
     pub fn history_stats(&self) -> Option<history::HistoryStats> {
         self.state.read().history.as_ref().map(History::stats)
+    }
+
+    /// The history's window in unix milliseconds (its oldest moment, now), without
+    /// copying anything; `None` when it is off.
+    pub fn history_window(&self) -> Option<(u64, u64)> {
+        let st = self.state.read();
+        st.history
+            .as_ref()
+            .map(|h| (h.oldest().time_ms, history::now_ms()))
     }
 
     /// A reader's copy of the history, taken in a moment under the read lock.
@@ -1359,6 +1417,106 @@ mod tests {
             ..HistoryBounds::default()
         });
         assert!(matches!(cache.history(), Err(HistoryError::Off)));
+    }
+
+    /// Changes kept in a folder come back after a restart: the wall at each of them is
+    /// the wall it was, seqs go on after them, and the old event ids still name them.
+    #[test]
+    fn a_history_kept_on_disk_survives_a_restart_and_a_torn_tail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bounds = HistoryBounds::default();
+        let first = Cache::<()>::new();
+        assert!(
+            first
+                .keep_history_in(bounds, dir.path())
+                .expect("opens")
+                .is_some()
+        );
+        let mut recorded = Vec::new();
+        for i in 0..300 {
+            let status = ["Running", "Pending", "CrashLoopBackOff"][i % 3];
+            first.upsert_pod(&scope(), pod("a", &format!("p{}", i % 17), status));
+            if i % 5 == 0 {
+                first.delete_pod("a", &format!("p{}", i % 13));
+            }
+            if i % 20 == 0 {
+                first.flush_history().expect("written");
+                recorded.push(first.snapshot(&Filter::default()));
+            }
+        }
+        first.flush_history().expect("written");
+        let last = first.position();
+        drop(first);
+
+        let again = Cache::<()>::new();
+        let reopened = again
+            .keep_history_in(bounds, dir.path())
+            .expect("opens")
+            .expect("on");
+        assert_eq!(reopened.next_seq, last.seq + 1);
+        assert_eq!(reopened.repaired, 0);
+        assert_eq!(again.position().seq, last.seq + 1, "seqs go on");
+        for live in &recorded {
+            let (past, _) = again
+                .snapshot_at(&Filter::default(), &Moment::After(live.position()))
+                .expect("an earlier run's event id");
+            assert_eq!((past.seq, &past.pods), (live.seq, &live.pods));
+        }
+        again.upsert_pod(&scope(), pod("b", "new", "Running"));
+        again.flush_history().expect("written");
+        drop(again);
+
+        // A crash mid-write: the newest file ends in half a frame and some junk.
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        let newest = files.last().expect("a file").clone();
+        let mut bytes = std::fs::read(&newest).expect("read");
+        bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 5, 6]);
+        std::fs::write(&newest, &bytes).expect("write");
+        let third = Cache::<()>::new();
+        let reopened = third
+            .keep_history_in(bounds, dir.path())
+            .expect("opens")
+            .expect("on");
+        assert_eq!(reopened.repaired, 1, "the torn tail was cut");
+        let live = recorded.last().expect("recorded");
+        let (past, _) = third
+            .snapshot_at(&Filter::default(), &Moment::After(live.position()))
+            .expect("still there");
+        assert_eq!(past.pods, live.pods);
+    }
+
+    /// A write that fails (here: the next file is /dev/full, ENOSPC) turns persistence
+    /// off with an error once and a metric; the history goes on in memory.
+    #[test]
+    fn a_full_disk_falls_back_to_memory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = Cache::<()>::new();
+        std::os::unix::fs::symlink("/dev/full", dir.path().join("00000000000000000000.seg"))
+            .expect("symlink");
+        cache
+            .keep_history_in(HistoryBounds::default(), dir.path())
+            .expect("opens");
+        assert_eq!(cache.metrics().history_persisting.get(), 1);
+        cache.upsert_pod(&scope(), pod("a", "1", "Running"));
+        let at = cache.position();
+        let err = cache.flush_history().expect_err("the disk is full");
+        assert!(err.to_string().contains("space"), "{err}");
+        assert_eq!(cache.metrics().history_persisting.get(), 0);
+        assert_eq!(cache.metrics().history_disk_errors.get(), 1);
+        cache.upsert_pod(&scope(), pod("a", "1", "Pending"));
+        assert!(
+            cache.flush_history().is_ok(),
+            "off now: nothing more to write"
+        );
+        let (past, _) = cache
+            .snapshot_at(&Filter::default(), &Moment::After(at))
+            .expect("in memory");
+        assert_eq!(&*past.pods[0].status, "Running");
     }
 
     #[test]

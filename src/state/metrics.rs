@@ -17,6 +17,10 @@ pub struct CacheMetrics {
     pub history_bytes: Gauge,
     /// Changes the history holds.
     pub history_changes: Gauge,
+    /// 1 while the history is written to `--history-dir`; 0 after a write failed.
+    pub history_persisting: Gauge,
+    /// Writes to `--history-dir` that failed (each turns persistence off).
+    pub history_disk_errors: prometheus_client::metrics::counter::Counter,
 }
 
 impl CacheMetrics {
@@ -41,6 +45,16 @@ impl CacheMetrics {
             "history_changes",
             "Changes the history holds",
             self.history_changes.clone(),
+        );
+        registry.register(
+            "history_persisting",
+            "1 while the history is written to --history-dir, 0 after a write failed",
+            self.history_persisting.clone(),
+        );
+        registry.register(
+            "history_disk_errors",
+            "Writes to --history-dir that failed (the history then stays in memory)",
+            self.history_disk_errors.clone(),
         );
     }
 

@@ -108,11 +108,7 @@ pub async fn wall(req: HttpRequest, state: Scoped) -> HttpResponse {
         },
         _ => None,
     };
-    let history = cache
-        .history()
-        .ok()
-        .and_then(|log| log.window())
-        .map(|(from, now)| (from.time_ms, now.time_ms));
+    let history = cache.history_window();
     let folded = state.cache().count_folded(&filter, snap.pods.len());
     // A screen is refused live usage (it covers every namespace): its page never asks.
     let usage_interval = match state.viewer.screen() {

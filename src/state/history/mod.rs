@@ -17,6 +17,7 @@ mod moment;
 mod rebuild;
 mod recent;
 mod record;
+mod store;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -58,6 +59,10 @@ impl Mark {
 /// A checkpoint and the records after it.
 #[derive(Debug)]
 pub(crate) struct Segment {
+    /// The cache epoch its seqs belong to (a restart with `--history-dir` starts another).
+    epoch: Epoch,
+    /// Its file, with `--history-dir`.
+    file: Option<std::path::PathBuf>,
     /// The change the checkpoint was taken at.
     start: Mark,
     checkpoint: Arc<[u8]>,
@@ -68,8 +73,10 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    fn new(start: Mark, checkpoint: Vec<u8>) -> Self {
+    fn new(epoch: Epoch, start: Mark, checkpoint: Vec<u8>) -> Self {
         Self {
+            epoch,
+            file: None,
             start,
             checkpoint: checkpoint.into(),
             records: Vec::new(),
@@ -92,6 +99,40 @@ pub struct History {
     dict: Dict,
     sealed_bytes: usize,
     changes: u64,
+    epoch: Epoch,
+    /// With `--history-dir`: the files, and what the flush task is to write next.
+    disk: Option<Persist>,
+}
+
+/// A history's files and the writes waiting for the flush task.
+#[derive(Debug)]
+struct Persist {
+    disk: std::sync::Arc<store::Disk>,
+    ops: Vec<store::DiskOp>,
+    /// The dictionary entries already in the current file (strings, label sets).
+    journaled: (u32, u32),
+}
+
+impl Persist {
+    fn append(&mut self, bytes: Vec<u8>) {
+        match self.ops.last_mut() {
+            Some(store::DiskOp::Append(pending)) => pending.extend_from_slice(&bytes),
+            _ => self.ops.push(store::DiskOp::Append(bytes)),
+        }
+    }
+}
+
+/// What a history read back from its folder on start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reopened {
+    /// The seq the cache goes on from (after the last change kept on disk).
+    pub next_seq: u64,
+    /// Segments read back.
+    pub segments: usize,
+    /// Changes read back.
+    pub changes: u64,
+    /// Files cut at a torn or corrupt frame, or deleted as unusable.
+    pub repaired: usize,
 }
 
 /// What a history holds, for metrics and benchmarks.
@@ -113,8 +154,8 @@ pub fn now_ms() -> u64 {
 }
 
 impl History {
-    /// An empty history of an empty cache at seq `seq`.
-    pub fn new(bounds: HistoryBounds, seq: u64, now_ms: u64) -> Self {
+    /// An empty history of an empty cache of `epoch` at seq `seq`.
+    pub fn new(bounds: HistoryBounds, epoch: Epoch, seq: u64, now_ms: u64) -> Self {
         let mut dict = Dict::default();
         let checkpoint = checkpoint::encode(
             &mut dict,
@@ -127,6 +168,7 @@ impl History {
             bounds,
             sealed: VecDeque::new(),
             open: Segment::new(
+                epoch,
                 Mark {
                     seq,
                     time_ms: now_ms,
@@ -136,7 +178,81 @@ impl History {
             dict,
             sealed_bytes: 0,
             changes: 0,
+            epoch,
+            disk: None,
         }
+    }
+
+    /// The history kept in `dir` (created when missing): the segments read back, sealed,
+    /// and a new one from the seq after them for this run, every change of which the
+    /// caller writes there with [`History::take_disk_ops`].
+    pub fn open(
+        bounds: HistoryBounds,
+        epoch: Epoch,
+        dir: &std::path::Path,
+        now_ms: u64,
+    ) -> std::io::Result<(Self, Reopened)> {
+        let disk = store::Disk::new(dir.to_path_buf())?;
+        let loaded = store::load(dir)?;
+        let next_seq = loaded.segments.last().map_or(0, |s| s.last.seq + 1);
+        let mut history = Self::new(bounds, epoch, next_seq, now_ms);
+        history.dict = loaded.dict;
+        // The new segment's checkpoint, in the dictionary read back.
+        history.open.checkpoint = checkpoint::encode(
+            &mut history.dict,
+            std::iter::empty(),
+            std::iter::empty(),
+            &ApiStatus::ok(),
+            EventsState::Starting,
+        )
+        .into();
+        let reopened = Reopened {
+            next_seq,
+            segments: loaded.segments.len(),
+            changes: loaded.segments.iter().map(|s| s.changes).sum(),
+            repaired: loaded.repaired,
+        };
+        for segment in loaded.segments {
+            history.sealed_bytes += segment.bytes();
+            history.changes += segment.changes;
+            history.sealed.push_back(Arc::new(segment));
+        }
+        history.disk = Some(Persist {
+            disk,
+            ops: Vec::new(),
+            journaled: (0, 0),
+        });
+        history.open_file();
+        history.trim(now_ms);
+        Ok((history, reopened))
+    }
+
+    /// Starts the open segment's file: header, dictionary, checkpoint.
+    fn open_file(&mut self) {
+        let Some(p) = self.disk.as_mut() else {
+            return;
+        };
+        let path = p.disk.dir().join(store::file_name(self.open.start.seq));
+        p.ops.push(store::DiskOp::Open(path.clone()));
+        p.append(store::opening(
+            self.epoch,
+            self.open.start,
+            &self.dict,
+            &self.open.checkpoint,
+        ));
+        p.journaled = self.dict.counts();
+        self.open.file = Some(path);
+    }
+
+    /// The writes waiting for disk since the last call, and where they go; `None`
+    /// without a folder, or once a write failed (then persistence is off for good).
+    pub fn take_disk_ops(&mut self) -> Option<(std::sync::Arc<store::Disk>, Vec<store::DiskOp>)> {
+        let p = self.disk.as_mut()?;
+        if p.disk.failed() {
+            self.disk = None;
+            return None;
+        }
+        Some((p.disk.clone(), std::mem::take(&mut p.ops)))
     }
 
     /// Appends change `seq`; warnings are not kept (see [`Rebuilt::snapshot`]). Returns
@@ -146,6 +262,7 @@ impl History {
         // The clock may step back; the history's time never does.
         let time_ms = now_ms.max(last.time_ms);
         let out = &mut self.open.records;
+        let from = out.len();
         let dseq = seq.saturating_sub(last.seq);
         let dt = time_ms - last.time_ms;
         match diff {
@@ -188,6 +305,16 @@ impl History {
             }
             Diff::Pod { .. } | Diff::Node { .. } | Diff::Warning { .. } => return false,
         }
+        if let Some(p) = self.disk.as_mut() {
+            let mut frames = Vec::new();
+            let (strings, labels) = self.dict.counts();
+            if (strings, labels) != p.journaled {
+                store::dict_frames(&mut frames, &self.dict, p.journaled.0, p.journaled.1);
+                p.journaled = (strings, labels);
+            }
+            store::record_frame(&mut frames, &self.open.records[from..]);
+            p.append(frames);
+        }
         self.open.last = Mark { seq, time_ms };
         self.open.changes += 1;
         self.changes += 1;
@@ -213,10 +340,12 @@ impl History {
             seq,
             time_ms: self.open.last.time_ms,
         };
-        let mut done = std::mem::replace(&mut self.open, Segment::new(start, checkpoint));
+        let mut done =
+            std::mem::replace(&mut self.open, Segment::new(self.epoch, start, checkpoint));
         done.records.shrink_to_fit();
         self.sealed_bytes += done.bytes();
         self.sealed.push_back(Arc::new(done));
+        self.open_file();
         self.trim(start.time_ms);
     }
 
@@ -230,6 +359,9 @@ impl History {
             }
             self.sealed_bytes -= oldest.bytes();
             self.changes -= oldest.changes;
+            if let (Some(p), Some(file)) = (self.disk.as_mut(), oldest.file.clone()) {
+                p.ops.push(store::DiskOp::Delete(file));
+            }
             self.sealed.pop_front();
         }
     }
@@ -237,6 +369,11 @@ impl History {
     /// Bytes held: records, checkpoints and dictionary.
     pub fn bytes(&self) -> usize {
         self.sealed_bytes + self.open.bytes() + self.dict.bytes()
+    }
+
+    /// The oldest change it can rebuild.
+    pub fn oldest(&self) -> Mark {
+        self.sealed.front().map_or(self.open.start, |s| s.start)
     }
 
     /// What it holds.
@@ -253,6 +390,8 @@ impl History {
     /// A reader's copy (see [`Log`]), of a cache at `now`.
     pub fn log(&self, epoch: Epoch, now: Mark) -> Log {
         let open = Segment {
+            epoch: self.open.epoch,
+            file: None,
             start: self.open.start,
             checkpoint: self.open.checkpoint.clone(),
             records: self.open.records.clone(),
@@ -318,7 +457,14 @@ impl Log {
     pub fn resolve(&self, moment: &Moment) -> Result<Mark, HistoryError> {
         let from = self.window().map(|(f, _)| f).unwrap_or_default();
         if let Moment::After(p) = moment {
-            if p.epoch != self.epoch || p.seq > self.now.seq {
+            // An event id of an earlier run is good for the seqs that run kept.
+            let epoch = self
+                .segments
+                .iter()
+                .rev()
+                .find(|s| s.start.seq <= p.seq)
+                .map(|s| s.epoch);
+            if p.seq > self.now.seq || epoch.is_some_and(|e| e != p.epoch) {
                 return Err(HistoryError::UnknownPosition(p.to_string()));
             }
             if p.seq < from.seq {
@@ -397,7 +543,7 @@ mod tests {
             window: std::time::Duration::from_secs(80),
             memory: 1 << 30,
         };
-        let mut h = History::new(bounds, 0, 1_000);
+        let mut h = History::new(bounds, Epoch(1), 0, 1_000);
         let mut seq = 0;
         let mut sealed = 0;
         // One change a second for 200 s: segments of 10 s (an eighth of the window).
@@ -437,6 +583,7 @@ mod tests {
                 window: DEFAULT_WINDOW,
                 memory: 4096,
             },
+            Epoch(1),
             0,
             0,
         );

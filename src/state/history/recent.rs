@@ -224,7 +224,7 @@ mod tests {
             keys,
             [
                 ("a/old", "status restarted gone".to_owned()),
-                ("a/new", "appeared".to_owned())
+                ("a/new", "appeared status".to_owned())
             ]
         );
         let old = &list[0];

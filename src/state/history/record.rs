@@ -167,6 +167,76 @@ impl Dict {
         self.bytes
     }
 
+    /// How many strings and label sets it holds.
+    pub fn counts(&self) -> (u32, u32) {
+        (self.strings.len(), self.labels.len())
+    }
+
+    /// The strings from id `from` on, with their ids.
+    pub fn strings_from(&self, from: u32) -> impl Iterator<Item = (u32, &str)> {
+        (from..self.strings.len()).filter_map(|id| self.strings.get(id).map(|s| (id, &**s)))
+    }
+
+    /// The label sets from id `from` on, as string ids, with their ids.
+    pub fn labels_from(&self, from: u32) -> impl Iterator<Item = (u32, Vec<(u32, u32)>)> + '_ {
+        (from..self.labels.len()).filter_map(|id| {
+            let pairs = self.labels.get(id)?;
+            let ids = pairs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        self.string_ids.get(&**k).copied().unwrap_or(0),
+                        self.string_ids.get(&**v).copied().unwrap_or(0),
+                    )
+                })
+                .collect();
+            Some((id, ids))
+        })
+    }
+
+    /// Restores one entry read from disk (`payload`: its id, then the text or the pairs'
+    /// string ids); an entry already held is skipped. `false` when it does not fit (an id
+    /// out of order, a bad string): the file is corrupt from there.
+    pub fn restore(&mut self, labels: bool, payload: &[u8]) -> bool {
+        let words = Words::default();
+        let mut r = Reader::new(payload, &words);
+        let Ok(id) = r.id() else {
+            return false;
+        };
+        let rest = &payload[r.pos..];
+        if !labels {
+            let Ok(text) = std::str::from_utf8(rest) else {
+                return false;
+            };
+            return match id.cmp(&self.strings.len()) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Equal => {
+                    self.id(text);
+                    true
+                }
+                std::cmp::Ordering::Greater => false,
+            };
+        }
+        if id != self.labels.len() {
+            return id < self.labels.len();
+        }
+        let mut pairs = Vec::new();
+        while r.pos < payload.len() {
+            let (Ok(k), Ok(v)) = (r.id(), r.id()) else {
+                return false;
+            };
+            match (self.strings.get(k).cloned(), self.strings.get(v).cloned()) {
+                (Some(k), Some(v)) => pairs.push((k, v)),
+                _ => return false,
+            }
+        }
+        let own: Arc<LabelPairs> = pairs.into();
+        let id = self.labels.push(own.clone());
+        self.label_ids.insert(own, id);
+        self.bytes += DICT_ENTRY_OVERHEAD;
+        true
+    }
+
     /// A reader's copy: shared chunks and a copied tail.
     pub fn words(&self) -> Words {
         Words {
