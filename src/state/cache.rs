@@ -172,17 +172,12 @@ impl<E: Default> Cache<E> {
     pub fn set_history(&self, bounds: HistoryBounds) {
         let mut guard = self.state.write();
         let st = &mut *guard;
-        st.history = bounds.enabled().then(|| {
+        st.history = None;
+        if bounds.enabled() {
             let mut h = History::new(bounds, st.epoch, st.seq, history::now_ms());
-            h.seal(
-                st.seq,
-                st.nodes.values().map(|e| &*e.view),
-                st.pods.values().map(|e| &*e.view),
-                &st.status,
-                st.events,
-            );
-            h
-        });
+            checkpoint(&mut h, st.seq, &st.nodes, &st.pods, &st.status, st.events);
+            st.history = Some(h);
+        }
     }
 
     /// Keeps history within `bounds` in `dir` too (`--history-dir`), so it survives a
@@ -969,21 +964,13 @@ impl<E: Default> Cache<E> {
             cluster: st.cluster.clone(),
             encoded: E::default(),
         });
-        if let Some(history) = st.history.as_mut()
-            && history.record(st.seq, &change.diff, history::now_ms())
-        {
-            history.seal(
-                st.seq,
-                st.nodes.values().map(|e| &*e.view),
-                st.pods.values().map(|e| &*e.view),
-                &st.status,
-                st.events,
-            );
-            self.metrics.set_history(&history.stats());
-        } else if let Some(history) = st.history.as_ref()
-            && st.seq % 256 == 0
-        {
-            self.metrics.set_history(&history.stats());
+        if let Some(history) = st.history.as_mut() {
+            if history.record(st.seq, &change.diff, history::now_ms()) {
+                checkpoint(history, st.seq, &st.nodes, &st.pods, &st.status, st.events);
+                self.metrics.set_history(&history.stats());
+            } else if st.seq.is_multiple_of(256) {
+                self.metrics.set_history(&history.stats());
+            }
         }
         if st.ring.len() == RING_CAPACITY {
             st.ring.pop_front();
@@ -1074,6 +1061,25 @@ impl<E: Default + Send + Sync + 'static> Sink for Cache<E> {
     fn unreadable(&self, scope: &Scope) {
         self.mark_unreadable(scope);
     }
+}
+
+/// Seals `history`'s open segment with a checkpoint of the state at `seq`. (The state's
+/// parts, not the state: the history is one of them, borrowed mutably.)
+fn checkpoint(
+    history: &mut History,
+    seq: u64,
+    nodes: &BTreeMap<Arc<str>, Entry<NodeView>>,
+    pods: &BTreeMap<PodKey, Entry<PodView>>,
+    status: &ApiStatus,
+    events: EventsState,
+) {
+    history.seal(
+        seq,
+        nodes.values().map(|e| &*e.view),
+        pods.values().map(|e| &*e.view),
+        status,
+        events,
+    );
 }
 
 /// The pod a warning is about, when it is about a known pod.

@@ -24,6 +24,18 @@ async fn page_state(browser: &Browser) -> serde_json::Value {
         .await
 }
 
+/// Clicks the element with id `id`.
+async fn click(browser: &Browser, id: &str) {
+    browser
+        .client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click #{id}: {e}"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rewind_in_a_real_browser() {
     testkit::init();
@@ -90,14 +102,7 @@ async fn rewind_in_a_real_browser() {
     browser
         .js("window.__sameDocument = 'yes'; return null")
         .await;
-    browser
-        .client
-        .find(Locator::Id("back-to-live"))
-        .await
-        .expect("the link")
-        .click()
-        .await
-        .expect("click");
+    click(&browser, "back-to-live").await;
     let now = keys(&sim_pods(&cluster, &ListParams::default()).await);
     browser.wait_for_pods("the live wall again", &now).await;
     let state = page_state(&browser).await;
@@ -125,14 +130,7 @@ async fn rewind_in_a_real_browser() {
     browser
         .js("const s = document.getElementById('scrub-speed'); s.value = '60'; return null")
         .await;
-    browser
-        .client
-        .find(Locator::Id("scrub-play"))
-        .await
-        .expect("play")
-        .click()
-        .await
-        .expect("click");
+    click(&browser, "scrub-play").await;
     let now = keys(&sim_pods(&cluster, &ListParams::default()).await);
     browser.wait_for_pods("played forward to live", &now).await;
     assert_eq!(

@@ -256,3 +256,33 @@ async fn history_off_is_a_404_that_says_so() {
     assert!(body.contains("history is off"), "{body}");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_cluster_keeps_its_own_history() {
+    testkit::init();
+    let stack = Stack::builder()
+        .clusters(["east", "west"])
+        .nodes(3)
+        .pods(20)
+        .start()
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for name in ["east", "west"] {
+        let (_, live) = json(&stack, &format!("/clusters/{name}/api/snapshot")).await;
+        let (status, past) = json(
+            &stack,
+            &format!("/clusters/{name}/api/snapshot?at={}", id_of(&live)),
+        )
+        .await;
+        assert_eq!(status, 200, "{name}: {past}");
+        assert_eq!(past["cluster"], name);
+        assert_eq!(objects(&past), objects(&live), "{name}");
+    }
+    // One cluster's event id names nothing in the other's history.
+    let (_, east) = json(&stack, "/clusters/east/api/snapshot").await;
+    let (status, body) = stack
+        .get(&format!("/clusters/west/api/snapshot?at={}", id_of(&east)))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    stack.stop().await;
+}

@@ -168,7 +168,7 @@ pub fn summarize<'a>(
         .into_values()
         .filter(|t| t.appeared || t.gone || t.restarted || t.changed_status)
         .collect();
-    list.sort_by(|a, b| b.last.seq.cmp(&a.last.seq));
+    list.sort_by_key(|t| std::cmp::Reverse(t.last.seq));
     list.truncate(RECENT_LIMIT);
     list
 }
