@@ -291,8 +291,8 @@ fn spawn_warnings_sweep(cache: Arc<Cache<Frames>>, shutdown: CancellationToken) 
 }
 
 /// How often the history's new changes are written to `--history-dir` and fsynced: a
-/// `kill -9` loses at most about this much.
-const HISTORY_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+/// `kill -9` loses at most this and the time of a write (the promise is a second).
+const HISTORY_FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Every [`HISTORY_FLUSH`], and once more at shutdown, writes the history's new changes
 /// to its folder (blocking I/O, off the runtime's threads). A write that fails turns

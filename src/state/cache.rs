@@ -202,7 +202,7 @@ impl<E: Default> Cache<E> {
     }
 
     /// Writes what the history kept since the last call to its folder and fsyncs (the
-    /// app calls it every second, outside any lock of the cache). A failure (a full disk)
+    /// app calls it every 500 ms, outside any lock of the cache). A failure (a full disk)
     /// turns persistence off: the history goes on in memory, and the error is returned
     /// once.
     pub fn flush_history(&self) -> std::io::Result<()> {

@@ -23,6 +23,8 @@ const scrubber = document.getElementById("scrubber");
 // The moment shown (ms), null while live.
 let at = root && root.dataset.at ? Date.parse(root.dataset.at) : null;
 let playing = false;
+// A moment picked on the range and not yet shown (the tick leaves the range alone).
+let chosen = null;
 // A fetch in flight, and the moment wanted after it.
 let loading = false;
 let wanted = null;
@@ -96,7 +98,7 @@ function show(moment) {
 function goTo(moment) {
   const end = Date.now() + skew;
   if (moment >= end - 1000) {
-    live();
+    if (at !== null) live();
     return;
   }
   if (at === null) {
@@ -123,6 +125,8 @@ export function live() {
   if (lane && !new URLSearchParams(location.search).get("recent")) lane.remove();
   if (scrubber) scrubber.classList.add("at-live");
   if (liveButton) liveButton.disabled = true;
+  // The range stands at the present at once, not at the next tick.
+  if (range) range.value = range.max = String(Date.now() + skew);
   label(null);
   root.dataset.seq = "";
   connect();
@@ -141,7 +145,7 @@ export function tickScrubber() {
   const end = Date.now() + skew;
   range.max = String(end);
   if (at === null) {
-    range.value = String(end);
+    if (chosen === null) range.value = String(end);
     return;
   }
   if (playing) goTo(at + SCRUB_TICK_MS * Number(speed ? speed.value : 1));
@@ -153,9 +157,15 @@ export function startScrubber() {
   if (!range) return;
   let debounce = 0;
   range.addEventListener("input", function () {
-    label(Number(range.value));
+    // The moment chosen now: the tick may move a live range's value meanwhile.
+    const moment = Number(range.value);
+    chosen = moment;
+    label(moment);
     clearTimeout(debounce);
-    debounce = setTimeout(function () { goTo(Number(range.value)); }, 150);
+    debounce = setTimeout(function () {
+      chosen = null;
+      goTo(moment);
+    }, 150);
   });
   if (play) play.addEventListener("click", function () {
     if (at === null) goTo(Number(range.min));

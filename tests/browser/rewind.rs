@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use kube::api::ListParams;
 use serde_json::json;
@@ -112,12 +113,20 @@ async fn rewind_in_a_real_browser() {
 
     // The scrubber from the keyboard: Home goes to the window's start (before the first
     // list: an empty wall), paused, with the banner.
-    let range = browser
+    browser
+        .js("document.getElementById('scrub-range').focus(); return null")
+        .await;
+    // Real key presses (WebDriver actions) on the focused range, as a keyboard makes them.
+    let home = char::from(Key::Home);
+    browser
         .client
-        .find(Locator::Id("scrub-range"))
+        .perform_actions(
+            KeyActions::new("keyboard".into())
+                .then(KeyAction::Down { value: home })
+                .then(KeyAction::Up { value: home }),
+        )
         .await
-        .expect("range");
-    range.send_keys(&Key::Home.to_string()).await.expect("Home");
+        .expect("press Home");
     eventually("the wall at the window's start", || async {
         let s = page_state(&browser).await;
         (s["at"].is_string()

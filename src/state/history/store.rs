@@ -1,5 +1,5 @@
 //! The history on disk (`--history-dir`): one append-only file per segment, of frames
-//! with a length and a CRC32 each, written and fsynced about once a second by the app's
+//! with a length and a CRC32 each, written and fsynced every 500 ms by the app's
 //! flush task (never under the cache's lock), read back on start.
 //!
 //! ```text
