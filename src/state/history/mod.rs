@@ -335,6 +335,12 @@ impl History {
         status: &ApiStatus,
         events: EventsState,
     ) {
+        // The dictionary only grows (every pod name ever seen, once): past half the
+        // budget, it starts over, and the history with it, from this checkpoint.
+        let restart = self.dict.bytes() > self.bounds.memory / 2;
+        if restart {
+            self.forget_all();
+        }
         let checkpoint = checkpoint::encode(&mut self.dict, nodes, pods, status, events);
         let start = Mark {
             seq,
@@ -342,11 +348,34 @@ impl History {
         };
         let mut done =
             std::mem::replace(&mut self.open, Segment::new(self.epoch, start, checkpoint));
-        done.records.shrink_to_fit();
-        self.sealed_bytes += done.bytes();
-        self.sealed.push_back(Arc::new(done));
+        if !restart {
+            done.records.shrink_to_fit();
+            self.sealed_bytes += done.bytes();
+            self.sealed.push_back(Arc::new(done));
+        }
         self.open_file();
         self.trim(start.time_ms);
+    }
+
+    /// Drops every segment and the dictionary (see [`History::seal`]); their files go too.
+    fn forget_all(&mut self) {
+        tracing::warn!(
+            dictionary_bytes = self.dict.bytes(),
+            changes = self.changes,
+            "the history's dictionary reached half of --history-memory: the history starts over"
+        );
+        if let Some(p) = self.disk.as_mut() {
+            for file in self.sealed.iter().filter_map(|s| s.file.clone()) {
+                p.ops.push(store::DiskOp::Delete(file));
+            }
+            if let Some(file) = self.open.file.clone() {
+                p.ops.push(store::DiskOp::Delete(file));
+            }
+        }
+        self.sealed.clear();
+        self.sealed_bytes = 0;
+        self.changes = 0;
+        self.dict = Dict::default();
     }
 
     /// Drops the oldest segments out of the window or over the budget.
@@ -602,5 +631,17 @@ mod tests {
             }
         }
         assert!(small.stats().segments <= 2, "{:?}", small.stats());
+        assert!(
+            small.stats().bytes <= 4096 * 2,
+            "the dictionary of 5,000 names started over: {:?}",
+            small.stats()
+        );
+        let log = small.log(Epoch(1), Mark { seq, time_ms: 5000 });
+        let at = log.resolve(&Moment::After(crate::state::Position {
+            epoch: Epoch(1),
+            seq,
+        }));
+        let rebuilt = log.rebuild(at.expect("the last change")).expect("rebuilds");
+        assert!(rebuilt.pod("a", "p4999").is_some());
     }
 }
