@@ -106,7 +106,18 @@ async fn assert_rebuilt(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_history_survives_a_restart_a_kill_and_a_torn_tail() {
     testkit::init();
-    let mut stack = Stack::sim_only(5, 50, 24).await;
+    // PODWALL_REWIND_SEEDS=N runs N simulator seeds (default 1).
+    let seeds = std::env::var("PODWALL_REWIND_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1u64);
+    for seed in 0..seeds {
+        survives(24 + seed).await;
+    }
+}
+
+async fn survives(seed: u64) {
+    let mut stack = Stack::sim_only(5, 50, seed).await;
     let kubeconfig = stack.kubeconfig();
     let dir = tempfile::tempdir().expect("tempdir");
 
