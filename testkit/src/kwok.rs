@@ -174,12 +174,7 @@ impl Workload {
             .map(|i| format!("team-{}", (b'a' + i as u8) as char))
             .collect();
         let troubled = vec![
-            (
-                namespaces[0].clone(),
-                "payments-crash".into(),
-                "crashloop",
-                3,
-            ),
+            (namespaces[0].clone(), "payments-crash".into(), "crashloop", 3),
             (namespaces[0].clone(), "ledger-pull".into(), "imagepull", 2),
             (namespaces[1].clone(), "search-unready".into(), "unready", 2),
         ];
@@ -326,13 +321,7 @@ fn pod_template(app: &str, labels: &Value, annotations: &Value) -> Value {
     })
 }
 
-fn deployment(
-    name: &str,
-    replicas: i32,
-    labels: &Value,
-    annotations: &Value,
-    spec: &Value,
-) -> Value {
+fn deployment(name: &str, replicas: i32, labels: &Value, annotations: &Value, spec: &Value) -> Value {
     let mut template = pod_template(name, labels, annotations);
     merge(&mut template["spec"], spec);
     json!({
@@ -489,11 +478,7 @@ impl Day {
 /// Waits until the cluster has at least `want` pods, none of them without a node but
 /// those meant to be (the unschedulable burst), and none still starting; `deadline` is
 /// generous: the scheduler binds a few hundred pods a second on two cores.
-pub async fn settle(
-    client: &kube::Client,
-    want: usize,
-    deadline: Duration,
-) -> BTreeMap<String, usize> {
+pub async fn settle(client: &kube::Client, want: usize, deadline: Duration) -> BTreeMap<String, usize> {
     let start = Instant::now();
     loop {
         let phases = phases(client).await;

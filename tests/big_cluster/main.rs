@@ -132,11 +132,7 @@ async fn a_rollout_shows_old_pods_going_and_new_ones_coming(
         model
             .pods
             .values()
-            .filter(|p| {
-                p["name"]
-                    .as_str()
-                    .is_some_and(|n| n.starts_with(&format!("{name}-")))
-            })
+            .filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with(&format!("{name}-"))))
             .filter_map(|p| p["name"].as_str().map(str::to_owned))
             .collect()
     };
@@ -206,36 +202,21 @@ async fn a_silent_node_turns_not_ready_and_its_pods_are_evicted(
     let before = pods_on(browser, node).await;
     assert!(!before.is_empty(), "{node} has pods on the page");
     kwok.silence(node).await;
-    eventually_within(
-        FOLLOW,
-        "the page to mark the silent node NotReady",
-        || async {
-            node_classes(browser, node)
-                .await
-                .contains("notready")
-                .then_some(())
-        },
-    )
+    eventually_within(FOLLOW, "the page to mark the silent node NotReady", || async {
+        node_classes(browser, node)
+            .await
+            .contains("notready")
+            .then_some(())
+    })
     .await;
     let kubectl_nodes = kwok.kubectl(&["get", "node", node, "--no-headers"]).await;
-    assert!(
-        kubectl_nodes.contains("NotReady"),
-        "kubectl agrees: {kubectl_nodes}"
-    );
+    assert!(kubectl_nodes.contains("NotReady"), "kubectl agrees: {kubectl_nodes}");
     // Evicted: every pod but the DaemonSet's (which tolerates the taint) is Terminating.
-    let evicted = eventually_within(
-        FOLLOW,
-        "the page to show the evicted pods Terminating",
-        || async {
-            let now = pods_on(browser, node).await;
-            let others: Vec<_> = now
-                .iter()
-                .filter(|(k, _)| !k.starts_with("kube-system/node-agent-"))
-                .collect();
-            (!others.is_empty() && others.iter().all(|(_, s)| *s == "Terminating"))
-                .then_some(others.len())
-        },
-    )
+    let evicted = eventually_within(FOLLOW, "the page to show the evicted pods Terminating", || async {
+        let now = pods_on(browser, node).await;
+        let others: Vec<_> = now.iter().filter(|(k, _)| !k.starts_with("kube-system/node-agent-")).collect();
+        (!others.is_empty() && others.iter().all(|(_, s)| *s == "Terminating")).then_some(others.len())
+    })
     .await;
     eprintln!("{node}: NotReady on the page, {evicted} evicted pods Terminating");
 }
@@ -246,19 +227,15 @@ async fn a_drained_node_is_cordoned_and_emptied(browser: &Browser, day: &Day) {
     let node = "kwok-node-0008";
     let step = day.drain(node).await;
     eprintln!("{}", step.what);
-    eventually_within(
-        FOLLOW,
-        "the page to show the drained node cordoned and empty",
-        || async {
-            let cordoned = node_classes(browser, node).await.contains("cordoned");
-            let left: Vec<_> = pods_on(browser, node)
-                .await
-                .into_keys()
-                .filter(|k| !k.starts_with("kube-system/node-agent-"))
-                .collect();
-            (cordoned && left.is_empty()).then_some(())
-        },
-    )
+    eventually_within(FOLLOW, "the page to show the drained node cordoned and empty", || async {
+        let cordoned = node_classes(browser, node).await.contains("cordoned");
+        let left: Vec<_> = pods_on(browser, node)
+            .await
+            .into_keys()
+            .filter(|k| !k.starts_with("kube-system/node-agent-"))
+            .collect();
+        (cordoned && left.is_empty()).then_some(())
+    })
     .await;
 }
 
@@ -274,18 +251,11 @@ async fn unschedulable_pods_wait_without_a_node(wall: &Stack, day: &Day, workloa
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|p| {
-                p["name"]
-                    .as_str()
-                    .is_some_and(|n| n.starts_with("gpu-batch-"))
-            })
+            .filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with("gpu-batch-")))
             .cloned()
             .collect();
-        (pods.len() == 20
-            && pods
-                .iter()
-                .all(|p| p["node"].is_null() && p["status"] == json!("Pending")))
-        .then_some(pods)
+        (pods.len() == 20 && pods.iter().all(|p| p["node"].is_null() && p["status"] == json!("Pending")))
+            .then_some(pods)
     })
     .await;
     eprintln!("unschedulable on the wall: {}", pending[0]);
