@@ -677,7 +677,8 @@ mod naive {
                 ),
                 snap.seq,
             ),
-            Start::Replay(_) => (Bytes::new(), 0),
+            // Without a resume point or a moment, the start is always a reset.
+            Start::Replay(_) | Start::Rewound { .. } => (Bytes::new(), 0),
         };
         let body = futures::stream::unfold((rx, Some(first)), move |(mut rx, first)| async move {
             if let Some(first) = first {

@@ -42,10 +42,25 @@ async fn bench(scale: Scale) {
     let sim = work.start_sim(cluster);
     let objects = list_pods(&sim).await;
     assert_eq!(objects.len(), pods, "the simulator listed every pod");
-    let throughput = tokio::task::spawn_blocking(move || pipeline(&objects, rounds))
-        .await
-        .expect("the pipeline ran");
-    throughput.print();
+    let (without, with) = tokio::task::spawn_blocking(move || {
+        // Alternated, so both see the same machine (issue 24: history must not slow it).
+        let without = history_off(&objects, rounds);
+        let with = history_on(&objects, rounds);
+        (without, with)
+    })
+    .await
+    .expect("the pipeline ran");
+    println!("  without history (--history 0):");
+    without.print();
+    println!("  with history (the default):");
+    with.print();
+    println!(
+        "  history's cost on the full path: {:+.1} % CPU per event",
+        (with.full.as_secs_f64() / with.events as f64)
+            / (without.full.as_secs_f64() / without.events as f64)
+            * 100.0
+            - 100.0
+    );
     let latency = change_to_hub_latency(&work, &sim, samples).await;
     latency.print();
 }
@@ -131,8 +146,27 @@ fn round_lines(objects: &[Value], round: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn pipeline(objects: &[Value], rounds: usize) -> Throughput {
+/// The pipeline with the cache's history off (today's path before issue 24); a function
+/// of its own, for `callgrind --toggle-collect='ingest::history_off'`.
+#[inline(never)]
+fn history_off(objects: &[Value], rounds: usize) -> Throughput {
+    pipeline(objects, rounds, false)
+}
+
+/// The pipeline with the default history (`callgrind --toggle-collect='ingest::history_on'`).
+#[inline(never)]
+fn history_on(objects: &[Value], rounds: usize) -> Throughput {
+    pipeline(objects, rounds, true)
+}
+
+fn pipeline(objects: &[Value], rounds: usize, history: bool) -> Throughput {
     let cache = Cache::<Frames>::new();
+    if !history {
+        cache.set_history(podwall::HistoryBounds {
+            window: Duration::ZERO,
+            ..podwall::HistoryBounds::default()
+        });
+    }
     let pods = podwall::fixtures::pods_scope();
     let filter = Filter::default();
     // Round 0 fills the cache (like the initial list); it is not counted.

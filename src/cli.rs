@@ -93,6 +93,18 @@ struct WallArgs {
     /// NAME=TEMPLATE for one cluster only (repeatable).
     #[arg(long, env = "PODWALL_NODE_LINK_TEMPLATE", value_parser = ClusterLink::parse)]
     node_link_template: Vec<ClusterLink>,
+    /// How far back each cluster's history of changes reaches (`/?at=`, `/api/history`);
+    /// 0 turns history off.
+    #[arg(long, env = "PODWALL_HISTORY", default_value = "1h", value_parser = parse_interval)]
+    history: Duration,
+    /// The most memory each cluster's history may take (e.g. 128Mi, 1Gi); the oldest
+    /// changes go first.
+    #[arg(long, env = "PODWALL_HISTORY_MEMORY", default_value = "128Mi", value_parser = podwall::parse_memory)]
+    history_memory: usize,
+    /// Keep each cluster's history on disk in this folder too (an emptyDir or a
+    /// PersistentVolumeClaim), so it survives a restart.
+    #[arg(long, env = "PODWALL_HISTORY_DIR")]
+    history_dir: Option<PathBuf>,
 }
 
 impl WallArgs {
@@ -103,6 +115,11 @@ impl WallArgs {
             usage_interval: self.usage_interval,
             pod_link: ClusterLink::pick(&self.link_template, name),
             node_link: ClusterLink::pick(&self.node_link_template, name),
+            history: podwall::HistoryBounds {
+                window: self.history,
+                memory: self.history_memory,
+            },
+            history_dir: self.history_dir.clone(),
         }
     }
 }

@@ -54,8 +54,9 @@ pub use render::format;
 #[cfg(any(test, feature = "fixtures"))]
 pub use state::fixtures;
 pub use state::{
-    CHANNEL_CAPACITY, Cache, Change, Diff, Epoch, EventsState, Filter, LastRestart, MAX_MESSAGE,
-    MESSAGE_LIMIT, NodeCondition, NodeView, PodView, Position, RECENT, RING_CAPACITY, Snapshot,
-    Start, Taint, WARNINGS_SWEEP, WarningView,
+    CHANNEL_CAPACITY, Cache, Change, DEFAULT_HISTORY_MEMORY, DEFAULT_HISTORY_WINDOW, Diff, Epoch,
+    EventsState, Filter, HistoryBounds, HistoryError, HistoryStats, Labels, LastRestart,
+    MAX_MESSAGE, MESSAGE_LIMIT, Mark, Moment, NodeCondition, NodeView, PodView, Position, RECENT,
+    RING_CAPACITY, Snapshot, Start, Taint, WARNINGS_SWEEP, WarningView, parse_memory,
 };
 pub use web::{AuthToken, ClusterLink, LinkTemplate};

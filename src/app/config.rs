@@ -61,6 +61,12 @@ pub struct WallOptions {
     pub pod_link: Option<LinkTemplate>,
     /// Where a click on a node's name goes (`--node-link-template`).
     pub node_link: Option<LinkTemplate>,
+    /// How far back the cluster's history reaches and how much memory it may take
+    /// (`--history`, `--history-memory`); each cluster keeps its own.
+    pub history: crate::state::HistoryBounds,
+    /// Where the history is kept on disk too (`--history-dir`; a folder per cluster
+    /// under it), so it survives a restart; memory only when `None`.
+    pub history_dir: Option<PathBuf>,
 }
 
 impl Default for WallOptions {
@@ -70,6 +76,8 @@ impl Default for WallOptions {
             usage_interval: Duration::ZERO,
             pod_link: None,
             node_link: None,
+            history: crate::state::HistoryBounds::default(),
+            history_dir: None,
         }
     }
 }

@@ -208,6 +208,24 @@ async fn start_cluster(
     let client = ApiClient::new(kube_config)?;
     let cache = Arc::new(Cache::<Frames>::new());
     cache.set_warnings_max_age(warnings_max_age);
+    match &wall.history_dir {
+        // Each cluster keeps its own history, in a folder of its name.
+        Some(dir) => {
+            let dir = dir.join(&wall.name);
+            match cache.keep_history_in(wall.history, &dir) {
+                Ok(Some(r)) => tracing::info!(
+                    dir = %dir.display(), segments = r.segments, changes = r.changes,
+                    repaired = r.repaired, "history read back"
+                ),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(
+                    dir = %dir.display(), error = %e,
+                    "cannot keep the history on disk: it is kept in memory only"
+                ),
+            }
+        }
+        None => cache.set_history(wall.history),
+    }
     if several {
         // A tool reading several clusters' streams tells them apart by this name.
         cache.name_cluster(Arc::from(&*wall.name));
@@ -231,6 +249,9 @@ async fn start_cluster(
             shutdown.clone(),
         ));
         tasks.push(spawn_warnings_sweep(cache.clone(), shutdown.clone()));
+        if wall.history_dir.is_some() {
+            tasks.push(spawn_history_flush(cache.clone(), shutdown.clone()));
+        }
         tasks.extend(crate::k8s::spawn_usage_poller(
             usage_client,
             &namespaces,
@@ -264,6 +285,38 @@ fn spawn_warnings_sweep(cache: Arc<Cache<Frames>>, shutdown: CancellationToken) 
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = every.tick() => cache.expire_warnings(),
+            }
+        }
+    })
+}
+
+/// How often the history's new changes are written to `--history-dir` and fsynced: a
+/// `kill -9` loses at most this and the time of a write (the promise is a second).
+const HISTORY_FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Every [`HISTORY_FLUSH`], and once more at shutdown, writes the history's new changes
+/// to its folder (blocking I/O, off the runtime's threads). A write that fails turns
+/// persistence off with one warning; the wall goes on.
+fn spawn_history_flush(cache: Arc<Cache<Frames>>, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(HISTORY_FLUSH);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let last = tokio::select! {
+                _ = shutdown.cancelled() => true,
+                _ = every.tick() => false,
+            };
+            let c = cache.clone();
+            match tokio::task::spawn_blocking(move || c.flush_history()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(
+                    error = %e,
+                    "cannot write the history to disk (full?): it is kept in memory only from now on"
+                ),
+                Err(e) => tracing::warn!(error = %e, "the history flush failed"),
+            }
+            if last {
+                break;
             }
         }
     })

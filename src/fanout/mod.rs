@@ -27,7 +27,9 @@ use tokio_util::sync::CancellationToken;
 pub use batch::COALESCE;
 pub use frames::{Format, Frames, frame_for};
 pub use metrics::StreamMetrics;
-pub use stream::{Encoding, Extras, HTTP_WRITE_BUFFER, KEEP_ALIVE, Revocation, client_stream_with};
+pub use stream::{
+    Encoding, Extras, HTTP_WRITE_BUFFER, KEEP_ALIVE, Origin, Revocation, client_stream_with,
+};
 
 use batch::Feed;
 use deflate::{Effort, Segment};

@@ -22,7 +22,7 @@ use super::batch::Batch;
 use super::deflate::{self, Effort, Segment};
 use super::frames::{Format, Frames, frame_for};
 use super::metrics::StreamMetrics;
-use crate::state::{Change, Filter, Position, Snapshot, Start};
+use crate::state::{Change, Filter, Moment, Position, Snapshot, Start};
 
 /// How often an idle stream gets a `: ping` comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -148,7 +148,24 @@ pub fn client_stream(
     encoding: Encoding,
     resume: Option<Position>,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
-    client_stream_with(slot, filter, format, encoding, resume, Extras::default())
+    client_stream_with(
+        slot,
+        filter,
+        format,
+        encoding,
+        Origin::Resume(resume),
+        Extras::default(),
+    )
+}
+
+/// Where a stream starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin {
+    /// Live: after the `Last-Event-ID` when it can be resumed, else from a reset.
+    Resume(Option<Position>),
+    /// From the state at a past moment, then every kept change since, then live
+    /// (`?since=`); a moment that has left the history meanwhile starts live.
+    Since(Moment),
 }
 
 /// [`client_stream`] with a stream's own [`Extras`]: a revocation, a side frame.
@@ -157,13 +174,23 @@ pub fn client_stream_with(
     filter: Filter,
     format: Format,
     encoding: Encoding,
-    resume: Option<Position>,
+    origin: Origin,
     extras: Extras,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
     // Batches first, then the start: every change is in one or the other (or both, and
     // then skipped in the batch).
     let rx = slot.fanout.feed().subscribe();
-    let start = slot.fanout.cache().start(&filter, resume);
+    let cache = slot.fanout.cache();
+    let (resume, start) = match origin {
+        Origin::Resume(resume) => (resume, cache.start(&filter, resume)),
+        Origin::Since(moment) => match cache.start_since(&filter, &moment) {
+            Ok(start) => (None, start),
+            Err(e) => {
+                tracing::debug!(error = %e, "a rewound stream starts live");
+                (None, cache.start(&filter, None))
+            }
+        },
+    };
     let now = tokio::time::Instant::now();
     let mut st = ClientState {
         slot,
@@ -191,6 +218,16 @@ pub fn client_stream_with(
         Start::Replay(changes) => {
             st.sent = resume.map_or(0, |p| p.seq);
             st.take_changes(&changes);
+        }
+        Start::Rewound {
+            reset,
+            changes,
+            through,
+        } => {
+            st.push_reset(&reset);
+            st.take_changes(&changes);
+            // Changes the history does not keep (warnings) were counted on meanwhile.
+            st.sent = st.sent.max(through);
         }
     }
     st.oldest_unsent = None;
@@ -684,7 +721,7 @@ mod tests {
             Filter::default(),
             Format::Json,
             Encoding::Identity,
-            None,
+            Origin::Resume(None),
             Extras {
                 revocation: Some(Revocation {
                     token: revoked.clone(),

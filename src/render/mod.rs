@@ -6,6 +6,7 @@
 
 pub mod format;
 mod layout;
+mod rewind;
 mod wall;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use askama::Template;
 
 pub use layout::Layout;
+pub use rewind::{RecentLane, Rewound};
 pub use wall::{Counts, NodeBox, Wall};
 
 use crate::state::{
@@ -69,6 +71,14 @@ pub struct PageContext<'a> {
     pub modules: &'a [&'static str],
     /// With `problems=1`: how many pods the filter folds away as healthy.
     pub folded: Option<usize>,
+    /// With `at=`: the moment shown (live updates are paused).
+    pub rewound: Option<Rewound>,
+    /// The history's window in unix milliseconds (the scrubber's range); `None` when off.
+    pub history: Option<(u64, u64)>,
+    /// With `recent=`: what changed lately.
+    pub recent: Option<RecentLane>,
+    /// The page's URL without `at=`: where "back to live" goes.
+    pub live_href: String,
 }
 
 /// A query parameter's value for the form (empty when absent).
@@ -117,6 +127,32 @@ impl Page<'_> {
             && self.q().is_empty()
             && self.status().is_empty())
             || self.problems()
+    }
+    /// The rewound banner's headline ("" while live).
+    fn rewound_when(&self) -> String {
+        self.ctx
+            .rewound
+            .as_ref()
+            .map_or_else(String::new, |r| format!("Viewing {} UTC", r.clock))
+    }
+    /// The rewound banner's "15m ago" ("" while live).
+    fn rewound_ago(&self) -> &str {
+        self.ctx.rewound.as_ref().map_or("", |r| r.ago.as_str())
+    }
+    /// Where the scrubber stands: the moment shown, or the window's end while live.
+    fn scrub_value(&self) -> u64 {
+        match (&self.ctx.rewound, self.ctx.history) {
+            (Some(r), _) => r.ms,
+            (None, Some((_, until))) => until,
+            (None, None) => 0,
+        }
+    }
+    /// The scrubber's label: the moment shown, or "live".
+    fn scrub_text(&self) -> String {
+        self.ctx
+            .rewound
+            .as_ref()
+            .map_or_else(|| "live".to_owned(), |r| format!("{} UTC", r.clock))
     }
     /// `data-recent-seconds` on `<html>`: how long a restart counts as recent.
     fn recent_seconds(&self) -> i64 {
@@ -316,6 +352,10 @@ mod tests {
                 framed: false,
                 modules: &["wall/main.mjs"],
                 folded: None,
+                rewound: None,
+                history: Some((1_000, 2_000)),
+                recent: None,
+                live_href: "./".into(),
             },
         )
         .expect("renders");
@@ -339,11 +379,75 @@ mod tests {
                 framed: true,
                 modules: &[],
                 folded: None,
+                rewound: None,
+                history: None,
+                recent: None,
+                live_href: "./".into(),
             },
         )
         .expect("renders");
         assert!(bad.contains("label: nope") && !bad.contains("data-pod="));
         assert!(bad.contains(r#"class="theme-dark framed""#));
+        assert!(ok.contains(r#"id="scrubber""#) && !bad.contains(r#"id="scrubber""#));
+        assert!(ok.contains(r#"data-history-from="1000""#));
+    }
+
+    #[test]
+    fn a_rewound_page_says_when_and_lists_what_changed() {
+        let snap = snapshot();
+        let params = FilterParams::default();
+        let at = crate::state::Mark {
+            seq: 3,
+            time_ms: 1_764_931_320_000,
+        };
+        let gone = Arc::new(PodView {
+            status: "Terminating".into(),
+            ..fixtures::pod("a", "<gone>")
+        });
+        let touched = crate::state::Touched {
+            kind: "pod",
+            key: "a/<gone>".into(),
+            appeared: false,
+            gone: true,
+            restarted: false,
+            changed_status: false,
+            transitions: vec![crate::state::StatusChange {
+                at,
+                from: "Terminating".into(),
+                to: "gone".into(),
+            }],
+            ghost: Some(gone),
+            last: at,
+        };
+        let html = page(
+            &snap,
+            &PageContext {
+                params: &params,
+                layout: Layout::default(),
+                syncing: None,
+                error: None,
+                overlay: &[],
+                framed: false,
+                modules: &[],
+                folded: None,
+                rewound: Some(Rewound::new(at, at.time_ms + 15 * 60_000)),
+                history: Some((at.time_ms - 60_000, at.time_ms + 15 * 60_000)),
+                recent: Some(RecentLane::new("15m".into(), vec![touched])),
+                live_href: "./?ns=a".into(),
+            },
+        )
+        .expect("renders");
+        assert!(html.contains(r#"data-at="2025-12-05T10:42:00Z""#), "{html}");
+        assert!(
+            html.contains("Viewing 10:42:00 UTC</b>, <span class=\"rewind-ago\">15m ago"),
+            "{html}"
+        );
+        assert!(html.contains(r#"href="./?ns=a" id="back-to-live""#));
+        assert!(
+            html.contains(r#"data-ghost="a/&#60;gone&#62;""#),
+            "escaped: {html}"
+        );
+        assert!(html.contains("10:42:00 Terminating → gone"));
     }
 
     #[test]

@@ -27,6 +27,9 @@ use super::change::{
     ApiState, ApiStatus, Change, Diff, Epoch, EventsState, Position, Snapshot, Start,
 };
 use super::filter::Filter;
+use super::history::{
+    self, History, HistoryBounds, HistoryError, Log, Mark, Moment, Reopened, Rewind, Touched,
+};
 use super::intern::Interner;
 use super::metrics::CacheMetrics;
 use super::view::{NodeView, PodView};
@@ -99,6 +102,11 @@ struct State<E> {
     events: EventsState,
     /// Per events scope in a re-list: the events it listed so far.
     event_relists: HashMap<Scope, HashSet<EventKey>>,
+    /// Every change for a bounded window (`None` with `--history 0`).
+    history: Option<History>,
+    /// The seq at which every watched scope had first been listed: what came before is
+    /// the initial load, not changes (`?recent=` does not mark it).
+    first_sync: Option<u64>,
 }
 
 /// The shared cache; see the module docs for its locking discipline. `E` is what the
@@ -119,9 +127,10 @@ impl<E: Default> Cache<E> {
     /// An empty cache with a fresh random epoch.
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
+        let epoch = Epoch(rand::random());
         Self {
             state: RwLock::new(State {
-                epoch: Epoch(rand::random()),
+                epoch,
                 seq: 0,
                 pods: BTreeMap::new(),
                 nodes: BTreeMap::new(),
@@ -134,6 +143,13 @@ impl<E: Default> Cache<E> {
                 warnings: Warnings::default(),
                 events: EventsState::Starting,
                 event_relists: HashMap::new(),
+                history: Some(History::new(
+                    HistoryBounds::default(),
+                    epoch,
+                    0,
+                    history::now_ms(),
+                )),
+                first_sync: None,
             }),
             tx,
             metrics: CacheMetrics::default(),
@@ -149,6 +165,186 @@ impl<E: Default> Cache<E> {
     /// Keeps warnings for `max_age` after they were last seen (default one hour).
     pub fn set_warnings_max_age(&self, max_age: Duration) {
         self.state.write().warnings.set_max_age(max_age);
+    }
+
+    /// Keeps history within `bounds` (default one hour, 128 MiB), or none when they are
+    /// zero. Starts afresh from the current state.
+    pub fn set_history(&self, bounds: HistoryBounds) {
+        let mut guard = self.state.write();
+        let st = &mut *guard;
+        st.history = None;
+        if bounds.enabled() {
+            let mut h = History::new(bounds, st.epoch, st.seq, history::now_ms());
+            checkpoint(&mut h, st.seq, &st.nodes, &st.pods, &st.status, st.events);
+            st.history = Some(h);
+        }
+    }
+
+    /// Keeps history within `bounds` in `dir` too (`--history-dir`), so it survives a
+    /// restart: what the folder holds is read back, and this cache's seqs go on after
+    /// the last change kept there (its epoch is its own). Call before any change. An
+    /// error leaves a history in memory only.
+    pub fn keep_history_in(
+        &self,
+        bounds: HistoryBounds,
+        dir: &std::path::Path,
+    ) -> std::io::Result<Option<Reopened>> {
+        self.set_history(bounds);
+        if !bounds.enabled() {
+            return Ok(None);
+        }
+        let mut st = self.state.write();
+        let (history, reopened) = History::open(bounds, st.epoch, dir, history::now_ms())?;
+        st.seq = st.seq.max(reopened.next_seq);
+        st.history = Some(history);
+        self.metrics.history_persisting.set(1);
+        Ok(Some(reopened))
+    }
+
+    /// Writes what the history kept since the last call to its folder and fsyncs (the
+    /// app calls it every 500 ms, outside any lock of the cache). A failure (a full disk)
+    /// turns persistence off: the history goes on in memory, and the error is returned
+    /// once.
+    pub fn flush_history(&self) -> std::io::Result<()> {
+        let Some((disk, ops)) = self
+            .state
+            .write()
+            .history
+            .as_mut()
+            .and_then(History::take_disk_ops)
+        else {
+            return Ok(());
+        };
+        let result = disk.apply(ops);
+        if result.is_err() {
+            self.metrics.history_persisting.set(0);
+            self.metrics.history_disk_errors.inc();
+        }
+        result
+    }
+
+    /// What the history holds (`None` when it is off).
+    pub fn history_stats(&self) -> Option<history::HistoryStats> {
+        self.state.read().history.as_ref().map(History::stats)
+    }
+
+    /// The history's window in unix milliseconds (its oldest moment, now), without
+    /// copying anything; `None` when it is off.
+    pub fn history_window(&self) -> Option<(u64, u64)> {
+        let st = self.state.read();
+        st.history
+            .as_ref()
+            .map(|h| (h.oldest().time_ms, history::now_ms()))
+    }
+
+    /// A reader's copy of the history, taken in a moment under the read lock.
+    pub fn history(&self) -> Result<Log, HistoryError> {
+        let st = self.state.read();
+        let history = st.history.as_ref().ok_or(HistoryError::Off)?;
+        Ok(history.log(
+            st.epoch,
+            Mark {
+                seq: st.seq,
+                time_ms: history::now_ms(),
+            },
+        ))
+    }
+
+    /// The filtered state as it was at `moment`, and the change and time it resolved to.
+    pub fn snapshot_at(
+        &self,
+        filter: &Filter,
+        moment: &Moment,
+    ) -> Result<(Snapshot, Mark), HistoryError> {
+        let log = self.history()?;
+        let at = log.resolve(moment)?;
+        let rebuilt = log.rebuild(at)?;
+        let cluster = self.state.read().cluster.clone();
+        Ok((rebuilt.snapshot(log.epoch, filter, cluster), rebuilt.at))
+    }
+
+    /// The filtered state at `since` and every kept change after it through `until`
+    /// (default: now), each change shaped as the live ones.
+    pub fn rewind(
+        &self,
+        filter: &Filter,
+        since: &Moment,
+        until: Option<&Moment>,
+    ) -> Result<Rewind<E>, HistoryError> {
+        let log = self.history()?;
+        let from = log.resolve(since)?;
+        let until = match until {
+            Some(m) => log.resolve(m)?,
+            None => log.now,
+        };
+        let mut rebuilt = log.rebuild(from)?;
+        let cluster = self.state.read().cluster.clone();
+        let reset = rebuilt.snapshot(log.epoch, filter, cluster.clone());
+        let (changes, times) = log
+            .changes(&mut rebuilt, until.seq)?
+            .into_iter()
+            .map(|past| {
+                let change = Arc::new(Change {
+                    epoch: log.epoch,
+                    seq: past.at.seq,
+                    diff: past.diff,
+                    published: std::time::Instant::now(),
+                    cluster: cluster.clone(),
+                    encoded: E::default(),
+                });
+                (change, past.at.time_ms)
+            })
+            .unzip();
+        Ok(Rewind {
+            from,
+            until,
+            reset,
+            changes,
+            times,
+        })
+    }
+
+    /// What `filter` shows that changed in the `span` before `at` (default now): see
+    /// [`history::summarize`]. A span reaching before the window starts at the window.
+    pub fn recent(
+        &self,
+        filter: &Filter,
+        at: Option<&Moment>,
+        span: Duration,
+    ) -> Result<Vec<Touched>, HistoryError> {
+        let log = self.history()?;
+        let until = match at {
+            Some(m) => log.resolve(m)?,
+            None => log.now,
+        };
+        let since_ms = until
+            .time_ms
+            .saturating_sub(u64::try_from(span.as_millis()).unwrap_or(u64::MAX));
+        let mut from = match log.at_time(since_ms)? {
+            Some(from) => from,
+            None => log.window().map(|(from, _)| from).unwrap_or(until),
+        };
+        // The first list is the wall's starting point, not a stretch of changes.
+        let first_sync = self.state.read().first_sync.unwrap_or(0);
+        from.seq = from.seq.max(first_sync.min(until.seq));
+        let mut rebuilt = log.rebuild(from)?;
+        let changes = log.changes(&mut rebuilt, until.seq)?;
+        Ok(history::summarize(
+            changes.iter().map(|p| (p.at, &p.diff)),
+            filter,
+        ))
+    }
+
+    /// Where a client starts that asked for the changes since `moment`: the state then,
+    /// and every kept change after it until now. Every change published before this
+    /// call is in it or before it.
+    pub fn start_since(&self, filter: &Filter, moment: &Moment) -> Result<Start<E>, HistoryError> {
+        let rewind = self.rewind(filter, moment, None)?;
+        Ok(Start::Rewound {
+            reset: rewind.reset,
+            changes: rewind.changes,
+            through: rewind.until.seq,
+        })
     }
 
     /// The metrics this cache updates.
@@ -283,6 +479,14 @@ impl<E: Default> Cache<E> {
             }
             // Events re-list through `end_warnings_relist`.
             Kind::Event => {}
+        }
+        if st.first_sync.is_none()
+            && st
+                .scopes
+                .iter()
+                .all(|(scope, s)| s.synced || scope.kind == Kind::Event)
+        {
+            st.first_sync = Some(st.seq);
         }
         self.update_gauges(st);
     }
@@ -760,6 +964,14 @@ impl<E: Default> Cache<E> {
             cluster: st.cluster.clone(),
             encoded: E::default(),
         });
+        if let Some(history) = st.history.as_mut() {
+            if history.record(st.seq, &change.diff, history::now_ms()) {
+                checkpoint(history, st.seq, &st.nodes, &st.pods, &st.status, st.events);
+                self.metrics.set_history(&history.stats());
+            } else if st.seq.is_multiple_of(256) {
+                self.metrics.set_history(&history.stats());
+            }
+        }
         if st.ring.len() == RING_CAPACITY {
             st.ring.pop_front();
         }
@@ -849,6 +1061,25 @@ impl<E: Default + Send + Sync + 'static> Sink for Cache<E> {
     fn unreadable(&self, scope: &Scope) {
         self.mark_unreadable(scope);
     }
+}
+
+/// Seals `history`'s open segment with a checkpoint of the state at `seq`. (The state's
+/// parts, not the state: the history is one of them, borrowed mutably.)
+fn checkpoint(
+    history: &mut History,
+    seq: u64,
+    nodes: &BTreeMap<Arc<str>, Entry<NodeView>>,
+    pods: &BTreeMap<PodKey, Entry<PodView>>,
+    status: &ApiStatus,
+    events: EventsState,
+) {
+    history.seal(
+        seq,
+        nodes.values().map(|e| &*e.view),
+        pods.values().map(|e| &*e.view),
+        status,
+        events,
+    );
 }
 
 /// The pod a warning is about, when it is about a known pod.
@@ -1073,6 +1304,225 @@ mod tests {
         cache.delete_pod("a", "1");
         let snap = cache.snapshot(&Filter::default());
         assert!(snap.warnings.iter().all(|w| !w.regarding.is_pod()));
+    }
+
+    /// The property: the state rebuilt at a random past change equals the state the
+    /// cache held live at that change, object by object, over many seeds of random
+    /// upserts, deletes, re-lists, health changes and warnings (which take seqs the
+    /// history does not keep).
+    #[test]
+    fn the_wall_rebuilt_at_a_past_change_is_the_wall_then() {
+        use rand::{Rng, SeedableRng};
+        let events = fixtures::events_scope();
+        let statuses = [
+            "Running",
+            "Pending",
+            "CrashLoopBackOff",
+            "Completed",
+            "Terminating",
+        ];
+        for seed in 0..40u64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let cache = Cache::<()>::new();
+            let nodes = Scope {
+                kind: Kind::Node,
+                namespace: None,
+            };
+            let mut recorded = Vec::new();
+            for step in 0..600 {
+                let name = format!("p{}", rng.random_range(0..40));
+                match rng.random_range(0..100) {
+                    0..60 => {
+                        let mut p = pod("a", &name, statuses[rng.random_range(0..statuses.len())]);
+                        p.restarts = rng.random_range(0..4);
+                        p.node = Some(Arc::from(format!("n{}", rng.random_range(0..4))));
+                        p.labels = crate::state::Labels::from_pairs([(
+                            "app",
+                            format!("x{}", rng.random_range(0..3)),
+                        )]);
+                        cache.upsert_pod(&scope(), p);
+                    }
+                    60..72 => cache.delete_pod("a", &name),
+                    72..80 => {
+                        let mut n = fixtures::node(&format!("n{}", rng.random_range(0..4)));
+                        n.ready = rng.random_bool(0.7);
+                        n.unschedulable = rng.random_bool(0.2);
+                        cache.upsert_node(&nodes, n);
+                    }
+                    80..83 => cache.delete_node(&format!("n{}", rng.random_range(0..4))),
+                    83..88 => cache.health(
+                        &scope(),
+                        if rng.random_bool(0.5) {
+                            Health::Ok
+                        } else {
+                            Health::Forbidden("no".into())
+                        },
+                    ),
+                    88..96 => {
+                        cache.warnings(&events, Event::Apply(warning("Pod", "a", &name, "BackOff")))
+                    }
+                    _ => {
+                        // A re-list that sees only some pods: the rest are deleted.
+                        cache.begin_relist(&scope());
+                        for i in 0..40 {
+                            if rng.random_bool(0.5) {
+                                cache.upsert_pod(&scope(), pod("a", &format!("p{i}"), "Running"));
+                            }
+                        }
+                        cache.end_relist(&scope());
+                    }
+                }
+                if step % 7 == 0 {
+                    recorded.push(cache.snapshot(&Filter::default()));
+                }
+            }
+            for live in &recorded {
+                let (past, at) = cache
+                    .snapshot_at(&Filter::default(), &Moment::After(live.position()))
+                    .expect("inside the window");
+                assert_eq!(at.seq, live.seq, "seed {seed}");
+                assert_eq!(past.seq, live.seq, "seed {seed}");
+                assert_eq!(past.pods, live.pods, "seed {seed} at seq {}", live.seq);
+                assert_eq!(past.nodes, live.nodes, "seed {seed} at seq {}", live.seq);
+                assert_eq!(
+                    past.apiserver, live.apiserver,
+                    "seed {seed} at seq {}",
+                    live.seq
+                );
+            }
+            let log = cache.history().expect("on");
+            assert!(
+                log.segments_for_test() > 3,
+                "seed {seed}: checkpoints were crossed"
+            );
+        }
+    }
+
+    #[test]
+    fn since_a_past_change_the_stream_replays_to_now() {
+        let cache = Cache::<()>::new();
+        cache.upsert_pod(&scope(), pod("a", "1", "Pending"));
+        let then = cache.position();
+        cache.upsert_pod(&scope(), pod("a", "1", "Running"));
+        cache.upsert_pod(&scope(), pod("a", "2", "Running"));
+        cache.delete_pod("a", "1");
+        let Ok(Start::Rewound {
+            reset,
+            changes,
+            through,
+        }) = cache.start_since(&Filter::default(), &Moment::After(then))
+        else {
+            panic!("a rewound start")
+        };
+        assert_eq!(reset.seq, then.seq);
+        assert_eq!(&*reset.pods[0].status, "Pending");
+        assert_eq!(changes.iter().map(|c| c.seq).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(through, 4);
+        cache.set_history(HistoryBounds {
+            window: Duration::ZERO,
+            ..HistoryBounds::default()
+        });
+        assert!(matches!(cache.history(), Err(HistoryError::Off)));
+    }
+
+    /// Changes kept in a folder come back after a restart: the wall at each of them is
+    /// the wall it was, seqs go on after them, and the old event ids still name them.
+    #[test]
+    fn a_history_kept_on_disk_survives_a_restart_and_a_torn_tail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bounds = HistoryBounds::default();
+        let first = Cache::<()>::new();
+        assert!(
+            first
+                .keep_history_in(bounds, dir.path())
+                .expect("opens")
+                .is_some()
+        );
+        let mut recorded = Vec::new();
+        for i in 0..300 {
+            let status = ["Running", "Pending", "CrashLoopBackOff"][i % 3];
+            first.upsert_pod(&scope(), pod("a", &format!("p{}", i % 17), status));
+            if i % 5 == 0 {
+                first.delete_pod("a", &format!("p{}", i % 13));
+            }
+            if i % 20 == 0 {
+                first.flush_history().expect("written");
+                recorded.push(first.snapshot(&Filter::default()));
+            }
+        }
+        first.flush_history().expect("written");
+        let last = first.position();
+        drop(first);
+
+        let again = Cache::<()>::new();
+        let reopened = again
+            .keep_history_in(bounds, dir.path())
+            .expect("opens")
+            .expect("on");
+        assert_eq!(reopened.next_seq, last.seq + 1);
+        assert_eq!(reopened.repaired, 0);
+        assert_eq!(again.position().seq, last.seq + 1, "seqs go on");
+        for live in &recorded {
+            let (past, _) = again
+                .snapshot_at(&Filter::default(), &Moment::After(live.position()))
+                .expect("an earlier run's event id");
+            assert_eq!((past.seq, &past.pods), (live.seq, &live.pods));
+        }
+        again.upsert_pod(&scope(), pod("b", "new", "Running"));
+        again.flush_history().expect("written");
+        drop(again);
+
+        // A crash mid-write: the newest file ends in half a frame and some junk.
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        let newest = files.last().expect("a file").clone();
+        let mut bytes = std::fs::read(&newest).expect("read");
+        bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 5, 6]);
+        std::fs::write(&newest, &bytes).expect("write");
+        let third = Cache::<()>::new();
+        let reopened = third
+            .keep_history_in(bounds, dir.path())
+            .expect("opens")
+            .expect("on");
+        assert_eq!(reopened.repaired, 1, "the torn tail was cut");
+        let live = recorded.last().expect("recorded");
+        let (past, _) = third
+            .snapshot_at(&Filter::default(), &Moment::After(live.position()))
+            .expect("still there");
+        assert_eq!(past.pods, live.pods);
+    }
+
+    /// A write that fails (here: the next file is /dev/full, ENOSPC) turns persistence
+    /// off with an error once and a metric; the history goes on in memory.
+    #[test]
+    fn a_full_disk_falls_back_to_memory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = Cache::<()>::new();
+        std::os::unix::fs::symlink("/dev/full", dir.path().join("00000000000000000000.seg"))
+            .expect("symlink");
+        cache
+            .keep_history_in(HistoryBounds::default(), dir.path())
+            .expect("opens");
+        assert_eq!(cache.metrics().history_persisting.get(), 1);
+        cache.upsert_pod(&scope(), pod("a", "1", "Running"));
+        let at = cache.position();
+        let err = cache.flush_history().expect_err("the disk is full");
+        assert!(err.to_string().contains("space"), "{err}");
+        assert_eq!(cache.metrics().history_persisting.get(), 0);
+        assert_eq!(cache.metrics().history_disk_errors.get(), 1);
+        cache.upsert_pod(&scope(), pod("a", "1", "Pending"));
+        assert!(
+            cache.flush_history().is_ok(),
+            "off now: nothing more to write"
+        );
+        let (past, _) = cache
+            .snapshot_at(&Filter::default(), &Moment::After(at))
+            .expect("in memory");
+        assert_eq!(&*past.pods[0].status, "Running");
     }
 
     #[test]

@@ -227,4 +227,14 @@ pub enum Start<E> {
     Reset(Snapshot),
     /// From the changes it missed, in order.
     Replay(Vec<Arc<Change<E>>>),
+    /// From the state at a past moment and the kept changes since (`?since=`): the
+    /// client then stands at `through`, the cache's seq when it started.
+    Rewound {
+        /// The state at the moment.
+        reset: Snapshot,
+        /// The kept changes after it, in order.
+        changes: Vec<Arc<Change<E>>>,
+        /// The cache's seq when the rewind was taken.
+        through: u64,
+    },
 }

@@ -51,6 +51,15 @@ pub struct FilterParams {
     /// Attention rules (`crashloop,notready,pending>5m,restarts>3/10m`), parsed by
     /// [`super::Rules::parse`] where a stream or page uses them.
     pub alert: Option<String>,
+    /// A past moment to show (`-15m`, RFC 3339, an event id): `/` and `/api/snapshot`
+    /// rebuild the wall as it was then.
+    pub at: Option<String>,
+    /// `/api/events` and `/api/history`: from this past moment on.
+    pub since: Option<String>,
+    /// `/api/history`: until this moment (default: now).
+    pub until: Option<String>,
+    /// `/`: mark what changed in this span before the moment shown (`15m`).
+    pub recent: Option<String>,
     /// Resume point for tools that cannot set the `Last-Event-ID` header.
     #[serde(rename = "lastEventId")]
     pub last_event_id: Option<String>,

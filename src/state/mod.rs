@@ -9,6 +9,7 @@ mod change;
 mod filter;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+mod history;
 mod intern;
 mod metrics;
 mod view;
@@ -21,6 +22,13 @@ pub use change::{
     ApiState, ApiStatus, Change, Diff, Epoch, EventsState, Position, Snapshot, Start,
 };
 pub use filter::{Filter, FilterError, FilterParams};
+#[cfg(test)]
+pub use history::StatusChange;
+pub use history::{
+    DEFAULT_MEMORY as DEFAULT_HISTORY_MEMORY, DEFAULT_WINDOW as DEFAULT_HISTORY_WINDOW,
+    HistoryBounds, HistoryError, HistoryStats, Mark, Moment, MomentError, Touched, now_ms,
+    parse_memory, parse_span,
+};
 pub(crate) use view::rfc3339;
 pub use view::{
     Labels, LastRestart, MAX_MESSAGE, NodeCondition, NodeView, PodView, RECENT, Ready, StatusClass,

@@ -5,14 +5,20 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::json_error;
+use super::rewind::{moment_param, snapshot_at};
 use super::scope::Scoped;
 
-/// `{"epoch","seq","nodes":[…],"pods":[…],"apiserver":{…}}`, filtered.
+/// `{"epoch","seq","nodes":[…],"pods":[…],"apiserver":{…}}`, filtered; with `at=` the
+/// state as it was then, plus its `"time"`.
 pub async fn snapshot(req: HttpRequest, state: Scoped) -> HttpResponse {
     match state.filter(req.query_string()) {
-        Ok((filter, _)) => HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-cache"))
-            .json(state.cache().snapshot(&filter)),
+        Ok((filter, params)) => match moment_param("at", params.at.as_deref()) {
+            Ok(Some(at)) => snapshot_at(&state, &filter, &at),
+            Ok(None) => HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-cache"))
+                .json(state.cache().snapshot(&filter)),
+            Err(e) => json_error(StatusCode::BAD_REQUEST, &e.to_string()),
+        },
         Err(e) => json_error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }

@@ -42,6 +42,8 @@ static FILES: &[(&str, &str)] = embedded![
     "wall/links.mjs",
     "wall/cluster-nav.mjs",
     "wall/attention.mjs",
+    "wall/recent.mjs",
+    "wall/rewind.mjs",
     // The multi-cluster overview's script.
     "overview.mjs",
 ];

@@ -168,6 +168,7 @@ fn screen_route(path: &str) -> bool {
         "/" | "/events"
             | "/api/events"
             | "/api/snapshot"
+            | "/api/history"
             | "/api/counts"
             | "/readyz"
             | "/favicon.ico"

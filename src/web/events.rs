@@ -10,10 +10,11 @@ use tokio::sync::watch;
 
 use super::attention::Attention;
 use super::auth::Access;
+use super::rewind::{history_error, moment_param};
 use super::scope::Scoped;
 use super::screens::{Ending, Screen, ScreenLabel, Screens};
 use super::{json_error, resume_position, too_many_clients};
-use crate::fanout::{Encoding, Extras, Format, Revocation, client_stream_with};
+use crate::fanout::{Encoding, Extras, Format, Origin, Revocation, client_stream_with};
 use crate::state::{Filter, RuleError, Rules};
 
 /// The page's stream of rendered fragments.
@@ -33,6 +34,27 @@ fn stream(req: &HttpRequest, state: &Scoped, format: Format) -> HttpResponse {
         Ok(parsed) => parsed,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
+    // A Last-Event-ID wins over `since=`: an EventSource reconnecting keeps its URL, and
+    // must resume where it was, not replay the window again.
+    let resume = resume_position(req, params.last_event_id.as_deref());
+    let origin = match (resume, moment_param("since", params.since.as_deref())) {
+        (Some(p), _) => Origin::Resume(Some(p)),
+        (None, Ok(None)) => Origin::Resume(None),
+        (None, Ok(Some(moment))) if format == Format::Json => {
+            // Checked before the stream opens, so an answer can say what is wrong.
+            if let Err(e) = state.cache().history().and_then(|log| log.resolve(&moment)) {
+                return history_error(&e);
+            }
+            Origin::Since(moment)
+        }
+        (None, Ok(Some(_))) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "since: only /api/events replays; the page's stream is live",
+            );
+        }
+        (None, Err(e)) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
     let screens = req.app_data::<Access>().and_then(Access::screens);
     let mut extras = match (state.viewer.screen(), screens) {
         (Some(screen), Some(screens)) => screen_extras(screen, screens),
@@ -48,14 +70,14 @@ fn stream(req: &HttpRequest, state: &Scoped, format: Format) -> HttpResponse {
         return too_many_clients(max);
     };
     // A Last-Event-ID names a point in the cluster's changes, not a scope: what is
-    // replayed from it passes this stream's (bounded) filter like every other change.
-    let resume = resume_position(req, params.last_event_id.as_deref());
+    // replayed from it (or from `since=`) passes this stream's (bounded) filter like
+    // every other change.
     let encoding = Encoding::negotiate(
         req.headers()
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    let body = client_stream_with(slot, filter, format, encoding, resume, extras);
+    let body = client_stream_with(slot, filter, format, encoding, origin, extras);
     let mut response = HttpResponse::Ok();
     response
         .content_type("text/event-stream")

@@ -11,6 +11,7 @@ mod health;
 mod link;
 mod overlay;
 mod page;
+mod rewind;
 mod scope;
 mod screens;
 mod token;
@@ -131,6 +132,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/events", web::get().to(events::json))
     .route("/api/snapshot", web::get().to(api::snapshot))
     .route("/api/counts", web::get().to(api::counts))
+    .route("/api/history", web::get().to(rewind::history))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))

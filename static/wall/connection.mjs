@@ -143,6 +143,16 @@ export function connect() {
   });
 }
 
+/** Pauses live updates (the scrubber shows the past): the stream closes, queued events
+ * are dropped, and the indicator says so. */
+export function pause() {
+  if (source) source.close();
+  source = null;
+  clearQueue();
+  setStale(false);
+  setConn("paused", "paused", "");
+}
+
 // Starts over from a fresh reset.
 function restart() {
   if (source) source.close();
@@ -159,7 +169,7 @@ export function closeWhenParked() {
     if (source) source.close();
   });
   window.addEventListener("pageshow", function (e) {
-    if (e.persisted) connect();
+    if (e.persisted && root.dataset.at === undefined) connect();
   });
 }
 

@@ -100,3 +100,6 @@ export const BOARD = {
 export const BOARD_COLOURS = ["panel", "line", "text", "muted"];
 /** The NotReady tint of wall.css: this share of --bad over --panel. */
 export const NOTREADY_TINT = 0.16;
+
+// The scrubber moves a playing wall on every SCRUB_TICK_MS (by that times its speed).
+export const SCRUB_TICK_MS = 1000;

@@ -11,11 +11,13 @@ import { compact, compactDue } from "./ghosts.mjs";
 import { shownPods } from "./counts.mjs";
 import { refit, resized } from "./fit.mjs";
 import { lastUpdated, recount, schedule } from "./scheduling.mjs";
-import { closeWhenParked, connect, isStale, pollSync } from "./connection.mjs";
+import { closeWhenParked, connect, isStale, pause, pollSync } from "./connection.mjs";
 import { showAge, showTime } from "./clock.mjs";
 import { openWarningLinks, tickWarnings } from "./warnings.mjs";
 import { fadeRestarts, refreshFolded } from "./trouble.mjs";
 import { remark } from "./attention.mjs";
+import { readRecent, remarkRecent } from "./recent.mjs";
+import { rewound, startScrubber } from "./rewind.mjs";
 
 const root = document.getElementById("wall-root");
 const wall = document.getElementById("wall");
@@ -28,6 +30,7 @@ function tick() {
   showAge(now, lastUpdated(), isStale());
   tickWarnings(now.getTime());
   remark();
+  remarkRecent();
   // The last count, not a query of every block (a 20,000-element walk).
   refit(shownPods(), now.getTime());
   // Once a minute: a query of the few marked blocks, not of every block.
@@ -53,5 +56,10 @@ if (root && wall && !root.hasAttribute("data-error")) {
   tick();
   setInterval(tick, 1000);
   pollSync();
-  connect();
+  readRecent();
+  remarkRecent();
+  startScrubber();
+  // A wall of the past (?at=) stays paused until "live".
+  if (rewound()) pause();
+  else connect();
 }

@@ -9,6 +9,7 @@
 mod attention;
 mod kiosk;
 mod overlay;
+mod rewind;
 mod soak;
 mod trouble;
 mod wall;

@@ -28,6 +28,7 @@ fn clusters<'a>(names: impl IntoIterator<Item = &'a str>) -> StackBuilder {
                 node_link: LinkTemplate::parse("https://grafana.example/d/node?var-node={{name}}")
                     .ok(),
                 usage_interval: Duration::from_millis(500),
+                ..WallOptions::default()
             })
         })
         .no_wait()

@@ -170,6 +170,47 @@ async fn a_screen_sees_its_scope_through_every_route_and_no_parameter_widens_it(
         "counts count the scope only"
     );
 
+    // The past too: a moment, a stretch of changes, a replay, what changed lately.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    for path in [
+        "/api/snapshot?at=-1s",
+        "/api/snapshot?at=-1s&ns=kube-system,data",
+        "/clusters/prod/api/snapshot?at=-1s&ns=!web",
+    ] {
+        let (status, snap) = json_as(&stack, TEAM, path).await;
+        assert_eq!(status, 200, "{path}: {snap}");
+        assert_team_only(&snap, path);
+    }
+    let (status, history) = json_as(&stack, TEAM, "/api/history?since=-1s&ns=data").await;
+    assert_eq!(status, 200, "{history}");
+    for e in history["events"].as_array().expect("events") {
+        let ns = e["data"]["namespace"]
+            .as_str()
+            .or(e["data"]["object"]["namespace"].as_str());
+        assert!(ns.is_none_or(|ns| TEAM_NS.contains(&ns)), "{e}");
+    }
+    let resp = stack
+        .request_as(TEAM, "/api/events?since=-1s&ns=kube-system")
+        .await;
+    assert_eq!(resp.status(), 200);
+    let reset = SseClient::from_response(resp).next().await;
+    assert_eq!(reset.event, "reset");
+    assert_team_only(&reset.json(), "reset of /api/events?since=");
+    let page = stack.request_as(TEAM, "/?at=-1s&recent=1h").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap_or_default();
+    for ns in ["data/", "kube-system/", "monitoring/", "batch/", "ingress/"] {
+        assert!(
+            !page.contains(&format!("data-pod=\"{ns}")),
+            "{ns} pods in a page of the past"
+        );
+        assert!(
+            !page.contains(&format!("data-recent-pod=\"{ns}")),
+            "{ns} in ?recent="
+        );
+        assert!(!page.contains(&format!("data-ghost=\"{ns}")), "{ns} ghosts");
+    }
+
     // The label-scoped screen: only part-of=data pods, on both clusters.
     let (_, snap) = json_as(&stack, LABELLED, "/clusters/stage/api/snapshot?label=").await;
     assert!(!snap["pods"].as_array().expect("pods").is_empty());

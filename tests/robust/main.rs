@@ -6,6 +6,7 @@
 mod apiserver;
 mod clients;
 mod convergence;
+mod history_dir;
 mod input;
 mod outage;
 mod parsers;

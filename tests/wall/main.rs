@@ -9,6 +9,7 @@ mod format_agreement;
 mod http;
 mod live;
 mod resume;
+mod rewind;
 mod scope;
 mod usage_links;
 mod warnings;

@@ -285,6 +285,7 @@ async fn usage_off_and_links_redirect_escaped() {
                 ),
                 node_link: None,
                 usage_interval: Duration::ZERO,
+                ..WallOptions::default()
             })
         })
         .http(

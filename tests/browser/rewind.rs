@@ -1,0 +1,185 @@
+//! Rewind in a real browser: `?at=` shows the wall of that moment, server-rendered, with
+//! its banner and live updates paused; "back to live" returns without a reload; the
+//! scrubber works from the keyboard (Home goes to the window's start) and plays forward
+//! to live at 60×; `?recent=` marks what changed and leaves ghosts of deleted pods; a
+//! screenshot of a rewound wall.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use kube::api::ListParams;
+use serde_json::json;
+use testkit::browser::Browser;
+use testkit::{Stack, eventually};
+
+use super::{crash_loop, delete_now, key, keys, running_ready_pod, screenshot_path, sim_pods, url};
+
+async fn page_state(browser: &Browser) -> serde_json::Value {
+    browser
+        .js("const r = document.getElementById('wall-root'); \
+             const b = document.getElementById('rewind-banner'); \
+             return {at: r.dataset.at || null, banner: b && !b.classList.contains('hidden') ? b.textContent : null, \
+             conn: document.getElementById('conn').className, marker: window.__sameDocument || null}")
+        .await
+}
+
+/// Clicks the element with id `id`.
+async fn click(browser: &Browser, id: &str) {
+    browser
+        .client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click #{id}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewind_in_a_real_browser() {
+    testkit::init();
+    let browser = Browser::start().await;
+    let cluster: Stack = super::cluster(6, 60).await;
+    browser.viewport(1920, 1080).await;
+    browser.open(&url(&cluster, "?theme=dark")).await;
+    let before = sim_pods(&cluster, &ListParams::default()).await;
+    browser.wait_for_pods("the live wall", &keys(&before)).await;
+    let then = cluster.snapshot("").await;
+    let then_id = format!("{}-{}", then["epoch"].as_str().unwrap_or(""), then["seq"]);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // Changes after the moment: one pod goes, one crash-loops.
+    let gone = running_ready_pod(&before);
+    delete_now(&cluster, &gone).await;
+    let rest: Vec<_> = before
+        .iter()
+        .filter(|p| key(p) != key(&gone))
+        .cloned()
+        .collect();
+    let crashing = running_ready_pod(&rest);
+    crash_loop(&cluster, &crashing).await;
+    let now = keys(&sim_pods(&cluster, &ListParams::default()).await);
+    browser
+        .wait_for_pods("the wall without the deleted pod", &now)
+        .await;
+
+    // ?at= of the moment: that wall, its banner, paused.
+    browser
+        .open(&url(&cluster, &format!("?theme=dark&at={then_id}")))
+        .await;
+    let shown = browser.dom_pods().await;
+    assert_eq!(shown, keys(&before), "the wall as it was");
+    let state = page_state(&browser).await;
+    assert!(
+        state["banner"]
+            .as_str()
+            .is_some_and(|b| b.contains("Viewing") && b.contains("ago")),
+        "{state}"
+    );
+    assert!(
+        state["conn"].as_str().is_some_and(|c| c.contains("paused")),
+        "{state}"
+    );
+    let shot = browser.client.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_path("rewind-dark.png"), shot).expect("write screenshot");
+    // Paused: a change now does not reach the page.
+    let another = running_ready_pod(
+        &rest
+            .iter()
+            .filter(|p| key(p) != key(&crashing))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    delete_now(&cluster, &another).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        browser.dom_pods().await.contains(&key(&another)),
+        "live updates are paused"
+    );
+
+    // Back to live, without a reload (the marker survives).
+    browser
+        .js("window.__sameDocument = 'yes'; return null")
+        .await;
+    click(&browser, "back-to-live").await;
+    let now = keys(&sim_pods(&cluster, &ListParams::default()).await);
+    browser.wait_for_pods("the live wall again", &now).await;
+    let state = page_state(&browser).await;
+    assert_eq!(state["marker"], json!("yes"), "no reload: {state}");
+    assert_eq!(state["at"], json!(null), "{state}");
+    assert_eq!(state["banner"], json!(null), "{state}");
+
+    // The scrubber from the keyboard: Home goes to the window's start (before the first
+    // list: an empty wall), paused, with the banner.
+    browser
+        .js("document.getElementById('scrub-range').focus(); return null")
+        .await;
+    // Real key presses (WebDriver actions) on the focused range, as a keyboard makes them.
+    let home = char::from(Key::Home);
+    browser
+        .client
+        .perform_actions(
+            KeyActions::new("keyboard".into())
+                .then(KeyAction::Down { value: home })
+                .then(KeyAction::Up { value: home }),
+        )
+        .await
+        .expect("press Home");
+    eventually("the wall at the window's start", || async {
+        let s = page_state(&browser).await;
+        (s["at"].is_string()
+            && s["banner"].is_string()
+            && browser.dom_pods().await.len() < now.len())
+        .then_some(())
+    })
+    .await;
+    // Play at 60×: a minute a second reaches the present, and the page is live again.
+    browser
+        .js("const s = document.getElementById('scrub-speed'); s.value = '60'; return null")
+        .await;
+    click(&browser, "scrub-play").await;
+    let now = keys(&sim_pods(&cluster, &ListParams::default()).await);
+    browser.wait_for_pods("played forward to live", &now).await;
+    assert_eq!(
+        page_state(&browser).await["marker"],
+        json!("yes"),
+        "no reload"
+    );
+
+    // ?recent=: the crash-looping pod is marked with its transitions, the deleted ones
+    // are ghosts.
+    browser.open(&url(&cluster, "?theme=dark&recent=5m")).await;
+    browser
+        .wait_for_pods("the wall with recent marks", &now)
+        .await;
+    let marks = browser
+        .js(&format!(
+            "const p = document.getElementById('pod/{}'); \
+             const li = document.querySelector('[data-recent-pod=\"{}\"]'); \
+             return {{classes: p ? p.className : '', transitions: li ? li.dataset.transitions : '', \
+             ghosts: Array.from(document.querySelectorAll('[data-ghost]'), g => g.dataset.ghost)}}",
+            key(&crashing),
+            key(&crashing)
+        ))
+        .await;
+    let classes = marks["classes"].as_str().unwrap_or_default();
+    assert!(
+        classes.contains("recent") && classes.contains("recent-restarted"),
+        "{marks}"
+    );
+    assert!(
+        marks["transitions"]
+            .as_str()
+            .is_some_and(|t| t.contains("CrashLoopBackOff")),
+        "{marks}"
+    );
+    let ghosts = marks["ghosts"].as_array().cloned().unwrap_or_default();
+    for g in [key(&gone), key(&another)] {
+        assert!(ghosts.contains(&json!(g)), "{g} is a ghost: {marks}");
+    }
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    cluster.stop().await;
+}
