@@ -56,6 +56,9 @@ pub enum SseItem {
 pub struct SseClient {
     stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buf: Vec<u8>,
+    /// How far `buf` is known to hold no block end: a 50,000-pod reset arrives in
+    /// hundreds of chunks, and scanning it from the start on each would take minutes.
+    scanned: usize,
     pending: std::collections::VecDeque<SseItem>,
     headers: reqwest::header::HeaderMap,
     /// The id of the last event read (the `Last-Event-ID` it was opened with before one),
@@ -131,6 +134,7 @@ impl SseClient {
         SseClient {
             stream: Box::pin(stream),
             buf: Vec::new(),
+            scanned: 0,
             pending: Default::default(),
             headers: Default::default(),
             last_id: None,
@@ -235,34 +239,45 @@ impl SseClient {
     /// Moves the complete blocks of the buffer to `pending`: their comments, then their
     /// event if they have data.
     fn split(&mut self) {
-        while let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
-            let block: Vec<u8> = self.buf.drain(..end + 2).collect();
-            let text = String::from_utf8_lossy(&block);
-            let mut ev = SseEvent {
-                id: None,
-                event: "message".into(),
-                data: String::new(),
-            };
-            let mut has_data = false;
-            for line in text.lines() {
-                if let Some(c) = line.strip_prefix(':') {
-                    self.pending
-                        .push_back(SseItem::Comment(c.trim().to_owned()));
-                } else if let Some(v) = line.strip_prefix("id: ") {
-                    ev.id = Some(v.to_owned());
-                } else if let Some(v) = line.strip_prefix("event: ") {
-                    ev.event = v.to_owned();
-                } else if let Some(v) = line.strip_prefix("data: ") {
-                    if has_data {
-                        ev.data.push('\n');
-                    }
-                    ev.data.push_str(v);
-                    has_data = true;
+        // Blocks end with a blank line; each is parsed once, and the parsed prefix leaves
+        // the buffer in one move.
+        let mut start = 0;
+        while let Some(at) = memchr::memmem::find(&self.buf[self.scanned.max(start)..], b"\n\n") {
+            let end = self.scanned.max(start) + at + 2;
+            let text = String::from_utf8_lossy(&self.buf[start..end]).into_owned();
+            start = end;
+            self.parse_block(&text);
+        }
+        self.buf.drain(..start);
+        // A block end may straddle this chunk and the next.
+        self.scanned = self.buf.len().saturating_sub(1);
+    }
+
+    fn parse_block(&mut self, text: &str) {
+        let mut ev = SseEvent {
+            id: None,
+            event: "message".into(),
+            data: String::new(),
+        };
+        let mut has_data = false;
+        for line in text.lines() {
+            if let Some(c) = line.strip_prefix(':') {
+                self.pending
+                    .push_back(SseItem::Comment(c.trim().to_owned()));
+            } else if let Some(v) = line.strip_prefix("id: ") {
+                ev.id = Some(v.to_owned());
+            } else if let Some(v) = line.strip_prefix("event: ") {
+                ev.event = v.to_owned();
+            } else if let Some(v) = line.strip_prefix("data: ") {
+                if has_data {
+                    ev.data.push('\n');
                 }
+                ev.data.push_str(v);
+                has_data = true;
             }
-            if has_data {
-                self.pending.push_back(SseItem::Event(ev));
-            }
+        }
+        if has_data {
+            self.pending.push_back(SseItem::Event(ev));
         }
     }
 }
