@@ -78,6 +78,11 @@ impl PartialEq for Stored {
 pub struct SecretUrl(Arc<str>);
 
 impl SecretUrl {
+    /// Keeps `url` out of every log and `Debug`.
+    pub(super) fn new(url: &str) -> Self {
+        Self(url.into())
+    }
+
     /// The URL, for the one place that calls it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -241,7 +246,7 @@ fn parse(text: &str) -> Result<Vec<Screen>, ScreensError> {
         let rules = Rules::parse(&entry.alert).map_err(|e| fail(e.to_string()))?;
         let webhook = match entry.webhook {
             Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
-                Some(SecretUrl(url.into()))
+                Some(SecretUrl::new(&url))
             }
             Some(_) => return Err(fail("webhook: must be an http:// or https:// URL".into())),
             None => None,
