@@ -21,6 +21,7 @@
 pub mod bench;
 pub mod browser;
 pub mod control_plane;
+pub mod hook;
 mod inflate;
 pub mod kwok;
 pub mod process;
@@ -60,6 +61,19 @@ pub fn repo() -> std::path::PathBuf {
         .parent()
         .expect("testkit/ has a parent")
         .to_path_buf()
+}
+
+/// A setting from the environment: `None` when `name` is unset; a value that does not
+/// parse fails the run, naming the variable (a typo must not quietly mean the default).
+pub fn setting<T: std::str::FromStr>(name: &str) -> Option<T> {
+    let value = std::env::var(name).ok()?;
+    match value.trim().parse() {
+        Ok(v) => Some(v),
+        Err(_) => panic!(
+            "{name}={value:?} is not a valid {}",
+            std::any::type_name::<T>()
+        ),
+    }
 }
 
 /// A free loopback port.

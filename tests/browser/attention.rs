@@ -4,14 +4,12 @@
 //! period. A local receiver gets the screen's webhook calls for the start and the end.
 //! A screen whose token changes is signed out, and its page says so.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::ListParams;
-use parking_lot::Mutex;
 use testkit::browser::Browser;
+use testkit::hook::Receiver;
 use testkit::{Stack, eventually_within};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{key, running_ready_pod, screenshot_path, sim_pods};
 
@@ -19,67 +17,15 @@ const TOKEN: &str = "attention-screen-0123456789abcdef";
 /// Short, so the test sees the alert clear; the default is 30 s.
 const QUIET: Duration = Duration::from_secs(4);
 
-/// A local webhook receiver: answers every POST 200 and keeps its JSON bodies.
-async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the receiver");
-    let url = format!("http://{}/hooks/team", listener.local_addr().expect("addr"));
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let kept = calls.clone();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let kept = kept.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                // Headers, then Content-Length bytes of body.
-                loop {
-                    let Ok(n) = conn.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).into_owned();
-                    let Some(end) = text.find("\r\n\r\n") else {
-                        continue;
-                    };
-                    let length = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    if buf.len() >= end + 4 + length {
-                        let body = &buf[end + 4..end + 4 + length];
-                        if let Ok(v) = serde_json::from_slice(body) {
-                            kept.lock().push(v);
-                        }
-                        let _ = conn
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                            .await;
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, calls)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_loop_raises_the_screens_alert_which_clears_by_itself() {
     testkit::init();
-    let (hook, calls) = receiver().await;
+    let hook = Receiver::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("screens.json");
     let screens = serde_json::json!({"screens": [{
         "name": "team", "token": TOKEN, "namespaces": ["web", "payments"],
-        "alert": "crashloop,pending>10m", "webhook": hook,
+        "alert": "crashloop,pending>10m", "webhook": hook.url,
     }]});
     std::fs::write(&file, screens.to_string()).expect("write");
     let stack = Stack::builder()
@@ -166,16 +112,9 @@ async fn a_crash_loop_raises_the_screens_alert_which_clears_by_itself() {
     let texts = eventually_within(
         Duration::from_secs(10),
         "the webhook's start and end",
-        || {
-            let calls = calls.clone();
-            async move {
-                let texts: Vec<String> = calls
-                    .lock()
-                    .iter()
-                    .filter_map(|v| v["text"].as_str().map(str::to_owned))
-                    .collect();
-                (texts.len() >= 2).then_some(texts)
-            }
+        || async {
+            let texts = hook.texts();
+            (texts.len() >= 2).then_some(texts)
         },
     )
     .await;

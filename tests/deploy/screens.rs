@@ -665,3 +665,83 @@ async fn the_binary_never_shows_a_screen_token_or_webhook_url() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screens_webhook_goes_over_https_to_a_receiver_the_server_trusts() {
+    testkit::install_crypto();
+    let ca = testkit::hook::TestCa::new();
+    let hook = testkit::hook::Receiver::start_tls(&ca).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let screens = dir.path().join("screens.json");
+    write(
+        &screens,
+        &serde_json::json!({"screens": [
+            {"name": "team", "token": TEAM, "alert": "crashloop", "webhook": hook.url},
+        ]})
+        .to_string(),
+    );
+    let (cluster, kubeconfig) = super::cluster().await;
+    let env = [
+        ("PODWALL_SCREENS_FILE", screens.display().to_string()),
+        ("PODWALL_KUBECONFIG", kubeconfig.display().to_string()),
+        ("PODWALL_LISTEN", "127.0.0.1:0".to_owned()),
+        ("PODWALL_ALERT_QUIET", "1s".to_owned()),
+        // A private CA, as an in-cluster relay's: the webhook client trusts the system's
+        // roots, which SSL_CERT_FILE replaces.
+        ("SSL_CERT_FILE", ca.ca_cert.display().to_string()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    let (process, _base) = super::serve(&["serve".to_owned()], &env).await;
+
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::all(cluster.kube());
+    let pod = pods
+        .list(&Default::default())
+        .await
+        .expect("list pods")
+        .items
+        .into_iter()
+        .find(|p| {
+            p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                && p.metadata.deletion_timestamp.is_none()
+        })
+        .expect("a running pod");
+    let key = format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+        pod.metadata.name.as_deref().unwrap_or("")
+    );
+    cluster.control(&format!("pods/{key}/crash-loop")).await;
+    testkit::eventually("the start call over HTTPS", || async {
+        hook.texts()
+            .iter()
+            .any(|t| t.contains("crashloop matches") && t.contains(&key))
+            .then_some(())
+    })
+    .await;
+    let ended = cluster
+        .http
+        .delete(format!(
+            "{}/_sim/pods/{key}/crash-loop",
+            cluster.sim().url()
+        ))
+        .send()
+        .await
+        .expect("end the crash loop");
+    assert!(ended.status().is_success(), "{}", ended.status());
+    testkit::eventually("the end call over HTTPS", || async {
+        hook.texts()
+            .iter()
+            .any(|t| t.contains("crashloop cleared"))
+            .then_some(())
+    })
+    .await;
+    let logs = process.logs();
+    assert!(
+        logs.matches("alert webhook delivered").count() >= 2,
+        "{logs}"
+    );
+    assert!(
+        !logs.contains(&hook.url) && !logs.contains("/hooks/team"),
+        "the URL leaked into the logs: {logs}"
+    );
+}
