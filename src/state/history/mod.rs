@@ -10,6 +10,11 @@
 //! segment goes when it has left the window or the memory budget is exceeded
 //! ([`budget`]). Readers copy the log out under the read lock ([`Log`]: shared sealed
 //! segments, a copy of the open one's records) and rebuild without it.
+//!
+//! The dictionary only grows (every pod name ever seen, once). Past half the budget, the
+//! next segment starts a new one (a new generation); the old one stays, counted in the
+//! budget, for the segments written with it, and goes with the last of them. So a busy
+//! cluster's history keeps its whole window across the change of dictionaries.
 
 mod budget;
 mod checkpoint;
@@ -32,7 +37,7 @@ pub use record::Corrupt;
 
 use super::change::{ApiStatus, Diff, Epoch, EventsState};
 use super::view::{NodeView, PodView};
-use record::Dict;
+use record::{Dict, Words};
 
 /// A segment's records never seal smaller than this (a small cluster's checkpoint is
 /// tiny; sealing after every few changes would only add checkpoints).
@@ -63,6 +68,8 @@ pub(crate) struct Segment {
     epoch: Epoch,
     /// Its file, with `--history-dir`.
     file: Option<std::path::PathBuf>,
+    /// The dictionary it was written with (see the module docs).
+    generation: u32,
     /// The change the checkpoint was taken at.
     start: Mark,
     checkpoint: Arc<[u8]>,
@@ -73,9 +80,10 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    fn new(epoch: Epoch, start: Mark, checkpoint: Vec<u8>) -> Self {
+    fn new(epoch: Epoch, generation: u32, start: Mark, checkpoint: Vec<u8>) -> Self {
         Self {
             epoch,
+            generation,
             file: None,
             start,
             checkpoint: checkpoint.into(),
@@ -90,6 +98,14 @@ impl Segment {
     }
 }
 
+/// A dictionary of an earlier generation, kept while segments written with it are.
+#[derive(Debug, Clone)]
+pub(crate) struct Retired {
+    generation: u32,
+    words: Words,
+    bytes: usize,
+}
+
 /// One cluster's history (see the module docs).
 #[derive(Debug)]
 pub struct History {
@@ -97,6 +113,10 @@ pub struct History {
     sealed: VecDeque<Arc<Segment>>,
     open: Segment,
     dict: Dict,
+    /// The current dictionary's generation.
+    generation: u32,
+    /// Older dictionaries still used by sealed segments, oldest first.
+    retired: VecDeque<Retired>,
     sealed_bytes: usize,
     changes: u64,
     epoch: Epoch,
@@ -169,6 +189,7 @@ impl History {
             sealed: VecDeque::new(),
             open: Segment::new(
                 epoch,
+                0,
                 Mark {
                     seq,
                     time_ms: now_ms,
@@ -176,6 +197,8 @@ impl History {
                 checkpoint,
             ),
             dict,
+            generation: 0,
+            retired: VecDeque::new(),
             sealed_bytes: 0,
             changes: 0,
             epoch,
@@ -197,6 +220,9 @@ impl History {
         let next_seq = loaded.segments.last().map_or(0, |s| s.last.seq + 1);
         let mut history = Self::new(bounds, epoch, next_seq, now_ms);
         history.dict = loaded.dict;
+        history.generation = loaded.generation;
+        history.open.generation = loaded.generation;
+        history.retired = loaded.retired.into();
         // The new segment's checkpoint, in the dictionary read back.
         history.open.checkpoint = checkpoint::encode(
             &mut history.dict,
@@ -236,6 +262,7 @@ impl History {
         p.ops.push(store::DiskOp::Open(path.clone()));
         p.append(store::opening(
             self.epoch,
+            self.generation,
             self.open.start,
             &self.dict,
             &self.open.checkpoint,
@@ -336,46 +363,39 @@ impl History {
         events: EventsState,
     ) {
         // The dictionary only grows (every pod name ever seen, once): past half the
-        // budget, it starts over, and the history with it, from this checkpoint.
-        let restart = self.dict.bytes() > self.bounds.memory / 2;
-        if restart {
-            self.forget_all();
+        // budget, the next segment starts a new one (see the module docs).
+        if self.dict.bytes() > self.bounds.memory / 2 {
+            self.retire_dict();
         }
         let checkpoint = checkpoint::encode(&mut self.dict, nodes, pods, status, events);
         let start = Mark {
             seq,
             time_ms: self.open.last.time_ms,
         };
-        let mut done =
-            std::mem::replace(&mut self.open, Segment::new(self.epoch, start, checkpoint));
-        if !restart {
-            done.records.shrink_to_fit();
-            self.sealed_bytes += done.bytes();
-            self.sealed.push_back(Arc::new(done));
-        }
+        let next = Segment::new(self.epoch, self.generation, start, checkpoint);
+        let mut done = std::mem::replace(&mut self.open, next);
+        done.records.shrink_to_fit();
+        self.sealed_bytes += done.bytes();
+        self.sealed.push_back(Arc::new(done));
         self.open_file();
         self.trim(start.time_ms);
     }
 
-    /// Drops every segment and the dictionary (see [`History::seal`]); their files go too.
-    fn forget_all(&mut self) {
-        tracing::warn!(
-            dictionary_bytes = self.dict.bytes(),
-            changes = self.changes,
-            "the history's dictionary reached half of --history-memory: the history starts over"
+    /// Starts a new dictionary; the old one stays for the segments written with it.
+    fn retire_dict(&mut self) {
+        let old = std::mem::take(&mut self.dict);
+        tracing::info!(
+            dictionary_bytes = old.bytes(),
+            generation = self.generation + 1,
+            "the history's dictionary reached half of --history-memory: a new one starts, \
+             the old one goes with the oldest segments"
         );
-        if let Some(p) = self.disk.as_mut() {
-            for file in self.sealed.iter().filter_map(|s| s.file.clone()) {
-                p.ops.push(store::DiskOp::Delete(file));
-            }
-            if let Some(file) = self.open.file.clone() {
-                p.ops.push(store::DiskOp::Delete(file));
-            }
-        }
-        self.sealed.clear();
-        self.sealed_bytes = 0;
-        self.changes = 0;
-        self.dict = Dict::default();
+        self.retired.push_back(Retired {
+            generation: self.generation,
+            words: old.words(),
+            bytes: old.bytes(),
+        });
+        self.generation += 1;
     }
 
     /// Drops the oldest segments out of the window or over the budget.
@@ -393,11 +413,22 @@ impl History {
             }
             self.sealed.pop_front();
         }
+        // A retired dictionary goes with the last segment written with it.
+        let oldest = self
+            .sealed
+            .front()
+            .map_or(self.generation, |s| s.generation);
+        while self.retired.front().is_some_and(|r| r.generation < oldest) {
+            self.retired.pop_front();
+        }
     }
 
-    /// Bytes held: records, checkpoints and dictionary.
+    /// Bytes held: records, checkpoints and dictionaries.
     pub fn bytes(&self) -> usize {
-        self.sealed_bytes + self.open.bytes() + self.dict.bytes()
+        self.sealed_bytes
+            + self.open.bytes()
+            + self.dict.bytes()
+            + self.retired.iter().map(|r| r.bytes).sum::<usize>()
     }
 
     /// The oldest change it can rebuild.
@@ -420,6 +451,7 @@ impl History {
     pub fn log(&self, epoch: Epoch, now: Mark) -> Log {
         let open = Segment {
             epoch: self.open.epoch,
+            generation: self.open.generation,
             file: None,
             start: self.open.start,
             checkpoint: self.open.checkpoint.clone(),
@@ -436,6 +468,11 @@ impl History {
                 .chain(std::iter::once(Arc::new(open)))
                 .collect(),
             words: self.dict.words(),
+            retired: self
+                .retired
+                .iter()
+                .map(|r| (r.generation, r.words.clone()))
+                .collect(),
             now,
         }
     }
@@ -528,7 +565,7 @@ impl Log {
             }
             found = Some(segment.start.time_ms);
             let mut at = segment.start;
-            let mut reader = record::Reader::new(&segment.records, &self.words);
+            let mut reader = record::Reader::new(&segment.records, self.words_of(segment));
             while let Some(r) = reader.next_record()? {
                 at = Mark {
                     seq: at.seq + r.dseq,
@@ -643,5 +680,132 @@ mod tests {
         }));
         let rebuilt = log.rebuild(at.expect("the last change")).expect("rebuilds");
         assert!(rebuilt.pod("a", "p4999").is_some());
+    }
+
+    /// Ever-new pod names, ten alive at a time, through a history of `memory` bytes
+    /// (with `dir`, written there as the cache does): the names alive after each seq.
+    fn churn_names(h: &mut History, from: u32, to: u32) -> Vec<(u64, Vec<String>)> {
+        let name = |i: u32| format!("web-{i:06}-7d9f8b6c5d-x2x4q");
+        let mut alive: std::collections::BTreeMap<String, PodView> = Default::default();
+        for i in from.saturating_sub(10)..from {
+            alive.insert(name(i), fixtures::pod("a", &name(i)));
+        }
+        let mut seq = h.open.last.seq;
+        let mut seen = Vec::new();
+        let mut step =
+            |h: &mut History, diff: Diff, alive: &std::collections::BTreeMap<String, PodView>| {
+                seq += 1;
+                if h.record(seq, &diff, seq) {
+                    h.seal(
+                        seq,
+                        std::iter::empty(),
+                        alive.values(),
+                        &ApiStatus::ok(),
+                        EventsState::Ok,
+                    );
+                }
+                if let Some((disk, ops)) = h.take_disk_ops() {
+                    disk.apply(ops).expect("write the history");
+                }
+                seen.push((seq, alive.keys().cloned().collect::<Vec<_>>()));
+            };
+        for i in from..to {
+            let p = fixtures::pod("a", &name(i));
+            alive.insert(name(i), p.clone());
+            step(h, pod_diff(None, &p), &alive);
+            if alive.len() > 10 {
+                let (_, old) = alive.pop_first().expect("a pod");
+                step(
+                    h,
+                    Diff::Pod {
+                        old: Some(Arc::new(old)),
+                        new: None,
+                    },
+                    &alive,
+                );
+            }
+        }
+        seen
+    }
+
+    fn pod_names(state: &Rebuilt) -> Vec<String> {
+        let all = crate::state::Filter::default();
+        let snapshot = state.snapshot(Epoch(1), &all, None);
+        snapshot.pods.iter().map(|p| p.name.to_string()).collect()
+    }
+
+    /// Every `every`-th seq of the window rebuilds to the names alive then.
+    fn assert_rebuilds(h: &History, seen: &[(u64, Vec<String>)], every: usize) -> usize {
+        let now = h.open.last;
+        let log = h.log(Epoch(1), now);
+        let (from, _) = log.window().expect("a window");
+        let mut checked = 0;
+        for (seq, names) in seen.iter().filter(|(s, _)| *s >= from.seq).step_by(every) {
+            let rebuilt = log.state_at(*seq).expect("decodes").expect("in the window");
+            let got = pod_names(&rebuilt);
+            assert_eq!(&got, names, "seq {seq}");
+            checked += 1;
+        }
+        checked
+    }
+
+    #[test]
+    fn a_new_dictionary_keeps_the_window_and_the_old_one_goes_with_its_segments() {
+        let bounds = HistoryBounds {
+            window: DEFAULT_WINDOW,
+            memory: 256 << 10,
+        };
+        let mut h = History::new(bounds, Epoch(1), 0, 0);
+        // Until the first new dictionary: the whole history is still there.
+        let mut seen = Vec::new();
+        let mut i = 0;
+        while h.generation == 0 {
+            seen.extend(churn_names(&mut h, i, i + 100));
+            i += 100;
+        }
+        assert_eq!(h.retired.len(), 1, "the old dictionary stays");
+        assert_eq!(h.oldest().seq, 0, "nothing dropped: {:?}", h.stats());
+        assert!(assert_rebuilds(&h, &seen, 37) > 50);
+        // Much more: the budget drops the oldest segments, and old dictionaries with them.
+        seen.extend(churn_names(&mut h, i, i + 12_000));
+        assert!(h.generation >= 3, "generation {}", h.generation);
+        assert!(
+            h.retired.len() <= 1,
+            "{} retired dictionaries",
+            h.retired.len()
+        );
+        assert!(h.bytes() <= 2 * bounds.memory, "{:?}", h.stats());
+        assert!(assert_rebuilds(&h, &seen, 13) > 100);
+    }
+
+    #[test]
+    fn a_history_of_several_dictionaries_is_read_back_from_its_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bounds = HistoryBounds {
+            window: DEFAULT_WINDOW,
+            memory: 256 << 10,
+        };
+        let (mut h, _) = History::open(bounds, Epoch(1), dir.path(), 0).expect("opens");
+        let mut seen = churn_names(&mut h, 0, 100);
+        let mut i = 100;
+        while h.generation < 2 {
+            seen.extend(churn_names(&mut h, i, i + 100));
+            i += 100;
+        }
+        let before = h.log(Epoch(1), h.open.last).window().expect("a window").0;
+        let last = h.open.last;
+        drop(h);
+        let (h, reopened) = History::open(bounds, Epoch(2), dir.path(), 0).expect("reopens");
+        assert_eq!(reopened.next_seq, last.seq + 1, "{reopened:?}");
+        assert_eq!(reopened.repaired, 0, "{reopened:?}");
+        assert_eq!(h.generation, 2);
+        assert_eq!(h.oldest().seq, before.seq, "the same window");
+        // Every change read back, under the dictionary it was written with.
+        let log = h.log(Epoch(2), last);
+        for (seq, names) in seen.iter().filter(|(s, _)| *s >= before.seq).step_by(7) {
+            let rebuilt = log.state_at(*seq).expect("decodes").expect("in the window");
+            let got = pod_names(&rebuilt);
+            assert_eq!(&got, names, "seq {seq}");
+        }
     }
 }

@@ -17,7 +17,10 @@ pub struct Log {
     /// The cache epoch the seqs belong to.
     pub epoch: Epoch,
     pub(super) segments: Vec<Arc<Segment>>,
+    /// The current dictionary.
     pub(super) words: Words,
+    /// Older dictionaries of the segments written with them, by generation.
+    pub(super) retired: Vec<(u32, Words)>,
     /// The cache's position when the copy was taken (changes after the last record,
     /// warnings, are not kept).
     pub now: Mark,
@@ -142,6 +145,14 @@ impl Rebuilt {
 }
 
 impl Log {
+    /// The dictionary `segment` was written with.
+    pub(super) fn words_of(&self, segment: &Segment) -> &Words {
+        self.retired
+            .iter()
+            .find(|(g, _)| *g == segment.generation)
+            .map_or(&self.words, |(_, w)| w)
+    }
+
     /// How many segments (checkpoints) it holds.
     #[cfg(test)]
     pub fn segments_for_test(&self) -> usize {
@@ -173,7 +184,7 @@ impl Log {
         let segment = &self.segments[i];
         let mut found = segment.start.seq;
         let mut at = segment.start;
-        let mut reader = Reader::new(&segment.records, &self.words);
+        let mut reader = Reader::new(&segment.records, self.words_of(segment));
         while let Some(Record { dseq, dt_ms, .. }) = reader.next_record()? {
             at = Mark {
                 seq: at.seq + dseq,
@@ -200,7 +211,7 @@ impl Log {
         };
         let segment = &self.segments[i];
         let mut state = Rebuilt::empty(segment.start);
-        let mut reader = Reader::new(&segment.checkpoint, &self.words);
+        let mut reader = Reader::new(&segment.checkpoint, self.words_of(segment));
         while let Some(record) = reader.next_record()? {
             state.apply(record.body);
         }
@@ -237,7 +248,7 @@ impl Log {
                 break;
             }
             let mut at = segment.start;
-            let mut reader = Reader::new(&segment.records, &self.words);
+            let mut reader = Reader::new(&segment.records, self.words_of(segment));
             while let Some(record) = reader.next_record()? {
                 at = Mark {
                     seq: at.seq + record.dseq,

@@ -5,7 +5,8 @@
 //! ```text
 //! file   := frame*                       named <start seq, 20 digits>.seg
 //! frame  := len:u32le crc32:u32le kind:u8 payload      (crc over kind and payload)
-//! kinds  := HEADER epoch:u64 seq:u64 time_ms:u64 | STRING id text | LABELS id (k v)*
+//! kinds  := HEADER epoch:u64 seq:u64 time_ms:u64 [generation:u64]
+//!         | STRING id text | LABELS id (k v)*
 //!         | CHECKPOINT bytes | RECORD bytes (one change, as in memory)
 //! ```
 //!
@@ -27,7 +28,7 @@ use parking_lot::Mutex;
 
 use super::super::change::Epoch;
 use super::record::{Dict, Reader, Words, put_varint};
-use super::{Mark, Segment};
+use super::{Mark, Retired, Segment};
 
 const HEADER: u8 = 1;
 const STRING: u8 = 2;
@@ -55,14 +56,21 @@ pub fn file_name(seq: u64) -> String {
     format!("{seq:020}.seg")
 }
 
-/// The frames that open a segment's file: its header, the whole dictionary (so a file
-/// stands on its own once older ones are deleted), its checkpoint.
-pub fn opening(epoch: Epoch, start: Mark, dict: &Dict, checkpoint: &[u8]) -> Vec<u8> {
+/// The frames that open a segment's file: its header, the whole dictionary of its
+/// generation (so a file stands on its own once older ones are deleted), its checkpoint.
+pub fn opening(
+    epoch: Epoch,
+    generation: u32,
+    start: Mark,
+    dict: &Dict,
+    checkpoint: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut header = Vec::with_capacity(24);
+    let mut header = Vec::with_capacity(32);
     header.extend_from_slice(&epoch.0.to_le_bytes());
     header.extend_from_slice(&start.seq.to_le_bytes());
     header.extend_from_slice(&start.time_ms.to_le_bytes());
+    header.extend_from_slice(&u64::from(generation).to_le_bytes());
     frame(&mut out, HEADER, &header);
     dict_frames(&mut out, dict, 0, 0);
     frame(&mut out, CHECKPOINT, checkpoint);
@@ -195,8 +203,12 @@ impl Disk {
 pub struct Loaded {
     /// Its segments, oldest first, each with its file.
     pub segments: Vec<Segment>,
-    /// The dictionary they use.
+    /// The dictionary of the newest generation.
     pub dict: Dict,
+    /// Its generation.
+    pub generation: u32,
+    /// The dictionaries of older generations' segments.
+    pub retired: Vec<Retired>,
     /// Files cut at a torn or corrupt frame, and files that held nothing usable.
     pub repaired: usize,
 }
@@ -215,10 +227,28 @@ pub fn load(dir: &Path) -> std::io::Result<Loaded> {
     let mut loaded = Loaded {
         segments: Vec::new(),
         dict: Dict::default(),
+        generation: 0,
+        retired: Vec::new(),
         repaired: 0,
     };
     for path in names {
         let bytes = std::fs::read(&path)?;
+        // A file of a newer generation has a dictionary of its own: the one read so far
+        // is the older segments'.
+        if let Some(generation) = generation_of(&bytes)
+            && generation > loaded.generation
+        {
+            if !loaded.segments.is_empty() {
+                let old = std::mem::take(&mut loaded.dict);
+                loaded.retired.push(Retired {
+                    generation: loaded.generation,
+                    words: old.words(),
+                    bytes: old.bytes(),
+                });
+            }
+            loaded.dict = Dict::default();
+            loaded.generation = generation;
+        }
         let (segment, good) = read_segment(&bytes, &mut loaded.dict);
         // A segment older than one already read (two processes' files crossed): skip it.
         let in_order = match (&segment, loaded.segments.last()) {
@@ -226,7 +256,7 @@ pub fn load(dir: &Path) -> std::io::Result<Loaded> {
             _ => true,
         };
         match segment {
-            Some(mut s) if in_order => {
+            Some(mut s) if in_order && s.generation == loaded.generation => {
                 if good < bytes.len() {
                     tracing::warn!(file = %path.display(), kept = good, size = bytes.len(), "history file cut at a torn or corrupt frame");
                     OpenOptions::new()
@@ -256,20 +286,13 @@ fn read_segment(bytes: &[u8], dict: &mut Dict) -> (Option<Segment>, usize) {
     let mut words: Option<Words> = None;
     while let Some((kind, payload, next)) = next_frame(bytes, pos) {
         let ok = match kind {
-            HEADER if segment.is_none() && payload.len() == 24 => {
-                let word = |i: usize| {
-                    payload
-                        .get(i * 8..i * 8 + 8)
-                        .and_then(|b| b.try_into().ok())
-                        .map_or(0, u64::from_le_bytes)
-                };
-                let start = Mark {
-                    seq: word(1),
-                    time_ms: word(2),
-                };
-                segment = Some(Segment::new(Epoch(word(0)), start, Vec::new()));
-                true
-            }
+            HEADER if segment.is_none() => match header(payload) {
+                Some((epoch, generation, start)) => {
+                    segment = Some(Segment::new(epoch, generation, start, Vec::new()));
+                    true
+                }
+                None => false,
+            },
             STRING | LABELS if segment.is_some() => {
                 words = None;
                 dict.restore(kind == LABELS, payload)
@@ -309,6 +332,34 @@ fn read_segment(bytes: &[u8], dict: &mut Dict) -> (Option<Segment>, usize) {
     match segment {
         Some(s) if !s.checkpoint.is_empty() => (Some(s), pos),
         _ => (None, 0),
+    }
+}
+
+/// A header's epoch, generation and start; files written before dictionaries had
+/// generations have none (generation 0).
+fn header(payload: &[u8]) -> Option<(Epoch, u32, Mark)> {
+    if payload.len() != 24 && payload.len() != 32 {
+        return None;
+    }
+    let word = |i: usize| {
+        payload
+            .get(i * 8..i * 8 + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let generation = u32::try_from(word(3)).ok()?;
+    let start = Mark {
+        seq: word(1),
+        time_ms: word(2),
+    };
+    Some((Epoch(word(0)), generation, start))
+}
+
+/// The generation of the file in `bytes`, from its first frame (its header).
+fn generation_of(bytes: &[u8]) -> Option<u32> {
+    match next_frame(bytes, 0)? {
+        (HEADER, payload, _) => header(payload).map(|(_, g, _)| g),
+        _ => None,
     }
 }
 
