@@ -128,13 +128,6 @@ impl Page<'_> {
             && self.status().is_empty())
             || self.problems()
     }
-    /// The rewound banner's headline ("" while live).
-    fn rewound_when(&self) -> String {
-        self.ctx
-            .rewound
-            .as_ref()
-            .map_or_else(String::new, |r| format!("Viewing {} UTC", r.clock))
-    }
     /// The rewound banner's "15m ago" ("" while live).
     fn rewound_ago(&self) -> &str {
         self.ctx.rewound.as_ref().map_or("", |r| r.ago.as_str())
@@ -147,7 +140,8 @@ impl Page<'_> {
             (None, None) => 0,
         }
     }
-    /// The scrubber's label: the moment shown, or "live".
+    /// The scrubber's label: the moment shown, or "live" (the page's script shows it in
+    /// the browser's time zone, as the banner's and the top bar's clocks).
     fn scrub_text(&self) -> String {
         self.ctx
             .rewound
@@ -167,8 +161,12 @@ impl Page<'_> {
         steps + DENSEST
     }
     /// What the lane says about the events watch, quietly ("" when warnings flow).
-    fn events_note(&self, events: &EventsState) -> &'static str {
-        events_note(*events)
+    fn warnings_note(&self, events: &EventsState) -> &'static str {
+        if self.ctx.rewound.is_some() {
+            PAST_WARNINGS_NOTE
+        } else {
+            events_note(*events)
+        }
     }
     /// `data-status-classes` on `<html>`: every status class, the catch-all last.
     fn status_classes(&self) -> String {
@@ -193,6 +191,10 @@ struct WarningFragment<'a> {
     last_seen: String,
     age: String,
 }
+
+/// What the lane says on a wall of the past: the history keeps pods and nodes (each with
+/// its newest warning's reason), not the warnings themselves.
+pub const PAST_WARNINGS_NOTE: &str = "not kept for past moments";
 
 /// The lane's one quiet line about the events watch; empty while warnings flow.
 pub fn events_note(events: EventsState) -> &'static str {
@@ -439,7 +441,9 @@ mod tests {
         .expect("renders");
         assert!(html.contains(r#"data-at="2025-12-05T10:42:00Z""#), "{html}");
         assert!(
-            html.contains("Viewing 10:42:00 UTC</b>, <span class=\"rewind-ago\">15m ago"),
+            html.contains(
+                r#"Viewing <time class="clock-local" datetime="2025-12-05T10:42:00Z">10:42:00 UTC</time></b>, <span class="rewind-ago">15m ago"#
+            ),
             "{html}"
         );
         assert!(html.contains(r#"href="./?ns=a" id="back-to-live""#));

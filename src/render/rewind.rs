@@ -11,7 +11,8 @@ use crate::state::{Mark, PodView, Touched};
 pub struct Rewound {
     /// The moment, RFC 3339 (`data-at`).
     pub time: String,
-    /// The moment's time of day, UTC ("10:42:00").
+    /// The moment's time of day, UTC ("10:42:00"); the page's script shows it in the
+    /// browser's time zone.
     pub clock: String,
     /// How long ago ("15m ago").
     pub ago: String,

@@ -1,7 +1,7 @@
 // podwall: the clock in the top bar, and how long ago the last change arrived. Used by
 // the wall and by the multi-cluster overview (which shows one clock for all its walls).
 
-import { ageText } from "./format.mjs";
+import { ageText, clockText } from "./format.mjs";
 
 const clock = document.getElementById("clock");
 const age = document.getElementById("age");
@@ -9,7 +9,7 @@ const age = document.getElementById("age");
 /** Shows the time `now` (a Date) on the clock. */
 export function showTime(now) {
   if (!clock) return;
-  clock.textContent = now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  clock.textContent = clockText(now);
   clock.dateTime = now.toISOString();
 }
 

@@ -1,5 +1,5 @@
-// podwall: numbers for people, for the wall and the overlay alike. cpuText and bytesText
-// are the server's `format::cpu` and `format::bytes` (src/render/format.rs) written again, in integer
+// podwall: numbers and times for people, for the wall and the overlay alike. cpuText and
+// bytesText are the server's `format::cpu` and `format::bytes` (src/render/format.rs) written again, in integer
 // arithmetic, so a number reads the same in a node header rendered by the server, in one
 // updated by the page and in the overlay's rows; tests/wall/format_agreement.rs compares them
 // over a table of values. Exact for every count below 2^53 (bytes: for every count a JS
@@ -42,4 +42,10 @@ export function ageText(ms) {
   if (s < 3600) return Math.floor(s / 60) + "m";
   if (s < 86400) return Math.floor(s / 3600) + "h";
   return Math.floor(s / 86400) + "d";
+}
+
+/** A moment's time of day in the browser's time zone ("11:42:00"), as every clock of the
+ * page shows it. */
+export function clockText(date) {
+  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }

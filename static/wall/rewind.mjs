@@ -10,6 +10,8 @@ import { replaceWall } from "./placement.mjs";
 import { recount, schedule } from "./scheduling.mjs";
 import { connect, pause } from "./connection.mjs";
 import { readRecent, remarkRecent } from "./recent.mjs";
+import { clockText } from "./format.mjs";
+import { showPast } from "./warnings.mjs";
 
 const root = document.getElementById("wall-root");
 const range = document.getElementById("scrub-range");
@@ -46,7 +48,17 @@ function query(moment) {
 
 function label(moment) {
   if (!out) return;
-  out.textContent = moment === null ? "live" : new Date(moment).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  out.textContent = moment === null ? "live" : clockText(new Date(moment));
+}
+
+// The server renders moments in UTC (it cannot know the screen's time zone); shown in
+// the browser's, as the top bar's clock.
+function localClocks(scope) {
+  if (!scope) return;
+  scope.querySelectorAll("time.clock-local").forEach(function (t) {
+    const ms = Date.parse(t.dateTime);
+    if (!isNaN(ms)) t.textContent = clockText(new Date(ms));
+  });
 }
 
 function swap(doc, id) {
@@ -79,6 +91,7 @@ function show(moment) {
       replaceWall(doc.getElementById("wall").innerHTML);
       swap(doc, "counts");
       swap(doc, "rewind-banner");
+      localClocks(document.getElementById("rewind-banner"));
       swap(doc, "recent");
       root.dataset.seq = theirs.dataset.seq;
       root.dataset.at = theirs.dataset.at || "";
@@ -103,6 +116,7 @@ function goTo(moment) {
   }
   if (at === null) {
     pause();
+    showPast();
     if (scrubber) scrubber.classList.remove("at-live");
     if (liveButton) liveButton.disabled = false;
   }
@@ -155,6 +169,8 @@ export function tickScrubber() {
  * speed, live. */
 export function startScrubber() {
   if (!range) return;
+  localClocks(banner);
+  label(at);
   let debounce = 0;
   range.addEventListener("input", function () {
     // The moment chosen now: the tick may move a live range's value meanwhile.

@@ -23,6 +23,18 @@ const NOTES = {
   unavailable: "events not served by this API server",
 };
 
+// A past moment's lane (the server's `render::PAST_WARNINGS_NOTE`): the history keeps
+// pods and nodes, not warnings.
+const PAST_NOTE = "not kept for past moments";
+
+/** The wall shows a past moment: the lane is empty and says why. */
+export function showPast() {
+  if (!list || !lane) return;
+  list.innerHTML = "";
+  lane.dataset.past = "";
+  if (note) note.textContent = PAST_NOTE;
+}
+
 /** Whether a fragment event is the lane's. */
 export function isWarning(d) {
   return d.parent === "warnings" || (typeof d.id === "string" && d.id.startsWith("warning/"));
@@ -71,6 +83,7 @@ export function showEvents(d) {
 export function replaceWarnings(markup, events) {
   if (!list || typeof markup !== "string") return;
   list.innerHTML = markup;
+  if (lane) delete lane.dataset.past;
   tickWarnings(Date.now());
   showEvents({ events });
 }

@@ -20,8 +20,11 @@ async fn page_state(browser: &Browser) -> serde_json::Value {
     browser
         .js("const r = document.getElementById('wall-root'); \
              const b = document.getElementById('rewind-banner'); \
+             const w = document.getElementById('warnings'); \
              return {at: r.dataset.at || null, banner: b && !b.classList.contains('hidden') ? b.textContent : null, \
-             conn: document.getElementById('conn').className, marker: window.__sameDocument || null}")
+             conn: document.getElementById('conn').className, marker: window.__sameDocument || null, \
+             past: w.hasAttribute('data-past'), warnings: document.getElementById('warnings-list').children.length, \
+             note: document.getElementById('warnings-note').textContent}")
         .await
 }
 
@@ -82,6 +85,21 @@ async fn rewind_in_a_real_browser() {
         state["conn"].as_str().is_some_and(|c| c.contains("paused")),
         "{state}"
     );
+    // Warnings are not kept: the lane says so rather than "no recent warnings".
+    assert_eq!(state["past"], json!(true), "{state}");
+    assert_eq!(state["warnings"], json!(0), "{state}");
+    assert_eq!(state["note"], json!("not kept for past moments"), "{state}");
+    // The server's "10:42:00 UTC" is shown in the browser's time zone, as its clock.
+    let clocks = browser
+        .js(
+            "const t = document.querySelector('#rewind-banner time.clock-local'); \
+             const local = new Date(Date.parse(t.dateTime)).toLocaleTimeString([], \
+               {hour: '2-digit', minute: '2-digit', second: '2-digit'}); \
+             return [t.textContent, local, document.getElementById('scrub-time').textContent];",
+        )
+        .await;
+    assert_eq!(clocks[0], clocks[1], "the banner's time, local: {clocks}");
+    assert_eq!(clocks[2], clocks[1], "the scrubber's, the same: {clocks}");
     let shot = browser.client.screenshot().await.expect("screenshot");
     std::fs::write(screenshot_path("rewind-dark.png"), shot).expect("write screenshot");
     // Paused: a change now does not reach the page.
@@ -110,6 +128,11 @@ async fn rewind_in_a_real_browser() {
     assert_eq!(state["marker"], json!("yes"), "no reload: {state}");
     assert_eq!(state["at"], json!(null), "{state}");
     assert_eq!(state["banner"], json!(null), "{state}");
+    assert_eq!(state["past"], json!(false), "the live lane again: {state}");
+    assert!(
+        state["warnings"].as_u64().is_some_and(|n| n > 0),
+        "the sim's warnings are back: {state}"
+    );
 
     // The scrubber from the keyboard: Home goes to the window's start (before the first
     // list: an empty wall), paused, with the banner.
@@ -131,6 +154,8 @@ async fn rewind_in_a_real_browser() {
         let s = page_state(&browser).await;
         (s["at"].is_string()
             && s["banner"].is_string()
+            && s["past"] == json!(true)
+            && s["warnings"] == json!(0)
             && browser.dom_pods().await.len() < now.len())
         .then_some(())
     })
