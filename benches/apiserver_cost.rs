@@ -64,9 +64,7 @@ impl Params {
 
 /// `PODWALL_BENCH_BROWSERS`: the larger number of browsers.
 fn browsers() -> Option<usize> {
-    std::env::var("PODWALL_BENCH_BROWSERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    testkit::setting("PODWALL_BENCH_BROWSERS")
 }
 
 /// The sim's traffic counters.

@@ -29,6 +29,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
@@ -59,17 +60,12 @@ struct Params {
 
 impl Params {
     fn from_env() -> Self {
-        let var = |name: &str, default: usize| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(default)
-        };
+        use testkit::setting;
         Self {
-            nodes: var("PODWALL_BIG_NODES", 1_000),
-            pods: var("PODWALL_BIG_PODS", 50_000),
-            pages: var("PODWALL_BIG_PAGES", 500),
-            window: Duration::from_secs(var("PODWALL_BIG_WINDOW_SECS", 60) as u64),
+            nodes: setting("PODWALL_BIG_NODES").unwrap_or(1_000),
+            pods: setting("PODWALL_BIG_PODS").unwrap_or(50_000),
+            pages: setting("PODWALL_BIG_PAGES").unwrap_or(500),
+            window: Duration::from_secs(setting("PODWALL_BIG_WINDOW_SECS").unwrap_or(60)),
         }
     }
 }
@@ -304,7 +300,7 @@ async fn measure(
     );
 
     let probes = Arc::new(Mutex::new(Probes::default()));
-    let changes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let changes = Arc::new(AtomicU64::new(0));
     let stop = CancellationToken::new();
     let listener = tokio::spawn(listen(
         SseClient::open(http, &format!("{}/api/events", server.url()), None).await,
@@ -321,11 +317,11 @@ async fn measure(
             let probes = 1.0 / PROBE_EVERY.as_secs_f64();
             let mut rate = SIM_START_RATE;
             for _ in 0..2 {
-                let n0 = changes.load(std::sync::atomic::Ordering::Relaxed);
+                let n0 = changes.load(Ordering::Relaxed);
                 let t = Instant::now();
                 tokio::time::sleep(Duration::from_secs(15)).await;
-                let seen = (changes.load(std::sync::atomic::Ordering::Relaxed) - n0) as f64
-                    / t.elapsed().as_secs_f64();
+                let seen =
+                    (changes.load(Ordering::Relaxed) - n0) as f64 / t.elapsed().as_secs_f64();
                 let next = rate * (goal - probes).max(0.5) / (seen - probes).max(0.5);
                 eprintln!("sim: {seen:.1} changes/s at churn {rate:.1}; churn set to {next:.1}");
                 rate = next;
@@ -333,14 +329,14 @@ async fn measure(
             }
         }
         let c0 = target.podwall_requests(http).await;
-        let n0 = changes.load(std::sync::atomic::Ordering::Relaxed);
+        let n0 = changes.load(Ordering::Relaxed);
         let t = Instant::now();
         tokio::time::sleep(params.window).await;
         let minutes = t.elapsed().as_secs_f64() / 60.0;
         out.requests_per_min_1 = (target.podwall_requests(http).await - c0) / minutes;
         out.watches_1 = target.open_watches(http).await - watches_before;
-        out.changes_per_s = (changes.load(std::sync::atomic::Ordering::Relaxed) - n0) as f64
-            / t.elapsed().as_secs_f64();
+        out.changes_per_s =
+            (changes.load(Ordering::Relaxed) - n0) as f64 / t.elapsed().as_secs_f64();
         let pages = open_pages(&server, params.pages).await;
         let c1 = target.podwall_requests(http).await;
         let t = Instant::now();
@@ -401,7 +397,7 @@ async fn relisted(server: &mut Server, http: &reqwest::Client, lists: &str, befo
 async fn listen(
     mut events: SseClient,
     probes: Arc<Mutex<Probes>>,
-    changes: Arc<std::sync::atomic::AtomicU64>,
+    changes: Arc<AtomicU64>,
     stop: CancellationToken,
 ) {
     let marker = format!("\"{PROBE_LABEL}\":\"");
@@ -412,7 +408,7 @@ async fn listen(
         };
         let Some(ev) = ev else { continue };
         if ev.event == "upsert" || ev.event == "delete" {
-            changes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            changes.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(at) = ev.data.find(&marker) {
             let digits: String = ev.data[at + marker.len()..]

@@ -49,9 +49,7 @@ struct Params {
 
 impl Params {
     fn of(scale: Scale) -> Self {
-        let clients = std::env::var("PODWALL_BENCH_CLIENTS")
-            .ok()
-            .and_then(|v| v.parse().ok());
+        let clients = testkit::setting("PODWALL_BENCH_CLIENTS");
         let accept_encoding = match std::env::var("PODWALL_BENCH_ENCODING").as_deref() {
             Ok("identity") => None,
             _ => Some(testkit::wire::BROWSER_ACCEPT_ENCODING),

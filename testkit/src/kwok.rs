@@ -33,6 +33,8 @@ pub struct KwokCluster {
     pub kubeconfig: PathBuf,
     /// The kubectl of the cluster's release.
     pub kubectl: PathBuf,
+    /// What `test-kwok env` printed once it had started: `export NAME=value` lines.
+    env: String,
 }
 
 impl KwokCluster {
@@ -57,19 +59,29 @@ impl KwokCluster {
                 .collect(),
             kubeconfig: dir.join("kubeconfig"),
             kubectl: PathBuf::new(),
+            env: String::new(),
             state,
         };
         cluster.run(&["start", &nodes.to_string()]).await;
-        let env = cluster.run(&["env"]).await;
+        cluster.env = cluster.run(&["env"]).await;
         // `export PATH=<release bin dir>:"$PATH"`: the kubectl of the same release.
-        let bin = env
-            .lines()
-            .find_map(|l| l.strip_prefix("export PATH="))
-            .and_then(|v| v.split(':').next())
+        let bin = cluster
+            .exported("PATH")
+            .split(':')
+            .next()
             .map(|v| v.trim_matches(['\'', '"']).to_string())
-            .expect("test-kwok env names the release's bin dir");
+            .unwrap_or_default();
         cluster.kubectl = Path::new(&bin).join("kubectl");
         cluster
+    }
+
+    /// The value `test-kwok env` exports as `name`.
+    fn exported(&self, name: &str) -> &str {
+        let prefix = format!("export {name}=");
+        self.env
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("test-kwok env exports no {name}"))
     }
 
     /// Runs `scripts/test-kwok` for this instance; returns stdout, fails the test (with
@@ -117,12 +129,7 @@ impl KwokCluster {
     /// FlowSchema `podwall` of its own, so the API server's `/metrics` count its requests
     /// apart from the controllers' (`apiserver_flowcontrol_dispatched_requests_total`).
     pub async fn podwall_kubeconfig(&self) -> PathBuf {
-        let env = self.run(&["env"]).await;
-        let token = env
-            .lines()
-            .find_map(|l| l.strip_prefix("export PODWALL_KUBE_USER_TOKEN="))
-            .expect("test-kwok env names the plain user's token")
-            .to_string();
+        let token = self.exported("PODWALL_KUBE_USER_TOKEN").to_string();
         let client = self.client().await;
         let objects = [
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",

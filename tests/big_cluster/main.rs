@@ -21,13 +21,10 @@ use testkit::{Model, Stack, eventually_within};
 /// The size: 50 nodes and 1,000 pods, or `PODWALL_BIG_NODES` and `PODWALL_BIG_PODS` (the
 /// bench's variables) for a bigger run.
 fn size() -> (usize, usize) {
-    let var = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    (var("PODWALL_BIG_NODES", 50), var("PODWALL_BIG_PODS", 1_000))
+    (
+        testkit::setting("PODWALL_BIG_NODES").unwrap_or(50),
+        testkit::setting("PODWALL_BIG_PODS").unwrap_or(1_000),
+    )
 }
 
 /// How long the real controllers get to bring the pods up on a busy 2-core machine (KWOK

@@ -16,10 +16,7 @@ use super::{churn, keys, sim_pods, url};
 #[ignore = "soak run; see the doc comment"]
 async fn page_soak() {
     testkit::init();
-    let minutes: f64 = std::env::var("PODWALL_SOAK_MINUTES")
-        .ok()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(2.0);
+    let minutes: f64 = testkit::setting("PODWALL_SOAK_MINUTES").unwrap_or(2.0);
     let browser = Browser::start().await;
     let cluster = super::cluster(40, 1200).await;
     browser.open(&url(&cluster, "")).await;

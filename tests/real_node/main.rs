@@ -933,9 +933,7 @@ async fn an_idle_screen_stays_connected_past_nginx_read_timeout() {
     // The long run (issue 21: 10 minutes past nginx's default 60 s):
     // PODWALL_PROXY_SOAK_MINUTES=10. Without it, the same property in ~75 s: nginx's read
     // timeout lowered to 20 s (still above podwall's 15 s ping), idle for 70 s.
-    let soak = std::env::var("PODWALL_PROXY_SOAK_MINUTES")
-        .ok()
-        .and_then(|m| m.parse::<u64>().ok());
+    let soak: Option<u64> = testkit::setting("PODWALL_PROXY_SOAK_MINUTES");
     let (config, idle) = match soak {
         Some(m) => (
             ProxyConfig::DefaultTimeouts(None),

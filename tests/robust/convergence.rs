@@ -48,23 +48,15 @@ const SETTLE: Duration = Duration::from_secs(90);
 const CLIENT_QUERIES: [&str; 5] = ["", "", "", "?ns=web,payments", "?q=a&node=worker"];
 
 fn seeds() -> Vec<u64> {
-    if let Some(seed) = std::env::var("PODWALL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
+    if let Some(seed) = testkit::setting("PODWALL_SEED") {
         return vec![seed];
     }
-    let count = std::env::var("PODWALL_SOAK_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(6u64);
+    let count: u64 = testkit::setting("PODWALL_SOAK_SEEDS").unwrap_or(6);
     (1..=count).collect()
 }
 
 fn churn_time() -> Duration {
-    let secs = std::env::var("PODWALL_CHURN_SECS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
+    let secs = testkit::setting::<f64>("PODWALL_CHURN_SECS")
         .filter(|s| s.is_finite() && *s > 0.0)
         .unwrap_or(3.0);
     Duration::from_secs_f64(secs)

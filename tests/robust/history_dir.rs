@@ -107,10 +107,7 @@ async fn assert_rebuilt(
 async fn the_history_survives_a_restart_a_kill_and_a_torn_tail() {
     testkit::init();
     // PODWALL_REWIND_SEEDS=N runs N simulator seeds (default 1).
-    let seeds = std::env::var("PODWALL_REWIND_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1u64);
+    let seeds: u64 = testkit::setting("PODWALL_REWIND_SEEDS").unwrap_or(1);
     for seed in 0..seeds {
         survives(24 + seed).await;
     }

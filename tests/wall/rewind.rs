@@ -12,10 +12,7 @@ use serde_json::Value;
 use testkit::{Model, SseEvent, Stack};
 
 fn seeds() -> Vec<u64> {
-    let n = std::env::var("PODWALL_REWIND_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3u64);
+    let n: u64 = testkit::setting("PODWALL_REWIND_SEEDS").unwrap_or(3);
     (1..=n).collect()
 }
 

@@ -17,10 +17,7 @@ const TOKEN: &str = "soak-screen-0123456789abcdef";
 const LABELLED: &str = "soak-labelled-0123456789abcdef";
 
 fn soak_duration() -> Duration {
-    let secs = std::env::var("PODWALL_SCOPE_SOAK_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let secs = testkit::setting("PODWALL_SCOPE_SOAK_SECS").unwrap_or(20);
     Duration::from_secs(secs)
 }
 
