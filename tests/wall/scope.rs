@@ -167,6 +167,11 @@ async fn a_scoped_screen_receives_nothing_outside_its_scope_under_churn() {
             .map(|(k, v)| (k.clone(), v["node"].as_str().map(str::to_owned)))
             .collect();
         if got == want {
+            eprintln!(
+                "scope soak: {events} events in scope over {soak:?}, {resumed} resumes; \
+                 the stream equals the simulator's {} pods in scope",
+                want.len()
+            );
             return;
         }
         last_mismatch = format!("stream {got:?}\nsimulator {want:?}");
