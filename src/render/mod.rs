@@ -451,7 +451,13 @@ mod tests {
             html.contains(r#"data-ghost="a/&#60;gone&#62;""#),
             "escaped: {html}"
         );
-        assert!(html.contains("10:42:00 Terminating → gone"));
+        assert!(html.contains(r#"data-transitions="10:42:00 Terminating → gone""#));
+        assert!(
+            html.contains(
+                r#"<time class="clock-local" datetime="2025-12-05T10:42:00Z">10:42:00 UTC</time> Terminating → gone"#
+            ),
+            "the lane's times for the script to show locally: {html}"
+        );
     }
 
     #[test]

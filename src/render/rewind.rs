@@ -43,8 +43,25 @@ pub struct RecentItem {
     pub key: String,
     /// `appeared status restarted gone`, as they apply.
     pub marks: String,
-    /// Its status transitions with their times: "10:41:02 Pending → Running; …".
+    /// Its status transitions with their times, UTC: "10:41:02 Pending → Running; …"
+    /// (`data-transitions`, for tools).
     pub transitions: String,
+    /// The same, one by one, for the lane (whose script shows the times in the
+    /// browser's time zone).
+    pub steps: Vec<RecentTransition>,
+}
+
+/// One status transition of a [`RecentItem`].
+#[derive(Debug, Clone)]
+pub struct RecentTransition {
+    /// When, RFC 3339.
+    pub time: String,
+    /// When, as a time of day in UTC ("10:41:02").
+    pub clock: String,
+    /// The status before ("new" for an object that appeared).
+    pub from: String,
+    /// The status after ("gone" for one that went).
+    pub to: String,
 }
 
 /// The lane of what changed in the span before the moment shown.
@@ -68,18 +85,32 @@ impl RecentLane {
                 if let Some(g) = &t.ghost {
                     ghosts.push(g.clone());
                 }
+                let steps: Vec<RecentTransition> = t
+                    .transitions
+                    .iter()
+                    .map(|c| {
+                        let time = c.at.time();
+                        RecentTransition {
+                            time: time.to_string(),
+                            clock: time.strftime("%H:%M:%S").to_string(),
+                            from: if c.from.is_empty() {
+                                "new".into()
+                            } else {
+                                c.from.to_string()
+                            },
+                            to: c.to.to_string(),
+                        }
+                    })
+                    .collect();
                 RecentItem {
                     kind: t.kind,
                     marks: t.marks(),
-                    transitions: t
-                        .transitions
+                    transitions: steps
                         .iter()
-                        .map(|c| {
-                            let from = if c.from.is_empty() { "new" } else { &*c.from };
-                            format!("{} {from} → {}", c.at.time().strftime("%H:%M:%S"), c.to)
-                        })
+                        .map(|s| format!("{} {} → {}", s.clock, s.from, s.to))
                         .collect::<Vec<_>>()
                         .join("; "),
+                    steps,
                     key: t.key,
                 }
             })

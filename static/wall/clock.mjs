@@ -13,6 +13,16 @@ export function showTime(now) {
   clock.dateTime = now.toISOString();
 }
 
+/** Shows the server-rendered moments of `scope` (`time.clock-local`, in UTC: the server
+ * cannot know the screen's time zone) in the browser's, as the clock. */
+export function showLocalTimes(scope) {
+  if (!scope) return;
+  scope.querySelectorAll("time.clock-local").forEach(function (t) {
+    const ms = Date.parse(t.dateTime);
+    if (!isNaN(ms)) t.textContent = clockText(new Date(ms));
+  });
+}
+
 /** Shows how long before `now` (a Date) the last change arrived, and whether the page's
  * data is stale. */
 export function showAge(now, lastUpdate, stale) {

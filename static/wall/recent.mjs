@@ -4,6 +4,7 @@
 // details. Live fragments replace marked blocks, so the marks are put back every second.
 
 import { addDetailRows } from "./details.mjs";
+import { showLocalTimes } from "./clock.mjs";
 
 const wall = document.getElementById("wall");
 
@@ -17,8 +18,13 @@ export function readRecent() {
   nodes = new Map();
   const lane = document.getElementById("recent");
   if (!lane) return;
+  // The transitions' times in the browser's time zone, in the lane and in the details
+  // (data-transitions stays in UTC, for tools).
+  showLocalTimes(lane);
   for (const li of lane.querySelectorAll("li")) {
-    const entry = { marks: li.dataset.marks || "", transitions: li.dataset.transitions || "" };
+    const shown = li.querySelector(".transitions");
+    const transitions = shown ? shown.textContent : li.dataset.transitions || "";
+    const entry = { marks: li.dataset.marks || "", transitions: transitions };
     if (li.dataset.recentPod !== undefined) pods.set(li.dataset.recentPod, entry);
     else if (li.dataset.recentNode !== undefined) nodes.set(li.dataset.recentNode, entry);
   }

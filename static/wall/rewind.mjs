@@ -11,6 +11,7 @@ import { recount, schedule } from "./scheduling.mjs";
 import { connect, pause } from "./connection.mjs";
 import { readRecent, remarkRecent } from "./recent.mjs";
 import { clockText } from "./format.mjs";
+import { showLocalTimes } from "./clock.mjs";
 import { showPast } from "./warnings.mjs";
 
 const root = document.getElementById("wall-root");
@@ -51,15 +52,6 @@ function label(moment) {
   out.textContent = moment === null ? "live" : clockText(new Date(moment));
 }
 
-// The server renders moments in UTC (it cannot know the screen's time zone); shown in
-// the browser's, as the top bar's clock.
-function localClocks(scope) {
-  if (!scope) return;
-  scope.querySelectorAll("time.clock-local").forEach(function (t) {
-    const ms = Date.parse(t.dateTime);
-    if (!isNaN(ms)) t.textContent = clockText(new Date(ms));
-  });
-}
 
 function swap(doc, id) {
   const now = document.getElementById(id);
@@ -91,7 +83,7 @@ function show(moment) {
       replaceWall(doc.getElementById("wall").innerHTML);
       swap(doc, "counts");
       swap(doc, "rewind-banner");
-      localClocks(document.getElementById("rewind-banner"));
+      showLocalTimes(document.getElementById("rewind-banner"));
       swap(doc, "recent");
       root.dataset.seq = theirs.dataset.seq;
       root.dataset.at = theirs.dataset.at || "";
@@ -169,7 +161,7 @@ export function tickScrubber() {
  * speed, live. */
 export function startScrubber() {
   if (!range) return;
-  localClocks(banner);
+  showLocalTimes(banner);
   label(at);
   let debounce = 0;
   range.addEventListener("input", function () {

@@ -183,7 +183,11 @@ async fn rewind_in_a_real_browser() {
         .js(&format!(
             "const p = document.getElementById('pod/{}'); \
              const li = document.querySelector('[data-recent-pod=\"{}\"]'); \
+             const t = li && li.querySelector('time.clock-local'); \
+             const local = t && new Date(Date.parse(t.dateTime)).toLocaleTimeString([], \
+               {{hour: '2-digit', minute: '2-digit', second: '2-digit'}}); \
              return {{classes: p ? p.className : '', transitions: li ? li.dataset.transitions : '', \
+             shown: t ? t.textContent : '', local: local || '', \
              ghosts: Array.from(document.querySelectorAll('[data-ghost]'), g => g.dataset.ghost)}}",
             key(&crashing),
             key(&crashing)
@@ -199,6 +203,10 @@ async fn rewind_in_a_real_browser() {
             .as_str()
             .is_some_and(|t| t.contains("CrashLoopBackOff")),
         "{marks}"
+    );
+    assert!(
+        marks["shown"].as_str().is_some_and(|s| !s.is_empty()) && marks["shown"] == marks["local"],
+        "the lane's times in the browser's time zone: {marks}"
     );
     let ghosts = marks["ghosts"].as_array().cloned().unwrap_or_default();
     for g in [key(&gone), key(&another)] {
