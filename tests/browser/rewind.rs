@@ -14,7 +14,7 @@ use serde_json::json;
 use testkit::browser::Browser;
 use testkit::{Stack, eventually};
 
-use super::{crash_loop, delete_now, key, keys, running_ready_pod, screenshot_path, sim_pods, url};
+use super::{crash_loop, delete_now, key, keys, running_ready_pod, sim_pods, url};
 
 async fn page_state(browser: &Browser) -> serde_json::Value {
     browser
@@ -100,8 +100,6 @@ async fn rewind_in_a_real_browser() {
         .await;
     assert_eq!(clocks[0], clocks[1], "the banner's time, local: {clocks}");
     assert_eq!(clocks[2], clocks[1], "the scrubber's, the same: {clocks}");
-    let shot = browser.client.screenshot().await.expect("screenshot");
-    std::fs::write(screenshot_path("rewind-dark.png"), shot).expect("write screenshot");
     // Paused: a change now does not reach the page.
     let another = running_ready_pod(
         &rest
@@ -212,6 +210,21 @@ async fn rewind_in_a_real_browser() {
     for g in [key(&gone), key(&another)] {
         assert!(ghosts.contains(&json!(g)), "{g} is a ghost: {marks}");
     }
+    // A moment just past with what changed in the 5 minutes before it, to look at (in the
+    // target's tmp dir; docs/rewind-dark.png is of the demo, as docs/ui.md says: here
+    // every pod is new, since the wall started a moment ago).
+    browser
+        .open(&url(&cluster, "?theme=dark&recent=5m&at=-1s"))
+        .await;
+    eventually("the rewound page with its lane", || async {
+        let s = page_state(&browser).await;
+        (s["banner"].is_string() && s["past"] == json!(true)).then_some(())
+    })
+    .await;
+    let shot = browser.client.screenshot().await.expect("screenshot");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("rewind-dark.png");
+    std::fs::write(&path, shot).expect("write screenshot");
+    eprintln!("screenshot: {}", path.display());
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     cluster.stop().await;
