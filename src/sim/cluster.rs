@@ -106,25 +106,23 @@ impl Workload {
         }
     }
 
-    /// A fresh pod name for this workload.
-    /// The `generateName` its controller gives pods (`null` for a StatefulSet, whose pods
+    /// The `generateName` its controller gives pods (none for a StatefulSet, whose pods
     /// have fixed names).
-    pub fn generate_name(&self) -> Value {
+    pub fn generate_name(&self) -> Option<String> {
         match self.kind {
-            WorkloadKind::StatefulSet => Value::Null,
-            WorkloadKind::Deployment => format!("{}-{}-", self.name, self.hash).into(),
-            WorkloadKind::DaemonSet | WorkloadKind::Job => format!("{}-", self.name).into(),
+            WorkloadKind::StatefulSet => None,
+            WorkloadKind::Deployment => Some(format!("{}-{}-", self.name, self.hash)),
+            WorkloadKind::DaemonSet | WorkloadKind::Job => Some(format!("{}-", self.name)),
         }
     }
 
+    /// A fresh pod name for this workload: its `generateName` and a random suffix, or a
+    /// StatefulSet's next ordinal.
     pub fn new_pod_name(&mut self, rng: &mut ChaCha8Rng) -> String {
         self.next += 1;
-        match self.kind {
-            WorkloadKind::StatefulSet => format!("{}-{}", self.name, self.next - 1),
-            WorkloadKind::Deployment => format!("{}-{}-{}", self.name, self.hash, suffix(rng, 5)),
-            WorkloadKind::DaemonSet | WorkloadKind::Job => {
-                format!("{}-{}", self.name, suffix(rng, 5))
-            }
+        match self.generate_name() {
+            Some(prefix) => format!("{prefix}{}", suffix(rng, 5)),
+            None => format!("{}-{}", self.name, self.next - 1),
         }
     }
 }
