@@ -106,6 +106,17 @@ pub(crate) struct Retired {
     bytes: usize,
 }
 
+impl Retired {
+    /// `dict`, of `generation`, kept for reading only.
+    fn of(generation: u32, dict: Dict) -> Self {
+        Self {
+            generation,
+            words: dict.words(),
+            bytes: dict.bytes(),
+        }
+    }
+}
+
 /// One cluster's history (see the module docs).
 #[derive(Debug)]
 pub struct History {
@@ -176,7 +187,19 @@ pub fn now_ms() -> u64 {
 impl History {
     /// An empty history of an empty cache of `epoch` at seq `seq`.
     pub fn new(bounds: HistoryBounds, epoch: Epoch, seq: u64, now_ms: u64) -> Self {
-        let mut dict = Dict::default();
+        Self::starting(bounds, epoch, seq, now_ms, Dict::default(), 0)
+    }
+
+    /// A history whose open segment, at seq `seq`, is of an empty cache written with
+    /// `dict` of `generation` (a fresh one, or the one read back from disk).
+    fn starting(
+        bounds: HistoryBounds,
+        epoch: Epoch,
+        seq: u64,
+        now_ms: u64,
+        mut dict: Dict,
+        generation: u32,
+    ) -> Self {
         let checkpoint = checkpoint::encode(
             &mut dict,
             std::iter::empty(),
@@ -189,7 +212,7 @@ impl History {
             sealed: VecDeque::new(),
             open: Segment::new(
                 epoch,
-                0,
+                generation,
                 Mark {
                     seq,
                     time_ms: now_ms,
@@ -197,7 +220,7 @@ impl History {
                 checkpoint,
             ),
             dict,
-            generation: 0,
+            generation,
             retired: VecDeque::new(),
             sealed_bytes: 0,
             changes: 0,
@@ -218,20 +241,15 @@ impl History {
         let disk = store::Disk::new(dir.to_path_buf())?;
         let loaded = store::load(dir)?;
         let next_seq = loaded.segments.last().map_or(0, |s| s.last.seq + 1);
-        let mut history = Self::new(bounds, epoch, next_seq, now_ms);
-        history.dict = loaded.dict;
-        history.generation = loaded.generation;
-        history.open.generation = loaded.generation;
+        let mut history = Self::starting(
+            bounds,
+            epoch,
+            next_seq,
+            now_ms,
+            loaded.dict,
+            loaded.generation,
+        );
         history.retired = loaded.retired.into();
-        // The new segment's checkpoint, in the dictionary read back.
-        history.open.checkpoint = checkpoint::encode(
-            &mut history.dict,
-            std::iter::empty(),
-            std::iter::empty(),
-            &ApiStatus::ok(),
-            EventsState::Starting,
-        )
-        .into();
         let reopened = Reopened {
             next_seq,
             segments: loaded.segments.len(),
@@ -390,11 +408,7 @@ impl History {
             "the history's dictionary reached half of --history-memory: a new one starts, \
              the old one goes with the oldest segments"
         );
-        self.retired.push_back(Retired {
-            generation: self.generation,
-            words: old.words(),
-            bytes: old.bytes(),
-        });
+        self.retired.push_back(Retired::of(self.generation, old));
         self.generation += 1;
     }
 

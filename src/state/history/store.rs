@@ -240,11 +240,7 @@ pub fn load(dir: &Path) -> std::io::Result<Loaded> {
         {
             if !loaded.segments.is_empty() {
                 let old = std::mem::take(&mut loaded.dict);
-                loaded.retired.push(Retired {
-                    generation: loaded.generation,
-                    words: old.words(),
-                    bytes: old.bytes(),
-                });
+                loaded.retired.push(Retired::of(loaded.generation, old));
             }
             loaded.dict = Dict::default();
             loaded.generation = generation;
