@@ -2,13 +2,14 @@
 //! over plain HTTP or over TLS with a throwaway CA ([`TestCa`]) that the server under
 //! test is told to trust (`SSL_CERT_FILE`).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::tls::TestCa;
 
 /// A running receiver (it lives as long as the test's runtime).
 pub struct Receiver {
@@ -23,7 +24,7 @@ impl Receiver {
         Self::listen(None).await
     }
 
-    /// A receiver over TLS, with `ca`'s certificate for 127.0.0.1.
+    /// A receiver over TLS, showing `ca`'s server certificate (made for `IP:127.0.0.1`).
     pub async fn start_tls(ca: &TestCa) -> Receiver {
         let certs = CertificateDer::pem_file_iter(&ca.server_cert)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
@@ -119,112 +120,4 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
             return;
         }
     }
-}
-
-/// A throwaway CA and a certificate it signed for 127.0.0.1, made with `openssl`.
-pub struct TestCa {
-    _dir: tempfile::TempDir,
-    /// The CA's certificate: what `SSL_CERT_FILE` points the server under test to.
-    pub ca_cert: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-}
-
-impl TestCa {
-    /// Makes the CA and the server certificate (P-256 keys, valid for two days).
-    pub fn new() -> TestCa {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let d = dir.path();
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        openssl(
-            d,
-            &[
-                &["req", "-x509"],
-                &ec[..],
-                &[
-                    "-keyout",
-                    "ca.key",
-                    "-out",
-                    "ca.pem",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=podwall test CA",
-                ],
-            ]
-            .concat(),
-        );
-        openssl(
-            d,
-            &[
-                &["req"],
-                &ec[..],
-                &[
-                    "-keyout",
-                    "server.key",
-                    "-out",
-                    "server.csr",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                ],
-            ]
-            .concat(),
-        );
-        std::fs::write(
-            d.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .expect("write the extensions");
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-            ],
-        );
-        TestCa {
-            ca_cert: d.join("ca.pem"),
-            server_cert: d.join("server.pem"),
-            server_key: d.join("server.key"),
-            _dir: dir,
-        }
-    }
-}
-
-impl Default for TestCa {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl (Debian: apt-get install openssl)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

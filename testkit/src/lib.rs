@@ -28,6 +28,7 @@ pub mod process;
 pub mod sse;
 pub mod stack;
 pub mod target;
+pub mod tls;
 pub mod wire;
 
 use std::time::{Duration, Instant};

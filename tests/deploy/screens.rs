@@ -669,7 +669,7 @@ async fn the_binary_never_shows_a_screen_token_or_webhook_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_screens_webhook_goes_over_https_to_a_receiver_the_server_trusts() {
     testkit::install_crypto();
-    let ca = testkit::hook::TestCa::new();
+    let ca = testkit::tls::TestCa::new("IP:127.0.0.1");
     let hook = testkit::hook::Receiver::start_tls(&ca).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let screens = dir.path().join("screens.json");

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use testkit::browser::Browser;
+use testkit::tls::TestCa;
 use testkit::{eventually_within, repo};
 
 pub const NS: &str = "podwall";
@@ -544,6 +545,7 @@ pub enum ProxyConfig {
 pub struct Nginx {
     pub port: u16,
     pub dir: tempfile::TempDir,
+    tls: TestCa,
     child: std::process::Child,
 }
 
@@ -557,83 +559,9 @@ impl Nginx {
         let d = dir.path();
         let port = testkit::free_addr().port();
         // A CA and a certificate for the Ingress's host signed by it, as the TLS secret
-        // would hold (rustls refuses a CA certificate used as the server's own).
-        let p = |f: &str| d.join(f).display().to_string();
-        let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .output()
-                .expect("openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        openssl(&[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            &p("ca.key"),
-        ]);
-        openssl(&[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            &p("ca.key"),
-            "-subj",
-            "/CN=podwall-test-ingress-ca",
-            "-days",
-            "2",
-            "-out",
-            &p("ca.crt"),
-        ]);
-        openssl(&[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            &p("tls.key"),
-        ]);
-        openssl(&[
-            "req",
-            "-new",
-            "-key",
-            &p("tls.key"),
-            "-subj",
-            &format!("/CN={PROXY_HOST}"),
-            "-out",
-            &p("tls.csr"),
-        ]);
-        std::fs::write(
-            d.join("tls.ext"),
-            format!("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:{PROXY_HOST}\n"),
-        )
-        .expect("ext");
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &p("tls.csr"),
-            "-CA",
-            &p("ca.crt"),
-            "-CAkey",
-            &p("ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &p("tls.ext"),
-            "-out",
-            &p("tls.crt"),
-        ]);
-        let conf = nginx_conf(config, d, port, upstream);
+        // would hold.
+        let tls = TestCa::new(&format!("DNS:{PROXY_HOST}"));
+        let conf = nginx_conf(config, d, &tls, port, upstream);
         std::fs::write(d.join("nginx.conf"), conf).expect("write nginx.conf");
         std::fs::create_dir_all(d.join("tmp")).expect("tmp");
         let mut child = Command::new("/usr/sbin/nginx")
@@ -661,7 +589,12 @@ impl Nginx {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Nginx { port, dir, child }
+        Nginx {
+            port,
+            dir,
+            tls,
+            child,
+        }
     }
 
     /// Waits until podwall answers through nginx: right after a rollout kube-proxy may
@@ -687,7 +620,7 @@ impl Nginx {
 
     /// A client that reaches [`PROXY_HOST`] at this nginx and trusts its certificate.
     pub fn client(&self) -> reqwest::Client {
-        let pem = std::fs::read(self.dir.path().join("ca.crt")).expect("CA");
+        let pem = std::fs::read(&self.tls.ca_cert).expect("CA");
         reqwest::Client::builder()
             .resolve(PROXY_HOST, ([127, 0, 0, 1], self.port).into())
             .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
@@ -732,7 +665,7 @@ impl Drop for Nginx {
 
 /// nginx configured the way ingress-nginx configures itself for deploy/ingress/'s Ingress
 /// (its `nginx.tmpl` location block; annotation → directive, in docs/real-cluster.md).
-fn nginx_conf(config: ProxyConfig, d: &Path, port: u16, upstream: &str) -> String {
+fn nginx_conf(config: ProxyConfig, d: &Path, tls: &TestCa, port: u16, upstream: &str) -> String {
     let (buffering, ignore, timeouts) = match config {
         ProxyConfig::Ingress => (
             "proxy_buffering off;           # nginx.ingress.kubernetes.io/proxy-buffering: \"off\"",
@@ -761,6 +694,7 @@ fn nginx_conf(config: ProxyConfig, d: &Path, port: u16, upstream: &str) -> Strin
         ),
     };
     let d = d.display();
+    let (cert, key) = (tls.server_cert.display(), tls.server_key.display());
     format!(
         r#"# Written by tests/real_node/support.rs for one test ({config:?}).
 daemon off;
@@ -788,8 +722,8 @@ http {{
     server {{
         listen 127.0.0.1:{port} ssl;
         server_name {PROXY_HOST};
-        ssl_certificate {d}/tls.crt;
-        ssl_certificate_key {d}/tls.key;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
         location / {{
         proxy_set_header Host $http_host;
         proxy_set_header Upgrade $http_upgrade;
