@@ -556,15 +556,25 @@ impl Stack {
 
     /// `POST /_sim/<path>` on the first simulator; it must succeed.
     pub async fn control(&self, path: &str) {
+        self.sim_control(reqwest::Method::POST, path).await;
+    }
+
+    /// `DELETE /_sim/<path>` on the first simulator (ends what `control` started, e.g.
+    /// `pods/<ns>/<name>/crash-loop`); it must succeed.
+    pub async fn end_control(&self, path: &str) {
+        self.sim_control(reqwest::Method::DELETE, path).await;
+    }
+
+    async fn sim_control(&self, method: reqwest::Method, path: &str) {
         let resp = self
             .http
-            .post(format!("{}/_sim/{path}", self.sim().url()))
+            .request(method.clone(), format!("{}/_sim/{path}", self.sim().url()))
             .send()
             .await
             .expect("sim control");
         assert!(
             resp.status().is_success(),
-            "/_sim/{path}: {}",
+            "{method} /_sim/{path}: {}",
             resp.status()
         );
     }

@@ -83,16 +83,9 @@ async fn a_crash_loop_raises_the_screens_alert_which_clears_by_itself() {
     std::fs::write(screenshot_path("attention-dark.png"), shot).expect("write screenshot");
 
     let ended = std::time::Instant::now();
-    let resp = stack
-        .http
-        .delete(format!(
-            "{}/_sim/pods/{victim_key}/crash-loop",
-            stack.sim().url()
-        ))
-        .send()
-        .await
-        .expect("end the crash loop");
-    assert!(resp.status().is_success());
+    stack
+        .end_control(&format!("pods/{victim_key}/crash-loop"))
+        .await;
     browser
         .until_within(
             "the alert to clear by itself",

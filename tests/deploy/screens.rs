@@ -718,16 +718,7 @@ async fn a_screens_webhook_goes_over_https_to_a_receiver_the_server_trusts() {
             .then_some(())
     })
     .await;
-    let ended = cluster
-        .http
-        .delete(format!(
-            "{}/_sim/pods/{key}/crash-loop",
-            cluster.sim().url()
-        ))
-        .send()
-        .await
-        .expect("end the crash loop");
-    assert!(ended.status().is_success(), "{}", ended.status());
+    cluster.end_control(&format!("pods/{key}/crash-loop")).await;
     testkit::eventually("the end call over HTTPS", || async {
         hook.texts()
             .iter()

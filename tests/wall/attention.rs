@@ -72,13 +72,7 @@ async fn an_alert_in_the_url_starts_and_clears_with_its_condition() {
     let alert = &on.json()["alerts"][0];
     assert_eq!(alert["rule"], "crashloop");
     assert_eq!(alert["clearing"], false);
-    let resp = stack
-        .http
-        .delete(format!("{}/_sim/pods/{key}/crash-loop", stack.sim().url()))
-        .send()
-        .await
-        .expect("end the crash loop");
-    assert!(resp.status().is_success());
+    stack.end_control(&format!("pods/{key}/crash-loop")).await;
     events
         .until("clearing, then cleared", |ev| {
             ev.event == "attention" && ev.json()["alerts"] == serde_json::json!([])
