@@ -551,22 +551,14 @@ fn report(
         params.pages
     );
     println!("cluster up {cluster_up:.0?}, pods settled in {settled:.0?}: {phases:?}");
-    println!(
-        "components RSS after settling: {}",
-        components
-            .iter()
+    let rss = |of: &BTreeMap<String, u64>| {
+        of.iter()
             .map(|(k, v)| format!("{k} {}", mib(*v)))
             .collect::<Vec<_>>()
             .join(", ")
-    );
-    println!(
-        "components RSS at the end:     {}",
-        components_after
-            .iter()
-            .map(|(k, v)| format!("{k} {}", mib(*v)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    };
+    println!("components RSS after settling: {}", rss(components));
+    println!("components RSS at the end:     {}", rss(components_after));
     println!("working day: {}", steps.join("; "));
     println!();
     println!("| podwall | real control plane + KWOK | simulator |");

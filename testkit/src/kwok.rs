@@ -445,6 +445,15 @@ where
         .expect("the API server accepts it");
 }
 
+/// Whether `pod` has an owner of `kind` (`ReplicaSet`, `DaemonSet`, …).
+pub fn owned_by(pod: &Pod, kind: &str) -> bool {
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == kind)
+}
+
 /// Creates a Deployment of `replicas` plain pods (the working day's kind) in `ns`.
 pub async fn create_deployment(client: &kube::Client, ns: &str, name: &str, replicas: i32) {
     create(
@@ -538,12 +547,7 @@ impl Day {
             .expect("pods of the node");
         let mut evicted = 0;
         for pod in pods.items {
-            let owned_by_ds = pod
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.kind == "DaemonSet");
+            let owned_by_ds = owned_by(&pod, "DaemonSet");
             let (Some(ns), Some(name)) = (pod.metadata.namespace, pod.metadata.name) else {
                 continue;
             };

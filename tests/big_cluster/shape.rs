@@ -120,13 +120,7 @@ pub async fn record(client: &kube::Client, namespace: Option<&str>, window: Dura
         };
         // Deployments' pods only: the sim's other workloads start differently on purpose
         // (DaemonSet pods are bound at creation, Jobs complete).
-        let of_replicaset = pod
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| o.kind == "ReplicaSet");
-        if !of_replicaset {
+        if !testkit::kwok::owned_by(&pod, "ReplicaSet") {
             continue;
         }
         let key = format!(
