@@ -71,19 +71,16 @@ fn rewrite<V: Clone>(entry: &mut Entry<V>, change: impl FnOnce(&mut V)) -> (Arc<
     (std::mem::replace(&mut entry.view, new.clone()), new)
 }
 
-/// Removes the entries `stale` selects, returning their views in key order.
-fn remove_where<K: Ord + Clone, V>(
-    map: &mut BTreeMap<K, Entry<V>>,
+/// The keys of the entries `stale` selects, in key order. (Removed one at a time by the
+/// caller, each as it is published: a history segment sealed between two of them must
+/// hold the state at its seq.)
+fn keys_where<K: Ord + Clone, V>(
+    map: &BTreeMap<K, Entry<V>>,
     stale: impl Fn(&K, &Entry<V>) -> bool,
-) -> Vec<Arc<V>> {
-    let keys: Vec<K> = map
-        .iter()
+) -> Vec<K> {
+    map.iter()
         .filter(|(k, e)| stale(k, e))
         .map(|(k, _)| k.clone())
-        .collect();
-    keys.into_iter()
-        .filter_map(|k| map.remove(&k))
-        .map(|e| e.view)
         .collect()
 }
 
@@ -449,32 +446,18 @@ impl<E: Default> Cache<E> {
         let generation = scope_state.generation;
         match scope.kind {
             Kind::Pod => {
-                let stale = remove_where(&mut st.pods, |k, e| {
+                let stale = keys_where(&st.pods, |k, e| {
                     e.generation != generation
                         && scope.namespace.as_ref().is_none_or(|ns| *ns == k.0)
                 });
-                for old in stale {
-                    self.publish(
-                        st,
-                        Diff::Pod {
-                            old: Some(old.clone()),
-                            new: None,
-                        },
-                    );
-                    self.drop_pod_warnings(st, &old);
+                for key in stale {
+                    self.remove_pod(st, &key);
                 }
             }
             Kind::Node => {
-                let stale = remove_where(&mut st.nodes, |_, e| e.generation != generation);
-                for old in stale {
-                    self.publish(
-                        st,
-                        Diff::Node {
-                            old: Some(old.clone()),
-                            new: None,
-                        },
-                    );
-                    self.drop_node_warnings(st, &old.name);
+                let stale = keys_where(&st.nodes, |_, e| e.generation != generation);
+                for name in stale {
+                    self.remove_node(st, &name);
                 }
             }
             // Events re-list through `end_warnings_relist`.
@@ -547,8 +530,12 @@ impl<E: Default> Cache<E> {
     pub fn delete_pod(&self, namespace: &str, name: &str) {
         let mut guard = self.state.write();
         let st = &mut *guard;
-        let key: PodKey = (Arc::from(namespace), Arc::from(name));
-        if let Some(old) = st.pods.remove(&key) {
+        self.remove_pod(st, &(Arc::from(namespace), Arc::from(name)));
+    }
+
+    /// Removes a pod and publishes that, then drops its warnings.
+    fn remove_pod(&self, st: &mut State<E>, key: &PodKey) {
+        if let Some(old) = st.pods.remove(key) {
             self.publish(
                 st,
                 Diff::Pod {
@@ -606,7 +593,11 @@ impl<E: Default> Cache<E> {
     /// Removes a node.
     pub fn delete_node(&self, name: &str) {
         let mut guard = self.state.write();
-        let st = &mut *guard;
+        self.remove_node(&mut guard, name);
+    }
+
+    /// Removes a node and publishes that, then drops its warnings.
+    fn remove_node(&self, st: &mut State<E>, name: &str) {
         if let Some(old) = st.nodes.remove(name) {
             self.publish(
                 st,
@@ -1306,10 +1297,12 @@ mod tests {
         assert!(snap.warnings.iter().all(|w| !w.regarding.is_pod()));
     }
 
-    /// The property: the state rebuilt at a random past change equals the state the
-    /// cache held live at that change, object by object, over many seeds of random
-    /// upserts, deletes, re-lists, health changes and warnings (which take seqs the
-    /// history does not keep).
+    /// The property: the state rebuilt at a past change equals the state the cache held
+    /// live at that change, object by object, over many seeds of random upserts,
+    /// deletes, re-lists, health changes and warnings (which take seqs the history does
+    /// not keep). Snapshots are taken between steps; the published changes give the
+    /// pods and nodes at every change, also those inside a re-list's deletions, where a
+    /// segment may be sealed.
     #[test]
     fn the_wall_rebuilt_at_a_past_change_is_the_wall_then() {
         use rand::{Rng, SeedableRng};
@@ -1329,6 +1322,10 @@ mod tests {
                 namespace: None,
             };
             let mut recorded = Vec::new();
+            let mut rx = cache.changes();
+            let mut pods: BTreeMap<PodKey, Arc<PodView>> = BTreeMap::new();
+            let mut nodes_then: BTreeMap<Arc<str>, Arc<NodeView>> = BTreeMap::new();
+            let mut every = Vec::new();
             for step in 0..600 {
                 let name = format!("p{}", rng.random_range(0..40));
                 match rng.random_range(0..100) {
@@ -1372,9 +1369,46 @@ mod tests {
                         cache.end_relist(&scope());
                     }
                 }
+                while let Ok(change) = rx.try_recv() {
+                    match &change.diff {
+                        Diff::Pod { old, new } => {
+                            if let Some(p) = old {
+                                pods.remove(&(p.namespace.clone(), p.name.clone()));
+                            }
+                            if let Some(p) = new {
+                                pods.insert((p.namespace.clone(), p.name.clone()), p.clone());
+                            }
+                        }
+                        Diff::Node { old, new } => {
+                            if let Some(n) = old {
+                                nodes_then.remove(&n.name);
+                            }
+                            if let Some(n) = new {
+                                nodes_then.insert(n.name.clone(), n.clone());
+                            }
+                        }
+                        _ => {}
+                    }
+                    every.push((
+                        Position {
+                            epoch: change.epoch,
+                            seq: change.seq,
+                        },
+                        pods.values().cloned().collect::<Vec<_>>(),
+                        nodes_then.values().cloned().collect::<Vec<_>>(),
+                    ));
+                }
                 if step % 7 == 0 {
                     recorded.push(cache.snapshot(&Filter::default()));
                 }
+            }
+            // Every change of the first seeds (a rebuild each: seconds, not minutes).
+            for (at, pods, nodes) in every.iter().filter(|_| seed < 8) {
+                let (past, _) = cache
+                    .snapshot_at(&Filter::default(), &Moment::After(*at))
+                    .expect("inside the window");
+                assert_eq!(&past.pods, pods, "seed {seed} at change {}", at.seq);
+                assert_eq!(&past.nodes, nodes, "seed {seed} at change {}", at.seq);
             }
             for live in &recorded {
                 let (past, at) = cache
