@@ -43,12 +43,21 @@ pub struct RecentItem {
     pub key: String,
     /// `appeared status restarted gone`, as they apply.
     pub marks: String,
+    /// Its status transitions, oldest first, for the lane (whose script shows the times
+    /// in the browser's time zone).
+    pub steps: Vec<RecentTransition>,
+}
+
+impl RecentItem {
     /// Its status transitions with their times, UTC: "10:41:02 Pending → Running; …"
     /// (`data-transitions`, for tools).
-    pub transitions: String,
-    /// The same, one by one, for the lane (whose script shows the times in the
-    /// browser's time zone).
-    pub steps: Vec<RecentTransition>,
+    pub fn transitions(&self) -> String {
+        self.steps
+            .iter()
+            .map(|s| format!("{} {} → {}", s.clock, s.from, s.to))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// One status transition of a [`RecentItem`].
@@ -85,7 +94,7 @@ impl RecentLane {
                 if let Some(g) = &t.ghost {
                     ghosts.push(g.clone());
                 }
-                let steps: Vec<RecentTransition> = t
+                let steps = t
                     .transitions
                     .iter()
                     .map(|c| {
@@ -105,11 +114,6 @@ impl RecentLane {
                 RecentItem {
                     kind: t.kind,
                     marks: t.marks(),
-                    transitions: steps
-                        .iter()
-                        .map(|s| format!("{} {} → {}", s.clock, s.from, s.to))
-                        .collect::<Vec<_>>()
-                        .join("; "),
                     steps,
                     key: t.key,
                 }

@@ -52,7 +52,6 @@ function label(moment) {
   out.textContent = moment === null ? "live" : clockText(new Date(moment));
 }
 
-
 function swap(doc, id) {
   const now = document.getElementById(id);
   const then = doc.getElementById(id);

@@ -29,6 +29,15 @@ fn id_of(snap: &Value) -> String {
     )
 }
 
+/// An event of `/api/history`, as `/api/events` sent it.
+fn as_sent(e: &Value) -> SseEvent {
+    SseEvent {
+        id: e["id"].as_str().map(str::to_owned),
+        event: e["event"].as_str().unwrap_or_default().to_owned(),
+        data: e["data"].to_string(),
+    }
+}
+
 async fn json(stack: &Stack, path: &str) -> (u16, Value) {
     let (status, body) = stack.get(path).await;
     (
@@ -137,11 +146,7 @@ async fn history_and_events_since_replay_what_the_live_stream_sent() {
     assert!(!events.is_empty());
     for e in events {
         assert!(e["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{e}");
-        model.apply(&SseEvent {
-            id: e["id"].as_str().map(str::to_owned),
-            event: e["event"].as_str().unwrap_or_default().to_owned(),
-            data: e["data"].to_string(),
-        });
+        model.apply(&as_sent(e));
     }
     let expected = Model::from_snapshot(last);
     assert_eq!(
@@ -179,10 +184,7 @@ async fn history_and_events_since_replay_what_the_live_stream_sent() {
     let through = kept["events"]
         .as_array()
         .and_then(|e| e.last())
-        .and_then(|e| e["id"].as_str())
-        .and_then(|id| id.rsplit_once('-'))
-        .and_then(|(_, seq)| seq.parse::<u64>().ok())
-        .unwrap_or(model.seq);
+        .map_or(model.seq, |e| as_sent(e).seq());
     assert!(through <= target, "{through} > {target}");
     while model.seq < through {
         let ev = sse.next().await;
