@@ -167,25 +167,24 @@ async fn a_rollout_shows_old_pods_going_and_new_ones_coming(
             let ev = events.next().await;
             model.apply(&ev);
             let data = ev.json();
-            if ev.event != "upsert" || data["kind"] != json!("Pod") {
-                continue;
-            }
             let pod = &data["object"];
-            let Some(pod_name) = pod["name"].as_str().map(str::to_owned) else {
-                continue;
-            };
-            if !pod_name.starts_with(&format!("{name}-")) {
-                continue;
-            }
-            let status = pod["status"].as_str().unwrap_or_default();
-            if before.contains(&pod_name) && status == "Terminating" {
-                terminating.insert(pod_name);
-            } else if !before.contains(&pod_name) {
-                seen_new.insert(pod_name.clone());
-                if status == "Running" {
-                    started.insert(pod_name);
+            let upserted_pod = (ev.event == "upsert" && data["kind"] == json!("Pod"))
+                .then(|| pod["name"].as_str())
+                .flatten()
+                .filter(|n| n.starts_with(&format!("{name}-")));
+            if let Some(pod_name) = upserted_pod.map(str::to_owned) {
+                let status = pod["status"].as_str().unwrap_or_default();
+                if before.contains(&pod_name) && status == "Terminating" {
+                    terminating.insert(pod_name);
+                } else if !before.contains(&pod_name) {
+                    seen_new.insert(pod_name.clone());
+                    if status == "Running" {
+                        started.insert(pod_name);
+                    }
                 }
             }
+            // Checked after every event, deletions included: the last old pod's deletion
+            // may be the rollout's final event on this stream.
             let now = of_app(&model);
             // Done: the old pods all went (through Terminating), new ones run in their place.
             if now.is_disjoint(&before) && started.len() >= before.len() && !terminating.is_empty()
@@ -197,12 +196,13 @@ async fn a_rollout_shows_old_pods_going_and_new_ones_coming(
     .await;
     assert!(
         done.is_ok(),
-        "the rollout did not complete on the wall in {:?}: {} old pods, {} seen terminating, {} new seen, {} new running",
+        "the rollout did not complete on the wall in {:?}: {} old pods, {} seen terminating, {} new seen, {} new running; old pods still on the wall: {:?}",
         *FOLLOW,
         before.len(),
         terminating.len(),
         seen_new.len(),
-        started.len()
+        started.len(),
+        of_app(&model).intersection(&before).collect::<Vec<_>>()
     );
     eprintln!(
         "rollout on the wall: {} old pods terminated ({} seen Terminating), {} new ones Running",
