@@ -160,13 +160,10 @@ impl Page<'_> {
         }
         steps + DENSEST
     }
-    /// What the lane says about the events watch, quietly ("" when warnings flow).
+    /// What the lane says about the events watch (then, on a past moment), quietly (""
+    /// when warnings flow).
     fn warnings_note(&self, events: &EventsState) -> &'static str {
-        if self.ctx.rewound.is_some() {
-            PAST_WARNINGS_NOTE
-        } else {
-            events_note(*events)
-        }
+        events_note(*events)
     }
     /// `data-status-classes` on `<html>`: every status class, the catch-all last.
     fn status_classes(&self) -> String {
@@ -191,10 +188,6 @@ struct WarningFragment<'a> {
     last_seen: String,
     age: String,
 }
-
-/// What the lane says on a wall of the past: the history keeps pods and nodes (each with
-/// its newest warning's reason), not the warnings themselves.
-pub const PAST_WARNINGS_NOTE: &str = "not kept for past moments";
 
 /// The lane's one quiet line about the events watch; empty while warnings flow.
 pub fn events_note(events: EventsState) -> &'static str {
@@ -250,7 +243,12 @@ pub fn page(snap: &Snapshot, ctx: &PageContext<'_>) -> Result<String, askama::Er
     let warning_items = if ctx.error.is_some() {
         String::new()
     } else {
-        warning_items(snap)?
+        // A past moment's ages are as they were then.
+        let now_s = ctx.rewound.as_ref().map_or_else(
+            || jiff::Timestamp::now().as_second(),
+            |r| i64::try_from(r.ms / 1000).unwrap_or(i64::MAX),
+        );
+        warning_items_at(snap, now_s)?
     };
     Page {
         seq,
@@ -275,10 +273,13 @@ pub fn wall(snap: &Snapshot) -> Result<String, askama::Error> {
 
 /// Renders one item of the warnings lane; messages and names are escaped by askama.
 pub fn warning(w: &WarningView) -> Result<String, askama::Error> {
+    warning_at(w, jiff::Timestamp::now().as_second())
+}
+
+/// [`warning`] with its age as at `now_s` (Unix seconds).
+fn warning_at(w: &WarningView, now_s: i64) -> Result<String, askama::Error> {
     let last_seen = w.last_seen();
-    let age = jiff::Timestamp::now()
-        .as_second()
-        .saturating_sub(last_seen.as_second());
+    let age = now_s.saturating_sub(last_seen.as_second());
     WarningFragment {
         w,
         name: &w.name(),
@@ -291,9 +292,14 @@ pub fn warning(w: &WarningView) -> Result<String, askama::Error> {
 
 /// Renders the lane's items: the newest [`WARNINGS_SHOWN`] of a snapshot's warnings.
 pub fn warning_items(snap: &Snapshot) -> Result<String, askama::Error> {
+    warning_items_at(snap, jiff::Timestamp::now().as_second())
+}
+
+/// [`warning_items`] with their ages as at `now_s` (Unix seconds).
+fn warning_items_at(snap: &Snapshot, now_s: i64) -> Result<String, askama::Error> {
     let mut html = String::new();
     for w in snap.warnings.iter().take(WARNINGS_SHOWN) {
-        html.push_str(&warning(w)?);
+        html.push_str(&warning_at(w, now_s)?);
     }
     Ok(html)
 }
@@ -396,7 +402,14 @@ mod tests {
 
     #[test]
     fn a_rewound_page_says_when_and_lists_what_changed() {
-        let snap = snapshot();
+        let mut snap = snapshot();
+        // Seen two minutes before the moment: its age is as it was then.
+        snap.warnings = vec![Arc::new(fixtures::warning_view(
+            "a",
+            "p3",
+            "BackOff",
+            1_764_931_320 - 120,
+        ))];
         let params = FilterParams::default();
         let at = crate::state::Mark {
             seq: 3,
@@ -447,6 +460,11 @@ mod tests {
             "{html}"
         );
         assert!(html.contains(r#"href="./?ns=a" id="back-to-live""#));
+        assert!(
+            html.contains(r#"<time class="warning-age" datetime="2025-12-05T10:40:00Z">2m</time>"#),
+            "the lane of that moment, its ages then: {html}"
+        );
+        assert!(html.contains(r#"data-past="""#), "{html}");
         assert!(
             html.contains(r#"data-ghost="a/&#60;gone&#62;""#),
             "escaped: {html}"

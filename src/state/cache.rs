@@ -28,7 +28,8 @@ use super::change::{
 };
 use super::filter::Filter;
 use super::history::{
-    self, History, HistoryBounds, HistoryError, Log, Mark, Moment, Reopened, Rewind, Touched,
+    self, Contents, History, HistoryBounds, HistoryError, Log, Mark, Moment, Reopened, Rewind,
+    Touched,
 };
 use super::intern::Interner;
 use super::metrics::CacheMetrics;
@@ -104,6 +105,47 @@ struct State<E> {
     /// The seq at which every watched scope had first been listed: what came before is
     /// the initial load, not changes (`?recent=` does not mark it).
     first_sync: Option<u64>,
+    /// The history's open segment is due to be sealed: [`Writing`] does it when the
+    /// write lock is let go.
+    seal_due: bool,
+}
+
+/// The write lock on a cache's state. A history checkpoint is the state at one seq, but
+/// one mutation may publish several changes after changing the state once (a warning
+/// and those it pushed out, a pod's warnings dropped with it): mid-way the state is
+/// ahead of the seq. So a segment due to be sealed is sealed here, when the mutation is
+/// done and the state is the state at the last seq.
+struct Writing<'a, E> {
+    st: parking_lot::RwLockWriteGuard<'a, State<E>>,
+    metrics: &'a CacheMetrics,
+}
+
+impl<E> std::ops::Deref for Writing<'_, E> {
+    type Target = State<E>;
+    fn deref(&self) -> &State<E> {
+        &self.st
+    }
+}
+
+impl<E> std::ops::DerefMut for Writing<'_, E> {
+    fn deref_mut(&mut self) -> &mut State<E> {
+        &mut self.st
+    }
+}
+
+impl<E> Drop for Writing<'_, E> {
+    fn drop(&mut self) {
+        let st = &mut *self.st;
+        if !std::mem::take(&mut st.seal_due) {
+            return;
+        }
+        // Out of the state while it seals: the checkpoint reads the rest of it.
+        if let Some(mut history) = st.history.take() {
+            checkpoint(&mut history, st);
+            self.metrics.set_history(&history.stats());
+            st.history = Some(history);
+        }
+    }
 }
 
 /// The shared cache; see the module docs for its locking discipline. `E` is what the
@@ -147,32 +189,41 @@ impl<E: Default> Cache<E> {
                     history::now_ms(),
                 )),
                 first_sync: None,
+                seal_due: false,
             }),
             tx,
             metrics: CacheMetrics::default(),
         }
     }
 
+    /// The state, to change (see [`Writing`]).
+    fn write(&self) -> Writing<'_, E> {
+        Writing {
+            st: self.state.write(),
+            metrics: &self.metrics,
+        }
+    }
+
     /// Names the cluster this cache mirrors: from then on its snapshots and JSON events
     /// carry `"cluster"`, so a tool reading several clusters' streams can tell them apart.
     pub fn name_cluster(&self, name: Arc<str>) {
-        self.state.write().cluster = Some(name);
+        self.write().cluster = Some(name);
     }
 
     /// Keeps warnings for `max_age` after they were last seen (default one hour).
     pub fn set_warnings_max_age(&self, max_age: Duration) {
-        self.state.write().warnings.set_max_age(max_age);
+        self.write().warnings.set_max_age(max_age);
     }
 
     /// Keeps history within `bounds` (default one hour, 128 MiB), or none when they are
     /// zero. Starts afresh from the current state.
     pub fn set_history(&self, bounds: HistoryBounds) {
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         let st = &mut *guard;
         st.history = None;
         if bounds.enabled() {
             let mut h = History::new(bounds, st.epoch, st.seq, history::now_ms());
-            checkpoint(&mut h, st.seq, &st.nodes, &st.pods, &st.status, st.events);
+            checkpoint(&mut h, st);
             st.history = Some(h);
         }
     }
@@ -190,7 +241,7 @@ impl<E: Default> Cache<E> {
         if !bounds.enabled() {
             return Ok(None);
         }
-        let mut st = self.state.write();
+        let mut st = self.write();
         let (history, reopened) = History::open(bounds, st.epoch, dir, history::now_ms())?;
         st.seq = st.seq.max(reopened.next_seq);
         st.history = Some(history);
@@ -425,13 +476,13 @@ impl<E: Default> Cache<E> {
     /// Counts `scope` as synced without a list: for optional data the ServiceAccount may not
     /// read (nodes under a namespaced Role), so readiness does not wait for it forever.
     fn mark_unreadable(&self, scope: &Scope) {
-        let mut st = self.state.write();
+        let mut st = self.write();
         st.scopes.entry(scope.clone()).or_default().synced = true;
     }
 
     /// A re-list of `scope` begins: objects it does not list again will be deleted.
     fn begin_relist(&self, scope: &Scope) {
-        let mut st = self.state.write();
+        let mut st = self.write();
         let generation = st.next_generation;
         st.next_generation += 1;
         st.scopes.entry(scope.clone()).or_default().generation = generation;
@@ -439,7 +490,7 @@ impl<E: Default> Cache<E> {
 
     /// A re-list of `scope` ended: deletes what it did not see, marks the scope synced.
     fn end_relist(&self, scope: &Scope) {
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         let st = &mut *guard;
         let scope_state = st.scopes.entry(scope.clone()).or_default();
         scope_state.synced = true;
@@ -477,7 +528,7 @@ impl<E: Default> Cache<E> {
     /// Inserts or updates a pod seen by `scope`; publishes only real changes. (The
     /// informer's events come through [`Sink`]; tests and benchmarks feed views here.)
     pub fn upsert_pod(&self, scope: &Scope, mut view: PodView) {
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         let st = &mut *guard;
         st.interner.pod(&mut view);
         let object = st.warnings.pod_key(&view.namespace, &view.name);
@@ -528,7 +579,7 @@ impl<E: Default> Cache<E> {
 
     /// Removes a pod.
     pub fn delete_pod(&self, namespace: &str, name: &str) {
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         let st = &mut *guard;
         self.remove_pod(st, &(Arc::from(namespace), Arc::from(name)));
     }
@@ -550,7 +601,7 @@ impl<E: Default> Cache<E> {
 
     /// Inserts or updates a node; publishes only real changes.
     pub fn upsert_node(&self, scope: &Scope, mut view: NodeView) {
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         let st = &mut *guard;
         view.name = st.interner.str(&view.name);
         view.warning = st.warnings.latest_reason(&st.warnings.node_key(&view.name));
@@ -592,7 +643,7 @@ impl<E: Default> Cache<E> {
 
     /// Removes a node.
     pub fn delete_node(&self, name: &str) {
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         self.remove_node(&mut guard, name);
     }
 
@@ -625,7 +676,7 @@ impl<E: Default> Cache<E> {
         {
             return;
         }
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         let st = &mut *guard;
         let entry = st.scopes.entry(scope.clone()).or_default();
         if entry.health.as_ref() == Some(&health) {
@@ -700,7 +751,7 @@ impl<E: Default> Cache<E> {
             return;
         }
         let now = jiff::Timestamp::now();
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         let st = &mut *guard;
         let (pods, nodes) = (&st.pods, &st.nodes);
         let known = |kind: &str, ns: Option<&str>, name: &str| -> Option<Arc<str>> {
@@ -725,7 +776,7 @@ impl<E: Default> Cache<E> {
 
     /// Forgets a deleted Warning event.
     pub fn delete_warning(&self, event: &EventFields) {
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         let st = &mut *guard;
         let (Some(name), Some(object)) = (
             event.metadata.name.as_deref(),
@@ -753,7 +804,7 @@ impl<E: Default> Cache<E> {
     /// [`WARNINGS_SWEEP`]).
     pub fn expire_warnings(&self) {
         let now = jiff::Timestamp::now();
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         let st = &mut *guard;
         if st.warnings.is_empty() {
             return;
@@ -764,7 +815,7 @@ impl<E: Default> Cache<E> {
 
     /// A re-list of an events scope ended: drops the warnings it did not list.
     fn end_warnings_relist(&self, scope: &Scope) {
-        let mut guard = self.state.write();
+        let mut guard = self.write();
         let st = &mut *guard;
         st.scopes.entry(scope.clone()).or_default().synced = true;
         if let Some(seen) = st.event_relists.remove(scope) {
@@ -957,8 +1008,7 @@ impl<E: Default> Cache<E> {
         });
         if let Some(history) = st.history.as_mut() {
             if history.record(st.seq, &change.diff, history::now_ms()) {
-                checkpoint(history, st.seq, &st.nodes, &st.pods, &st.status, st.events);
-                self.metrics.set_history(&history.stats());
+                st.seal_due = true;
             } else if st.seq.is_multiple_of(256) {
                 self.metrics.set_history(&history.stats());
             }
@@ -985,7 +1035,7 @@ impl<E: Default> Cache<E> {
 /// rest at its end, so it costs no second copy of the cluster.
 impl<E: Default + Send + Sync + 'static> Sink for Cache<E> {
     fn watching(&self, scope: &Scope) {
-        self.state.write().scopes.entry(scope.clone()).or_default();
+        self.write().scopes.entry(scope.clone()).or_default();
     }
 
     fn pods(&self, scope: &Scope, event: Event<PodFields>) {
@@ -1034,7 +1084,7 @@ impl<E: Default + Send + Sync + 'static> Sink for Cache<E> {
             Event::InitDone => self.end_warnings_relist(scope),
             Event::InitApply(e) => {
                 if let (Some(ns), Some(name)) = (&e.metadata.namespace, &e.metadata.name)
-                    && let Some(seen) = self.state.write().event_relists.get_mut(scope)
+                    && let Some(seen) = self.write().event_relists.get_mut(scope)
                 {
                     seen.insert((ns.clone(), name.clone()));
                 }
@@ -1054,22 +1104,18 @@ impl<E: Default + Send + Sync + 'static> Sink for Cache<E> {
     }
 }
 
-/// Seals `history`'s open segment with a checkpoint of the state at `seq`. (The state's
-/// parts, not the state: the history is one of them, borrowed mutably.)
-fn checkpoint(
-    history: &mut History,
-    seq: u64,
-    nodes: &BTreeMap<Arc<str>, Entry<NodeView>>,
-    pods: &BTreeMap<PodKey, Entry<PodView>>,
-    status: &ApiStatus,
-    events: EventsState,
-) {
+/// Seals `history`'s open segment with a checkpoint of `st` (whose own history the
+/// caller took out meanwhile).
+fn checkpoint<E>(history: &mut History, st: &State<E>) {
     history.seal(
-        seq,
-        nodes.values().map(|e| &*e.view),
-        pods.values().map(|e| &*e.view),
-        status,
-        events,
+        st.seq,
+        Contents {
+            nodes: st.nodes.values().map(|e| &*e.view),
+            pods: st.pods.values().map(|e| &*e.view),
+            warnings: st.warnings.all().map(|w| &**w),
+            status: &st.status,
+            events: st.events,
+        },
     );
 }
 
@@ -1243,6 +1289,35 @@ mod tests {
             .expect("event")
     }
 
+    /// One of three events about pod `a/pod` (or node `n0`), seen again: a count, a
+    /// reason and a time that vary; the third named unusually (kept with its own name).
+    fn repeated_warning(rng: &mut impl rand::Rng, pod: &str) -> EventFields {
+        let which = rng.random_range(0..3u8);
+        let (kind, object, ns, object_ns) = if rng.random_bool(0.2) {
+            ("Node", "n0", "default", None)
+        } else {
+            ("Pod", pod, "a", Some("a"))
+        };
+        let name = match which {
+            2 => format!("other-{object}"),
+            n => format!("{object}.{:x}", 0x17f0_0000_0000 + u64::from(n)),
+        };
+        let reason = ["BackOff", "Unhealthy", "FailedMount"][rng.random_range(0..3)];
+        let seen =
+            jiff::Timestamp::now() - jiff::SignedDuration::from_secs(rng.random_range(0..600));
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "eventTime": seen.to_string(),
+            "deprecatedCount": rng.random_range(1..50),
+            "regarding": {"kind": kind, "namespace": object_ns, "name": object},
+            "reason": reason,
+            "note": format!("note {}", rng.random_range(0..4)),
+            "type": "Warning",
+        }))
+        .expect("event")
+    }
+
     #[test]
     fn forbidden_events_leave_the_apiserver_ok_and_readiness_alone() {
         let cache = Cache::<()>::new();
@@ -1325,6 +1400,7 @@ mod tests {
             let mut rx = cache.changes();
             let mut pods: BTreeMap<PodKey, Arc<PodView>> = BTreeMap::new();
             let mut nodes_then: BTreeMap<Arc<str>, Arc<NodeView>> = BTreeMap::new();
+            let mut warnings_then: Vec<Arc<WarningView>> = Vec::new();
             let mut every = Vec::new();
             for step in 0..600 {
                 let name = format!("p{}", rng.random_range(0..40));
@@ -1355,8 +1431,18 @@ mod tests {
                             Health::Forbidden("no".into())
                         },
                     ),
-                    88..96 => {
+                    88..91 => {
                         cache.warnings(&events, Event::Apply(warning("Pod", "a", &name, "BackOff")))
+                    }
+                    // One of a few events per pod again, counted up, seen later, or
+                    // deleted; one about a node; one of another namespace's name.
+                    91..96 => {
+                        let e = repeated_warning(&mut rng, &name);
+                        if rng.random_bool(0.2) {
+                            cache.warnings(&events, Event::Delete(e));
+                        } else {
+                            cache.warnings(&events, Event::Apply(e));
+                        }
                     }
                     _ => {
                         // A re-list that sees only some pods: the rest are deleted.
@@ -1387,8 +1473,18 @@ mod tests {
                                 nodes_then.insert(n.name.clone(), n.clone());
                             }
                         }
+                        Diff::Warning { old, new, .. } => {
+                            if let Some(w) = old {
+                                warnings_then.retain(|k| k != w);
+                            }
+                            if let Some(w) = new {
+                                warnings_then.push(w.clone());
+                            }
+                        }
                         _ => {}
                     }
+                    let mut warnings_now = warnings_then.clone();
+                    warnings::sort_newest_first(&mut warnings_now);
                     every.push((
                         Position {
                             epoch: change.epoch,
@@ -1396,6 +1492,7 @@ mod tests {
                         },
                         pods.values().cloned().collect::<Vec<_>>(),
                         nodes_then.values().cloned().collect::<Vec<_>>(),
+                        warnings_now,
                     ));
                 }
                 if step % 7 == 0 {
@@ -1403,12 +1500,13 @@ mod tests {
                 }
             }
             // Every change of the first seeds (a rebuild each: seconds, not minutes).
-            for (at, pods, nodes) in every.iter().filter(|_| seed < 8) {
+            for (at, pods, nodes, warnings) in every.iter().filter(|_| seed < 8) {
                 let (past, _) = cache
                     .snapshot_at(&Filter::default(), &Moment::After(*at))
                     .expect("inside the window");
                 assert_eq!(&past.pods, pods, "seed {seed} at change {}", at.seq);
                 assert_eq!(&past.nodes, nodes, "seed {seed} at change {}", at.seq);
+                assert_eq!(&past.warnings, warnings, "seed {seed} at change {}", at.seq);
             }
             for live in &recorded {
                 let (past, at) = cache
@@ -1418,6 +1516,12 @@ mod tests {
                 assert_eq!(past.seq, live.seq, "seed {seed}");
                 assert_eq!(past.pods, live.pods, "seed {seed} at seq {}", live.seq);
                 assert_eq!(past.nodes, live.nodes, "seed {seed} at seq {}", live.seq);
+                assert_eq!(
+                    past.warnings, live.warnings,
+                    "seed {seed} at seq {}",
+                    live.seq
+                );
+                assert_eq!(past.events, live.events, "seed {seed} at seq {}", live.seq);
                 assert_eq!(
                     past.apiserver, live.apiserver,
                     "seed {seed} at seq {}",

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::change::{ApiStatus, Epoch, EventsState, Snapshot};
 use super::view::{Labels, NodeView, PodView, Ready};
+use super::warnings::{EventId, Regarding, WarningView};
 use crate::k8s::{Kind, NodeFields, PodFields, Scope};
 
 /// A Running, ready pod of one container, unscheduled, no requests, no labels.
@@ -157,4 +158,21 @@ pub fn warning_event(
         "regarding": {"kind": kind, "namespace": object_ns, "name": name},
         "reason": reason, "note": note, "type": "Warning",
     })
+}
+
+/// A kept warning about pod `namespace/name` (event `<name>.1`), last seen at Unix second
+/// `last_seen`.
+pub fn warning_view(namespace: &str, name: &str, reason: &str, last_seen: u32) -> WarningView {
+    WarningView::restore(
+        Arc::new(Regarding::new(
+            "Pod".into(),
+            Some(namespace.into()),
+            name.into(),
+        )),
+        EventId::Suffix(1),
+        reason.into(),
+        "why".into(),
+        1,
+        last_seen,
+    )
 }

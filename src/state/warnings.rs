@@ -171,6 +171,67 @@ impl WarningView {
     }
 }
 
+/// A warning's event name as the history stores it (see [`EventName`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EventId {
+    /// `<object name>.<this in hex>` in the object's usual namespace.
+    Suffix(u64),
+    /// Any other namespace and name.
+    Own(Arc<str>, Arc<str>),
+}
+
+impl Regarding {
+    /// The object `kind` `namespace/name`, outside any store (a rebuilt past warning's).
+    pub fn new(kind: Arc<str>, namespace: Option<Arc<str>>, name: Arc<str>) -> Self {
+        Self {
+            scope: Arc::new(ObjectScope { kind, namespace }),
+            name,
+        }
+    }
+}
+
+impl WarningView {
+    /// Its event's name as the history stores it.
+    pub fn event_id(&self) -> EventId {
+        match &self.name {
+            EventName::Suffix(n) => EventId::Suffix(*n),
+            EventName::Own(own) => EventId::Own(own.namespace.clone(), Arc::from(&*own.name)),
+        }
+    }
+
+    /// When it was last seen, Unix seconds (as kept).
+    pub fn last_seen_secs(&self) -> u32 {
+        self.last_seen
+    }
+
+    /// A warning from the fields the history stored: the inverse of [`Self::event_id`],
+    /// [`Self::last_seen_secs`] and the public fields.
+    pub fn restore(
+        regarding: Arc<Regarding>,
+        event: EventId,
+        reason: Arc<str>,
+        message: Arc<str>,
+        count: u32,
+        last_seen: u32,
+    ) -> Self {
+        let name = match event {
+            EventId::Suffix(n) => EventName::Suffix(n),
+            EventId::Own(namespace, name) => EventName::Own(Arc::new(OwnName {
+                namespace,
+                name: Box::from(&*name),
+            })),
+        };
+        Self {
+            name,
+            regarding,
+            reason,
+            message,
+            count,
+            last_seen,
+        }
+    }
+}
+
 /// The JSON of a warning, keys sorted like the pod and node views':
 /// `{"count","lastSeen","message","name","namespace","reason","regarding":{"kind","name","namespace"}}`.
 impl serde::Serialize for WarningView {

@@ -1,8 +1,8 @@
 // podwall: the scrubber. It shows the wall at a past moment of the server's history
 // (?at=), paused, and plays it forward at 1×, 10× or 60×; "live" goes back to the
 // present without a reload. Every moment shown is the server's: the page of that moment
-// is fetched (the same filters) and its wall, counts, banner and lane of recent changes
-// are put in place of the present ones; the live stream is closed meanwhile and opened
+// is fetched (the same filters) and its wall, counts, banner, warnings and lane of recent
+// changes are put in place of the present ones; the live stream is closed meanwhile and opened
 // again from a fresh reset on the way back.
 
 import { SCRUB_TICK_MS } from "./constants.mjs";
@@ -12,7 +12,7 @@ import { connect, pause } from "./connection.mjs";
 import { readRecent, remarkRecent } from "./recent.mjs";
 import { clockText } from "./format.mjs";
 import { showLocalTimes } from "./clock.mjs";
-import { showPast } from "./warnings.mjs";
+import { showPast, showPastLane } from "./warnings.mjs";
 
 const root = document.getElementById("wall-root");
 const range = document.getElementById("scrub-range");
@@ -84,6 +84,7 @@ function show(moment) {
       swap(doc, "rewind-banner");
       showLocalTimes(document.getElementById("rewind-banner"));
       swap(doc, "recent");
+      showPastLane(doc);
       root.dataset.seq = theirs.dataset.seq;
       root.dataset.at = theirs.dataset.at || "";
       history.replaceState(null, "", "?" + q);

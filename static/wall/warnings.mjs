@@ -23,16 +23,21 @@ const NOTES = {
   unavailable: "events not served by this API server",
 };
 
-// A past moment's lane (the server's `render::PAST_WARNINGS_NOTE`): the history keeps
-// pods and nodes, not warnings.
-const PAST_NOTE = "not kept for past moments";
-
-/** The wall shows a past moment: the lane is empty and says why. */
+/** The wall shows a past moment: the lane stops following the present (its items and
+ * their ages come with the page of that moment, `showPastLane`). */
 export function showPast() {
-  if (!list || !lane) return;
-  list.innerHTML = "";
+  if (lane) lane.dataset.past = "";
+}
+
+/** The lane of a past moment, from the server's page of it (`doc`): its items
+ * (server-rendered, escaped, their ages as they were then) and its note. */
+export function showPastLane(doc) {
+  const items = doc.getElementById("warnings-list");
+  const theirs = doc.getElementById("warnings");
+  if (!list || !lane || !items || !theirs) return;
+  list.innerHTML = items.innerHTML;
   lane.dataset.past = "";
-  if (note) note.textContent = PAST_NOTE;
+  showEvents({ events: theirs.dataset.events || "ok" });
 }
 
 /** Whether a fragment event is the lane's. */
@@ -90,7 +95,8 @@ export function replaceWarnings(markup, events) {
 
 /** Every second, with the clock: the items' ages. */
 export function tickWarnings(now) {
-  if (!list || (lane && lane.classList.contains("hidden"))) return;
+  // A past moment's ages stay as they were then.
+  if (!list || (lane && (lane.classList.contains("hidden") || "past" in lane.dataset))) return;
   for (const item of list.children) showAge(item, now);
 }
 

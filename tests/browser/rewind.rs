@@ -24,6 +24,7 @@ async fn page_state(browser: &Browser) -> serde_json::Value {
              return {at: r.dataset.at || null, banner: b && !b.classList.contains('hidden') ? b.textContent : null, \
              conn: document.getElementById('conn').className, marker: window.__sameDocument || null, \
              past: w.hasAttribute('data-past'), warnings: document.getElementById('warnings-list').children.length, \
+             items: Array.from(document.getElementById('warnings-list').children, i => i.id), \
              note: document.getElementById('warnings-note').textContent}")
         .await
 }
@@ -85,10 +86,31 @@ async fn rewind_in_a_real_browser() {
         state["conn"].as_str().is_some_and(|c| c.contains("paused")),
         "{state}"
     );
-    // Warnings are not kept: the lane says so rather than "no recent warnings".
+    // The warnings lane of that moment: its warnings, newest first.
+    let warnings_then: Vec<_> = then["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .take(50)
+        .map(|w| {
+            json!(format!(
+                "warning/{}/{}",
+                w["namespace"].as_str().unwrap_or(""),
+                w["name"].as_str().unwrap_or("")
+            ))
+        })
+        .collect();
+    assert!(
+        !warnings_then.is_empty(),
+        "the sim had warnings then: {then}"
+    );
     assert_eq!(state["past"], json!(true), "{state}");
-    assert_eq!(state["warnings"], json!(0), "{state}");
-    assert_eq!(state["note"], json!("not kept for past moments"), "{state}");
+    assert_eq!(
+        state["items"],
+        json!(warnings_then),
+        "the lane as it was: {state}"
+    );
+    assert_eq!(state["note"], json!(""), "{state}");
     // The server's "10:42:00 UTC" is shown in the browser's time zone, as its clock.
     let clocks = browser
         .js(
@@ -158,6 +180,59 @@ async fn rewind_in_a_real_browser() {
         .then_some(())
     })
     .await;
+    // Scrubbed to the first moment (the range moves by whole seconds from the window's
+    // start): the lane of the moment shown comes with its wall.
+    let (_, body) = cluster.get(&format!("/api/snapshot?at={then_id}")).await;
+    let time = serde_json::from_str::<serde_json::Value>(&body).expect("snapshot")["time"]
+        .as_str()
+        .map(str::to_owned)
+        .expect("the moment's time");
+    let at_home = page_state(&browser).await["at"].clone();
+    browser
+        .js(&format!(
+            "const r = document.getElementById('scrub-range'); \
+             r.value = String(Date.parse('{time}') + 500); \
+             r.dispatchEvent(new Event('input')); return null"
+        ))
+        .await;
+    let lane_of = |snap: &serde_json::Value| -> serde_json::Value {
+        snap["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(50)
+            .map(|w| {
+                json!(format!(
+                    "warning/{}/{}",
+                    w["namespace"].as_str().unwrap_or(""),
+                    w["name"].as_str().unwrap_or("")
+                ))
+            })
+            .collect()
+    };
+    let last = std::sync::Mutex::new(json!(null));
+    let shown = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let s = page_state(&browser).await;
+            if s["past"] == json!(true) && s["at"].is_string() && s["at"] != at_home {
+                let at = s["at"].as_str().unwrap_or_default();
+                let (_, body) = cluster.get(&format!("/api/snapshot?at={at}")).await;
+                let expected = lane_of(&serde_json::from_str(&body).expect("snapshot"));
+                if s["items"] == expected && expected.as_array().is_some_and(|e| !e.is_empty()) {
+                    return;
+                }
+                *last.lock().expect("lock") = json!({"shown": s, "expected": expected});
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        shown.is_ok(),
+        "the scrubbed wall's warnings lane: {}",
+        last.lock().expect("lock")
+    );
+
     // Play at 60×: a minute a second reaches the present, and the page is live again.
     browser
         .js("const s = document.getElementById('scrub-speed'); s.value = '60'; return null")

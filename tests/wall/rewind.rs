@@ -16,9 +16,13 @@ fn seeds() -> Vec<u64> {
     (1..=n).collect()
 }
 
-/// The pods and nodes of a snapshot, for comparing one moment with another.
-fn objects(snap: &Value) -> (Value, Value) {
-    (snap["pods"].clone(), snap["nodes"].clone())
+/// The pods, nodes and warnings of a snapshot, for comparing one moment with another.
+fn objects(snap: &Value) -> (Value, Value, Value) {
+    (
+        snap["pods"].clone(),
+        snap["nodes"].clone(),
+        snap["warnings"].clone(),
+    )
 }
 
 fn id_of(snap: &Value) -> String {
@@ -82,6 +86,12 @@ async fn the_wall_at_a_past_moment_is_the_wall_recorded_then() {
             seqs.last() > seqs.first(),
             "seed {seed}: the cluster changed: {seqs:?}"
         );
+        assert!(
+            recorded
+                .iter()
+                .any(|s| s["warnings"].as_array().is_some_and(|w| !w.is_empty())),
+            "seed {seed}: the churn raised warnings"
+        );
         for live in &recorded {
             let id = id_of(live);
             let (status, past) = json(&stack, &format!("/api/snapshot?at={id}")).await;
@@ -97,8 +107,10 @@ async fn the_wall_at_a_past_moment_is_the_wall_recorded_then() {
             let time = past["time"].as_str().unwrap_or_default().to_owned();
             let (status, by_time) = json(&stack, &format!("/api/snapshot?at={time}")).await;
             assert_eq!(status, 200, "{by_time}");
-            if by_time["seq"].as_u64() <= live["seq"].as_u64() {
-                // Only changes the history does not keep (warnings) came between.
+            // Every change is kept: the time resolves to this change, or to a later one
+            // of the same millisecond.
+            assert!(by_time["seq"].as_u64() >= live["seq"].as_u64(), "{by_time}");
+            if by_time["seq"] == live["seq"] {
                 assert_eq!(objects(&by_time), objects(live), "seed {seed} at {time}");
             }
             let (_, same) = json(&stack, &format!("/api/snapshot?at={}", id_of(&by_time))).await;
@@ -150,56 +162,19 @@ async fn history_and_events_since_replay_what_the_live_stream_sent() {
     }
     let expected = Model::from_snapshot(last);
     assert_eq!(
-        (&model.pods, &model.nodes),
-        (&expected.pods, &expected.nodes),
+        (&model.pods, &model.nodes, &model.warnings),
+        (&expected.pods, &expected.nodes, &expected.warnings),
         "history applied to the first snapshot is the last"
     );
 
-    // /api/events?since=: the state then, the changes since, then live.
-    let mut sse = stack
-        .sse(&format!("/api/events?since={}", id_of(first)), None)
-        .await;
-    let reset = sse.next().await;
-    assert_eq!(reset.event, "reset");
-    let mut model = Model::from_snapshot(&reset.json());
-    assert_eq!(model.seq, first["seq"].as_u64().expect("seq"));
-    assert_eq!(
-        (&model.pods, &model.nodes),
-        (
-            &Model::from_snapshot(first).pods,
-            &Model::from_snapshot(first).nodes
-        )
-    );
-    let now = stack.snapshot("").await;
-    let target = now["seq"].as_u64().expect("seq");
-    // The replay skips what the history does not keep (warnings), so the stream may hold
-    // nothing at `target` itself: read through the last kept change at or before it.
-    // (Reading on to `target` could apply changes made after `now`.)
-    let (_, kept) = json(
-        &stack,
-        &format!("/api/history?since={}&until={}", id_of(first), id_of(&now)),
-    )
-    .await;
-    assert_eq!(kept["more"], false);
-    let through = kept["events"]
-        .as_array()
-        .and_then(|e| e.last())
-        .map_or(model.seq, |e| as_sent(e).seq());
-    assert!(through <= target, "{through} > {target}");
-    while model.seq < through {
-        let ev = sse.next().await;
-        assert_ne!(ev.event, "reset", "a replay, not a reset");
-        model.apply(&ev);
+    // /api/events?since=: the state then, the changes since, then live; filtered too,
+    // where pods (and so their warnings) enter and leave the filter as they change.
+    for filter in ["", "&status=bad,starting"] {
+        replay_since(&stack, first, filter).await;
     }
-    assert_eq!(model.seq, through, "the stream sent the last kept change");
-    let expected = Model::from_snapshot(&now);
-    assert_eq!(
-        (&model.pods, &model.nodes),
-        (&expected.pods, &expected.nodes),
-        "replayed to now (change {through} of {target}), the stream is the present"
-    );
 
     // A Last-Event-ID wins over since=: a reconnecting EventSource resumes, no replay.
+    let now = stack.snapshot("").await;
     stack.sim().handle().set_churn(20.0);
     let mut resumed = stack
         .sse(
@@ -209,8 +184,60 @@ async fn history_and_events_since_replay_what_the_live_stream_sent() {
         .await;
     let next = resumed.next().await;
     assert_ne!(next.event, "reset");
+    let target = now["seq"].as_u64().expect("seq");
     assert!(next.seq() > target, "{next:?}");
     stack.stop().await;
+}
+
+/// `/api/events?since=<first>` with `filter`, read through the present: the state then,
+/// then every change since, gives the present.
+async fn replay_since(stack: &Stack, first: &Value, filter: &str) {
+    let mut sse = stack
+        .sse(&format!("/api/events?since={}{filter}", id_of(first)), None)
+        .await;
+    let reset = sse.next().await;
+    assert_eq!(reset.event, "reset");
+    let mut model = Model::from_snapshot(&reset.json());
+    assert_eq!(model.seq, first["seq"].as_u64().expect("seq"));
+    let (_, then) = json(stack, &format!("/api/snapshot?at={}{filter}", id_of(first))).await;
+    assert_eq!(objects(&reset.json()), objects(&then), "{filter}");
+    let now = stack.snapshot(&filter.replacen('&', "?", 1)).await;
+    let target = now["seq"].as_u64().expect("seq");
+    // A filtered stream holds only the changes it sees: read through the last of them
+    // at or before `now` (reading on could apply changes made after it).
+    let (_, kept) = json(
+        stack,
+        &format!(
+            "/api/history?since={}&until={}{filter}",
+            id_of(first),
+            id_of(&now)
+        ),
+    )
+    .await;
+    assert_eq!(kept["more"], false);
+    let through = kept["events"]
+        .as_array()
+        .and_then(|e| e.last())
+        .map_or(model.seq, |e| as_sent(e).seq());
+    assert!(through <= target, "{through} > {target}");
+    if filter.is_empty() {
+        assert_eq!(through, target, "every change is kept, warnings too");
+    }
+    while model.seq < through {
+        let ev = sse.next().await;
+        assert_ne!(ev.event, "reset", "a replay, not a reset");
+        model.apply(&ev);
+    }
+    assert_eq!(
+        model.seq, through,
+        "the stream sent the last change {filter}"
+    );
+    let expected = Model::from_snapshot(&now);
+    assert_eq!(
+        (&model.pods, &model.nodes, &model.warnings),
+        (&expected.pods, &expected.nodes, &expected.warnings),
+        "replayed to now (change {through} of {target}), the stream {filter} is the present"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,16 +4,37 @@
 
 use super::super::change::{ApiStatus, EventsState};
 use super::super::view::{NodeView, PodView};
+use super::super::warnings::WarningView;
 use super::record::{self, Dict};
 
-/// Encodes the state (nodes, pods, health) as a checkpoint.
-pub fn encode<'a>(
-    dict: &mut Dict,
-    nodes: impl Iterator<Item = &'a NodeView>,
-    pods: impl Iterator<Item = &'a PodView>,
-    status: &ApiStatus,
-    events: EventsState,
-) -> Vec<u8> {
+/// The whole state at one change, as the cache lends it to a checkpoint (what a checkpoint holds).
+pub struct Contents<'a, N, P, W> {
+    /// Every node.
+    pub nodes: N,
+    /// Every pod.
+    pub pods: P,
+    /// Every kept warning.
+    pub warnings: W,
+    /// The API server's health.
+    pub status: &'a ApiStatus,
+    /// The events watch's state.
+    pub events: EventsState,
+}
+
+/// Encodes the state (nodes, pods, warnings, health) as a checkpoint.
+pub fn encode<'a, N, P, W>(dict: &mut Dict, contents: Contents<'a, N, P, W>) -> Vec<u8>
+where
+    N: Iterator<Item = &'a NodeView>,
+    P: Iterator<Item = &'a PodView>,
+    W: Iterator<Item = &'a WarningView>,
+{
+    let Contents {
+        nodes,
+        pods,
+        warnings,
+        status,
+        events,
+    } = contents;
     let mut out = Vec::new();
     record::put_header(&mut out, record::STATUS, 0, 0);
     record::put_status(&mut out, dict, status);
@@ -26,6 +47,10 @@ pub fn encode<'a>(
     for pod in pods {
         record::put_header(&mut out, record::POD_UPSERT, 0, 0);
         record::put_pod(&mut out, dict, None, pod);
+    }
+    for warning in warnings {
+        record::put_header(&mut out, record::WARNING_UPSERT, 0, 0);
+        record::put_warning(&mut out, dict, None, warning, false);
     }
     out.shrink_to_fit();
     out

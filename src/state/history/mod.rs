@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub use budget::{DEFAULT_MEMORY, DEFAULT_WINDOW, HistoryBounds, parse_memory};
+pub use checkpoint::Contents;
 pub use moment::{Moment, MomentError, parse_span};
 pub use rebuild::{Log, Rebuilt};
 #[cfg(test)]
@@ -37,6 +38,7 @@ pub use record::Corrupt;
 
 use super::change::{ApiStatus, Diff, Epoch, EventsState};
 use super::view::{NodeView, PodView};
+use super::warnings::WarningView;
 use record::{Dict, Words};
 
 /// A segment's records never seal smaller than this (a small cluster's checkpoint is
@@ -179,6 +181,16 @@ pub struct HistoryStats {
     pub segments: usize,
 }
 
+/// Whether a warning's change carries its pod's previous view: the pod changed or went
+/// with it (a filtered client sees the warning when it sees the pod).
+fn moved(pod: &(Option<Arc<PodView>>, Option<Arc<PodView>>)) -> bool {
+    match pod {
+        (None, None) => false,
+        (Some(before), Some(after)) => !Arc::ptr_eq(before, after),
+        _ => true,
+    }
+}
+
 /// The current time in unix milliseconds.
 pub fn now_ms() -> u64 {
     u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(0)
@@ -202,10 +214,13 @@ impl History {
     ) -> Self {
         let checkpoint = checkpoint::encode(
             &mut dict,
-            std::iter::empty(),
-            std::iter::empty(),
-            &ApiStatus::ok(),
-            EventsState::Starting,
+            Contents {
+                nodes: std::iter::empty(),
+                pods: std::iter::empty(),
+                warnings: std::iter::empty(),
+                status: &ApiStatus::ok(),
+                events: EventsState::Starting,
+            },
         );
         Self {
             bounds,
@@ -300,8 +315,8 @@ impl History {
         Some((p.disk.clone(), std::mem::take(&mut p.ops)))
     }
 
-    /// Appends change `seq`; warnings are not kept (see [`Rebuilt::snapshot`]). Returns
-    /// whether the open segment is due to be sealed ([`History::seal`]).
+    /// Appends change `seq`. Returns whether the open segment is due to be sealed
+    /// ([`History::seal`]).
     pub fn record(&mut self, seq: u64, diff: &Diff, now_ms: u64) -> bool {
         let last = self.open.last;
         // The clock may step back; the history's time never does.
@@ -348,6 +363,22 @@ impl History {
                 record::put_header(out, record::EVENTS, dseq, dt);
                 record::put_events(out, *state);
             }
+            Diff::Warning {
+                old,
+                new: Some(new),
+                pod,
+            } => {
+                record::put_header(out, record::WARNING_UPSERT, dseq, dt);
+                record::put_warning(out, &mut self.dict, old.as_deref(), new, moved(pod));
+            }
+            Diff::Warning {
+                old: Some(old),
+                new: None,
+                pod,
+            } => {
+                record::put_header(out, record::WARNING_DELETE, dseq, dt);
+                record::put_warning_gone(out, &mut self.dict, old, moved(pod));
+            }
             Diff::Pod { .. } | Diff::Node { .. } | Diff::Warning { .. } => return false,
         }
         if let Some(p) = self.disk.as_mut() {
@@ -372,20 +403,18 @@ impl History {
 
     /// Seals the open segment and opens the next with a checkpoint of the state at
     /// change `seq` (the cache's, passed in).
-    pub fn seal<'a>(
-        &mut self,
-        seq: u64,
-        nodes: impl Iterator<Item = &'a NodeView>,
-        pods: impl Iterator<Item = &'a PodView>,
-        status: &ApiStatus,
-        events: EventsState,
-    ) {
+    pub fn seal<'a, N, P, W>(&mut self, seq: u64, state: Contents<'a, N, P, W>)
+    where
+        N: Iterator<Item = &'a NodeView>,
+        P: Iterator<Item = &'a PodView>,
+        W: Iterator<Item = &'a WarningView>,
+    {
         // The dictionary only grows (every pod name ever seen, once): past half the
         // budget, the next segment starts a new one (see the module docs).
         if self.dict.bytes() > self.bounds.memory / 2 {
             self.retire_dict();
         }
-        let checkpoint = checkpoint::encode(&mut self.dict, nodes, pods, status, events);
+        let checkpoint = checkpoint::encode(&mut self.dict, state);
         let start = Mark {
             seq,
             time_ms: self.open.last.time_ms,
@@ -636,10 +665,13 @@ mod tests {
             if h.record(seq, &pod_diff(None, &p), 1_000 + t * 1000) {
                 h.seal(
                     seq,
-                    std::iter::empty(),
-                    std::iter::once(&p),
-                    &ApiStatus::ok(),
-                    EventsState::Ok,
+                    Contents {
+                        nodes: std::iter::empty(),
+                        pods: std::iter::once(&p),
+                        warnings: std::iter::empty(),
+                        status: &ApiStatus::ok(),
+                        events: EventsState::Ok,
+                    },
                 );
                 sealed += 1;
             }
@@ -674,10 +706,13 @@ mod tests {
             if small.record(seq, &pod_diff(None, &p), u64::from(i)) {
                 small.seal(
                     seq,
-                    std::iter::empty(),
-                    std::iter::empty(),
-                    &ApiStatus::ok(),
-                    EventsState::Ok,
+                    Contents {
+                        nodes: std::iter::empty(),
+                        pods: std::iter::empty(),
+                        warnings: std::iter::empty(),
+                        status: &ApiStatus::ok(),
+                        events: EventsState::Ok,
+                    },
                 );
             }
         }
@@ -712,10 +747,13 @@ mod tests {
                 if h.record(seq, &diff, seq) {
                     h.seal(
                         seq,
-                        std::iter::empty(),
-                        alive.values(),
-                        &ApiStatus::ok(),
-                        EventsState::Ok,
+                        Contents {
+                            nodes: std::iter::empty(),
+                            pods: alive.values(),
+                            warnings: std::iter::empty(),
+                            status: &ApiStatus::ok(),
+                            events: EventsState::Ok,
+                        },
                     );
                 }
                 if let Some((disk, ops)) = h.take_disk_ops() {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::super::change::{ApiStatus, Diff, Epoch, EventsState, Snapshot};
 use super::super::filter::Filter;
 use super::super::view::{NodeView, PodView};
-use super::record::{Body, Corrupt, Reader, Record, Words, blank_node};
+use super::super::warnings::{self, WarningView};
+use super::record::{Body, Corrupt, Reader, Record, WarningKey, Words, blank_node};
 use super::{Mark, Segment};
 
 /// A reader's copy of a history.
@@ -21,8 +22,7 @@ pub struct Log {
     pub(super) words: Words,
     /// Older dictionaries of the segments written with them, by generation.
     pub(super) retired: Vec<(u32, Words)>,
-    /// The cache's position when the copy was taken (changes after the last record,
-    /// warnings, are not kept).
+    /// The cache's position when the copy was taken.
     pub now: Mark,
 }
 
@@ -31,11 +31,17 @@ pub struct Log {
 pub struct Rebuilt {
     /// The last change it includes.
     pub at: Mark,
-    pods: BTreeMap<(Arc<str>, Arc<str>), Arc<PodView>>,
+    pods: BTreeMap<PodKey, Arc<PodView>>,
     nodes: BTreeMap<Arc<str>, Arc<NodeView>>,
+    warnings: BTreeMap<WarningKey, Arc<WarningView>>,
     status: ApiStatus,
     events: EventsState,
+    /// The pod the last pod record changed or removed, and its view before: the pod
+    /// context of the warning records that follow it (see `record::W_POD_BEFORE`).
+    last_pod: Option<(PodKey, Option<Arc<PodView>>)>,
 }
+
+type PodKey = (Arc<str>, Arc<str>);
 
 /// One change out of the history: where and when, and what it did.
 #[derive(Debug)]
@@ -52,14 +58,44 @@ impl Rebuilt {
             at,
             pods: BTreeMap::new(),
             nodes: BTreeMap::new(),
+            warnings: BTreeMap::new(),
             status: ApiStatus::ok(),
             events: EventsState::Starting,
+            last_pod: None,
         }
     }
 
+    /// The pod a warning is about, when it is about a pod that exists now.
+    fn pod_of(&self, key: &WarningKey) -> Option<Arc<PodView>> {
+        if &*key.kind != "Pod" {
+            return None;
+        }
+        let ns = key.namespace.clone()?;
+        self.pods.get(&(ns, key.object.clone())).cloned()
+    }
+
+    /// A warning change's pod before and after: as it stands, or with the view the last
+    /// pod record replaced when the change carries it along.
+    fn pod_context(
+        &self,
+        key: &WarningKey,
+        pod_before: bool,
+    ) -> (Option<Arc<PodView>>, Option<Arc<PodView>>) {
+        let now = self.pod_of(key);
+        let before = match (&self.last_pod, pod_before) {
+            (Some(((ns, name), before)), true)
+                if Some(ns) == key.namespace.as_ref() && *name == key.object =>
+            {
+                before.clone()
+            }
+            _ => now.clone(),
+        };
+        (before, now)
+    }
+
     /// Applies one record; the change it made (none for one that changed nothing).
-    fn apply(&mut self, body: Body) -> Option<Diff> {
-        match body {
+    fn apply(&mut self, body: Body) -> Result<Option<Diff>, Corrupt> {
+        Ok(match body {
             Body::Pod(ns, name, patch) => {
                 let key = (ns, name);
                 let old = self.pods.get(&key).cloned();
@@ -73,16 +109,22 @@ impl Rebuilt {
                 };
                 patch.apply(&mut view);
                 let new = Arc::new(view);
-                self.pods.insert(key, new.clone());
+                self.pods.insert(key.clone(), new.clone());
+                self.last_pod = Some((key, old.clone()));
                 Some(Diff::Pod {
                     old,
                     new: Some(new),
                 })
             }
-            Body::PodGone(ns, name) => self.pods.remove(&(ns, name)).map(|old| Diff::Pod {
-                old: Some(old),
-                new: None,
-            }),
+            Body::PodGone(ns, name) => {
+                let key = (ns, name);
+                let old = self.pods.remove(&key);
+                self.last_pod = Some((key, old.clone()));
+                old.map(|old| Diff::Pod {
+                    old: Some(old),
+                    new: None,
+                })
+            }
             Body::Node(name, patch) => {
                 let old = self.nodes.get(&name).cloned();
                 let mut view = match &old {
@@ -109,12 +151,30 @@ impl Rebuilt {
                 self.events = e;
                 Some(Diff::Events(e))
             }
-        }
+            Body::Warning(key, patch) => {
+                let pod = self.pod_context(&key, patch.pod_before());
+                let old = self.warnings.get(&key).cloned();
+                let new = Arc::new(patch.apply(&key, old.as_deref())?);
+                self.warnings.insert(key, new.clone());
+                Some(Diff::Warning {
+                    old,
+                    new: Some(new),
+                    pod,
+                })
+            }
+            Body::WarningGone(key, pod_before) => {
+                let pod = self.pod_context(&key, pod_before);
+                self.warnings.remove(&key).map(|old| Diff::Warning {
+                    old: Some(old),
+                    new: None,
+                    pod,
+                })
+            }
+        })
     }
 
-    /// The rebuilt state through `filter`, in the shape of a live snapshot (without
-    /// warnings: the history keeps pods and nodes, whose views carry their newest
-    /// warning's reason, not the warnings themselves).
+    /// The rebuilt state through `filter`, in the shape of a live snapshot (warnings
+    /// newest first).
     pub fn snapshot(&self, epoch: Epoch, filter: &Filter, cluster: Option<Arc<str>>) -> Snapshot {
         Snapshot {
             epoch,
@@ -131,7 +191,16 @@ impl Rebuilt {
                 .filter(|p| filter.matches_pod(p))
                 .cloned()
                 .collect(),
-            warnings: Vec::new(),
+            warnings: {
+                let mut kept: Vec<_> = self
+                    .warnings
+                    .iter()
+                    .filter(|(key, w)| warnings::visible(filter, w, self.pod_of(key).as_deref()))
+                    .map(|(_, w)| w.clone())
+                    .collect();
+                warnings::sort_newest_first(&mut kept);
+                kept
+            },
             apiserver: self.status.clone(),
             events: self.events,
             cluster,
@@ -213,8 +282,10 @@ impl Log {
         let mut state = Rebuilt::empty(segment.start);
         let mut reader = Reader::new(&segment.checkpoint, self.words_of(segment));
         while let Some(record) = reader.next_record()? {
-            state.apply(record.body);
+            state.apply(record.body)?;
         }
+        // A checkpoint's records are no pod's change.
+        state.last_pod = None;
         self.replay(&mut state, i, seq, |_, _| {})?;
         state.at.seq = seq;
         Ok(Some(state))
@@ -261,7 +332,7 @@ impl Log {
                     continue;
                 }
                 state.at = at;
-                if let Some(diff) = state.apply(record.body) {
+                if let Some(diff) = state.apply(record.body)? {
                     each(at, diff);
                 }
             }

@@ -5,6 +5,8 @@
 //! record  := tag:u8  dseq:varint  dt_ms:varint  body
 //! pod     := ns:id name:id  [mask:varint fields…]      (upsert; delete has no mask)
 //! node    := name:id        [mask:varint fields…]
+//! warning := kind:id object-ns:id? object:id event [mask:varint fields…]
+//! event   := 0 suffix:varint | 1 ns:id name:id
 //! status  := state:u8 message:id      events := state:u8
 //! ```
 //!
@@ -20,6 +22,7 @@ use super::super::change::{ApiState, ApiStatus, EventsState};
 use super::super::view::{
     LabelPairs, Labels, LastRestart, NodeCondition, NodeView, PodView, Ready, Taint,
 };
+use super::super::warnings::{EventId, Regarding, WarningView};
 
 /// A pod appeared or changed.
 pub const POD_UPSERT: u8 = 1;
@@ -33,6 +36,10 @@ pub const NODE_DELETE: u8 = 4;
 pub const STATUS: u8 = 5;
 /// The Warning events watch changed state.
 pub const EVENTS: u8 = 6;
+/// A kept warning appeared, changed, or was published again with its pod.
+pub const WARNING_UPSERT: u8 = 7;
+/// A kept warning went.
+pub const WARNING_DELETE: u8 = 8;
 
 // Pod fields, the most often changed in the low seven bits (a one-byte mask).
 const P_STATUS: u32 = 1 << 0;
@@ -60,6 +67,16 @@ const N_CPU: u32 = 1 << 6;
 const N_MEM: u32 = 1 << 7;
 const N_CAPACITY: u32 = 1 << 8;
 const N_ALL: u32 = (1 << 9) - 1;
+
+const W_REASON: u32 = 1 << 0;
+const W_MESSAGE: u32 = 1 << 1;
+const W_COUNT: u32 = 1 << 2;
+const W_LAST_SEEN: u32 = 1 << 3;
+const W_ALL: u32 = (1 << 4) - 1;
+/// Not a field: the pod before this change is the one the last pod record replaced or
+/// removed (a pod's change carries its warnings along), not the pod as it stands. A
+/// filtered client sees the warning when it sees the pod, so replays need both.
+const W_POD_BEFORE: u32 = 1 << 4;
 
 /// Estimated heap cost of one dictionary entry besides its text: the `Arc` header, the
 /// vector slot and the map entry.
@@ -517,6 +534,86 @@ pub fn put_events(out: &mut Vec<u8>, state: EventsState) {
     });
 }
 
+/// The key of a warning record: its object and its event's name.
+pub fn put_warning_key(out: &mut Vec<u8>, dict: &mut Dict, w: &WarningView) {
+    put_id(out, dict.id(w.regarding.kind()));
+    put_opt(out, dict, w.regarding.namespace().map(|ns| &**ns));
+    put_id(out, dict.id(&w.regarding.name));
+    match w.event_id() {
+        EventId::Suffix(n) => {
+            out.push(0);
+            put_varint(out, n);
+        }
+        EventId::Own(namespace, name) => {
+            out.push(1);
+            put_id(out, dict.id(&namespace));
+            put_id(out, dict.id(&name));
+        }
+    }
+}
+
+/// The body of a warning delete: its key, and whether the change carries the pod's
+/// previous view (see [`W_POD_BEFORE`]).
+pub fn put_warning_gone(out: &mut Vec<u8>, dict: &mut Dict, old: &WarningView, pod_before: bool) {
+    put_warning_key(out, dict, old);
+    put_varint(
+        out,
+        if pod_before {
+            u64::from(W_POD_BEFORE)
+        } else {
+            0
+        },
+    );
+}
+
+/// The body of a warning upsert: its key and the fields of `new` that differ from `old`
+/// (all of them when there is no `old`); the last-seen time as a difference from the
+/// old one's. `pod_before` says the change carries the pod's previous view (see
+/// [`W_POD_BEFORE`]).
+pub fn put_warning(
+    out: &mut Vec<u8>,
+    dict: &mut Dict,
+    old: Option<&WarningView>,
+    new: &WarningView,
+    pod_before: bool,
+) {
+    put_warning_key(out, dict, new);
+    let fields = old.map_or(W_ALL, |o| {
+        let mut m = 0;
+        for (bit, differs) in [
+            (W_REASON, o.reason != new.reason),
+            (W_MESSAGE, o.message != new.message),
+            (W_COUNT, o.count != new.count),
+            (W_LAST_SEEN, o.last_seen_secs() != new.last_seen_secs()),
+        ] {
+            if differs {
+                m |= bit;
+            }
+        }
+        m
+    });
+    put_varint(
+        out,
+        u64::from(fields | if pod_before { W_POD_BEFORE } else { 0 }),
+    );
+    if fields & W_REASON != 0 {
+        put_id(out, dict.id(&new.reason));
+    }
+    if fields & W_MESSAGE != 0 {
+        put_id(out, dict.id(&new.message));
+    }
+    if fields & W_COUNT != 0 {
+        put_varint(out, u64::from(new.count));
+    }
+    if fields & W_LAST_SEEN != 0 {
+        let seen = i64::from(new.last_seen_secs());
+        match old {
+            Some(o) => put_signed(out, seen - i64::from(o.last_seen_secs())),
+            None => put_varint(out, seen.unsigned_abs()),
+        }
+    }
+}
+
 /// Reads records from stored bytes.
 pub struct Reader<'a> {
     bytes: &'a [u8],
@@ -538,6 +635,83 @@ pub enum Body {
     Status(ApiStatus),
     /// The events watch's state.
     Events(EventsState),
+    /// A warning upsert: its key, and how to bring the old warning (or none) to the new.
+    Warning(WarningKey, WarningPatch),
+    /// A warning delete, and whether it carries the pod's previous view.
+    WarningGone(WarningKey, bool),
+}
+
+/// What names a kept warning: its object and its event.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WarningKey {
+    /// The object's kind.
+    pub kind: Arc<str>,
+    /// The object's namespace, `None` for a cluster-scoped one.
+    pub namespace: Option<Arc<str>>,
+    /// The object's name.
+    pub object: Arc<str>,
+    /// The event's name.
+    pub event: EventId,
+}
+
+/// The changed fields of a warning, to apply onto its previous view.
+pub struct WarningPatch {
+    mask: u32,
+    reason: Option<Arc<str>>,
+    message: Option<Arc<str>>,
+    count: Option<u32>,
+    /// Absolute for a new warning, else the zigzag difference from the old one's.
+    last_seen: Option<u64>,
+}
+
+impl WarningPatch {
+    /// Whether the change carries the pod's previous view (see [`W_POD_BEFORE`]).
+    pub fn pod_before(&self) -> bool {
+        self.mask & W_POD_BEFORE != 0
+    }
+
+    /// The warning after this change: `old` with the changed fields, or a new one, which
+    /// must have them all.
+    pub fn apply(
+        self,
+        key: &WarningKey,
+        old: Option<&WarningView>,
+    ) -> Result<WarningView, Corrupt> {
+        let missing = Corrupt("a new warning without all its fields");
+        let Some(old) = old else {
+            let (Some(reason), Some(message), Some(count), Some(seen)) =
+                (self.reason, self.message, self.count, self.last_seen)
+            else {
+                return Err(missing);
+            };
+            let regarding =
+                Regarding::new(key.kind.clone(), key.namespace.clone(), key.object.clone());
+            return Ok(WarningView::restore(
+                Arc::new(regarding),
+                key.event.clone(),
+                reason,
+                message,
+                count,
+                u32::try_from(seen).map_err(|_| Corrupt("time out of range"))?,
+            ));
+        };
+        let last_seen = match self.last_seen {
+            None => old.last_seen_secs(),
+            Some(raw) => {
+                let delta = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
+                u32::try_from(i64::from(old.last_seen_secs()) + delta)
+                    .map_err(|_| Corrupt("time out of range"))?
+            }
+        };
+        Ok(WarningView::restore(
+            old.regarding.clone(),
+            old.event_id(),
+            self.reason.unwrap_or_else(|| old.reason.clone()),
+            self.message.unwrap_or_else(|| old.message.clone()),
+            self.count.unwrap_or(old.count),
+            last_seen,
+        ))
+    }
 }
 
 /// The changed fields of a pod, to apply onto its previous view.
@@ -745,9 +919,52 @@ impl<'a> Reader<'a> {
                 4 => EventsState::Unavailable,
                 _ => return Err(Corrupt("unknown events state")),
             }),
+            WARNING_UPSERT => {
+                let key = self.warning_key()?;
+                Body::Warning(key, self.warning_patch()?)
+            }
+            WARNING_DELETE => {
+                let key = self.warning_key()?;
+                let flags: u32 = self.small()?;
+                Body::WarningGone(key, flags & W_POD_BEFORE != 0)
+            }
             _ => return Err(Corrupt("unknown tag")),
         };
         Ok(Some(Record { dseq, dt_ms, body }))
+    }
+
+    fn warning_key(&mut self) -> Result<WarningKey, Corrupt> {
+        let kind = self.string()?;
+        let namespace = self.opt_string()?;
+        let object = self.string()?;
+        let event = match self.byte()? {
+            0 => EventId::Suffix(self.varint()?),
+            1 => EventId::Own(self.string()?, self.string()?),
+            _ => return Err(Corrupt("unknown event name form")),
+        };
+        Ok(WarningKey {
+            kind,
+            namespace,
+            object,
+            event,
+        })
+    }
+
+    fn warning_patch(&mut self) -> Result<WarningPatch, Corrupt> {
+        let mask: u32 = self.small()?;
+        let reason = (mask & W_REASON != 0).then(|| self.string()).transpose()?;
+        let message = (mask & W_MESSAGE != 0).then(|| self.string()).transpose()?;
+        let count = (mask & W_COUNT != 0).then(|| self.small()).transpose()?;
+        let last_seen = (mask & W_LAST_SEEN != 0)
+            .then(|| self.varint())
+            .transpose()?;
+        Ok(WarningPatch {
+            mask,
+            reason,
+            message,
+            count,
+            last_seen,
+        })
     }
 
     fn pod_patch(&mut self) -> Result<PodPatch, Corrupt> {
@@ -932,6 +1149,121 @@ mod tests {
             assert_eq!(&view, expected);
         }
         assert!(reader.next_record().expect("end").is_none());
+    }
+
+    #[test]
+    fn a_warning_seen_again_costs_a_few_bytes_and_round_trips() {
+        let mut dict = Dict::default();
+        let regarding = Arc::new(Regarding::new(
+            "Pod".into(),
+            Some("shop".into()),
+            "web-1".into(),
+        ));
+        let first = WarningView::restore(
+            regarding.clone(),
+            EventId::Suffix(0x18ee_8ee0_a4f0_7c11),
+            "BackOff".into(),
+            "Back-off restarting failed container".into(),
+            1,
+            1_796_530_000,
+        );
+        let again = WarningView::restore(
+            regarding.clone(),
+            first.event_id(),
+            first.reason.clone(),
+            first.message.clone(),
+            2,
+            1_796_530_020,
+        );
+        let other = WarningView::restore(
+            regarding,
+            EventId::Own("default".into(), "odd-name".into()),
+            "Failed".into(),
+            "Error: ImagePullBackOff".into(),
+            1,
+            1_796_529_990,
+        );
+        let mut bytes = Vec::new();
+        put_header(&mut bytes, WARNING_UPSERT, 0, 0);
+        put_warning(&mut bytes, &mut dict, None, &first, false);
+        let full = bytes.len();
+        put_header(&mut bytes, WARNING_UPSERT, 1, 20);
+        put_warning(&mut bytes, &mut dict, Some(&first), &again, false);
+        // Most of it the event's number (client-go writes a UnixNano): 9 bytes.
+        assert!(bytes.len() - full <= 20, "{} bytes", bytes.len() - full);
+        // Published again with its pod's change: no fields, the flag.
+        put_header(&mut bytes, WARNING_UPSERT, 1, 0);
+        put_warning(&mut bytes, &mut dict, Some(&again), &again, true);
+        put_header(&mut bytes, WARNING_UPSERT, 1, 0);
+        put_warning(&mut bytes, &mut dict, None, &other, false);
+        put_header(&mut bytes, WARNING_DELETE, 1, 0);
+        put_warning_gone(&mut bytes, &mut dict, &again, true);
+        let words = dict.words();
+        let mut reader = Reader::new(&bytes, &words);
+        let mut held: Option<WarningView> = None;
+        for (expected, flag) in [(&first, false), (&again, false), (&again, true)] {
+            let Some(Record {
+                body: Body::Warning(key, patch),
+                ..
+            }) = reader.next_record().expect("decodes")
+            else {
+                panic!("a warning record")
+            };
+            assert_eq!(patch.pod_before(), flag);
+            let view = patch.apply(&key, held.as_ref()).expect("applies");
+            assert_eq!(&view, expected);
+            held = Some(view);
+        }
+        let Some(Record {
+            body: Body::Warning(key, patch),
+            ..
+        }) = reader.next_record().expect("decodes")
+        else {
+            panic!("a warning record")
+        };
+        assert_eq!(patch.apply(&key, None).expect("applies"), other);
+        let Some(Record {
+            body: Body::WarningGone(key, true),
+            ..
+        }) = reader.next_record().expect("decodes")
+        else {
+            panic!("a warning deletion carrying its pod")
+        };
+        assert_eq!(key.event, first.event_id());
+        assert!(reader.next_record().expect("end").is_none());
+    }
+
+    #[test]
+    fn a_warning_update_without_its_warning_is_an_error() {
+        let mut dict = Dict::default();
+        let w = WarningView::restore(
+            Arc::new(Regarding::new("Node".into(), None, "n1".into())),
+            EventId::Suffix(1),
+            "OOMKilling".into(),
+            "out of memory".into(),
+            1,
+            10,
+        );
+        let seen = WarningView::restore(
+            w.regarding.clone(),
+            w.event_id(),
+            w.reason.clone(),
+            w.message.clone(),
+            2,
+            10,
+        );
+        let mut bytes = Vec::new();
+        put_header(&mut bytes, WARNING_UPSERT, 0, 0);
+        put_warning(&mut bytes, &mut dict, Some(&w), &seen, false);
+        let words = dict.words();
+        let Some(Record {
+            body: Body::Warning(key, patch),
+            ..
+        }) = Reader::new(&bytes, &words).next_record().expect("decodes")
+        else {
+            panic!("a warning record")
+        };
+        assert!(patch.apply(&key, None).is_err());
     }
 
     #[test]
