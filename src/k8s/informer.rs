@@ -193,6 +193,8 @@ impl Watch {
         } = self;
         let kind = scope.kind.into();
         let mut opens = api_client.watch_opens(api.resource_url());
+        // Opens come as a running total: several between two polls count as several.
+        let mut opens_counted = *opens.borrow_and_update();
         let config =
             config.timeout(u32::try_from(api_client.watch_timeout().as_secs()).unwrap_or(u32::MAX));
         let stream = watcher::watcher(api, config).default_backoff();
@@ -216,7 +218,11 @@ impl Watch {
                         continue;
                     }
                     let watches = *opens.borrow_and_update();
-                    metrics.watch_starts.get_or_create(&kind).inc();
+                    metrics
+                        .watch_starts
+                        .get_or_create(&kind)
+                        .inc_by(watches.saturating_sub(opens_counted));
+                    opens_counted = watches;
                     // The server ends every watch at its timeout; only an earlier end (a cut, an
                     // error, a restarted server) is an incident worth a line at info.
                     let lasted = last_open.elapsed();
