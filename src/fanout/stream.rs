@@ -226,7 +226,8 @@ pub fn client_stream_with(
         } => {
             st.push_reset(&reset);
             st.take_changes(&changes);
-            // Changes the history does not keep (warnings) were counted on meanwhile.
+            // The stream stands at the cache's seq of the rewind (the history keeps every
+            // change through it, but a filter may have passed none of the last).
             st.sent = st.sent.max(through);
         }
     }

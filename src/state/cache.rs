@@ -1374,10 +1374,11 @@ mod tests {
 
     /// The property: the state rebuilt at a past change equals the state the cache held
     /// live at that change, object by object, over many seeds of random upserts,
-    /// deletes, re-lists, health changes and warnings (which take seqs the history does
-    /// not keep). Snapshots are taken between steps; the published changes give the
-    /// pods and nodes at every change, also those inside a re-list's deletions, where a
-    /// segment may be sealed.
+    /// deletes, re-lists, health changes and warnings (new ones pushing older ones out,
+    /// the same events seen again, deleted, about nodes, of unusual names). Snapshots are
+    /// taken between steps; the published changes give the pods, nodes and warnings at
+    /// every change, also those inside a re-list's deletions or a warning's batch, where a
+    /// segment may be due to be sealed.
     #[test]
     fn the_wall_rebuilt_at_a_past_change_is_the_wall_then() {
         use rand::{Rng, SeedableRng};

@@ -1,7 +1,7 @@
 //! Rewind in a real browser: `?at=` shows the wall of that moment, server-rendered, with
-//! its banner and live updates paused; "back to live" returns without a reload; the
-//! scrubber works from the keyboard (Home goes to the window's start) and plays forward
-//! to live at 60×; `?recent=` marks what changed and leaves ghosts of deleted pods; a
+//! its banner, its warnings lane and live updates paused; "back to live" returns without
+//! a reload; the scrubber works from the keyboard (Home goes to the window's start),
+//! brings each moment's warnings lane, and plays forward to live at 60×; `?recent=` marks what changed and leaves ghosts of deleted pods; a
 //! screenshot of a rewound wall.
 
 use std::time::Duration;
@@ -27,6 +27,23 @@ async fn page_state(browser: &Browser) -> serde_json::Value {
              items: Array.from(document.getElementById('warnings-list').children, i => i.id), \
              note: document.getElementById('warnings-note').textContent}")
         .await
+}
+
+/// The ids of the warnings lane's items for a snapshot: its newest 50 warnings.
+fn lane_of(snap: &serde_json::Value) -> serde_json::Value {
+    snap["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(50)
+        .map(|w| {
+            json!(format!(
+                "warning/{}/{}",
+                w["namespace"].as_str().unwrap_or(""),
+                w["name"].as_str().unwrap_or("")
+            ))
+        })
+        .collect()
 }
 
 /// Clicks the element with id `id`.
@@ -87,29 +104,13 @@ async fn rewind_in_a_real_browser() {
         "{state}"
     );
     // The warnings lane of that moment: its warnings, newest first.
-    let warnings_then: Vec<_> = then["warnings"]
-        .as_array()
-        .expect("warnings")
-        .iter()
-        .take(50)
-        .map(|w| {
-            json!(format!(
-                "warning/{}/{}",
-                w["namespace"].as_str().unwrap_or(""),
-                w["name"].as_str().unwrap_or("")
-            ))
-        })
-        .collect();
+    let warnings_then = lane_of(&then);
     assert!(
-        !warnings_then.is_empty(),
+        warnings_then.as_array().is_some_and(|w| !w.is_empty()),
         "the sim had warnings then: {then}"
     );
     assert_eq!(state["past"], json!(true), "{state}");
-    assert_eq!(
-        state["items"],
-        json!(warnings_then),
-        "the lane as it was: {state}"
-    );
+    assert_eq!(state["items"], warnings_then, "the lane as it was: {state}");
     assert_eq!(state["note"], json!(""), "{state}");
     // The server's "10:42:00 UTC" is shown in the browser's time zone, as its clock.
     let clocks = browser
@@ -195,21 +196,6 @@ async fn rewind_in_a_real_browser() {
              r.dispatchEvent(new Event('input')); return null"
         ))
         .await;
-    let lane_of = |snap: &serde_json::Value| -> serde_json::Value {
-        snap["warnings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .take(50)
-            .map(|w| {
-                json!(format!(
-                    "warning/{}/{}",
-                    w["namespace"].as_str().unwrap_or(""),
-                    w["name"].as_str().unwrap_or("")
-                ))
-            })
-            .collect()
-    };
     let last = std::sync::Mutex::new(json!(null));
     let shown = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
