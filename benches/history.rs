@@ -8,14 +8,20 @@
 //! 2. Rebuild: a cache of `pods` pods (50,000 at full scale) under 100,000 changes
 //!    (status flips, restarts, pods replaced), then the wall at random past changes
 //!    (`Cache::snapshot_at`), p50/p99/max (the goal: p99 < 200 ms).
+//! 3. Warnings, which the default mix has few of: bytes per change of a stream of Warning
+//!    events alone (new ones and the same ones seen again), and per status change of a
+//!    pod with three warnings (which carries them along).
 //!
 //! `cargo bench --bench history` runs the full scale; without `--bench` it is a smoke run.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use podwall::fixtures::{node, pod_on, pods_scope};
-use podwall::{Cache, Filter, HistoryBounds, Labels, Moment, NodeView, Position};
+use kube::runtime::watcher::Event;
+use podwall::fixtures::{events_scope, node, pod_on, pods_scope};
+use podwall::{
+    Cache, EventFields, Filter, HistoryBounds, Labels, Moment, NodeView, Position, Sink,
+};
 use rand::{Rng, SeedableRng};
 use testkit::Stack;
 use testkit::bench::{Scale, percentile};
@@ -34,6 +40,7 @@ async fn bench(scale: Scale) {
     tokio::task::spawn_blocking(move || rebuild(pods, rebuilds))
         .await
         .expect("the rebuild ran");
+    warnings(changes / 4);
 }
 
 async fn bytes_per_change(changes: u64) {
@@ -46,6 +53,15 @@ async fn bytes_per_change(changes: u64) {
         .await;
     let cache = stack.server().cache().clone();
     let start = cache.history_stats().expect("history on");
+    let watched = |kind: &'static str| {
+        let stack = &stack;
+        async move {
+            stack
+                .metric(&format!("podwall_watch_events_total{{kind=\"{kind}\"}}"))
+                .await
+        }
+    };
+    let events_before = (watched("pod").await, watched("event").await);
     let sim = stack.sim().handle();
     // Fast enough to be done in minutes; the mix is the simulator's default.
     sim.set_churn(2_000.0);
@@ -83,6 +99,16 @@ async fn bytes_per_change(changes: u64) {
         "  the whole history: {} changes (with the first list) in {:.1} MiB (goal at 360,000: ≤ 32 MiB)",
         end.changes,
         end.bytes as f64 / (1 << 20) as f64
+    );
+    // The mix: the history keeps the warnings too (each a change, and again with its
+    // pod's changes).
+    let (pods_seen, warnings_seen) = (
+        watched("pod").await - events_before.0,
+        watched("event").await - events_before.1,
+    );
+    println!(
+        "  watch events meanwhile: {pods_seen:.0} of pods, {warnings_seen:.0} Warning events; {} warnings kept at the end",
+        cache.snapshot(&Filter::default()).warnings.len()
     );
     stack.stop().await;
 }
@@ -191,5 +217,67 @@ fn rebuild(pods: usize, rebuilds: usize) {
         percentile(&times, 50.0),
         percentile(&times, 99.0),
         times[times.len() - 1]
+    );
+}
+
+/// Part 3: `events` Warning events about 2,000 pods (three event names a pod, each seen
+/// again and again, counted up), then as many restarts of those pods.
+fn warnings(events: u64) {
+    let cache = Cache::<()>::new();
+    cache.set_history(HistoryBounds {
+        window: Duration::from_secs(7200),
+        memory: 1 << 30,
+    });
+    let pods = 2_000u64;
+    let name = |i: u64| format!("web-7d9f8b6c5-{i:05x}");
+    for i in 0..pods {
+        cache.upsert_pod(&pods_scope(), pod_on("shop", &name(i), "worker-0"));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(24);
+    let mut count = vec![0u32; (pods * 3) as usize];
+    let start = cache.history_stats().expect("history on");
+    let first = cache.position().seq;
+    let t0 = jiff::Timestamp::now().as_second();
+    for step in 0..events {
+        let pod = rng.random_range(0..pods);
+        let which = rng.random_range(0..3u64);
+        let slot = (pod * 3 + which) as usize;
+        count[slot] += 1;
+        let reason = ["BackOff", "Unhealthy", "FailedMount"][which as usize];
+        let e: EventFields = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("{}.{:x}", name(pod), 0x18ee_8ee0_0000_0000 + slot as u64), "namespace": "shop"},
+            "regarding": {"kind": "Pod", "namespace": "shop", "name": name(pod)},
+            "reason": reason, "note": format!("{reason}: back-off restarting failed container"),
+            "type": "Warning",
+            "series": {"count": count[slot], "lastObservedTime": jiff::Timestamp::from_second(t0 + (step / 100) as i64).expect("time").to_string()},
+        }))
+        .expect("an event");
+        cache.warnings(&events_scope(), Event::Apply(e));
+    }
+    let mid = cache.history_stats().expect("history on");
+    let after_events = cache.position().seq;
+    // Each a real change: a restart more.
+    let mut restarts = vec![0u32; pods as usize];
+    for _ in 0..events {
+        let pod = rng.random_range(0..pods);
+        restarts[pod as usize] += 1;
+        let mut p = pod_on("shop", &name(pod), "worker-0");
+        p.status = Arc::from("CrashLoopBackOff");
+        p.restarts = restarts[pod as usize];
+        cache.upsert_pod(&pods_scope(), p);
+    }
+    let end = cache.history_stats().expect("history on");
+    let last = cache.position().seq;
+    let kept = cache.snapshot(&Filter::default()).warnings.len();
+    println!(
+        "  warnings: {events} events about {pods} pods ({kept} kept) made {} changes: {:.1} B of records a change",
+        after_events - first,
+        (mid.record_bytes - start.record_bytes) as f64 / (after_events - first) as f64
+    );
+    println!(
+        "  then {events} restarts of those pods made {} changes (the pod's, and its warnings again): {:.1} B of records a pod update, {:.1} B a change",
+        last - after_events,
+        (end.record_bytes - mid.record_bytes) as f64 / events as f64,
+        (end.record_bytes - mid.record_bytes) as f64 / (last - after_events) as f64
     );
 }
