@@ -453,23 +453,30 @@ impl Screens {
                 None => next.push(Arc::new(screen)),
             }
         }
-        for gone in old
+        let ending: Vec<(Arc<Screen>, Ending)> = old
             .iter()
             .filter(|o| !next.iter().any(|n| Arc::ptr_eq(n, o)))
-        {
-            let why = match next.iter().find(|n| n.name == gone.name) {
-                Some(n) if n.token == gone.token => Ending::Changed,
-                _ => Ending::Revoked,
-            };
-            tracing::info!(screen = %gone.name, ending = ?why, "screen changed or removed; its streams end");
-            gone.end(why);
-        }
+            .map(|gone| {
+                let why = match next.iter().find(|n| n.name == gone.name) {
+                    Some(n) if n.token == gone.token => Ending::Changed,
+                    _ => Ending::Revoked,
+                };
+                (gone.clone(), why)
+            })
+            .collect();
         let m = &self.0.metrics;
         m.loaded.set(next.len() as i64);
         m.file_valid.set(1);
         tracing::info!(screens = next.len(), "screens file reloaded");
         *self.0.current.write() = Arc::new(next);
         self.0.generation.send_modify(|g| *g += 1);
+        // Only now, with the new screens in force: a page told "signed out" checks its
+        // token at once, and must not find the old one still accepted (it would reload
+        // into a 401).
+        for (gone, why) in ending {
+            tracing::info!(screen = %gone.name, ending = ?why, "screen changed or removed; its streams end");
+            gone.end(why);
+        }
     }
 
     fn refuse(&self, e: &ScreensError) {

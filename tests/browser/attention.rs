@@ -162,8 +162,11 @@ async fn a_removed_screen_says_signed_out() {
         .until_within(
             "the signed-out banner",
             Duration::from_secs(10),
-            "return !document.getElementById('auth-banner').classList.contains('hidden') \
-             && document.querySelector('#conn .conn-text').textContent === 'signed out'",
+            // Null-safe: a page that reloaded (it must not) fails by the deadline, saying so.
+            "const b = document.getElementById('auth-banner'); \
+             const c = document.querySelector('#conn .conn-text'); \
+             return b !== null && !b.classList.contains('hidden') \
+             && c !== null && c.textContent === 'signed out'",
         )
         .await;
 }

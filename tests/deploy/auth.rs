@@ -198,11 +198,19 @@ async fn the_binary_reads_the_token_file_and_never_logs_the_token() {
         .await
         .expect("GET");
     assert_eq!(wrong.status(), 401);
+    // The process's log is read as it comes: wait for the line, then look at all of it.
+    process
+        .log_line(
+            "the accepted token logged (without itself)",
+            testkit::DEADLINE,
+            |l| {
+                l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("access token accepted"))
+            },
+        )
+        .await;
     let logs = process.logs();
-    assert!(
-        logs.contains("access token accepted"),
-        "the accepted token is logged (without itself): {logs}"
-    );
     assert!(
         !logs.contains(TOKEN),
         "the token leaked into the logs: {logs}"
