@@ -21,10 +21,18 @@ pid_alive() { # pidfile: alive, and really one of ours
 }
 
 spawn() { # name cmd...
-  local name="$1"
+  local name="$1" pid n=200
   shift
   setsid "${DAEMON_WRAP[@]}" "$@" >>"$STATE/logs/$name.log" 2>&1 < /dev/null &
-  echo $! > "$STATE/$name.pid"
+  pid=$!
+  echo "$pid" > "$STATE/$name.pid"
+  # Until it has exec'd, the child is a copy of this shell, whose command line lacks the
+  # mark: pid_alive would take a daemon still starting for a dead one (a busy machine
+  # can take that long). Wait for the exec, at most 10 s.
+  while [ $n -gt 0 ] && kill -0 "$pid" 2>/dev/null && ! pid_alive "$STATE/$name.pid"; do
+    sleep 0.05
+    n=$((n - 1))
+  done
 }
 
 stop_group() { # name [timeout s, default 15]: TERM the group, KILL it after the timeout
