@@ -72,9 +72,8 @@ fn rewrite<V: Clone>(entry: &mut Entry<V>, change: impl FnOnce(&mut V)) -> (Arc<
     (std::mem::replace(&mut entry.view, new.clone()), new)
 }
 
-/// The keys of the entries `stale` selects, in key order. (Removed one at a time by the
-/// caller, each as it is published: a history segment sealed between two of them must
-/// hold the state at its seq.)
+/// The keys of the entries `stale` selects, in key order (the caller removes each as
+/// any deletion is removed, with its warnings).
 fn keys_where<K: Ord + Clone, V>(
     map: &BTreeMap<K, Entry<V>>,
     stale: impl Fn(&K, &Entry<V>) -> bool,

@@ -33,7 +33,7 @@ pub const MAX_WARNINGS: usize = 50_000;
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// The kinds the wall draws, interned once: pods' and nodes' warnings join their views.
-const POD: &str = "Pod";
+pub(super) const POD: &str = "Pod";
 const NODE: &str = "Node";
 
 /// A kind of object in a namespace: one shared copy per pair (a few kinds times the
@@ -55,6 +55,14 @@ pub struct Regarding {
 }
 
 impl Regarding {
+    /// The object `kind` `namespace/name`, outside any store (a rebuilt past warning's).
+    pub fn new(kind: Arc<str>, namespace: Option<Arc<str>>, name: Arc<str>) -> Self {
+        Self {
+            scope: Arc::new(ObjectScope { kind, namespace }),
+            name,
+        }
+    }
+
     /// `Pod`, `Node`, `Deployment`, …
     pub fn kind(&self) -> &str {
         &self.scope.kind
@@ -169,28 +177,7 @@ impl WarningView {
                 (EventName::Own(_), EventName::Suffix(_)) => std::cmp::Ordering::Greater,
             })
     }
-}
 
-/// A warning's event name as the history stores it (see [`EventName`]).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum EventId {
-    /// `<object name>.<this in hex>` in the object's usual namespace.
-    Suffix(u64),
-    /// Any other namespace and name.
-    Own(Arc<str>, Arc<str>),
-}
-
-impl Regarding {
-    /// The object `kind` `namespace/name`, outside any store (a rebuilt past warning's).
-    pub fn new(kind: Arc<str>, namespace: Option<Arc<str>>, name: Arc<str>) -> Self {
-        Self {
-            scope: Arc::new(ObjectScope { kind, namespace }),
-            name,
-        }
-    }
-}
-
-impl WarningView {
     /// Its event's name as the history stores it.
     pub fn event_id(&self) -> EventId {
         match &self.name {
@@ -230,6 +217,27 @@ impl WarningView {
             last_seen,
         }
     }
+
+    /// The same event about the same object, with these fields (a stored change of it).
+    pub fn updated(&self, reason: Arc<str>, message: Arc<str>, count: u32, last_seen: u32) -> Self {
+        Self {
+            name: self.name.clone(),
+            regarding: self.regarding.clone(),
+            reason,
+            message,
+            count,
+            last_seen,
+        }
+    }
+}
+
+/// A warning's event name as the history stores it (see [`EventName`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EventId {
+    /// `<object name>.<this in hex>` in the object's usual namespace.
+    Suffix(u64),
+    /// Any other namespace and name.
+    Own(Arc<str>, Arc<str>),
 }
 
 /// The JSON of a warning, keys sorted like the pod and node views':

@@ -2,8 +2,8 @@
 // (?at=), paused, and plays it forward at 1×, 10× or 60×; "live" goes back to the
 // present without a reload. Every moment shown is the server's: the page of that moment
 // is fetched (the same filters) and its wall, counts, banner, warnings and lane of recent
-// changes are put in place of the present ones; the live stream is closed meanwhile and opened
-// again from a fresh reset on the way back.
+// changes are put in place of the present ones; the live stream is closed meanwhile and
+// opened again from a fresh reset on the way back.
 
 import { SCRUB_TICK_MS } from "./constants.mjs";
 import { replaceWall } from "./placement.mjs";

@@ -67,7 +67,7 @@ impl Rebuilt {
 
     /// The pod a warning is about, when it is about a pod that exists now.
     fn pod_of(&self, key: &WarningKey) -> Option<Arc<PodView>> {
-        if &*key.kind != "Pod" {
+        if &*key.kind != warnings::POD {
             return None;
         }
         let ns = key.namespace.clone()?;

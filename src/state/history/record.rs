@@ -316,6 +316,11 @@ fn put_signed(out: &mut Vec<u8>, v: i64) {
     put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
+/// The inverse of [`put_signed`]'s zigzag.
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
 fn put_id(out: &mut Vec<u8>, id: u32) {
     put_varint(out, u64::from(id));
 }
@@ -697,15 +702,10 @@ impl WarningPatch {
         };
         let last_seen = match self.last_seen {
             None => old.last_seen_secs(),
-            Some(raw) => {
-                let delta = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
-                u32::try_from(i64::from(old.last_seen_secs()) + delta)
-                    .map_err(|_| Corrupt("time out of range"))?
-            }
+            Some(raw) => u32::try_from(i64::from(old.last_seen_secs()) + unzigzag(raw))
+                .map_err(|_| Corrupt("time out of range"))?,
         };
-        Ok(WarningView::restore(
-            old.regarding.clone(),
-            old.event_id(),
+        Ok(old.updated(
             self.reason.unwrap_or_else(|| old.reason.clone()),
             self.message.unwrap_or_else(|| old.message.clone()),
             self.count.unwrap_or(old.count),
@@ -845,8 +845,7 @@ impl<'a> Reader<'a> {
     }
 
     fn signed(&mut self) -> Result<i64, Corrupt> {
-        let v = self.varint()?;
-        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+        self.varint().map(unzigzag)
     }
 
     fn id(&mut self) -> Result<u32, Corrupt> {
